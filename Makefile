@@ -1,0 +1,29 @@
+# Each target makes its own virtualenv in .venv, so a fresh machine needs only python3 and make.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint venv clean
+
+$(BIN)/vconsole: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/vconsole
+
+venv: $(BIN)/vconsole
+
+run: venv
+	$(BIN)/vconsole
+
+test: venv
+	$(BIN)/ruff check vconsole tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check vconsole tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV)
