@@ -1,0 +1,184 @@
+"""Cell storage: rows of cells, and the row operations the emulator needs.
+
+A row (:class:`Line`) is two parallel lists: ``chars`` (one string per cell:
+a character plus any combining marks, ``""`` for the right half of a wide
+character) and ``styles`` (packed style ints, see :mod:`vconsole.term.sgr`).
+Lists make writing a run of text a single slice assignment.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+WIDE_PAD = ""  # the cell to the right of a wide character
+
+
+class Line:
+    """One row of cells. ``wrapped`` is set when text wrapped off its end."""
+
+    __slots__ = ("chars", "styles", "wrapped")
+
+    def __init__(self, chars: list[str], styles: list[int], wrapped: bool = False) -> None:
+        self.chars = chars
+        self.styles = styles
+        self.wrapped = wrapped
+
+    @classmethod
+    def blank(cls, cols: int, style: int = 0) -> Line:
+        """A row of ``cols`` spaces in ``style``."""
+        return cls([" "] * cols, [style] * cols)
+
+    def text(self) -> str:
+        """The row as text, trailing blanks stripped, wide characters once."""
+        return "".join(self.chars).rstrip(" ")
+
+    def runs(self) -> list[tuple[str, int]]:
+        """The row as (text, style) runs covering every cell, wide characters once."""
+        chars = self.chars
+        styles = self.styles
+        out: list[tuple[str, int]] = []
+        start = 0
+        n = len(chars)
+        while start < n:
+            style = styles[start]
+            end = start + 1
+            while end < n and styles[end] == style:
+                end += 1
+            out.append(("".join(chars[start:end]), style))
+            start = end
+        return out
+
+    def copy(self) -> Line:
+        """An independent copy."""
+        return Line(self.chars[:], self.styles[:], self.wrapped)
+
+    def fix_wide(self, start: int, end: int) -> None:
+        """Blank half-overwritten wide characters at the edges of ``[start, end)``.
+
+        Call before cells ``start..end-1`` are replaced, so that no wide
+        character is left without its pad cell or a pad without its character.
+        """
+        chars = self.chars
+        if start > 0 and start < len(chars) and chars[start] == WIDE_PAD:
+            chars[start - 1] = " "
+        if end < len(chars) and chars[end] == WIDE_PAD:
+            chars[end] = " "
+
+    def erase(self, start: int, end: int, style: int) -> None:
+        """Blank cells ``[start, end)`` with ``style``."""
+        n = len(self.chars)
+        start = max(start, 0)
+        end = min(end, n)
+        if start >= end:
+            return
+        self.fix_wide(start, end)
+        self.chars[start:end] = [" "] * (end - start)
+        self.styles[start:end] = [style] * (end - start)
+
+    def insert_cells(self, x: int, count: int, style: int) -> None:
+        """Insert ``count`` blanks at ``x``, dropping cells pushed off the end."""
+        n = len(self.chars)
+        count = min(count, n - x)
+        if count <= 0:
+            return
+        self.fix_wide(x, x)
+        del self.chars[n - count:]
+        del self.styles[n - count:]
+        self.chars[x:x] = [" "] * count
+        self.styles[x:x] = [style] * count
+        if char_width(self.chars[n - 1][:1]) == 2:
+            self.chars[n - 1] = " "  # a wide character lost its pad off the end
+
+    def delete_cells(self, x: int, count: int, style: int) -> None:
+        """Delete ``count`` cells at ``x``, filling from the right with blanks."""
+        n = len(self.chars)
+        count = min(count, n - x)
+        if count <= 0:
+            return
+        self.fix_wide(x, x + count)
+        del self.chars[x:x + count]
+        del self.styles[x:x + count]
+        self.chars.extend([" "] * count)
+        self.styles.extend([style] * count)
+
+    def resize(self, cols: int) -> None:
+        """Truncate or pad (with default blanks) to ``cols`` cells."""
+        n = len(self.chars)
+        if cols < n:
+            del self.chars[cols:]
+            del self.styles[cols:]
+            if cols and char_width(self.chars[cols - 1][:1]) == 2:
+                self.chars[cols - 1] = " "
+        elif cols > n:
+            self.chars.extend([" "] * (cols - n))
+            self.styles.extend([0] * (cols - n))
+
+
+class Buffer:
+    """A grid of ``rows`` lines of ``cols`` cells (the main or alternate screen)."""
+
+    __slots__ = ("cols", "lines", "rows")
+
+    def __init__(self, cols: int, rows: int) -> None:
+        self.cols = cols
+        self.rows = rows
+        self.lines = [Line.blank(cols) for _ in range(rows)]
+
+    def clear(self, style: int = 0) -> None:
+        """Blank every cell."""
+        self.lines = [Line.blank(self.cols, style) for _ in range(self.rows)]
+
+    def scroll_up(self, top: int, bottom: int, count: int, style: int) -> list[Line]:
+        """Scroll lines ``top..bottom`` (inclusive) up; return the lines removed."""
+        lines = self.lines
+        count = min(count, bottom - top + 1)
+        removed = lines[top:top + count]
+        del lines[top:top + count]
+        cols = self.cols
+        lines[bottom - count + 1:bottom - count + 1] = [
+            Line.blank(cols, style) for _ in range(count)]
+        return removed
+
+    def scroll_down(self, top: int, bottom: int, count: int, style: int) -> None:
+        """Scroll lines ``top..bottom`` (inclusive) down, blanking at the top."""
+        lines = self.lines
+        count = min(count, bottom - top + 1)
+        del lines[bottom - count + 1:bottom + 1]
+        cols = self.cols
+        lines[top:top] = [Line.blank(cols, style) for _ in range(count)]
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Change the size, keeping the top-left of the contents."""
+        for line in self.lines:
+            line.resize(cols)
+        if rows < self.rows:
+            del self.lines[rows:]
+        else:
+            self.lines.extend(Line.blank(cols) for _ in range(rows - self.rows))
+        self.cols = cols
+        self.rows = rows
+
+
+# Width of single characters; filled lazily (a screen sees few distinct ones).
+_WIDTH: dict[str, int] = {}
+
+
+def char_width(ch: str) -> int:
+    """Cells taken by ``ch``: 0 (combining/format), 1, or 2 (East Asian wide/full)."""
+    w = _WIDTH.get(ch)
+    if w is None:
+        w = _compute_width(ch)
+        _WIDTH[ch] = w
+    return w
+
+
+def _compute_width(ch: str) -> int:
+    if not ch:
+        return 0
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    if unicodedata.category(ch) == "Cf" and ch != "\u00ad":
+        return 0
+    if "\u1160" <= ch <= "\u11ff":  # Hangul medial vowels/final consonants join
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1

@@ -1,0 +1,358 @@
+"""Handlers for control characters and ESC, CSI and OSC sequences.
+
+Each handler takes the :class:`~vconsole.term.terminal.Terminal` and acts on
+its public state; unknown sequences fall through and are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from vconsole.term import charsets, sgr
+from vconsole.term.modes import MOUSE_ENCODINGS, MOUSE_TRACKING
+from vconsole.term.parser import int_params, sgr_params
+
+if TYPE_CHECKING:
+    from vconsole.term.terminal import Terminal
+
+MAX_TITLE = 4096
+
+
+def control(t: Terminal, ch: str) -> None:
+    """C0 controls other than CR, LF and ESC (handled inline by the parser loop)."""
+    if ch == "\x08":  # BS
+        if t.wrap:
+            t.wrap = False  # xterm: with a pending wrap BS leaves the last column
+        if t.x > 0:
+            t.x -= 1
+    elif ch == "\t":
+        tab_forward(t, 1)
+    elif ch in "\x0b\x0c":  # VT, FF: like LF
+        t.linefeed()
+        if t.modes.newline:
+            t.x = 0
+    elif ch == "\x0e":  # SO
+        t.gl = 1
+    elif ch == "\x0f":  # SI
+        t.gl = 0
+    # BEL, NUL, DEL, C1 and the rest: nothing to draw.
+
+
+def tab_forward(t: Terminal, count: int) -> None:
+    """HT / CHT: to the next tab stop, or the last column."""
+    x = t.x
+    tabs = t.tabs
+    last = t.cols - 1
+    for _ in range(count):
+        x += 1
+        while x < last and not tabs[x]:
+            x += 1
+        if x >= last:
+            x = last
+            break
+    t.x = x
+
+
+def tab_backward(t: Terminal, count: int) -> None:
+    """CBT: to the previous tab stop, or the first column."""
+    x = t.x
+    for _ in range(count):
+        x -= 1
+        while x > 0 and not t.tabs[x]:
+            x -= 1
+        if x <= 0:
+            x = 0
+            break
+    t.x = x
+    t.wrap = False
+
+
+def esc_dispatch(t: Terminal, inter: str, final: str) -> None:
+    """ESC sequences (two or three characters)."""
+    if not inter:
+        if final == "7":
+            t.save_cursor()
+        elif final == "8":
+            t.restore_cursor()
+        elif final == "D":
+            t.linefeed()
+        elif final == "E":
+            t.linefeed()
+            t.x = 0
+        elif final == "M":
+            t.reverse_index()
+        elif final == "H":
+            t.tabs[t.x] = True
+        elif final == "c":
+            t.reset()
+        elif final == "=":
+            t.modes.app_keypad = True
+        elif final == ">":
+            t.modes.app_keypad = False
+    elif inter == "(" or inter == ")":
+        t.charsets[0 if inter == "(" else 1] = charsets.normalize(final)
+    elif inter == "#" and final == "8":  # DECALN: fill the screen with E
+        for line in t.buf.lines:
+            line.chars[:] = ["E"] * t.cols
+            line.styles[:] = [0] * t.cols
+        t.top, t.bottom = 0, t.rows - 1
+        t.move_to(0, 0)
+        t.changed_rows()
+        t._dirty.update(range(t.rows))
+
+
+def osc_dispatch(t: Terminal, body: str) -> None:
+    """OSC: window and icon titles; everything else is ignored."""
+    code, _, value = body.partition(";")
+    value = value[:MAX_TITLE]
+    if code in ("0", "2"):
+        t.title = value
+    if code in ("0", "1"):
+        t.icon_title = value
+
+
+# -- CSI ---------------------------------------------------------------------
+
+
+def _n(p: list[int], i: int = 0) -> int:
+    """Parameter ``i`` as a count: missing or 0 means 1."""
+    return p[i] if len(p) > i and p[i] else 1
+
+
+def _cuu(t: Terminal, p: list[int]) -> None:
+    top = t.top if t.y >= t.top else 0
+    t.move_to(t.x, max(t.y - _n(p), top))
+
+
+def _cud(t: Terminal, p: list[int]) -> None:
+    bottom = t.bottom if t.y <= t.bottom else t.rows - 1
+    t.move_to(t.x, min(t.y + _n(p), bottom))
+
+
+def _cuf(t: Terminal, p: list[int]) -> None:
+    t.move_to(t.x + _n(p), t.y)
+
+
+def _cub(t: Terminal, p: list[int]) -> None:
+    t.move_to(t.x - _n(p), t.y)
+
+
+def _cnl(t: Terminal, p: list[int]) -> None:
+    _cud(t, p)
+    t.x = 0
+
+
+def _cpl(t: Terminal, p: list[int]) -> None:
+    _cuu(t, p)
+    t.x = 0
+
+
+def _cha(t: Terminal, p: list[int]) -> None:
+    t.move_to(_n(p) - 1, t.y)
+
+
+def _cup(t: Terminal, p: list[int]) -> None:
+    t.goto(_n(p, 1) - 1, _n(p) - 1)
+
+
+def _vpa(t: Terminal, p: list[int]) -> None:
+    t.goto(t.x, _n(p) - 1)
+
+
+def _vpr(t: Terminal, p: list[int]) -> None:
+    t.move_to(t.x, t.y + _n(p))
+
+
+def _ed(t: Terminal, p: list[int]) -> None:
+    mode = p[0] if p else 0
+    style = sgr.erase_style(t.style)
+    lines = t.buf.lines
+    if mode == 0:
+        lines[t.y].erase(t.x, t.cols, style)
+        rows = range(t.y + 1, t.rows)
+    elif mode == 1:
+        lines[t.y].erase(0, t.x + 1, style)
+        rows = range(t.y)
+    elif mode == 2:
+        rows = range(t.rows)
+    else:
+        if mode == 3:
+            t.scrollback.clear()
+        return
+    for y in rows:
+        lines[y].erase(0, t.cols, style)
+        lines[y].wrapped = False
+    t._dirty.update(rows)
+    t._dirty.add(t.y)
+    t.wrap = False
+
+
+def _el(t: Terminal, p: list[int]) -> None:
+    mode = p[0] if p else 0
+    line = t.buf.lines[t.y]
+    style = sgr.erase_style(t.style)
+    if mode == 0:
+        line.erase(t.x, t.cols, style)
+    elif mode == 1:
+        line.erase(0, t.x + 1, style)
+    elif mode == 2:
+        line.erase(0, t.cols, style)
+    t._dirty.add(t.y)
+    t.wrap = False
+
+
+def _il(t: Terminal, p: list[int]) -> None:
+    if t.top <= t.y <= t.bottom:
+        t.buf.scroll_down(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
+        t._dirty.update(range(t.y, t.bottom + 1))
+        t.move_to(0, t.y)
+
+
+def _dl(t: Terminal, p: list[int]) -> None:
+    if t.top <= t.y <= t.bottom:
+        t.buf.scroll_up(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
+        t._dirty.update(range(t.y, t.bottom + 1))
+        t.move_to(0, t.y)
+
+
+def _ich(t: Terminal, p: list[int]) -> None:
+    t.buf.lines[t.y].insert_cells(t.x, _n(p), sgr.erase_style(t.style))
+    t._dirty.add(t.y)
+    t.wrap = False
+
+
+def _dch(t: Terminal, p: list[int]) -> None:
+    t.buf.lines[t.y].delete_cells(t.x, _n(p), sgr.erase_style(t.style))
+    t._dirty.add(t.y)
+    t.wrap = False
+
+
+def _ech(t: Terminal, p: list[int]) -> None:
+    t.buf.lines[t.y].erase(t.x, t.x + _n(p), sgr.erase_style(t.style))
+    t._dirty.add(t.y)
+    t.wrap = False
+
+
+def _su(t: Terminal, p: list[int]) -> None:
+    t.scroll_up(_n(p))
+
+
+def _sd(t: Terminal, p: list[int]) -> None:
+    t.scroll_down(_n(p))
+
+
+def _rep(t: Terminal, p: list[int]) -> None:
+    if t.last_char:
+        t.print(t.last_char * min(_n(p), t.cols * t.rows))
+
+
+def _tbc(t: Terminal, p: list[int]) -> None:
+    mode = p[0] if p else 0
+    if mode == 0:
+        t.tabs[t.x] = False
+    elif mode == 3:
+        t.tabs = [False] * t.cols
+
+
+def _stbm(t: Terminal, p: list[int]) -> None:
+    top = _n(p) - 1
+    bottom = p[1] - 1 if len(p) > 1 and p[1] else t.rows - 1
+    t.set_margins(top, bottom)
+
+
+def _dsr(t: Terminal, p: list[int]) -> None:
+    if p == [5]:
+        t.reply("\x1b[0n")
+    elif p == [6]:
+        y = t.y - t.top if t.modes.origin else t.y
+        t.reply(f"\x1b[{y + 1};{t.x + 1}R")
+
+
+_CSI: dict[str, Callable[[Terminal, list[int]], None]] = {
+    "A": _cuu, "B": _cud, "C": _cuf, "D": _cub, "E": _cnl, "F": _cpl, "G": _cha,
+    "H": _cup, "f": _cup, "I": lambda t, p: tab_forward(t, _n(p)), "J": _ed, "K": _el,
+    "L": _il, "M": _dl, "P": _dch, "@": _ich, "X": _ech, "S": _su, "T": _sd,
+    "Z": lambda t, p: tab_backward(t, _n(p)), "`": _cha, "a": _cuf, "b": _rep,
+    "d": _vpa, "e": _vpr, "g": _tbc, "r": _stbm, "n": _dsr,
+    "s": lambda t, p: t.save_cursor(), "u": lambda t, p: t.restore_cursor(),
+}
+
+
+def _set_ansi_mode(t: Terminal, modes: list[int], on: bool) -> None:
+    for m in modes:
+        if m == 4:
+            t.modes.insert = on
+        elif m == 20:
+            t.modes.newline = on
+
+
+def _set_dec_mode(t: Terminal, modes: list[int], on: bool) -> None:
+    m = t.modes
+    for mode in modes:
+        if mode == 1:
+            m.app_cursor = on
+        elif mode == 5:
+            m.reverse_video = on
+            t._dirty.update(range(t.rows))
+        elif mode == 6:
+            m.origin = on
+            t.goto(0, 0)
+        elif mode == 7:
+            m.autowrap = on
+            if not on:
+                t.wrap = False
+        elif mode == 12:
+            m.cursor_blink = on
+        elif mode == 25:
+            m.cursor_visible = on
+        elif mode == 66:
+            m.app_keypad = on
+        elif mode in (47, 1047):
+            t.set_alt_screen(on, save_cursor=False)
+        elif mode == 1049:
+            t.set_alt_screen(on, save_cursor=True)
+        elif mode == 1048:
+            if on:
+                t.save_cursor()
+            else:
+                t.restore_cursor()
+        elif mode == 2004:
+            m.bracketed_paste = on
+        elif mode == 1004:
+            m.focus_events = on
+        elif mode in MOUSE_TRACKING:
+            m.mouse_tracking = mode if on else 0
+        elif mode in MOUSE_ENCODINGS:
+            m.mouse_encoding = mode if on else 0
+
+
+def csi_dispatch(t: Terminal, raw: str, inter: str, final: str) -> None:
+    """Dispatch one CSI sequence (parameter bytes ``raw``, intermediates, final byte)."""
+    if final == "m":
+        if not inter and (not raw or raw[0] not in "<=>?"):
+            t.style = sgr.apply_sgr(t.style, sgr_params(raw))
+        return
+    private = raw[:1] if raw[:1] in ("<", "=", ">", "?") else ""
+    params = int_params(raw[1:] if private else raw)
+    if inter:
+        if inter == "!" and final == "p" and not private:
+            t.soft_reset()
+        elif inter == " " and final == "q" and not private:
+            t.modes.cursor_shape = params[0] if params else 0
+        return
+    if private == "?":
+        if final in "hl":
+            _set_dec_mode(t, params, final == "h")
+        return
+    if private:
+        if private == ">" and final == "c":
+            t.reply("\x1b[>0;0;0c")
+        return
+    handler = _CSI.get(final)
+    if handler is not None:
+        handler(t, params)
+    elif final in "hl":
+        _set_ansi_mode(t, params, final == "h")
+    elif final == "c" and (not params or params == [0]):
+        t.reply("\x1b[?1;2c")
