@@ -1,0 +1,7 @@
+"""``python -m vconsole``."""
+
+import sys
+
+from vconsole.cli import main
+
+sys.exit(main())

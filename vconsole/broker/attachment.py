@@ -1,0 +1,78 @@
+"""Attachment: one client's view of one session, with its own cursor."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from vconsole.broker.session import ConsoleSession
+
+CHUNK = 256 * 1024
+_ids = itertools.count(1)
+
+
+class EventSink(Protocol):
+    """Where an attachment's events go: a client connection."""
+
+    @property
+    def paused(self) -> bool:
+        """True while the client is not keeping up (its socket buffer is full)."""
+
+    @property
+    def client_id(self) -> int:
+        """The connection's number, for ``list``."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message to the client without blocking."""
+
+
+class Attachment:
+    """A client attached to a session, read-write or read-only.
+
+    The client is sent history from ``cursor`` on only while its socket keeps
+    up; a client that stops reading is simply left behind, so it never slows
+    the guest or anyone else, and when it resumes it is told exactly how many
+    bytes the history no longer holds.
+    """
+
+    def __init__(self, session: ConsoleSession, sink: EventSink, mode: str, cursor: int) -> None:
+        self.id = next(_ids)
+        self.session = session
+        self.sink = sink
+        self.mode = mode
+        self.cursor = cursor
+        self.missed = 0
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this client may only watch."""
+        return self.mode == "ro"
+
+    def pump(self) -> None:
+        """Send whatever the client has not had yet, as far as its socket allows."""
+        history = self.session.history
+        key = self.session.key
+        if self.cursor < history.start:
+            gap = history.start - self.cursor
+            self.missed += gap
+            self.sink.send(
+                {"event": "missed", "session": key, "offset": history.start, "count": gap}
+            )
+            self.cursor = history.start
+        while self.cursor < history.end and not self.sink.paused:
+            data = history.read(self.cursor, CHUNK)
+            self.sink.send({"event": "output", "session": key, "offset": self.cursor, "data": data})
+            self.cursor += len(data)
+        if self.cursor > self.session.seen:
+            self.session.seen = self.cursor
+
+    def describe(self) -> dict[str, Any]:
+        """This client as ``list`` reports it."""
+        return {
+            "client": self.sink.client_id,
+            "mode": self.mode,
+            "cursor": self.cursor,
+            "unread": self.session.history.end - self.cursor,
+            "missed": self.missed,
+        }

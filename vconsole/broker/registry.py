@@ -1,0 +1,180 @@
+"""ConsoleRegistry: every provider's guests and the sessions the broker holds for them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from vconsole.broker.session import BUSY, DISCONNECTED, STOPPED, ConsoleSession
+from vconsole.providers.base import (
+    ConsoleBusy,
+    ConsoleSpec,
+    GuestInfo,
+    GuestNotRunning,
+    Provider,
+    ProviderError,
+)
+
+log = logging.getLogger("vconsole.broker")
+REFRESH_INTERVAL = 2.0
+
+
+class TargetError(Exception):
+    """A target names no guest or console; ``code`` says which."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ConsoleRegistry:
+    """Discovers guests, opens every console it can, and keeps one session per console."""
+
+    def __init__(
+        self,
+        providers: list[Provider],
+        history_cap: int,
+        on_state: Callable[[ConsoleSession], None],
+    ) -> None:
+        self.providers = providers
+        self.history_cap = history_cap
+        self.guests: list[GuestInfo] = []
+        self.sessions: dict[str, ConsoleSession] = {}
+        self.provider_errors: dict[str, str] = {}
+        self._on_state = on_state
+        self._wake = asyncio.Event()
+        self._refreshing = asyncio.Lock()
+
+    async def run(self) -> None:
+        """Refresh on every change a provider reports, and every few seconds anyway."""
+        for provider in self.providers:
+            provider.on_change = self.poke
+        while True:
+            await self.refresh()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), REFRESH_INTERVAL)
+            except TimeoutError:
+                pass
+
+    def poke(self) -> None:
+        """Ask for a refresh soon (a guest started or stopped, a console closed)."""
+        self._wake.set()
+
+    async def refresh(self) -> None:
+        """Rediscover guests and open every console that is not held yet."""
+        async with self._refreshing:
+            guests: list[GuestInfo] = []
+            for provider in self.providers:
+                try:
+                    found = await asyncio.wait_for(provider.discover(), 10.0)
+                except (ProviderError, TimeoutError) as exc:
+                    self.provider_errors[provider.name] = str(exc) or "timed out"
+                    # Keep the last known guests so their histories stay visible.
+                    guests += [g for g in self.guests if g.provider == provider.name]
+                    continue
+                self.provider_errors.pop(provider.name, None)
+                guests += found
+                for guest in found:
+                    await self._service(provider, guest)
+            self.guests = guests
+
+    async def _service(self, provider: Provider, guest: GuestInfo) -> None:
+        for spec in guest.consoles:
+            key = f"{guest.provider}:{guest.id}:{spec.name}"
+            session = self.sessions.get(key)
+            if session is None:
+                session = ConsoleSession(
+                    guest, spec, self.history_cap, self._on_state, lambda s: self.poke()
+                )
+                self.sessions[key] = session
+            session.guest = guest
+            if guest.state != "running":
+                session.unbind(STOPPED, f"{guest.kind} {guest.name} is stopped")
+                continue
+            if session.endpoint is not None:
+                continue
+            try:
+                endpoint = await provider.open_console(guest, spec)
+            except ConsoleBusy as exc:
+                session.set_state(BUSY, str(exc))
+                continue
+            except GuestNotRunning as exc:
+                session.set_state(STOPPED, str(exc))
+                continue
+            except ProviderError as exc:
+                session.set_state(DISCONNECTED, str(exc))
+                continue
+            session.bind(endpoint)
+
+    def resolve(self, target: str, console: str | int | None) -> ConsoleSession:
+        """The session for ``target`` (guest name or id) and console (index or name)."""
+        matches = [g for g in self.guests if target in (g.name, g.id)]
+        if not matches:
+            raise TargetError("unknown_guest", f"no guest named {target!r}")
+        if len(matches) > 1:
+            where = ", ".join(f"{g.provider}:{g.id}" for g in matches)
+            raise TargetError("ambiguous", f"{target!r} matches several guests: {where}")
+        guest = matches[0]
+        spec = self._console_spec(guest, console)
+        session = self.sessions.get(f"{guest.provider}:{guest.id}:{spec.name}")
+        if session is None:
+            raise TargetError("unknown_console", f"{guest.name} has no console {spec.name}")
+        return session
+
+    @staticmethod
+    def _console_spec(guest: GuestInfo, console: str | int | None) -> ConsoleSpec:
+        if not guest.consoles:
+            raise TargetError("unknown_console", f"{guest.name} has no consoles")
+        if console is None:
+            return guest.consoles[0]
+        for spec in guest.consoles:
+            if console in (spec.index, spec.name, str(spec.index)):
+                return spec
+        names = ", ".join(s.name for s in guest.consoles)
+        raise TargetError("unknown_console", f"{guest.name} has no console {console} ({names})")
+
+    def find_guest(self, target: str) -> tuple[Provider, GuestInfo]:
+        """A guest and its provider by name or id."""
+        for guest in self.guests:
+            if target in (guest.name, guest.id):
+                for provider in self.providers:
+                    if provider.name == guest.provider:
+                        return provider, guest
+        raise TargetError("unknown_guest", f"no guest named {target!r}")
+
+    def describe(self) -> dict[str, Any]:
+        """Every guest and console, for ``list``."""
+        guests = []
+        for guest in self.guests:
+            consoles = []
+            for spec in guest.consoles:
+                session = self.sessions.get(f"{guest.provider}:{guest.id}:{spec.name}")
+                if session is not None:
+                    consoles.append(session.describe())
+            guests.append(
+                {
+                    "host": guest.host,
+                    "provider": guest.provider,
+                    "kind": guest.kind,
+                    "id": guest.id,
+                    "name": guest.name,
+                    "state": guest.state,
+                    "consoles": consoles,
+                    **guest.extra,
+                }
+            )
+        providers = [
+            {"name": p.name, "host": p.host, "error": self.provider_errors.get(p.name)}
+            for p in self.providers
+        ]
+        return {"guests": guests, "providers": providers}
+
+    async def close(self) -> None:
+        """Release every console (gracefully: the sources take over again)."""
+        for session in self.sessions.values():
+            session.unbind(DISCONNECTED, "broker stopped")
+        for provider in self.providers:
+            await provider.close()

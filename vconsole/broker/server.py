@@ -1,0 +1,131 @@
+"""Broker: the console server, one per host, listening on a private Unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+from vconsole.broker.connection import ClientConnection
+from vconsole.broker.registry import ConsoleRegistry
+from vconsole.broker.session import ConsoleSession
+from vconsole.config import Config
+from vconsole.detached import socket_answers
+from vconsole.providers.base import Provider
+from vconsole.runtime_paths import RuntimePaths, ensure_private_dir
+
+log = logging.getLogger("vconsole.broker")
+
+
+class BrokerAlreadyRunning(Exception):
+    """Another broker answers on the socket."""
+
+
+def raise_fd_limit() -> None:
+    """Each console costs an fd or two; a host with hundreds of guests needs more than 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Broker:
+    """Holds every console, serves clients, and keeps going when they leave."""
+
+    def __init__(self, paths: RuntimePaths, config: Config, providers: list[Provider]) -> None:
+        self.paths = paths
+        self.config = config
+        self.registry = ConsoleRegistry(providers, config.history_cap, self.state_changed)
+        self.clients: set[ClientConnection] = set()
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run background work tied to the broker's lifetime."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def state_changed(self, session: ConsoleSession) -> None:
+        """Tell attached and watching clients that a console changed."""
+        info = session.describe()
+        for client in list(self.clients):
+            if client.watching:
+                client.send({"event": "state", "console": info, "guest": session.guest.name})
+            elif session.key in client.attachments:
+                client.send(
+                    {
+                        "event": "state",
+                        "session": session.key,
+                        "state": session.state,
+                        "reason": session.reason,
+                    }
+                )
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown."""
+        self._stopping.set()
+
+    async def start(self) -> None:
+        """Bind the socket and start servicing consoles."""
+        raise_fd_limit()
+        ensure_private_dir(self.paths.directory)
+        sock = self.paths.socket
+        if sock.exists():
+            if socket_answers(sock):
+                raise BrokerAlreadyRunning(f"a broker is already running on {sock}")
+            sock.unlink()
+        # Open every console before answering, so the first client sees them all.
+        for provider in self.registry.providers:
+            try:
+                await provider.connect()
+            except Exception as exc:
+                self.registry.provider_errors[provider.name] = str(exc)
+                log.warning("provider %s: %s", provider.name, exc)
+        await self.registry.refresh()
+        loop = asyncio.get_running_loop()
+        old = os.umask(0o177)  # the socket is born 0600
+        try:
+            self._server = await loop.create_unix_server(
+                lambda: ClientConnection(self), str(sock)
+            )
+        finally:
+            os.umask(old)
+        os.chmod(sock, 0o600)
+        pidfile = sock.with_name(sock.name + ".pid")
+        pidfile.write_text(f"{os.getpid()}\n")
+        self.spawn(self.registry.run())
+        log.info("broker %d serving on %s", os.getpid(), sock)
+
+    async def serve_forever(self) -> None:
+        """Start, then run until stop() or SIGTERM/SIGINT."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            with contextlib.suppress(RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop)
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the socket and release every console so its source takes over."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for client in list(self.clients):
+            if client.transport is not None:
+                client.transport.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.registry.close()
+        sock = self.paths.socket
+        for path in (sock, sock.with_name(sock.name + ".pid")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

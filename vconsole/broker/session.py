@@ -1,0 +1,199 @@
+"""ConsoleSession: one console the broker holds open, its history and its clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vconsole.broker.history import OutputHistory
+from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
+from vconsole.providers.base import ConsoleSpec, GuestInfo
+
+if TYPE_CHECKING:
+    from vconsole.broker.attachment import Attachment
+
+log = logging.getLogger("vconsole.broker")
+
+# One flooding console may take at most this much per loop turn, so the
+# others (and the clients' keystrokes) get their turn.
+READ_BUDGET = 1 << 20
+MAX_INPUT_BACKLOG = 64 * 1024
+
+CONNECTED, DISCONNECTED, STOPPED, BUSY = "connected", "disconnected", "stopped", "busy"
+
+
+class InputBacklogFull(Exception):
+    """The guest is not reading its input and the backlog is full."""
+
+
+class ConsoleSession:
+    """A console held by the broker: read continuously, whoever is attached."""
+
+    def __init__(
+        self,
+        guest: GuestInfo,
+        spec: ConsoleSpec,
+        history_cap: int,
+        on_state: Callable[[ConsoleSession], None],
+        on_closed: Callable[[ConsoleSession], None],
+    ) -> None:
+        self.guest = guest
+        self.spec = spec
+        self.key = f"{guest.provider}:{guest.id}:{spec.name}"
+        self.history = OutputHistory(history_cap)
+        self.endpoint: ConsoleEndpoint | None = None
+        self.state = STOPPED if guest.state != "running" else DISCONNECTED
+        self.reason = ""
+        self.attachments: set[Attachment] = set()
+        self.seen = 0  # furthest offset any client has been sent
+        self.lost = 0  # bytes the source dropped before we could read them
+        self.last_output: float | None = None
+        self.size: tuple[int, int] | None = None
+        self._input = bytearray()
+        self._writing = False
+        self._on_state = on_state
+        self._on_closed = on_closed
+
+    # --- the source side -------------------------------------------------
+
+    def bind(self, endpoint: ConsoleEndpoint) -> None:
+        """Start servicing a freshly opened endpoint."""
+        self.endpoint = endpoint
+        if endpoint.lost:
+            self.lost += endpoint.lost
+            log.info("%s: the source dropped %d bytes while nobody held it", self.key, endpoint.lost)
+        if endpoint.initial:
+            self._record(endpoint.initial)
+        if self.size is not None:
+            endpoint.resize(*self.size)
+        asyncio.get_running_loop().add_reader(endpoint.fileno(), self._readable)
+        self.set_state(CONNECTED)
+        self._readable()
+
+    def unbind(self, state: str, reason: str = "") -> None:
+        """Stop servicing the endpoint (if any) and close it."""
+        endpoint = self.endpoint
+        if endpoint is not None:
+            self.endpoint = None
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(endpoint.fileno())
+            wfd = endpoint.write_fileno()
+            if self._writing and wfd is not None:
+                loop.remove_writer(wfd)
+            self._writing = False
+            self._input.clear()
+            endpoint.close()
+        self.set_state(state, reason)
+
+    def set_state(self, state: str, reason: str = "") -> None:
+        """Change the state and tell whoever watches."""
+        if (state, reason) != (self.state, self.reason):
+            self.state, self.reason = state, reason
+            self._on_state(self)
+
+    def _readable(self) -> None:
+        endpoint = self.endpoint
+        if endpoint is None:
+            return
+        taken = 0
+        try:
+            while taken < READ_BUDGET:
+                data = endpoint.read()
+                if not data:
+                    break
+                taken += len(data)
+                self._record(data)
+        except EndpointClosed as exc:
+            self._flush_clients()
+            self.unbind(DISCONNECTED, str(exc))
+            self._on_closed(self)
+            return
+        self._flush_clients()
+
+    def _record(self, data: bytes) -> None:
+        self.history.append(data)
+        self.last_output = time.time()
+
+    def _flush_clients(self) -> None:
+        for attachment in list(self.attachments):
+            attachment.pump()
+
+    # --- the client side -------------------------------------------------
+
+    def send_input(self, data: bytes) -> None:
+        """Queue keystrokes for the guest without ever blocking the broker."""
+        endpoint = self.endpoint
+        if endpoint is None:
+            raise EndpointClosed(f"console is {self.state}")
+        if len(self._input) + len(data) > MAX_INPUT_BACKLOG:
+            raise InputBacklogFull(
+                f"the guest is not reading input ({len(self._input)} bytes waiting)"
+            )
+        self._input += data
+        self._write_some()
+
+    def _write_some(self) -> None:
+        endpoint = self.endpoint
+        if endpoint is None:
+            return
+        try:
+            while self._input:
+                n = endpoint.write(bytes(self._input[:65536]))
+                if n == 0:
+                    break
+                del self._input[:n]
+        except EndpointClosed:
+            self._input.clear()
+            return
+        wfd = endpoint.write_fileno()
+        want = bool(self._input) and wfd is not None
+        if want != self._writing and wfd is not None:
+            loop = asyncio.get_running_loop()
+            if want:
+                loop.add_writer(wfd, self._write_some)
+            else:
+                loop.remove_writer(wfd)
+            self._writing = want
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Set the guest's window size (the last resizing client wins, as in tmux)."""
+        self.size = (cols, rows)
+        if self.endpoint is not None:
+            self.endpoint.resize(cols, rows)
+
+    # --- reporting -------------------------------------------------------
+
+    @property
+    def unread(self) -> int:
+        """Bytes no client has been sent yet."""
+        return self.history.end - max(self.seen, self.history.start)
+
+    def describe(self) -> dict[str, Any]:
+        """The console as ``list`` reports it."""
+        endpoint = self.endpoint
+        info: dict[str, Any] = {
+            "name": self.spec.name,
+            "index": self.spec.index,
+            "type": self.spec.type,
+            "session": self.key,
+            "state": self.state,
+            "reason": self.reason,
+            "pending": endpoint.pending_output() if endpoint is not None else 0,
+            "unread": self.unread,
+            "clients": len(self.attachments),
+            "history": len(self.history),
+            "start": self.history.start,
+            "end": self.history.end,
+            "dropped": self.history.dropped,
+            "lost": self.lost,
+            "last_output": self.last_output,
+            "attached": [a.describe() for a in self.attachments],
+        }
+        if endpoint is not None:
+            input_pending = endpoint.pending_input()
+            if input_pending is not None:
+                info["input_pending"] = input_pending
+        return info

@@ -1,0 +1,96 @@
+"""The ``vconsole`` command: argument parsing and dispatch to the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+from vconsole.config import ConfigError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error instead of a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = _Parser(prog="vconsole", description="Console manager for containers and Xen domUs.")
+    _common_options(parser, None)
+    # The same options after the subcommand; SUPPRESS keeps them from resetting the above.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    ls = sub.add_parser("ls", parents=[common], help="list guests and their consoles")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    attach = sub.add_parser("attach", parents=[common], help="attach this terminal to a console")
+    attach.add_argument("target", metavar="TARGET", help="guest name or id, optionally NAME:N")
+    attach.add_argument("console", metavar="N", nargs="?", help="console number or name (default 0)")
+    attach.add_argument("-r", "--read-only", action="store_true", help="watch without typing")
+    attach.add_argument(
+        "--from-start", action="store_true", help="replay the whole history, not just one screen"
+    )
+    attach.add_argument("--escape", help="escape key, like ^] (the default) or ^A, or none")
+
+    for name, what in (("start", "start a guest"), ("stop", "stop a guest")):
+        cmd = sub.add_parser(name, parents=[common], help=what)
+        cmd.add_argument("target", metavar="GUEST")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the broker in the foreground")
+    serve.add_argument("-v", "--verbose", action="store_true")
+
+    lab = sub.add_parser("lab", parents=[common], help="run the embedded lab host in the foreground")
+    lab.add_argument("--fleet", help="fleet file (default: the demo fleet)")
+    lab.add_argument("-v", "--verbose", action="store_true")
+
+    shutdown = sub.add_parser("shutdown", parents=[common], help="stop the broker (consoles go back to their guests)")
+    shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
+    return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--socket",
+        default=default,
+        help="broker socket (default: $VCONSOLE_SOCKET or the runtime dir)",
+    )
+    parser.add_argument(
+        "--no-daemon",
+        action="store_true",
+        default=default if default is not None else False,
+        help="run the broker inside this process instead of in the background",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the vconsole command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except CliError as err:
+        sys.stderr.write(f"vconsole: {err}\n")
+        return err.code
+    except ConfigError as err:
+        sys.stderr.write(f"vconsole: {err}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    # Imported here so `vconsole --help` stays fast and daemons load only what they use.
+    from vconsole.cli import commands
+
+    command = args.command or "default"
+    handler = getattr(commands, f"cmd_{command}")
+    result: int = await handler(args)
+    return result

@@ -1,0 +1,159 @@
+"""``vconsole attach``: this terminal, raw, connected to one console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import termios
+import tty
+from typing import Any
+
+from vconsole.cli.escape import EscapeFilter, describe_escape
+from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_STOPPED
+from vconsole.client import Client
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            continue
+        view = view[n:]
+
+
+def _notice(text: str) -> None:
+    # Notices go to stderr so a redirected stdout carries only console bytes.
+    sys.stderr.write(f"\r\n[vconsole: {text}]\r\n")
+    sys.stderr.flush()
+
+
+class AttachedTerminal:
+    """Relays between the local terminal and one broker session."""
+
+    def __init__(self, client: Client, session: str, read_only: bool, escape: int | None) -> None:
+        self.client = client
+        self.session = session
+        self.read_only = read_only
+        self.filter = EscapeFilter(escape)
+        self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.stdin = sys.stdin.fileno()
+        self.stdout = sys.stdout.fileno()
+        self.state = "connected"
+
+    def finish(self, code: int) -> None:
+        """End the attach with exit ``code``."""
+        if not self.done.done():
+            self.done.set_result(code)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Output, gaps and state changes from the broker."""
+        kind = event.get("event")
+        if event.get("session") not in (None, self.session):
+            return
+        if kind == "output":
+            _write_all(self.stdout, event["data"])
+        elif kind == "missed":
+            _notice(f"{event['count']} bytes of history were dropped before you saw them")
+        elif kind == "state":
+            state = event.get("state")
+            if state == self.state:
+                return  # a client count changed, nothing for this terminal
+            self.state = str(state)
+            if state == "stopped":
+                _notice(f"the guest stopped: {event.get('reason', '')}")
+                self.finish(EXIT_STOPPED)
+            elif state in ("disconnected", "busy"):
+                _notice(f"console {state}: {event.get('reason', '')}; waiting")
+            elif state == "connected":
+                _notice("console connected")
+        elif kind == "error":
+            _notice(f"{event.get('code')}: {event.get('message')}")
+
+    def on_stdin(self) -> None:
+        """Keys typed: through the escape filter to the guest."""
+        try:
+            data = os.read(self.stdin, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            self.finish(EXIT_OK)  # end of input (a script piping keys) detaches
+            return
+        keys, detach = self.filter.feed(data)
+        if keys and not self.read_only:
+            self.client.send_nowait("input", session=self.session, data=keys)
+        if detach:
+            self.finish(EXIT_OK)
+
+    def send_size(self) -> None:
+        """Tell the guest our window size (SIGWINCH follows it)."""
+        if self.read_only:
+            return
+        size = shutil.get_terminal_size()
+        self.client.send_nowait("resize", session=self.session, cols=size.columns, rows=size.lines)
+
+
+async def run_attach(
+    client: Client,
+    target: str,
+    console: int | str,
+    *,
+    read_only: bool,
+    from_start: bool,
+    escape: int | None,
+) -> int:
+    """Attach, relay until the escape, EOF or the guest stops; return the exit code."""
+    rows = shutil.get_terminal_size().lines
+    fields: dict[str, Any] = {"target": target, "console": console, "mode": "ro" if read_only else "rw"}
+    if from_start:
+        fields["from"] = 0
+    else:
+        fields["tail_lines"] = rows
+    events: list[dict[str, Any]] = []
+    client.on_event = events.append  # hold replayed output until we are set up
+    reply = await client.request("attach", **fields)
+    term = AttachedTerminal(client, reply["session"], read_only, escape)
+    term.state = str(reply["state"])
+    mode = "read-only" if read_only else "read-write"
+    sys.stderr.write(
+        f"[vconsole: attached to {reply['guest']} {reply['console']} ({mode}); "
+        f"detach with {describe_escape(escape)} then .]\r\n"
+    )
+    if reply.get("missed"):
+        _notice(f"{reply['missed']} bytes of history were dropped before you attached")
+    loop = asyncio.get_running_loop()
+    saved = None
+    if os.isatty(term.stdin):
+        saved = termios.tcgetattr(term.stdin)
+        tty.setraw(term.stdin)
+    try:
+        term.send_size()
+        client.on_event = term.on_event
+        for event in events:
+            term.on_event(event)
+        loop.add_reader(term.stdin, term.on_stdin)
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGWINCH, term.send_size)
+        closed = asyncio.ensure_future(client.closed.wait())
+        closed.add_done_callback(lambda _: term.finish(EXIT_NO_BROKER))
+        await asyncio.wait([term.done])
+        closed.cancel()
+        code = term.done.result()
+        if code == EXIT_NO_BROKER:
+            _notice("the broker went away")
+        if code == EXIT_OK:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.request("detach", session=term.session), 2.0)
+            _notice("detached")
+        return code
+    finally:
+        loop.remove_reader(term.stdin)
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGWINCH)
+        if saved is not None:
+            termios.tcsetattr(term.stdin, termios.TCSADRAIN, saved)

@@ -1,0 +1,192 @@
+"""The subcommands of ``vconsole``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vconsole.cli.attach import run_attach
+from vconsole.cli.escape import EscapeError, parse_escape
+from vconsole.cli.exit_codes import (
+    BY_ERROR_CODE,
+    EXIT_ERROR,
+    EXIT_NO_BROKER,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+)
+from vconsole.cli.listing import render_table
+from vconsole.client import BrokerUnreachable, Client, RequestFailed
+from vconsole.config import Config
+from vconsole.detached import socket_answers
+from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
+
+if TYPE_CHECKING:
+    from vconsole.broker.server import Broker
+    from vconsole.providers.base import Provider
+
+
+def _paths(args: argparse.Namespace) -> RuntimePaths:
+    return RuntimePaths.resolve(args.socket)
+
+
+def make_broker(paths: RuntimePaths, config: Config) -> Broker:
+    """A broker with the providers this host has."""
+    from vconsole.broker.server import Broker
+    from vconsole.providers.lab import LabProvider
+
+    providers: list[Provider] = []
+    if config.lab_enabled:
+        providers.append(LabProvider(paths.lab_socket, fleet=config.lab_fleet))
+    return Broker(paths, config, providers)
+
+
+@contextlib.asynccontextmanager
+async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
+    """A client connection, starting the broker (in the background or in-process) if needed."""
+    paths = _paths(args)
+    broker = None
+    try:
+        if args.no_daemon and not socket_answers(paths.socket):
+            broker = make_broker(paths, Config.load())
+            await broker.start()
+        client = await Client.connect(paths, autostart=not args.no_daemon)
+    except BrokerUnreachable as exc:
+        if broker is not None:
+            await broker.close()
+        raise CliError(str(exc), EXIT_NO_BROKER) from None
+    except RuntimeDirError as exc:
+        raise CliError(str(exc), EXIT_NO_BROKER) from None
+    try:
+        yield client
+    except RequestFailed as exc:
+        raise CliError(exc.message, BY_ERROR_CODE.get(exc.code, EXIT_ERROR)) from None
+    except ConnectionError:
+        raise CliError("lost the connection to the broker", EXIT_NO_BROKER) from None
+    finally:
+        await client.close()
+        if broker is not None:
+            await broker.close()
+
+
+async def cmd_default(args: argparse.Namespace) -> int:
+    """No subcommand: show the fleet (the TUI will live here)."""
+    async with connected(args) as client:
+        listing = await client.request("list")
+    sys.stdout.write(render_table(listing))
+    sys.stdout.write("\nAttach with: vconsole attach GUEST [N]   (detach with ^] then .)\n")
+    return EXIT_OK
+
+
+async def cmd_ls(args: argparse.Namespace) -> int:
+    """``vconsole ls [--json]``."""
+    async with connected(args) as client:
+        listing = await client.request("list")
+    if args.json:
+        out = {"guests": listing["guests"], "providers": listing["providers"]}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_table(listing))
+    for provider in listing["providers"]:
+        if provider.get("error"):
+            sys.stderr.write(f"vconsole: provider {provider['name']} failed: {provider['error']}\n")
+    return EXIT_OK
+
+
+async def cmd_attach(args: argparse.Namespace) -> int:
+    """``vconsole attach TARGET [N]``."""
+    target, console = args.target, args.console
+    if console is None and ":" in target:
+        target, _, console = target.rpartition(":")
+    index: int | str = 0 if console is None else (int(console) if console.isdigit() else console)
+    try:
+        escape = parse_escape(args.escape if args.escape is not None else Config.load().escape)
+    except EscapeError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    async with connected(args) as client:
+        return await run_attach(
+            client,
+            target,
+            index,
+            read_only=args.read_only,
+            from_start=args.from_start,
+            escape=escape,
+        )
+
+
+async def cmd_start(args: argparse.Namespace) -> int:
+    """``vconsole start GUEST``."""
+    async with connected(args) as client:
+        await client.request("start", target=args.target)
+    return EXIT_OK
+
+
+async def cmd_stop(args: argparse.Namespace) -> int:
+    """``vconsole stop GUEST``."""
+    async with connected(args) as client:
+        await client.request("stop", target=args.target)
+    return EXIT_OK
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    """``vconsole serve``: the broker, in the foreground."""
+    from vconsole.broker.server import BrokerAlreadyRunning
+
+    _setup_logging(args.verbose)
+    try:
+        broker = make_broker(_paths(args), Config.load())
+        await broker.serve_forever()
+    except (BrokerAlreadyRunning, RuntimeDirError) as exc:
+        raise CliError(str(exc)) from None
+    return EXIT_OK
+
+
+async def cmd_lab(args: argparse.Namespace) -> int:
+    """``vconsole lab``: the simulated host, in the foreground."""
+    from vconsole.lab.fleet import Fleet, FleetError
+    from vconsole.lab.server import LabServer
+
+    _setup_logging(args.verbose)
+    paths = _paths(args)
+    if socket_answers(paths.lab_socket):
+        raise CliError(f"a lab is already running on {paths.lab_socket}")
+    try:
+        fleet = Fleet.load(Path(args.fleet) if args.fleet else Config.load().lab_fleet)
+    except FleetError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    try:
+        await LabServer(fleet, paths.lab_socket, paths.lab_pages).run()
+    except RuntimeDirError as exc:
+        raise CliError(str(exc)) from None
+    return EXIT_OK
+
+
+async def cmd_shutdown(args: argparse.Namespace) -> int:
+    """``vconsole shutdown [--lab]``."""
+    paths = _paths(args)
+    if socket_answers(paths.socket):
+        args.no_daemon = True  # never start a broker just to stop it
+        async with connected(args) as client:
+            await client.request("shutdown")
+    if args.lab and socket_answers(paths.lab_socket):
+        from vconsole.framed_socket import FramedSocket
+
+        lab = await FramedSocket.connect(paths.lab_socket)
+        try:
+            await lab.request({"op": "shutdown", "id": 1})
+        finally:
+            lab.close()
+    return EXIT_OK

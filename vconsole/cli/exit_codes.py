@@ -1,0 +1,31 @@
+"""Exit codes of the vconsole command, one per kind of failure, so scripts can tell them apart."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NO_BROKER = 3
+EXIT_UNKNOWN = 4
+EXIT_STOPPED = 5
+EXIT_BUSY = 6
+EXIT_REFUSED = 7
+
+# Broker error codes to exit codes.
+BY_ERROR_CODE = {
+    "unknown_guest": EXIT_UNKNOWN,
+    "unknown_console": EXIT_UNKNOWN,
+    "ambiguous": EXIT_UNKNOWN,
+    "stopped": EXIT_STOPPED,
+    "busy": EXIT_BUSY,
+    "read_only": EXIT_REFUSED,
+    "forbidden": EXIT_REFUSED,
+}
+
+
+class CliError(Exception):
+    """A failure to report as one line and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code

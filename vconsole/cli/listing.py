@@ -1,0 +1,56 @@
+"""The table ``vconsole ls`` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def human(n: int) -> str:
+    """Bytes in short human units: 0, 512, 1.2K, 3.4M."""
+    if n < 1024:
+        return str(n)
+    for unit in ("K", "M", "G", "T"):
+        n_f = n / 1024
+        if n_f < 1024 or unit == "T":
+            return f"{n_f:.1f}{unit}" if n_f < 10 else f"{n_f:.0f}{unit}"
+        n = int(n_f)
+    return str(n)
+
+
+COLUMNS = ("GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED")
+
+
+def render_table(listing: dict[str, Any]) -> str:
+    """One line per console, the guest columns only on its first console."""
+    rows: list[tuple[str, ...]] = []
+    for guest in listing["guests"]:
+        head = (guest["name"], guest["id"], guest["kind"], guest["state"])
+        consoles = guest["consoles"] or [None]
+        for i, con in enumerate(consoles):
+            left = head if i == 0 else ("", "", "", "")
+            if con is None:
+                rows.append((*left, "-", "", "", "", "", "", ""))
+                continue
+            dropped = con["dropped"] + con.get("lost", 0)
+            rows.append(
+                (
+                    *left,
+                    con["name"],
+                    con["state"],
+                    str(con["clients"]),
+                    human(con["unread"]),
+                    human(con["pending"]),
+                    human(con["history"]),
+                    human(dropped),
+                )
+            )
+    if not rows:
+        return "no guests\n"
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    numeric = set(range(6, len(COLUMNS)))
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"

@@ -1,0 +1,97 @@
+"""The user's configuration file, ``$XDG_CONFIG_HOME/vconsole/config.toml``.
+
+Every key is optional; a bad file or value is a ConfigError with a one-line
+message naming the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vconsole.runtime_paths import config_dir
+
+DEFAULT_HISTORY = 1 << 20
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+class ConfigError(Exception):
+    """The configuration file is unreadable or a value is out of range."""
+
+
+def parse_size(value: object, key: str) -> int:
+    """An int, or a string like ``"1MiB"`` / ``"64K"``, as a byte count."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        size = int(m.group(1)) * _UNITS[(m.group(2) or "")[:1].upper()]
+    else:
+        raise ConfigError(f"{key}: expected a size like 1048576 or \"1MiB\", got {value!r}")
+    if not 4096 <= size <= 1 << 32:
+        raise ConfigError(f"{key}: size {size} is outside 4 KiB..4 GiB")
+    return size
+
+
+@dataclass
+class Config:
+    """Settings for the broker, the lab and the clients."""
+
+    history_cap: int = DEFAULT_HISTORY
+    allow_uids: list[int] = field(default_factory=list)
+    lab_enabled: bool = True
+    lab_fleet: Path | None = None
+    escape: str = "^]"
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Config:
+        """Read ``path`` (default: the user's config.toml); a missing file means defaults."""
+        path = path or config_dir() / "config.toml"
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            return cls()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], where: str = "config") -> Config:
+        """Validate a parsed TOML document."""
+        cfg = cls()
+        broker = _table(raw, "broker", where)
+        if "history" in broker:
+            cfg.history_cap = parse_size(broker["history"], f"{where}: broker.history")
+        uids = broker.get("allow_uids", [])
+        if not isinstance(uids, list) or not all(
+            isinstance(u, int) and not isinstance(u, bool) and u >= 0 for u in uids
+        ):
+            raise ConfigError(f"{where}: broker.allow_uids must be a list of uids")
+        cfg.allow_uids = list(uids)
+        lab = _table(raw, "lab", where)
+        enabled = lab.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where}: lab.enabled must be true or false")
+        cfg.lab_enabled = enabled
+        if "fleet" in lab:
+            if not isinstance(lab["fleet"], str):
+                raise ConfigError(f"{where}: lab.fleet must be a path")
+            cfg.lab_fleet = Path(lab["fleet"]).expanduser()
+        client = _table(raw, "client", where)
+        if "escape" in client:
+            if not isinstance(client["escape"], str):
+                raise ConfigError(f"{where}: client.escape must be a string like \"^]\"")
+            cfg.escape = client["escape"]
+        return cfg
+
+
+def _table(raw: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    return value

@@ -1,0 +1,1 @@
+"""Console endpoints: the host side of a guest console (pty master, Xen ring)."""

@@ -1,0 +1,1 @@
+"""The lab: an embedded simulated host playing the kernel and hypervisor."""

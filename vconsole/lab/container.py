@@ -1,0 +1,122 @@
+"""LabContainer: a simulated container with its vttys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from vconsole.lab.fleet import ContainerSpec
+from vconsole.lab.vtty import VttyPort
+
+
+class GuestStopped(Exception):
+    """The guest is not running, so its consoles do not exist."""
+
+
+class LabContainer:
+    """A container whose vtty 0 (``/dev/console``) runs init; its exit stops the container."""
+
+    kind = "container"
+
+    def __init__(self, spec: ContainerSpec, on_change: Callable[[], None]) -> None:
+        self.spec = spec
+        self.state = "stopped"
+        self._on_change = on_change
+        self.ports: list[VttyPort] = []
+
+    @property
+    def id(self) -> str:
+        """The container id (a CTID such as 101)."""
+        return self.spec.id
+
+    @property
+    def name(self) -> str:
+        """The container name."""
+        return self.spec.name
+
+    def _env(self, index: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.spec.env)
+        env.update(VC_GUEST=self.name, VC_TTY=f"tty{index}", TERM="xterm-256color")
+        return env
+
+    def start(self) -> None:
+        """Boot: create the vttys and run init on vtty 0."""
+        if self.state == "running":
+            return
+        self.ports = [
+            VttyPort(
+                i,
+                self.spec.init if i == 0 else self.spec.login,
+                self._env(i),
+                self._port_exited,
+            )
+            for i in range(self.spec.vttys)
+        ]
+        self.state = "running"
+        self.ports[0].spawn()
+        self._on_change()
+
+    def stop(self) -> None:
+        """Kill every process of the container and destroy its vttys."""
+        if self.state == "stopped":
+            return
+        self.state = "stopped"
+        for port in self.ports:
+            port.stop()
+        self.ports = []
+        self._on_change()
+
+    def port(self, index: int) -> VttyPort | None:
+        """The vtty ``index`` of a running container."""
+        if self.state != "running" or not 0 <= index < len(self.ports):
+            return None
+        return self.ports[index]
+
+    def open_console(self, index: int, lessee: object) -> tuple[list[int], dict[str, Any]]:
+        """Open vtty ``index``'s master for ``lessee``: ([fd], facts for the opener)."""
+        if self.state != "running":
+            raise GuestStopped(f"container {self.name} is stopped")
+        port = self.port(index)
+        if port is None:
+            raise LookupError(f"container {self.name} has no vtty{index} (vttys 0..{self.spec.vttys - 1})")
+        fd, buffered, zapped = port.open_master(lessee)
+        return [fd], {"port_buffer": buffered, "zapped": zapped}
+
+    def release(self, index: int, lessee: object) -> bool:
+        """Close the master ``lessee`` opened on vtty ``index``."""
+        port = self.port(index)
+        return port is not None and port.release(lessee)
+
+    def reap(self) -> None:
+        """Notice guest processes that exited (called on SIGCHLD)."""
+        for port in list(self.ports):
+            port.check_exit()
+
+    def _port_exited(self, port: VttyPort) -> None:
+        # init exiting is the container shutting down; a login shell exiting
+        # just frees its vtty for the next open, as a getty respawn would.
+        if port.index == 0:
+            self.stop()
+        else:
+            self._on_change()
+
+    def describe(self) -> dict[str, Any]:
+        """The container as the lab's ``list`` reports it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "state": self.state,
+            "consoles": [
+                {
+                    "type": "vtty",
+                    "index": i,
+                    "master_open": bool(self.ports) and self.ports[i].master_open,
+                    "port_buffer": len(self.ports[i].port_buffer) if self.ports else 0,
+                    "zapped": self.ports[i].zapped if self.ports else 0,
+                }
+                for i in range(self.spec.vttys)
+            ],
+        }

@@ -1,0 +1,1 @@
+"""Providers: discover guests and open their console endpoints."""

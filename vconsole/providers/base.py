@@ -1,0 +1,101 @@
+"""The provider interface: where guests and their consoles come from.
+
+A provider discovers guests and opens console endpoints; the broker treats
+every provider alike. Each backend (lab, lxc, openvz, xen) is one class behind
+this small ABC.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vconsole.console.endpoint import ConsoleEndpoint
+
+CONSOLE_TYPES = ("vtty", "pv", "serial")
+
+
+class ProviderError(Exception):
+    """A provider could not do what was asked; the message says why."""
+
+
+class ConsoleBusy(ProviderError):
+    """Another opener holds the console exclusively (EBUSY, a held flock)."""
+
+
+class GuestNotRunning(ProviderError):
+    """The guest is stopped, so its consoles do not exist."""
+
+
+class ConsoleUnavailable(ProviderError):
+    """The console exists but cannot be opened now (not yet set up, unsupported)."""
+
+
+@dataclass(frozen=True, order=True)
+class ConsoleSpec:
+    """One console of a guest: ``vtty 2``, ``pv 0``, ``serial 0``."""
+
+    type: str
+    index: int
+
+    @property
+    def name(self) -> str:
+        """The console's short name, e.g. ``vtty0`` or ``pv1``."""
+        return f"{self.type}{self.index}"
+
+
+@dataclass
+class GuestInfo:
+    """A guest as a provider reports it."""
+
+    provider: str
+    host: str
+    kind: str  # "container" or "domu"
+    id: str
+    name: str
+    state: str  # "running" or "stopped"
+    consoles: list[ConsoleSpec] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """A source of guests and console endpoints."""
+
+    name: str = "provider"
+    host: str = "localhost"
+
+    def __init__(self) -> None:
+        self.on_change: Callable[[], None] | None = None
+
+    def changed(self) -> None:
+        """Tell the broker the guest list changed (started, stopped, new)."""
+        if self.on_change is not None:
+            self.on_change()
+
+    async def connect(self) -> None:  # noqa: B027 - most providers have nothing to connect
+        """Prepare the provider (connect to a daemon, start the lab)."""
+
+    @abstractmethod
+    async def discover(self) -> list[GuestInfo]:
+        """Every guest this provider knows, running or not."""
+
+    @abstractmethod
+    async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
+        """Open a console exclusively; ConsoleBusy / GuestNotRunning / ProviderError."""
+
+    async def start_guest(self, guest: GuestInfo) -> None:
+        """Start a stopped guest."""
+        raise ProviderError(f"{self.name} cannot start guests")
+
+    async def stop_guest(self, guest: GuestInfo) -> None:
+        """Stop a running guest."""
+        raise ProviderError(f"{self.name} cannot stop guests")
+
+    def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
+        """Provider-specific facts about a console for ``ls --json``."""
+        return {}
+
+    async def close(self) -> None:  # noqa: B027 - most providers hold nothing
+        """Release connections; leave the guests running."""

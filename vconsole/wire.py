@@ -1,0 +1,171 @@
+"""Wire protocol: length-prefixed msgpack maps on a stream socket.
+
+Every frame is a 4-byte big-endian length followed by one msgpack map. The
+length prefix lets a receiver skip a frame whose body is garbage and keep the
+connection, and bound memory before it reads a byte of the body. Both the
+broker's client protocol and the lab's control protocol use these frames.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+# Output chunks are at most 256 KiB, so 1 MiB leaves room for any request.
+MAX_FRAME = 1 << 20
+HEADER = struct.Struct(">I")
+
+
+class ProtocolError(Exception):
+    """A peer sent something the protocol does not allow.
+
+    ``code`` is the machine-readable error code sent back in the structured
+    error; ``fatal`` means the stream cannot be resynchronised and the
+    connection must close after the error is sent.
+    """
+
+    def __init__(self, code: str, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fatal = fatal
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """Encode one message as a frame."""
+    body: bytes = msgpack.packb(message, use_bin_type=True)
+    if len(body) > MAX_FRAME:
+        raise ProtocolError("too_large", f"message of {len(body)} bytes exceeds {MAX_FRAME}")
+    return HEADER.pack(len(body)) + body
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """Decode one frame body into a map, refusing anything that is not a map."""
+    try:
+        value = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise ProtocolError("bad_message", f"undecodable msgpack: {exc}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("bad_message", f"message must be a map, not {type(value).__name__}")
+    if not all(isinstance(k, str) for k in value):
+        raise ProtocolError("bad_message", "message keys must be strings")
+    return value
+
+
+@dataclass
+class FrameDecoder:
+    """Incremental frame splitter for a byte stream.
+
+    ``feed`` returns the complete messages (or ProtocolErrors for bodies that
+    did not decode) found so far. An oversized length is a fatal error: the
+    stream cannot be resynchronised without reading the whole body.
+    """
+
+    max_frame: int = MAX_FRAME
+
+    def __post_init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[dict[str, Any] | ProtocolError]:
+        """Add bytes; return decoded messages and per-frame errors in order."""
+        self._buf += data
+        out: list[dict[str, Any] | ProtocolError] = []
+        while len(self._buf) >= HEADER.size:
+            (length,) = HEADER.unpack_from(self._buf)
+            if length > self.max_frame:
+                out.append(
+                    ProtocolError(
+                        "too_large",
+                        f"frame of {length} bytes exceeds the limit of {self.max_frame}",
+                        fatal=True,
+                    )
+                )
+                self._buf.clear()
+                break
+            end = HEADER.size + length
+            if len(self._buf) < end:
+                break
+            body = bytes(self._buf[HEADER.size : end])
+            del self._buf[:end]
+            try:
+                out.append(decode_body(body))
+            except ProtocolError as err:
+                out.append(err)
+        return out
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame."""
+        return len(self._buf)
+
+
+def error_reply(req_id: Any, code: str, message: str) -> dict[str, Any]:
+    """A structured error, answering request ``req_id`` (None if unknown)."""
+    return {"id": req_id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def ok_reply(req_id: Any, **fields: Any) -> dict[str, Any]:
+    """A successful reply to request ``req_id``."""
+    return {"id": req_id, "ok": True, **fields}
+
+
+# --- field validation: every request field is untrusted ---------------------
+
+
+def field_str(msg: dict[str, Any], name: str, *, max_len: int = 256) -> str:
+    """A required string field."""
+    value = msg.get(name)
+    if not isinstance(value, str):
+        raise ProtocolError("bad_request", f"field {name!r} must be a string")
+    if len(value) > max_len:
+        raise ProtocolError("bad_request", f"field {name!r} is longer than {max_len}")
+    return value
+
+
+def field_int(
+    msg: dict[str, Any],
+    name: str,
+    *,
+    lo: int,
+    hi: int,
+    default: int | None = None,
+) -> int:
+    """An integer field within [lo, hi]; ``default`` if absent and allowed."""
+    value = msg.get(name)
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolError("bad_request", f"field {name!r} must be an integer")
+    if not lo <= value <= hi:
+        raise ProtocolError("bad_request", f"field {name!r} must be in {lo}..{hi}")
+    return value
+
+
+def field_opt_int(msg: dict[str, Any], name: str, *, lo: int, hi: int) -> int | None:
+    """An optional integer field within [lo, hi]."""
+    if msg.get(name) is None:
+        return None
+    return field_int(msg, name, lo=lo, hi=hi)
+
+
+def field_bytes(msg: dict[str, Any], name: str, *, max_len: int = MAX_FRAME) -> bytes:
+    """A required binary field."""
+    value = msg.get(name)
+    if not isinstance(value, bytes):
+        raise ProtocolError("bad_request", f"field {name!r} must be bytes")
+    if len(value) > max_len:
+        raise ProtocolError("bad_request", f"field {name!r} is longer than {max_len}")
+    return value
+
+
+def field_choice(msg: dict[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+    """A string field that must be one of ``choices``."""
+    value = msg.get(name, default)
+    if value not in choices:
+        raise ProtocolError("bad_request", f"field {name!r} must be one of {', '.join(choices)}")
+    assert isinstance(value, str)
+    return value
