@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import re
 
-# Group numbers, used as ``match.lastindex`` to dispatch without name lookups.
-TEXT = 1  # printable run
-CSI = 4  # (2) parameter bytes, (3) intermediates, (4) final byte
-OSC = 5  # (5) OSC body, terminated by BEL or ST
-ESC = 7  # (6) intermediates, (7) final byte
-STRING = 8  # DCS / SOS / PM / APC: consumed and ignored
-CONTROL = 9  # a single C0/C1 control (or an ESC that starts nothing valid)
-
+# One alternative per token kind; ``findall`` yields one tuple per token:
+#   (lines, text, csi_params, csi_inter, csi_final, csi_text, osc, esc_inter,
+#    esc_final, string, control)
+# ``lines``: two or more complete ASCII lines ending in CRLF (the log fast path);
+# ``csi_text``: printable text right after a CSI, so "position + text" and
+# "colour + word" cost one token. DCS/SOS/PM/APC strings and malformed escapes
+# match too but leave every group empty, so they are ignored.
 TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)"
-    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"
+    r"((?:[ -~]*\r\n){2,})"
+    r"|([^\x00-\x1f\x7f-\x9f]+)"
+    r"|\x1b\[([0-?]*)([ -/]*)([@-~])([^\x00-\x1f\x7f-\x9f]*)"
     r"|\x1b\]([^\x07\x1b\x9c]*)(?:\x07|\x1b\\|\x9c)"
     r"|\x1b([ -/]*)([0-OQ-WYZ\\`a-~])"
-    r"|(\x1b[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c))"
-    r"|([\x00-\x1f\x7f-\x9f])"
+    r"|\x1b[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)"
+    r"|([\x00-\x1a\x1c-\x1f\x7f-\x9f])"
+    r"|\x1b\[[^@-~]*[@-~]?|\x1b[\]P_^X][^\x07\x1b\x9c]*\x07?|\x1b"
 )
 
 # A prefix of a sequence that the end of the input cut short.
@@ -32,10 +33,21 @@ INCOMPLETE = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b\x9c]*\x1b?|[P_^X][^\x1b\x9c]*\x1b?|[ -/]*)"
 )
 
-# What to skip when an ESC starts a malformed sequence: a CSI up to its final
-# byte (control characters inside it included), or a string sequence up to
-# the next ESC. Anything else: just the ESC.
-MALFORMED = re.compile(r"\x1b\[[^@-~]*[@-~]?|\x1b[\]P_^X][^\x07\x1b\x9c]*\x07?|\x1b")
+
+
+def split_incomplete(text: str) -> int:
+    """Where a sequence cut off by the end of ``text`` starts (``len(text)`` if none)."""
+    cut = len(text)
+    esc = text.rfind("\x1b")
+    # At most two ESCs can be in an unfinished sequence (an OSC and half an ST).
+    for _ in range(2):
+        if esc < 0:
+            break
+        if INCOMPLETE.fullmatch(text, esc):
+            cut = esc
+        esc = text.rfind("\x1b", 0, esc)
+    return cut
+
 
 # Longest cut-off sequence kept between feeds; longer ones are dropped so a
 # stray unterminated OSC cannot grow without bound.

@@ -34,8 +34,10 @@ def control(t: Terminal, ch: str) -> None:
             t.x = 0
     elif ch == "\x0e":  # SO
         t.gl = 1
+        t.update_plain()
     elif ch == "\x0f":  # SI
         t.gl = 0
+        t.update_plain()
     # BEL, NUL, DEL, C1 and the rest: nothing to draw.
 
 
@@ -92,13 +94,13 @@ def esc_dispatch(t: Terminal, inter: str, final: str) -> None:
             t.modes.app_keypad = False
     elif inter == "(" or inter == ")":
         t.charsets[0 if inter == "(" else 1] = charsets.normalize(final)
+        t.update_plain()
     elif inter == "#" and final == "8":  # DECALN: fill the screen with E
         for line in t.buf.lines:
             line.chars[:] = ["E"] * t.cols
             line.styles[:] = [0] * t.cols
         t.top, t.bottom = 0, t.rows - 1
         t.move_to(0, 0)
-        t.changed_rows()
         t._dirty.update(range(t.rows))
 
 
@@ -283,6 +285,7 @@ def _set_ansi_mode(t: Terminal, modes: list[int], on: bool) -> None:
     for m in modes:
         if m == 4:
             t.modes.insert = on
+            t.update_plain()
         elif m == 20:
             t.modes.newline = on
 
@@ -327,14 +330,25 @@ def _set_dec_mode(t: Terminal, modes: list[int], on: bool) -> None:
             m.mouse_encoding = mode if on else 0
 
 
+# Parsed parameters by their text (handlers never modify the lists): screen
+# updates repeat the same positions and counts.
+_PARAMS: dict[str, tuple[str, list[int]]] = {}
+
+
 def csi_dispatch(t: Terminal, raw: str, inter: str, final: str) -> None:
     """Dispatch one CSI sequence (parameter bytes ``raw``, intermediates, final byte)."""
     if final == "m":
         if not inter and (not raw or raw[0] not in "<=>?"):
             t.style = sgr.apply_sgr(t.style, sgr_params(raw))
         return
-    private = raw[:1] if raw[:1] in ("<", "=", ">", "?") else ""
-    params = int_params(raw[1:] if private else raw)
+    parsed = _PARAMS.get(raw)
+    if parsed is None:
+        private = raw[:1] if raw[:1] in ("<", "=", ">", "?") else ""
+        parsed = private, int_params(raw[1:] if private else raw)
+        if len(_PARAMS) > 8192:
+            _PARAMS.clear()
+        _PARAMS[raw] = parsed
+    private, params = parsed
     if inter:
         if inter == "!" and final == "p" and not private:
             t.soft_reset()

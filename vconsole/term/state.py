@@ -215,6 +215,6 @@ def load(state: object) -> Terminal:
         raise ValueError(f"scrollback: {len(history)} lines, more than the limit {limit}")
     t.scrollback = deque((_load_line(v, f"scrollback[{i}]", None) for i, v in
                           enumerate(history)), maxlen=limit)
-    t.changed_rows()
+    t.update_plain()
     t._dirty.update(range(rows))
     return t

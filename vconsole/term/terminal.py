@@ -8,19 +8,42 @@ from typing import Any
 
 from vconsole.term import charsets, sgr
 from vconsole.term.modes import Modes
-from vconsole.term.parser import (
-    CONTROL,
-    CSI,
-    ESC,
-    INCOMPLETE,
-    MALFORMED,
-    MAX_PENDING,
-    OSC,
-    TEXT,
-    TOKEN,
-)
+from vconsole.term.parser import MAX_PENDING, TOKEN, int_params, sgr_params, split_incomplete
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
 from vconsole.term.sequences import control, csi_dispatch, esc_dispatch, osc_dispatch
+
+
+# SGR parameters -> (keep mask, set bits). Every SGR parameter clears and/or
+# sets fixed bits of the packed style, so a whole sequence is one such pair,
+# found by applying it to all-zeros and all-ones; programs repeat few SGRs.
+_SGR_CACHE: dict[str, tuple[int, int]] = {}
+# CUP parameters -> (row, column), 0-based and not yet clamped.
+_CUP_CACHE: dict[str, tuple[int, int]] = {}
+
+
+def _sgr_masks(raw: str) -> tuple[int, int]:
+    if raw and raw[0] in "<=>?":  # private forms (e.g. xterm's CSI > m) are not SGR
+        return sgr.MAX_STYLE, 0
+    parts = raw.split(";")
+    if len(parts) == 5 and parts[1] == "2" and parts[0] in ("38", "48"):
+        try:  # the common truecolour form, without the general parser
+            r, g, b = int(parts[2]), int(parts[3]), int(parts[4])
+        except ValueError:
+            r = 256
+        if 0 <= min(r, g, b) and max(r, g, b) <= 255:
+            color = sgr.TRUECOLOR | r << 16 | g << 8 | b
+            field, shift = ((sgr.FG_FIELD, sgr.FG_SHIFT) if parts[0] == "38"
+                            else (sgr.BG_FIELD, sgr.BG_SHIFT))
+            return sgr.MAX_STYLE & ~field, color << shift
+    params = sgr_params(raw)
+    return sgr.apply_sgr(sgr.MAX_STYLE, params), sgr.apply_sgr(0, params)
+
+
+def _cup_params(raw: str) -> tuple[int, int]:
+    params = int_params(raw.lstrip("<=>?"))
+    y = params[0] if params and params[0] else 1
+    x = params[1] if len(params) > 1 and params[1] else 1
+    return y - 1, x - 1
 
 
 class SavedCursor:
@@ -86,6 +109,7 @@ class Terminal:
         self.title = ""
         self.icon_title = ""
         self.last_char = ""
+        self.plain = True  # no IRM and ASCII in GL: printing may take the fast path
         self._dirty.update(range(self.rows))
 
     def soft_reset(self) -> None:
@@ -100,6 +124,7 @@ class Terminal:
         self.gl = 0
         self.saved = SavedCursor()
         self.wrap = False
+        self.update_plain()
 
     @property
     def cursor(self) -> tuple[int, int]:
@@ -121,8 +146,8 @@ class Terminal:
 
     def changed_rows(self) -> set[int]:
         """Rows changed since the last call (all rows on the first call)."""
-        dirty = self._dirty
-        self._dirty = set()
+        dirty = set(self._dirty)
+        self._dirty.clear()  # the same set object: feed_text holds its add method
         return dirty
 
     def read_replies(self) -> bytes:
@@ -154,59 +179,116 @@ class Terminal:
     def feed(self, data: bytes) -> None:
         """Process bytes written by the program."""
         text = self._decoder.decode(data)
-        if self._pending:
-            text = self._pending + text
-            self._pending = ""
-        if text:
+        if text or self._pending:
             self.feed_text(text)
 
     def feed_text(self, text: str) -> None:
         """Process already-decoded output."""
-        match = TOKEN.match
-        pos = 0
-        end = len(text)
-        while pos < end:
-            m = match(text, pos)
-            if m is None:  # cannot happen: every character matches some branch
-                break
-            kind = m.lastindex
-            if kind == TEXT:
-                self.print(m.group(1))
-            elif kind == CSI:
-                csi_dispatch(self, m.group(2), m.group(3), m.group(4))
-            elif kind == CONTROL:
-                ch = m.group(CONTROL)
-                if ch == "\n":
-                    self.linefeed()
-                    if self.modes.newline:
-                        self.x = 0
-                elif ch == "\r":
-                    self.x = 0
+        if self._pending:
+            text = self._pending + text
+            self._pending = ""
+        cut = split_incomplete(text)
+        if cut < len(text):
+            # Kept for the next feed; a runaway string keeps only its head, which
+            # still swallows the rest of it up to its terminator.
+            self._pending = text[cut:cut + MAX_PENDING]
+            text = text[:cut]
+        sgr_cache = _SGR_CACHE
+        cup_cache = _CUP_CACHE
+        dirty_add = self._dirty.add
+        cols = self.cols
+        for lines, run, raw, inter, final, after, osc, e_inter, e_final, ctl in TOKEN.findall(
+                text):
+            if final:
+                if inter:
+                    csi_dispatch(self, raw, inter, final)
+                elif final == "m":
+                    masks = sgr_cache.get(raw)
+                    if masks is None:
+                        masks = _sgr_masks(raw)
+                        if raw[1:5] != "8;2;":  # one-off truecolours would flush the cache
+                            if len(sgr_cache) > 4096:
+                                sgr_cache.clear()
+                            sgr_cache[raw] = masks
+                    self.style = (self.style & masks[0]) | masks[1]
+                elif final == "H" and not self.modes.origin:
+                    pos = cup_cache.get(raw)
+                    if pos is None:
+                        pos = _cup_params(raw)
+                        if len(cup_cache) > 4096:
+                            cup_cache.clear()
+                        cup_cache[raw] = pos
+                    y, x = pos
+                    self.x = x if x < cols else cols - 1
+                    self.y = y if y < self.rows else self.rows - 1
                     self.wrap = False
-                elif ch == "\x1b":
-                    if INCOMPLETE.fullmatch(text, pos):
-                        if end - pos <= MAX_PENDING:
-                            self._pending = text[pos:]
-                        return
-                    bad = MALFORMED.match(text, pos)
-                    pos = bad.end() if bad else pos + 1
-                    continue
                 else:
-                    control(self, ch)
-            elif kind == ESC:
-                esc_dispatch(self, m.group(6), m.group(7))
-            elif kind == OSC:
-                osc_dispatch(self, m.group(5))
-            pos = m.end()
+                    csi_dispatch(self, raw, inter, final)
+                if not after:
+                    continue
+                run = after
+            elif not run:
+                if ctl:
+                    if ctl == "\n":
+                        self.linefeed()
+                        if self.modes.newline:
+                            self.x = 0
+                    elif ctl == "\r":
+                        self.x = 0
+                        self.wrap = False
+                    else:
+                        control(self, ctl)
+                elif lines:
+                    self._print_lines(lines)
+                elif e_final:
+                    esc_dispatch(self, e_inter, e_final)
+                elif osc:
+                    osc_dispatch(self, osc)
+                continue
+            # A printable run. Fast path: ASCII that fits on the cursor's row.
+            x = self.x
+            end = x + len(run)
+            if end < cols and self.plain and not self.wrap and run.isascii():
+                line = self.buf.lines[self.y]
+                chars = line.chars
+                if chars[x] == WIDE_PAD or chars[end] == WIDE_PAD:
+                    line.fix_wide(x, end)
+                chars[x:end] = run
+                line.styles[x:end] = [self.style] * (end - x)
+                self.x = end
+                dirty_add(self.y)
+                self.last_char = run[-1]
+            else:
+                self.print(run)
+
+    def update_plain(self) -> None:
+        """Recompute :attr:`plain` after a change to IRM or the character sets."""
+        self.plain = (not self.modes.insert and self.charsets[self.gl] == charsets.ASCII)
 
     # -- printing -----------------------------------------------------------
 
     def print(self, run: str) -> None:
         """Write a run of printable characters at the cursor."""
-        cs = self.charsets[self.gl]
-        if cs != charsets.ASCII:
-            run = charsets.translate(run, cs)
-        if run.isascii() or all(char_width(c) == 1 for c in set(run)):
+        if self.gl or self.charsets[0] != charsets.ASCII:
+            run = charsets.translate(run, self.charsets[self.gl])
+        if run.isascii():
+            x = self.x
+            n = len(run)
+            end = x + n
+            if end < self.cols and not self.wrap and not self.modes.insert:
+                # Fast path: the run fits on the cursor's row.
+                line = self.buf.lines[self.y]
+                chars = line.chars
+                if chars[x] == WIDE_PAD or chars[end] == WIDE_PAD:
+                    line.fix_wide(x, end)
+                chars[x:end] = run
+                line.styles[x:end] = [self.style] * n
+                self.x = end
+                self._dirty.add(self.y)
+            else:
+                self._print_narrow(run)
+            self.last_char = run[-1]
+        elif all(char_width(c) == 1 for c in set(run)):
             self._print_narrow(run)
             self.last_char = run[-1]
         else:
@@ -215,6 +297,61 @@ class Terminal:
                 if char_width(ch):
                     self.last_char = ch
                     break
+
+    def _print_lines(self, text: str) -> None:
+        """Write complete ASCII lines, each ending in CRLF (a log scrolling by).
+
+        When the cursor sits on the bottom row of a full-screen region, every
+        line after the first lands on a freshly scrolled-in blank row, so the
+        rows are built directly instead of written cell by cell.
+        """
+        lines = text.split("\r\n")
+        lines.pop()  # text ends with CRLF
+        if lines[0]:
+            self.print(lines[0])
+        self.x = 0
+        self.wrap = False
+        m = self.modes
+        rest = lines[1:]
+        if (self.y != self.rows - 1 or self.top != 0 or self.bottom != self.rows - 1
+                or m.insert or not m.autowrap or m.newline or self.gl
+                or self.charsets[0] != charsets.ASCII):
+            self.linefeed()
+            for line in rest:
+                if line:
+                    self.print(line)
+                self.x = 0
+                self.wrap = False
+                self.linefeed()
+            return
+        cols = self.cols
+        style = self.style
+        blank = sgr.erase_style(style)
+        rows: list[Line] = []
+        for text_line in rest:
+            n = len(text_line)
+            start = 0
+            while n - start > cols:  # wraps: full rows marked as wrapped
+                rows.append(Line(list(text_line[start:start + cols]), [style] * cols, True))
+                start += cols
+            k = n - start
+            tail = text_line[start:] if start else text_line
+            rows.append(Line(list(tail.ljust(cols)), [style] * cols if style == blank or k == cols
+                             else [style] * k + [blank] * (cols - k)))
+        for text_line in reversed(rest):
+            if text_line:
+                self.last_char = text_line[-1]
+                break
+        # Each LF scrolls the whole screen by one row: the built rows (and a
+        # blank one for the last LF) push as many rows off the top.
+        rows.append(Line.blank(cols, blank))
+        buf = self.buf.lines
+        buf.extend(rows)
+        gone = len(buf) - self.rows
+        if self.buf is self.main and self.scrollback.maxlen:
+            self.scrollback.extend(buf[:gone])
+        del buf[:gone]
+        self._dirty.update(range(self.rows))
 
     def _print_narrow(self, run: str) -> None:
         """Write characters that are all one cell wide: a slice per row touched."""
@@ -348,8 +485,8 @@ class Terminal:
 
     def move_to(self, x: int, y: int) -> None:
         """Put the cursor at absolute (x, y), clamped to the screen."""
-        self.x = min(max(x, 0), self.cols - 1)
-        self.y = min(max(y, 0), self.rows - 1)
+        self.x = x if 0 <= x < self.cols else (0 if x < 0 else self.cols - 1)
+        self.y = y if 0 <= y < self.rows else (0 if y < 0 else self.rows - 1)
         self.wrap = False
 
     def goto(self, x: int, y: int) -> None:
@@ -382,6 +519,7 @@ class Terminal:
         self.modes.origin = s.origin
         self.charsets = list(s.charsets)
         self.gl = s.gl
+        self.update_plain()
 
     def set_alt_screen(self, on: bool, save_cursor: bool) -> None:
         """Switch to (clearing it) or from the alternate screen.
@@ -426,5 +564,5 @@ class Terminal:
         self.cols, self.rows = cols, rows
         self.top, self.bottom = 0, rows - 1
         self.move_to(self.x, self.y)
-        self._dirty = set(range(rows))
+        self._dirty.update(range(rows))
 
