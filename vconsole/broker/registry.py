@@ -150,10 +150,12 @@ class ConsoleRegistry:
         guests = []
         for guest in self.guests:
             consoles = []
+            provider = next((p for p in self.providers if p.name == guest.provider), None)
             for spec in guest.consoles:
                 session = self.sessions.get(f"{guest.provider}:{guest.id}:{spec.name}")
                 if session is not None:
-                    consoles.append(session.describe())
+                    extra = provider.console_extra(guest, spec) if provider is not None else {}
+                    consoles.append({**extra, **session.describe()})
             guests.append(
                 {
                     "host": guest.host,

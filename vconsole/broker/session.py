@@ -21,6 +21,7 @@ log = logging.getLogger("vconsole.broker")
 # others (and the clients' keystrokes) get their turn.
 READ_BUDGET = 1 << 20
 MAX_INPUT_BACKLOG = 64 * 1024
+MAX_MARKS = 64
 
 CONNECTED, DISCONNECTED, STOPPED, BUSY = "connected", "disconnected", "stopped", "busy"
 
@@ -54,6 +55,10 @@ class ConsoleSession:
         self.size: tuple[int, int] | None = None
         self._input = bytearray()
         self._writing = False
+        self._wake: asyncio.TimerHandle | None = None
+        # Ranges of the history that came from elsewhere than the console
+        # itself (a domU's hypervisor console log): {"start", "end", "source"}.
+        self.marks: list[dict[str, Any]] = []
         self._on_state = on_state
         self._on_closed = on_closed
 
@@ -66,7 +71,11 @@ class ConsoleSession:
             self.lost += endpoint.lost
             log.info("%s: the source dropped %d bytes while nobody held it", self.key, endpoint.lost)
         if endpoint.initial:
+            base = self.history.end
             self._record(endpoint.initial)
+            for start, end, source in endpoint.initial_marks:
+                self.marks.append({"start": base + start, "end": base + end, "source": source})
+            del self.marks[:-MAX_MARKS]
         if self.size is not None:
             endpoint.resize(*self.size)
         asyncio.get_running_loop().add_reader(endpoint.fileno(), self._readable)
@@ -79,6 +88,9 @@ class ConsoleSession:
         if endpoint is not None:
             self.endpoint = None
             loop = asyncio.get_running_loop()
+            if self._wake is not None:
+                self._wake.cancel()
+                self._wake = None
             loop.remove_reader(endpoint.fileno())
             wfd = endpoint.write_fileno()
             if self._writing and wfd is not None:
@@ -112,6 +124,18 @@ class ConsoleSession:
             self._on_closed(self)
             return
         self._flush_clients()
+        if self._input:  # a ring has no write fd: its reader's events free space
+            self._write_some()
+        self._schedule_wake(endpoint)
+
+    def _schedule_wake(self, endpoint: ConsoleEndpoint) -> None:
+        """Re-read later without an event when the endpoint asks (throttling, polling)."""
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        delay = endpoint.wake_after()
+        if delay is not None and self.endpoint is endpoint:
+            self._wake = asyncio.get_running_loop().call_later(max(0.0, delay), self._readable)
 
     def _record(self, data: bytes) -> None:
         self.history.append(data)
@@ -191,6 +215,7 @@ class ConsoleSession:
             "lost": self.lost,
             "last_output": self.last_output,
             "attached": [a.describe() for a in self.attachments],
+            "marks": list(self.marks),
         }
         if endpoint is not None:
             input_pending = endpoint.pending_input()

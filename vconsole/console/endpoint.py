@@ -20,6 +20,9 @@ class ConsoleEndpoint(ABC):
 
     initial: bytes = b""
     lost: int = 0
+    # (start, end, source) ranges of ``initial`` that did not come from the
+    # console itself, e.g. a domU's hypervisor console log ("hypervisor").
+    initial_marks: tuple[tuple[int, int, str], ...] = ()
 
     @abstractmethod
     def fileno(self) -> int:
@@ -35,6 +38,15 @@ class ConsoleEndpoint(ABC):
 
     def write_fileno(self) -> int | None:
         """An fd that becomes writable when ``write`` may take more, if any."""
+        return None
+
+    def wake_after(self) -> float | None:
+        """Seconds after which ``read`` should be tried again without fd readiness.
+
+        For sources that can hold data without signalling it: a rate-limited
+        ring (bytes wait in the ring until the next period) or a shared page
+        serviced by a slow fallback poll. None: rely on ``fileno()`` alone.
+        """
         return None
 
     def resize(self, cols: int, rows: int) -> None:  # noqa: B027 - optional for endpoints
