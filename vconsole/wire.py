@@ -37,7 +37,10 @@ class ProtocolError(Exception):
 
 def encode(message: dict[str, Any]) -> bytes:
     """Encode one message as a frame."""
-    body: bytes = msgpack.packb(message, use_bin_type=True)
+    try:
+        body: bytes = msgpack.packb(message, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError("bad_message", f"cannot encode message: {exc}") from None
     if len(body) > MAX_FRAME:
         raise ProtocolError("too_large", f"message of {len(body)} bytes exceeds {MAX_FRAME}")
     return HEADER.pack(len(body)) + body
