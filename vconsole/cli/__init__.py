@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vconsole", description="Console manager for containers and Xen domUs.")
     _common_options(parser, None)
     # The same options after the subcommand; SUPPRESS keeps them from resetting the above.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _common_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
