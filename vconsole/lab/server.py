@@ -20,7 +20,7 @@ from typing import Any
 
 from vconsole.framed_socket import FramedSocket
 from vconsole.lab.container import GuestStopped, LabContainer
-from vconsole.lab.domu import LabDomU
+from vconsole.lab.domu import LabDomU, RingCorruptError
 from vconsole.lab.fleet import Fleet
 from vconsole.lab.vtty import VttyBusy
 from vconsole.runtime_paths import ensure_private_dir
@@ -74,6 +74,8 @@ class LabServer:
         server.listen(128)
         server.setblocking(False)
         self._server = server
+        pidfile = self.socket_path.with_name(self.socket_path.name + ".pid")
+        pidfile.write_text(f"{os.getpid()}\n")
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
@@ -85,8 +87,9 @@ class LabServer:
         await self._stopping.wait()
         accept.cancel()
         server.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+        for path in (self.socket_path, pidfile):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         for guest in self.guests:
             guest.stop()
 
@@ -128,7 +131,11 @@ class LabServer:
                     continue
                 for fd in fds:  # the lab takes no fds from clients
                     os.close(fd)
-                reply, give = self._handle(msg, conn, leases)
+                give: list[int] = []
+                if msg.get("op") == "ring_connected":
+                    reply = await self._ring_connected(msg, conn)
+                else:
+                    reply, give = self._handle(msg, conn, leases)
                 await conn.send(reply, give)
                 for fd in give:
                     os.close(fd)
@@ -139,6 +146,23 @@ class LabServer:
             for guest, index in leases:
                 guest.release(index, conn)
             conn.close()
+
+    async def _ring_connected(self, msg: dict[str, Any], conn: FramedSocket) -> dict[str, Any]:
+        """The backend set CONNECTED on a ring it opened here: hand it the hypervisor log."""
+        rid = msg.get("id")
+        try:
+            guest = self.find(field_str(msg, "guest"))
+            if not isinstance(guest, LabDomU):
+                return error_reply(rid, "unknown_guest", f"no domU {msg.get('guest')!r} in the lab")
+            index = field_int(msg, "index", lo=0, hi=63)
+            boot = msg.get("boot")
+            offset = field_int(msg, "from", lo=0, hi=(1 << 63) - 1) if "from" in msg else 0
+            info = await guest.ring_connected(index, conn, boot if isinstance(boot, str) else None, offset)
+        except ProtocolError as err:
+            return error_reply(rid, err.code, err.message)
+        except LookupError as err:
+            return error_reply(rid, "no_console", str(err))
+        return ok_reply(rid, **info)
 
     def _handle(
         self, msg: dict[str, Any], conn: FramedSocket, leases: list[tuple[Guest, int]]
@@ -166,7 +190,12 @@ class LabServer:
                 guest.stop()
                 return ok_reply(rid), []
             index = field_int(msg, "index", lo=0, hi=63)
-            if op == "open_tty":
+            if op in ("open_tty", "open_ring"):
+                # open_tty hands over a vtty master, open_ring a domU's
+                # console page and event channel (see lab/domu.py).
+                wanted = "open_ring" if isinstance(guest, LabDomU) else "open_tty"
+                if op != wanted:
+                    return error_reply(rid, "bad_request", f"{guest.name} is a {guest.kind}: use {wanted}"), []
                 fds, info = guest.open_console(index, conn)
                 leases.append((guest, index))
                 self._changed()
@@ -179,6 +208,8 @@ class LabServer:
             return error_reply(rid, err.code, err.message), []
         except VttyBusy as err:
             return error_reply(rid, "EBUSY", str(err)), []
+        except RingCorruptError as err:
+            return error_reply(rid, "corrupt", str(err)), []
         except GuestStopped as err:
             return error_reply(rid, "stopped", str(err)), []
         except LookupError as err:

@@ -10,6 +10,8 @@ from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
 from vconsole.console.pty_endpoint import PtyEndpoint
+from vconsole.console.xen_endpoint import XenRingEndpoint, corrupt_reason
+from vconsole.console.xenring import RingCorrupt
 from vconsole.detached import start_detached, wait_for_socket
 from vconsole.framed_socket import FramedSocket
 from vconsole.providers.base import (
@@ -42,6 +44,10 @@ class LabProvider(Provider):
         self._lock = asyncio.Lock()
         self._watch_task: asyncio.Task[None] | None = None
         self._next_id = 0
+        # Console-level facts from the lab's list (a domU ring's page path).
+        self._console_facts: dict[tuple[str, str], dict[str, Any]] = {}
+        # How far into each domU's hypervisor log we already are: (boot, offset).
+        self._hv_seen: dict[tuple[str, str], tuple[str, int]] = {}
 
     async def connect(self) -> None:
         async with self._lock:
@@ -116,7 +122,12 @@ class LabProvider(Provider):
         if not reply.get("ok"):
             raise ProviderError(f"lab list failed: {reply.get('error')}")
         guests = []
+        facts: dict[tuple[str, str], dict[str, Any]] = {}
         for raw in reply.get("guests", []):
+            for c in raw.get("consoles", []):
+                if c.get("type") == "pv" and isinstance(c.get("index"), int) and "ring" in c:
+                    keep = ("ring", "frontend_waited", "hypervisor_log", "hypervisor_dropped")
+                    facts[(str(raw["id"]), f"pv{c['index']}")] = {k: c[k] for k in keep if k in c}
             consoles = [
                 ConsoleSpec(c["type"], c["index"])
                 for c in raw.get("consoles", [])
@@ -135,9 +146,15 @@ class LabProvider(Provider):
                     extra=extra,
                 )
             )
+        self._console_facts = facts
         return guests
 
+    def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
+        return dict(self._console_facts.get((guest.id, spec.name), {}))
+
     async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
+        if guest.kind == "domu":
+            return await self._open_ring(guest, spec)
         # One connection per open console: it is the lease on the master, so
         # it closes (and the lab takes the port buffer back) when we die.
         try:
@@ -171,6 +188,67 @@ class LabProvider(Provider):
             lost=int(reply.get("zapped", 0)),
             on_close=lease.close,
         )
+
+    async def _open_ring(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
+        """Map a domU's console ring, connect as its backend, fetch the hypervisor log.
+
+        The lease connection holds the ring exclusively, as for a vtty master.
+        """
+        try:
+            lease = await FramedSocket.connect(self.socket_path)
+        except OSError as exc:
+            raise ProviderError(f"cannot reach the lab: {exc.strerror}") from None
+        try:
+            reply, fds = await lease.request(
+                {"op": "open_ring", "id": 1, "guest": guest.id, "index": spec.index}
+            )
+        except (OSError, EOFError, ProtocolError) as exc:
+            lease.close()
+            raise ProviderError(f"lab open failed: {exc}") from None
+        if not reply.get("ok"):
+            lease.close()
+            err = reply.get("error") or {}
+            code, message = err.get("code"), str(err.get("message", "failed"))
+            if code == "EBUSY":
+                raise ConsoleBusy(message)
+            if code == "stopped":
+                raise GuestNotRunning(message)
+            if code == "corrupt":
+                raise ProviderError(corrupt_reason(message))
+            raise ProviderError(message)
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            lease.close()
+            raise ProviderError("the lab answered open_ring without a page and an event channel")
+        try:
+            endpoint = XenRingEndpoint(
+                fds[0], fds[1], ring_path=str(reply.get("ring", "")), on_close=lease.close
+            )
+        except RingCorrupt as exc:
+            lease.close()
+            raise ProviderError(corrupt_reason(exc)) from None
+        except (OSError, ValueError) as exc:
+            lease.close()
+            raise ProviderError(f"cannot map the console page: {exc}") from None
+        # CONNECTED is set and the guest notified; the lab syncs with the
+        # frontend and returns everything it wrote to the hypervisor console.
+        key = (guest.id, spec.name)
+        boot, offset = self._hv_seen.get(key, ("", 0))
+        try:
+            synced, _ = await lease.request(
+                {"op": "ring_connected", "id": 2, "guest": guest.id, "index": spec.index,
+                 "boot": boot, "from": offset}
+            )
+        except (OSError, EOFError, ProtocolError) as exc:
+            endpoint.close()
+            raise ProviderError(f"lab ring_connected failed: {exc}") from None
+        if not synced.get("ok"):
+            endpoint.close()
+            raise ProviderError(str((synced.get("error") or {}).get("message", "ring_connected failed")))
+        self._hv_seen[key] = (str(synced.get("boot", "")), int(synced.get("hv_end", 0)))
+        endpoint.set_hypervisor_log(bytes(synced.get("hv_log", b"")), int(synced.get("hv_missed", 0)))
+        return endpoint
 
     async def start_guest(self, guest: GuestInfo) -> None:
         await self._checked({"op": "start", "guest": guest.id})
