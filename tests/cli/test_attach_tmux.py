@@ -95,3 +95,27 @@ def test_attach_type_detach_reattach(lab_host: LabHost, pane: TmuxPane) -> None:
     assert "echo the answer is $((6*7))" in screen
     pane.type("C-]", ".")
     pane.wait_for("EXIT=0")
+
+
+def test_window_size_follows_the_terminal_and_read_only_sends_nothing(lab_host: LabHost, pane: TmuxPane) -> None:
+    lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 2}]))
+    lab_host.start_broker()
+    base = f"{sys.executable} -m vconsole attach web 1 --socket {lab_host.paths.socket}"
+    pane.type(base, "Enter")
+    pane.wait_for("root@web:~#")
+    pane.type("stty size", "Enter")
+    pane.wait_for("30 100")
+    pane._tmux("resize-window", "-t", "0", "-x", "90", "-y", "25")
+    time.sleep(0.5)
+    pane.type("stty size", "Enter")
+    pane.wait_for("25 90")
+    pane.type("C-]", ".")
+    pane.type("clear", "Enter")
+    time.sleep(0.3)
+    pane.type(base + " -r", "Enter")
+    pane.wait_for("read-only")
+    pane.type("echo spy-typed", "Enter")
+    time.sleep(1.0)
+    assert "spy-typed" not in pane.screen()
+    pane.type("C-]", ".")
+    pane.wait_for("detached")
