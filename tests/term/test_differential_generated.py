@@ -7,6 +7,8 @@ before each token; see :func:`xterm_only`.
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 
 from tests.term import streams
@@ -21,12 +23,24 @@ def xterm_only(term: Terminal, token: str) -> str | None:
     - BS or a cursor-left movement while a wrap is pending: xterm (and the
       engine) count from the last column; tmux's cursor is one past it, so it
       lands a column further right.
-    - CHT (CSI I): tmux 3.3 does not implement it.
+    - DECSTBM in origin mode: xterm homes the cursor to the top margin, tmux
+      to the top-left of the screen.
+    - IL/DL with the cursor outside the scroll region: xterm does nothing,
+      tmux inserts/deletes lines down to the bottom of the screen.
+    - REP after a non-ASCII character: tmux repeats only ASCII.
+    - CHT (CSI I), HPR (CSI a) and VPR (CSI e): tmux 3.3 does not implement them.
     """
     if term.wrap and (token == "\x08" or token.endswith(("D", "Z"))):
         return "left movement from a pending wrap"
-    if token.startswith("\x1b[") and token.endswith("I"):
-        return "CHT"
+    if token.startswith("\x1b[") and token.endswith(("I", "a", "e")):
+        return "CHT, HPR or VPR"
+    if token.startswith("\x1b[") and token.endswith("b") and not term.last_char.isascii():
+        return "REP of a non-ASCII character"
+    outside = not term.top <= term.y <= term.bottom
+    if outside and token.startswith("\x1b[") and token.endswith(("L", "M")):
+        return "IL/DL outside the scroll region"
+    if term.modes.origin and token.startswith("\x1b[") and token.endswith("r"):
+        return "DECSTBM in origin mode"
     return None
 
 
@@ -43,7 +57,11 @@ def build(tokens: list[str]) -> tuple[Terminal, bytes]:
     return term, bytes(fed)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example costs a tmux round trip (~0.1 s); raise for a longer hunt.
+TMUX_EXAMPLES = int(os.environ.get("VCONSOLE_TERM_EXAMPLES", "60"))
+
+
+@settings(max_examples=TMUX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams.tokens)
 def test_generated_stream_matches_tmux(tmux_ref: Tmux, tokens: list[str]) -> None:
     term, data = build(tokens)

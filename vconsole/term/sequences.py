@@ -208,14 +208,14 @@ def _il(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_down(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
         t._dirty.update(range(t.y, t.bottom + 1))
-        t.move_to(0, t.y)
+        t.wrap = False
 
 
 def _dl(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_up(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
         t._dirty.update(range(t.y, t.bottom + 1))
-        t.move_to(0, t.y)
+        t.wrap = False
 
 
 def _ich(t: Terminal, p: list[int]) -> None:

@@ -56,7 +56,8 @@ def dump(t: Terminal) -> dict[str, Any]:
         "wrap": t.wrap, "style": t.style, "modes": t.modes.to_dict(), "title": t.title,
         "icon_title": t.icon_title, "margins": [t.top, t.bottom],
         "tabs": [x for x, on in enumerate(t.tabs) if on], "charsets": list(t.charsets),
-        "gl": t.gl, "saved": _saved(t.saved), "alt_saved": _saved(t.alt_saved),
+        "gl": t.gl, "saved": _saved(t.saved),
+        "alt_saved": None if t.alt_saved is None else _saved(t.alt_saved),
         "last_char": t.last_char,
         "main": [_line(line) for line in t.main.lines],
         "alt": [_line(line) for line in t.alt.lines],
@@ -199,7 +200,8 @@ def load(state: object) -> Terminal:
     t.charsets = [_charset(sets[0], "charsets[0]"), _charset(sets[1], "charsets[1]")]
     t.gl = _int(state["gl"], "gl", 0, 1)
     t.saved = _load_saved(state["saved"], "saved", cols, rows)
-    t.alt_saved = _load_saved(state["alt_saved"], "alt_saved", cols, rows)
+    alt_saved = state["alt_saved"]
+    t.alt_saved = None if alt_saved is None else _load_saved(alt_saved, "alt_saved", cols, rows)
     last = _str(state["last_char"], "last_char", 1)
     if last and char_width(last) == 0:
         raise ValueError("last_char: must be a printable character")

@@ -105,7 +105,8 @@ class Terminal:
         self.charsets: list[str] = [charsets.ASCII, charsets.ASCII]
         self.gl = 0
         self.saved = SavedCursor()
-        self.alt_saved = SavedCursor()
+        # Set by the first ?1049h; ?1049l restores it even on the main screen.
+        self.alt_saved: SavedCursor | None = None
         self.title = ""
         self.icon_title = ""
         self.last_char = ""
@@ -224,6 +225,8 @@ class Terminal:
                     self.wrap = False
                 else:
                     csi_dispatch(self, raw, inter, final)
+                # REP repeats only a character printed right before it (as tmux).
+                self.last_char = ""
                 if not after:
                     continue
                 run = after
@@ -244,6 +247,7 @@ class Terminal:
                     esc_dispatch(self, e_inter, e_final)
                 elif osc:
                     osc_dispatch(self, osc)
+                self.last_char = ""
                 continue
             # A printable run. Fast path: ASCII that fits on the cursor's row.
             x = self.x
@@ -338,10 +342,6 @@ class Terminal:
             tail = text_line[start:] if start else text_line
             rows.append(Line(list(tail.ljust(cols)), [style] * cols if style == blank or k == cols
                              else [style] * k + [blank] * (cols - k)))
-        for text_line in reversed(rest):
-            if text_line:
-                self.last_char = text_line[-1]
-                break
         # Each LF scrolls the whole screen by one row: the built rows (and a
         # blank one for the last LF) push as many rows off the top.
         rows.append(Line.blank(cols, blank))
@@ -524,21 +524,22 @@ class Terminal:
     def set_alt_screen(self, on: bool, save_cursor: bool) -> None:
         """Switch to (clearing it) or from the alternate screen.
 
-        Leaving with 1049 restores the cursor even when the main screen is
-        already showing (tmux does; dialog relies on it).
+        Leaving with 1049 restores the cursor saved by an earlier 1049 even
+        when the main screen is already showing (tmux does; dialog relies on it).
         """
         if on == self.modes.alt_screen:
-            if not on and save_cursor:
+            if not on and save_cursor and self.alt_saved is not None:
                 self.restore_cursor(self.alt_saved)
             return
         if on:
             if save_cursor:
+                self.alt_saved = SavedCursor()
                 self.save_cursor(self.alt_saved)
             self.alt.clear()
             self.buf = self.alt
         else:
             self.buf = self.main
-            if save_cursor:
+            if save_cursor and self.alt_saved is not None:
                 self.restore_cursor(self.alt_saved)
         self.modes.alt_screen = on
         self._dirty.update(range(self.rows))
