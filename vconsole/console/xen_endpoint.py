@@ -145,6 +145,7 @@ class XenRingEndpoint(ConsoleEndpoint):
                     return self._final_drain()
                 return b""
             self._throttled = False
+            self.ring.check()  # either ring corrupt: the console is not serviced
             data = self.ring.read_out(min(budget, OUT_SIZE))
         except RingCorrupt as exc:
             self._corrupt = True

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import select
 import selectors
 import signal
 import socket
@@ -105,12 +106,10 @@ class Frontend:
     def flush_out(self) -> bool:
         """Place pending guest output; True if some is still waiting for ring space."""
         if not self.out:
-            self._end_wait()
             return False
         if self._use_hypervisor_console():
             self._send_hvc(DATA, bytes(self.out))
             self.out.clear()
-            self._end_wait()
             return False
         try:
             n = self.ring.write_out(self.out)
@@ -122,14 +121,29 @@ class Frontend:
         if n:
             del self.out[:n]
             self.evtchn.notify()
-        if self.out:
+        return bool(self.out)
+
+    def room(self) -> int:
+        """How much guest output we may take from the pty now.
+
+        Like hvc_xen, only what fits in the ring: the rest stays in the guest's
+        tty, whose writer blocks once that fills.  The hypervisor console
+        takes anything (a flag-aware guest never blocks before connect).
+        """
+        if self._use_hypervisor_console():
+            return READ_CHUNK
+        try:
+            return min(READ_CHUNK, self.ring.out_space)
+        except RingCorrupt as exc:
+            self._corrupt(exc)
+            return 0
+
+    def account_wait(self, waiting: bool) -> None:
+        """Count the time the guest had output and the ring had no room."""
+        if waiting:
             if self._wait_since is None:
                 self._wait_since = time.monotonic()
-            return True
-        self._end_wait()
-        return False
-
-    def _end_wait(self) -> None:
+            return
         if self._wait_since is not None:
             now = time.monotonic()
             self.waited += now - self._wait_since
@@ -203,8 +217,13 @@ class Frontend:
                 self.take_input(master)
                 if pty_eof and (not full or time.monotonic() - eof_at > EXIT_FLUSH):
                     break
+                room = 0 if full or pty_eof else self.room()
+                if not full and not room and not pty_eof:
+                    # The ring is full: is the guest waiting to write?
+                    full = bool(select.select([master], [], [], 0)[0])
+                self.account_wait(full)
                 want = 0
-                if not full and not pty_eof:
+                if room:
                     want |= selectors.EVENT_READ
                 if self.inp and not pty_eof:
                     want |= selectors.EVENT_WRITE
@@ -226,7 +245,7 @@ class Frontend:
                             self._stop = True
                     elif mask & selectors.EVENT_READ:
                         try:
-                            data = os.read(master, READ_CHUNK)
+                            data = os.read(master, room)
                         except BlockingIOError:
                             data = None
                         except OSError as exc:  # EIO: the program and its children exited
