@@ -397,3 +397,123 @@ async def test_flooding_domu_does_not_starve_keystroke_echo(lab_host: LabHost) -
     finally:
         await sampler.close()
         await client.close()
+
+
+# --- graceful backend exit, and the lab's ring protocol -----------------------
+
+async def test_graceful_broker_exit_sends_flag_aware_guest_back_to_hypervisor_console(lab_host: LabHost) -> None:
+    fleet = lab_host.write_fleet(
+        [], [{"id": 12, "name": "fa", "frontend": "flag-aware", "program": lab_host.scripted("fa")}]
+    )
+    lab_host.start_lab(fleet)
+    lab_host.start_broker()
+    client = await lab_host.client()
+    try:
+        await wait_console(client, "fa", lambda c: c["state"] == "connected")
+        await history_until(client, "fa", b"READY")
+    finally:
+        await client.close()
+    lab_host.kill_broker(signal.SIGTERM)
+    assert peek(lab_host, 12)["connection"] == XENCONSOLE_DISCONNECTED
+    lab_host.command("fa", 1, "write 5000")
+    lab_host.wait_done("fa", 1)  # to the hypervisor console: never blocks
+    assert peek(lab_host, 12)["out_pending"] == 0
+
+    lab_host.start_broker()
+    client = await lab_host.client()
+    try:
+        data, _ = await read_history(client, "fa")
+        assert strip_banners(data).endswith(pattern(1, 5000))
+        info = await console_info(client, "fa")
+        mark = info["marks"][-1]
+        assert mark["source"] == "hypervisor"
+        assert data[mark["start"] : mark["end"]].endswith(pattern(1, 5000))
+        assert peek(lab_host, 12)["connection"] == XENCONSOLE_CONNECTED
+    finally:
+        await client.close()
+
+
+async def test_lab_ring_ops_lease_and_log_offsets(lab_host: LabHost) -> None:
+    from vconsole.framed_socket import FramedSocket
+
+    fleet = lab_host.write_fleet(
+        [{"id": 101, "name": "ct", "vttys": 1, "init": ["/bin/cat"]}],
+        [{"id": 13, "name": "fa", "frontend": "flag-aware", "program": lab_host.scripted("fa")}],
+    )
+    lab_host.start_lab(fleet)  # no broker: we are the backend
+    lab_host.command("fa", 1, "write 1000")
+    lab_host.wait_done("fa", 1)
+    lab = await FramedSocket.connect(lab_host.paths.lab_socket)
+    other = await FramedSocket.connect(lab_host.paths.lab_socket)
+    try:
+        reply, fds = await lab.request({"op": "open_ring", "id": 1, "guest": "fa", "index": 0})
+        assert reply["ok"] and len(fds) == 2 and reply["ring"] == str(page_path(lab_host, 13))
+        busy, none = await other.request({"op": "open_ring", "id": 1, "guest": "fa", "index": 0})
+        assert busy["error"]["code"] == "EBUSY" and none == []
+        wrong, _ = await other.request({"op": "open_tty", "id": 2, "guest": "fa", "index": 0})
+        assert wrong["error"]["code"] == "bad_request"
+        wrong, _ = await other.request({"op": "open_ring", "id": 3, "guest": "ct", "index": 0})
+        assert wrong["error"]["code"] == "bad_request"
+
+        with XenConsoleRing.from_fd(fds[0]) as ring:
+            ring.connection = XENCONSOLE_CONNECTED
+            os.write(fds[1], b"\x01")  # notify
+            synced, _ = await lab.request(
+                {"op": "ring_connected", "id": 2, "guest": "fa", "index": 0, "boot": "", "from": 0}
+            )
+            assert synced["ok"] and synced["frontend_connection"] == XENCONSOLE_CONNECTED
+            assert synced["hv_log"] == b"READY\n" + pattern(1, 1000)
+            assert synced["hv_missed"] == 0 and synced["hv_end"] == 1006
+            # Asked again from where we are, in the same boot: nothing new.
+            again, _ = await lab.request(
+                {"op": "ring_connected", "id": 3, "guest": "fa", "index": 0,
+                 "boot": synced["boot"], "from": synced["hv_end"]}
+            )
+            assert again["hv_log"] == b"" and again["hv_start"] == 1006
+            # The guest now writes to the ring.
+            lab_host.command("fa", 2, "write 100")
+            lab_host.wait_done("fa", 2)
+            assert ring.read_out() == pattern(2, 100)
+        for fd in fds:
+            os.close(fd)
+    finally:
+        lab.close()  # the lease ends with the connection
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            reply, fds = await other.request({"op": "open_ring", "id": 9, "guest": "fa", "index": 0})
+            if reply["ok"] or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert reply["ok"], reply
+        for fd in fds:
+            os.close(fd)
+    finally:
+        other.close()
+
+
+async def test_domu_stop_and_start_reconnects_with_the_new_boot(lab_host: LabHost) -> None:
+    fleet = lab_host.write_fleet(
+        [], [{"id": 14, "name": "fa", "frontend": "flag-aware", "program": ANSWERER}]
+    )
+    lab_host.start_lab(fleet)
+    lab_host.start_broker()
+    client = await lab_host.client()
+    try:
+        await wait_console(client, "fa", lambda c: c["state"] == "connected")
+        await history_until(client, "fa", b"READY")
+        await client.request("stop", target="fa")
+        await wait_console(client, "fa", lambda c: c["state"] == "stopped")
+        assert not page_path(lab_host, 14).exists()  # the domain's page is gone
+        await client.request("start", target="fa")
+        await wait_console(client, "fa", lambda c: c["state"] == "connected")
+        data = await history_until(client, "fa", b"READY", timeout=10)
+        deadline = time.monotonic() + 10
+        while strip_banners(data).count(b"READY") < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            data, _ = await read_history(client, "fa")
+        assert strip_banners(data).count(b"READY") == 2  # each boot once, none repeated
+        key = await attach_rw(client, "fa")
+        await type_and_wait(client, key, b"again\r", b"got:again")
+    finally:
+        await client.close()
