@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = _Parser(prog="vconsole", description="Console manager for containers and Xen domUs.")
     _common_options(parser, None)
+    parser.add_argument("--theme", help="TUI theme (see themes/; default vconsole-dark)")
     # The same options after the subcommand; SUPPRESS keeps them from resetting the above.
     common = _Parser(add_help=False)
     _common_options(common, argparse.SUPPRESS)
@@ -75,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
+            from vconsole.cli.commands import run_tui
+
+            return run_tui(args)
         return asyncio.run(_dispatch(args))
     except CliError as err:
         sys.stderr.write(f"vconsole: {err}\n")

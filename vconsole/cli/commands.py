@@ -39,11 +39,9 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
 def make_broker(paths: RuntimePaths, config: Config) -> Broker:
     """A broker with the providers this host has."""
     from vconsole.broker.server import Broker
-    from vconsole.providers.lab import LabProvider
+    from vconsole.providers.detect import providers_for
 
-    providers: list[Provider] = []
-    if config.lab_enabled:
-        providers.append(LabProvider(paths.lab_socket, fleet=config.lab_fleet))
+    providers: list[Provider] = providers_for(config, paths.lab_socket)
     return Broker(paths, config, providers)
 
 
@@ -76,7 +74,7 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
 
 
 async def cmd_default(args: argparse.Namespace) -> int:
-    """No subcommand: show the fleet (the TUI will live here)."""
+    """No subcommand and no terminal (a script, a pipe): the fleet table."""
     async with connected(args) as client:
         listing = await client.request("list")
     sys.stdout.write(render_table(listing))
@@ -189,4 +187,20 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
             await lab.request({"op": "shutdown", "id": 1})
         finally:
             lab.close()
+    return EXIT_OK
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """The TUI; Textual runs its own event loop, so this is not a coroutine."""
+    from vconsole.tui.app import VConsoleApp
+
+    paths = _paths(args)
+
+    async def connect() -> Client:
+        if args.no_daemon and not socket_answers(paths.socket):
+            broker = make_broker(paths, Config.load())
+            await broker.start()
+        return await Client.connect(paths, autostart=not args.no_daemon)
+
+    VConsoleApp(connect, theme=getattr(args, "theme", None)).run()
     return EXIT_OK

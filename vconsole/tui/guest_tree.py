@@ -1,0 +1,175 @@
+"""GuestTree: the sidebar of hosts, guests and consoles with live state badges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from vconsole.cli.listing import human
+
+# State badges: a glyph and a theme variable for its colour.
+BADGES = {
+    "connected": ("●", "green"),
+    "disconnected": ("○", "yellow"),
+    "stopped": ("■", "grey50"),
+    "busy": ("✖", "red"),
+}
+KIND_GROUPS = {"container": "Containers", "domu": "Xen domains"}
+
+
+@dataclass(frozen=True)
+class ConsoleRef:
+    """A console as the tree knows it."""
+
+    guest: str  # the name clients attach by
+    guest_id: str
+    provider: str
+    console: str  # "vtty0", "pv0"
+    session: str
+    state: str
+    unread: int
+    clients: int
+    reason: str
+
+
+def console_label(ref: ConsoleRef, local_unread: int = 0) -> Text:
+    """``vtty0 ● +1.2K 2c``: name, state, unread bytes, clients."""
+    glyph, colour = BADGES.get(ref.state, ("?", "white"))
+    label = Text(ref.console)
+    label.append(f" {glyph}", style=colour)
+    unread = ref.unread + local_unread
+    if unread:
+        label.append(f" +{human(unread)}", style="bold")
+    if ref.clients:
+        label.append(f" {ref.clients}c", style="dim")
+    return label
+
+
+def console_refs(listing: dict[str, Any]) -> list[ConsoleRef]:
+    """Every console of a listing, in order."""
+    refs = []
+    for guest in listing.get("guests", []):
+        for con in guest.get("consoles", []):
+            refs.append(
+                ConsoleRef(
+                    guest=guest["name"], guest_id=guest["id"], provider=guest["provider"],
+                    console=con["name"], session=con["session"], state=con["state"],
+                    unread=con["unread"], clients=con["clients"], reason=con.get("reason", ""),
+                )
+            )
+    return refs
+
+
+class GuestTree(Tree[ConsoleRef | None]):
+    """Host, then Containers / Xen domains, then guests, then consoles.
+
+    Typing filters the tree by guest or console name; Backspace edits the
+    filter and Escape clears it. Enter on a console opens it.
+    """
+
+    class OpenConsole(Message):
+        """The user chose a console."""
+
+        def __init__(self, ref: ConsoleRef) -> None:
+            super().__init__()
+            self.ref = ref
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__("guests", id=id)
+        self.show_root = False
+        self.filter_text = ""
+        self.listing: dict[str, Any] = {"guests": []}
+        self.local_unread: dict[str, int] = {}
+        self._console_nodes: dict[str, TreeNode[ConsoleRef | None]] = {}
+        self._shape: tuple[Any, ...] = ()
+
+    def update_listing(self, listing: dict[str, Any]) -> None:
+        """New data: relabel in place, or rebuild if guests or consoles changed."""
+        self.listing = listing
+        refs = [r for r in console_refs(listing) if self._matches(r)]
+        guests = {g["name"]: g for g in listing.get("guests", [])}
+        shape = tuple((r.provider, r.guest, r.console, guests[r.guest]["state"]) for r in refs)
+        if shape != self._shape:
+            self._rebuild(refs, guests)
+            self._shape = shape
+            return
+        for ref in refs:
+            node = self._console_nodes.get(ref.session)
+            if node is not None:
+                node.data = ref
+                node.set_label(console_label(ref, self.local_unread.get(ref.session, 0)))
+
+    def _matches(self, ref: ConsoleRef) -> bool:
+        needle = self.filter_text.lower()
+        return not needle or any(
+            needle in s.lower() for s in (ref.guest, ref.guest_id, ref.console, ref.provider)
+        )
+
+    def _rebuild(self, refs: list[ConsoleRef], guests: dict[str, Any]) -> None:
+        cursor = self.cursor_node.data.session if self.cursor_node and self.cursor_node.data else None
+        self.clear()
+        self._console_nodes.clear()
+        hosts: dict[str, TreeNode[ConsoleRef | None]] = {}
+        groups: dict[tuple[str, str], TreeNode[ConsoleRef | None]] = {}
+        guest_nodes: dict[str, TreeNode[ConsoleRef | None]] = {}
+        for ref in refs:
+            guest = guests[ref.guest]
+            host_key = f"{guest['host']} ({guest['provider']})"
+            host = hosts.get(host_key)
+            if host is None:
+                host = hosts[host_key] = self.root.add(Text(host_key, style="bold"), expand=True)
+            group_key = (host_key, guest["kind"])
+            group = groups.get(group_key)
+            if group is None:
+                label = KIND_GROUPS.get(guest["kind"], guest["kind"])
+                group = groups[group_key] = host.add(label, expand=True)
+            gnode = guest_nodes.get(ref.guest)
+            if gnode is None:
+                text = Text(ref.guest)
+                text.append(f" {guest['id']}", style="dim")
+                if guest["state"] != "running":
+                    text.append(f" {guest['state']}", style="grey50")
+                gnode = guest_nodes[ref.guest] = group.add(text, expand=True)
+            node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)
+            self._console_nodes[ref.session] = node
+        target = self._console_nodes.get(cursor) if cursor else None
+        if target is None and self._console_nodes:
+            # Start on the first console, so Enter opens something at once.
+            target = next(iter(self._console_nodes.values()))
+        if target is not None:
+            # Node lines exist only after the tree lays out again.
+            self.call_after_refresh(self.move_cursor, target)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[ConsoleRef | None]) -> None:
+        """Enter on a console opens it."""
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(self.OpenConsole(event.node.data))
+
+    async def on_key(self, event: events.Key) -> None:
+        """Type to filter; Backspace edits, Escape clears."""
+        if event.character and event.character.isprintable() and len(event.character) == 1 and event.key != "space":
+            self.filter_text += event.character
+        elif event.key == "backspace" and self.filter_text:
+            self.filter_text = self.filter_text[:-1]
+        elif event.key == "escape" and self.filter_text:
+            self.filter_text = ""
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+        self.border_title = f"filter: {self.filter_text}" if self.filter_text else "guests"
+        self.update_listing(self.listing)
+
+    def first_unread(self, skip: set[str]) -> ConsoleRef | None:
+        """The first console with unread output, not in ``skip``."""
+        for ref in console_refs(self.listing):
+            if ref.session not in skip and (ref.unread or self.local_unread.get(ref.session)):
+                return ref
+        return None

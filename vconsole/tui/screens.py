@@ -1,0 +1,60 @@
+"""Modal screens: the help listing."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+# (key, what it does) after the prefix, for the hint line and the help screen.
+PREFIX_KEYS = [
+    ("n / p", "next / previous tab"),
+    ("1-9", "tab by number"),
+    ("u", "next console with unread output"),
+    ("w", "close the tab (the session stays in the broker)"),
+    ("l", "focus the guest list"),
+    ("s", "snapshot the console"),
+    ("r", "restore a snapshot"),
+    (":", "command palette"),
+    ("?", "this help"),
+    ("q", "quit"),
+    ("prefix", "send the prefix key itself to the guest"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, dismissed by any key."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical { width: 64; height: auto; max-height: 90%; border: round $primary;
+                            background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, prefix_label: str) -> None:
+        super().__init__()
+        self.prefix_label = prefix_label
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        text.append("vconsole keys\n\n", style="bold")
+        text.append(f"In a console every key goes to the guest, except the prefix ({self.prefix_label}).\n")
+        text.append("Shift+PgUp / Shift+PgDn scroll back; typing returns to the live screen.\n\n")
+        text.append(f"{self.prefix_label} then:\n", style="bold")
+        for key, what in PREFIX_KEYS:
+            text.append(f"  {key:<8}", style="bold")
+            text.append(f"{what}\n")
+        text.append("\nIn the guest list: type to filter, Backspace/Esc edit it, Enter opens.\n")
+        text.append("Badges: ● connected  ○ disconnected  ■ stopped  ✖ busy;\n")
+        text.append("+N unread bytes, Nc clients attached.\n\n")
+        text.append("Press any key to close.", style="dim")
+        with Vertical():
+            yield Static(text)
+
+    async def on_key(self, event: events.Key) -> None:
+        """Any key closes the help."""
+        event.stop()
+        self.dismiss(None)

@@ -1,0 +1,207 @@
+"""TerminalView: a widget that renders one console through the terminal engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from vconsole.term import Terminal, decode_style
+from vconsole.term.keys import encode_key, encode_paste
+from vconsole.term.sgr import Color as TermColor
+
+FRAME = 1 / 60  # repaint at most 60 times a second
+
+
+class TerminalPalette:
+    """The 16 ANSI colours and default colours of the active theme, as rich colours."""
+
+    def __init__(self, foreground: str, background: str, ansi: list[str]) -> None:
+        self.foreground = Color.parse(foreground)
+        self.background = Color.parse(background)
+        self.ansi = [Color.parse(c) for c in ansi]
+        self._styles: dict[int, Style] = {}
+
+    def color(self, color: TermColor, default: Color) -> Color:
+        """A rich colour for an engine colour."""
+        if color.kind == "default":
+            return default
+        if color.kind == "rgb":
+            return Color.from_rgb(*color.rgb)
+        if color.value < 16:
+            return self.ansi[color.value]
+        return Color.from_ansi(color.value)
+
+    def style(self, packed: int) -> Style:
+        """The rich style of a packed engine style (cached)."""
+        found = self._styles.get(packed)
+        if found is None:
+            s = decode_style(packed)
+            fg = self.color(s.fg, self.foreground)
+            bg = self.color(s.bg, self.background)
+            if s.reverse:
+                fg, bg = bg, fg
+            if s.hidden:
+                fg = bg
+            found = Style(
+                color=fg, bgcolor=bg, bold=s.bold, dim=s.dim, italic=s.italic,
+                underline=s.underline, blink=s.blink, strike=s.strike, overline=s.overline,
+            )
+            self._styles[packed] = found
+        return found
+
+
+class TerminalView(Widget, can_focus=True):
+    """One console's screen; every key goes to the guest through ``send``.
+
+    The app takes its prefix key before keys reach any widget (see
+    VConsoleApp.on_event), so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and function keys
+    all reach the guest.
+    """
+
+    DEFAULT_CSS = """
+    TerminalView { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(
+        self,
+        palette: TerminalPalette,
+        send: Callable[[bytes], None],
+        on_resize: Callable[[int, int], None],
+        *,
+        scrollback: int = 5000,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.term = Terminal(80, 24, scrollback=scrollback)
+        self.palette = palette
+        self.send = send
+        self.resize_guest = on_resize
+        self.scroll_back = 0  # lines scrolled up into the scrollback
+        self._timer: object | None = None
+        self._last_cursor = (0, 0)
+
+    # --- output -------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the guest; the repaint follows within a frame."""
+        self.term.feed(data)
+        replies = self.term.read_replies()
+        if replies:
+            self.send(replies)  # answers to DSR/DA, as a real terminal gives
+        if self.scroll_back:
+            # New output while scrolled back keeps the view where the user put it.
+            self.scroll_back = min(self.scroll_back, len(self.term.scrollback))
+        if self._timer is None:
+            self._timer = self.set_timer(FRAME, self._repaint)
+
+    def set_palette(self, palette: TerminalPalette) -> None:
+        """Switch theme colours."""
+        self.palette = palette
+        self.refresh()
+
+    def _repaint(self) -> None:
+        self._timer = None
+        rows = self.term.changed_rows()
+        width = self.size.width
+        if self.scroll_back:
+            self.refresh()
+            return
+        cursor = self.term.cursor
+        rows.add(cursor[1])
+        rows.add(self._last_cursor[1])
+        self._last_cursor = cursor
+        regions = [Region(0, y, width, 1) for y in rows if y < self.size.height]
+        if regions:
+            self.refresh(*regions)
+
+    def render_line(self, y: int) -> Strip:
+        """One row: scrollback lines above the screen when scrolled back."""
+        term = self.term
+        width = self.size.width
+        if self.scroll_back and term.buf is term.main:
+            history = term.scrollback
+            index = len(history) - self.scroll_back + y
+            if index < len(history):
+                line = history[index] if index >= 0 else None
+                runs = line.runs() if line is not None else []
+                return self._strip(runs, width, None)
+            y = index - len(history)
+        if y >= term.rows:
+            return Strip.blank(width, self.palette.style(0))
+        cursor_x = None
+        if (
+            self.has_focus
+            and not self.scroll_back
+            and term.modes.cursor_visible
+            and term.cursor[1] == y
+        ):
+            cursor_x = term.cursor[0]
+        return self._strip(term.row_runs(y), width, cursor_x)
+
+    def _strip(self, runs: list[tuple[str, int]], width: int, cursor_x: int | None) -> Strip:
+        style_of = self.palette.style
+        segments: list[Segment] = []
+        x = 0
+        for text, packed in runs:
+            style = style_of(packed)
+            if cursor_x is not None and x <= cursor_x < x + len(text):
+                i = cursor_x - x
+                if i:
+                    segments.append(Segment(text[:i], style))
+                segments.append(Segment(text[i], style + Style(reverse=True)))
+                if text[i + 1 :]:
+                    segments.append(Segment(text[i + 1 :], style))
+            else:
+                segments.append(Segment(text, style))
+            x += len(text)
+        strip = Strip(segments)
+        if cursor_x is not None and cursor_x >= x:
+            strip = Strip([*segments, Segment(" ", style_of(0) + Style(reverse=True))])
+        return strip.crop_extend(0, width, style_of(0))
+
+    # --- input --------------------------------------------------------------
+
+    async def on_key(self, event: events.Key) -> None:
+        """Every key to the guest, except the scrollback keys."""
+        event.stop()
+        event.prevent_default()
+        if event.key in ("shift+pageup", "shift+pagedown"):
+            page = max(1, self.size.height - 1)
+            delta = page if event.key == "shift+pageup" else -page
+            self.scroll_back = max(0, min(len(self.term.scrollback), self.scroll_back + delta))
+            self.refresh()
+            return
+        data = encode_key(event.key, self.term.modes, event.character)
+        if data:
+            if self.scroll_back:
+                self.scroll_back = 0  # typing returns to the live screen, like tmux copy mode
+                self.refresh()
+            self.send(data)
+
+    async def on_paste(self, event: events.Paste) -> None:
+        """Pasted text, bracketed when the program asked for it."""
+        event.stop()
+        self.send(encode_paste(event.text, self.term.modes))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Follow the widget's size and tell the guest."""
+        cols, rows = max(2, event.size.width), max(2, event.size.height)
+        if (cols, rows) != (self.term.cols, self.term.rows):
+            self.term.resize(cols, rows)
+            self.resize_guest(cols, rows)
+            self.refresh()
+
+    def on_focus(self) -> None:
+        """Show the cursor."""
+        self.refresh()
+
+    def on_blur(self) -> None:
+        """Hide the cursor."""
+        self.refresh()
