@@ -27,6 +27,8 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.delenv("VCONSOLE_SOCKET", raising=False)
+    # Only the lab: a real host's containers (LXC in CI) stay out of lab tests.
+    monkeypatch.setenv("VCONSOLE_PROVIDERS", "lab")
     (base / "run").mkdir(mode=0o700)
     yield base
     _kill_pidfiles(base / "run")

@@ -42,9 +42,12 @@ class Config:
 
     history_cap: int = DEFAULT_HISTORY
     allow_uids: list[int] = field(default_factory=list)
-    lab_enabled: bool = True
+    # None: the lab runs only when no real provider is enabled or detected.
+    lab_enabled: bool | None = None
     lab_fleet: Path | None = None
     escape: str = "^]"
+    # [providers.NAME] tables (lxc, openvz, xen), checked by vconsole.providers.detect.
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
@@ -74,8 +77,8 @@ class Config:
             raise ConfigError(f"{where}: broker.allow_uids must be a list of uids")
         cfg.allow_uids = list(uids)
         lab = _table(raw, "lab", where)
-        enabled = lab.get("enabled", True)
-        if not isinstance(enabled, bool):
+        enabled = lab.get("enabled")
+        if enabled is not None and not isinstance(enabled, bool):
             raise ConfigError(f"{where}: lab.enabled must be true or false")
         cfg.lab_enabled = enabled
         if "fleet" in lab:
@@ -87,6 +90,15 @@ class Config:
             if not isinstance(client["escape"], str):
                 raise ConfigError(f"{where}: client.escape must be a string like \"^]\"")
             cfg.escape = client["escape"]
+        providers = _table(raw, "providers", where)
+        for name, table in providers.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{where}: [providers.{name}] must be a table")
+        cfg.providers = {name: dict(table) for name, table in providers.items()}
+        if cfg.providers:
+            from vconsole.providers.detect import check_provider_config
+
+            check_provider_config(cfg.providers, where)
         return cfg
 
 

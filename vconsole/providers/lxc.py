@@ -1,0 +1,209 @@
+"""LxcProvider: LXC containers, found with lxc-ls / lxc-info, attached with lxc-console.
+
+Discovery runs ``lxc-ls -f -F NAME,STATE,PID`` and, per container,
+``lxc-info -n NAME -s -p -c lxc.tty.max -c lxc.console.logfile -c
+lxc.console.buffer.size``. A container has consoles ``vtty0`` (its
+/dev/console) to ``vtty<tty.max>``.
+
+A console is attached by running ``lxc-console -n NAME -t N -e ^@`` on a pty.
+``-e ^@`` sets the escape character to 0, which LXC treats as "no escape", so
+every byte the user types reaches the guest, Ctrl-a and Ctrl-a q included.
+lxc-console refuses a tty another client holds ("Denied access to tty"): the
+console is busy. When the container logs its console to a file
+(``lxc.console.logfile``), the tail of that file is the console's history.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from vconsole.console.endpoint import ConsoleEndpoint
+from vconsole.console.process_endpoint import ProcessEndpoint
+from vconsole.providers.base import (
+    ConsoleBusy,
+    ConsoleSpec,
+    ConsoleUnavailable,
+    GuestInfo,
+    GuestNotRunning,
+    Provider,
+    ProviderError,
+)
+from vconsole.providers.tools import DEFAULT_TIMEOUT, garbage, run_tool
+
+READY = re.compile(rb"Connected to tty \d+\r?\n(?:Type <[^\n]*\n)?")
+FAILURES: list[tuple[re.Pattern[bytes], type[Exception]]] = [
+    (re.compile(rb"Denied access to tty|Failed to get tty|tty is busy"), ConsoleBusy),
+    (re.compile(rb"is not running"), GuestNotRunning),
+]
+MAX_LOG_HISTORY = 64 << 10  # how much of a console log file to show as history
+STATES = {"RUNNING": "running", "STOPPED": "stopped", "FROZEN": "frozen",
+          "STARTING": "starting", "STOPPING": "stopping", "ABORTING": "stopping",
+          "FREEZING": "running", "THAWED": "running"}
+
+
+@dataclass
+class LxcInfo:
+    """What ``lxc-info`` says about one container."""
+
+    state: str
+    pid: int | None
+    tty_max: int
+    logfile: str
+    buffer_size: int
+
+
+def parse_ls_fancy(text: str) -> list[tuple[str, str]]:
+    """(name, STATE) pairs from ``lxc-ls -f -F NAME,STATE,PID``."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = lines[0].split()
+    if header[:2] != ["NAME", "STATE"]:
+        raise garbage("lxc-ls", f"header {lines[0].strip()[:60]!r}")
+    rows = []
+    for line in lines[1:]:
+        cols = line.split()
+        if len(cols) < 2 or cols[1] not in STATES:
+            raise garbage("lxc-ls", f"row {line.strip()[:60]!r}")
+        rows.append((cols[0], cols[1]))
+    return rows
+
+
+def parse_info(text: str) -> LxcInfo:
+    """Parse ``lxc-info -s -p -c lxc.tty.max -c lxc.console.logfile -c lxc.console.buffer.size``."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if "=" in line and line.startswith("lxc."):
+            key, _, value = line.partition("=")
+            fields[key.strip()] = value.strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    state = fields.get("State")
+    if state not in STATES:
+        raise garbage("lxc-info", f"state {state!r}")
+    try:
+        pid = int(fields["PID"]) if "PID" in fields else None
+        tty_max = int(fields.get("lxc.tty.max", "0") or "0")
+        buffer_size = int(fields.get("lxc.console.buffer.size", "0") or "0")
+    except ValueError as exc:
+        raise garbage("lxc-info", str(exc)) from None
+    if not 0 <= tty_max <= 1024:
+        raise garbage("lxc-info", f"lxc.tty.max {tty_max}")
+    return LxcInfo(STATES[state], pid, tty_max, fields.get("lxc.console.logfile", ""), buffer_size)
+
+
+def read_log_tail(path: str, limit: int = MAX_LOG_HISTORY) -> bytes:
+    """The last ``limit`` bytes of a console log file, or b"" if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(0, size - limit))
+            return f.read(limit)
+    except OSError:
+        return b""
+
+
+class LxcProvider(Provider):
+    """LXC containers of one lxcpath."""
+
+    name = "lxc"
+
+    def __init__(
+        self,
+        *,
+        bindir: str | None = None,
+        lxcpath: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        host: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.bindir = bindir
+        self.lxcpath = lxcpath
+        self.timeout = timeout
+        self.host = host or os.uname().nodename
+        self._info: dict[str, LxcInfo] = {}
+        self._history_given: set[str] = set()
+
+    def _tool(self, name: str) -> list[str]:
+        argv = [os.path.join(self.bindir, name) if self.bindir else name]
+        if self.lxcpath:
+            argv += ["-P", self.lxcpath]
+        return argv
+
+    async def _run(self, name: str, *args: str) -> str:
+        return await run_tool([*self._tool(name), *args], timeout=self.timeout)
+
+    async def info(self, name: str) -> LxcInfo:
+        """Fresh lxc-info for one container."""
+        text = await self._run(
+            "lxc-info", "-n", name, "-s", "-p",
+            "-c", "lxc.tty.max", "-c", "lxc.console.logfile", "-c", "lxc.console.buffer.size",
+        )
+        return parse_info(text)
+
+    async def discover(self) -> list[GuestInfo]:
+        rows = parse_ls_fancy(await self._run("lxc-ls", "-f", "-F", "NAME,STATE,PID"))
+        guests = []
+        infos: dict[str, LxcInfo] = {}
+        for name, _ in rows:
+            info = await self.info(name)
+            infos[name] = info
+            extra: dict[str, Any] = {"pid": info.pid} if info.pid else {}
+            if info.logfile:
+                extra["console_log"] = info.logfile
+            guests.append(
+                GuestInfo(
+                    provider=self.name,
+                    host=self.host,
+                    kind="container",
+                    id=name,
+                    name=name,
+                    state=info.state,
+                    consoles=[ConsoleSpec("vtty", i) for i in range(info.tty_max + 1)],
+                    extra=extra,
+                )
+            )
+            if info.state != "running":
+                self._history_given.discard(name)
+        self._info = infos
+        return guests
+
+    async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
+        if guest.state != "running":
+            raise GuestNotRunning(f"container {guest.name} is {guest.state}")
+        if spec.type != "vtty":
+            raise ConsoleUnavailable(f"LXC containers have no {spec.type} consoles")
+        endpoint = await ProcessEndpoint.spawn(
+            [*self._tool("lxc-console"), "-n", guest.id, "-t", str(spec.index), "-e", "^@"],
+            ready=READY,
+            failures=FAILURES,
+            timeout=self.timeout,
+        )
+        info = self._info.get(guest.id)
+        # The console log holds /dev/console's output from before we attached:
+        # shown once per container run, as the start of vtty0's history.
+        if spec.index == 0 and info is not None and info.logfile and guest.id not in self._history_given:
+            self._history_given.add(guest.id)
+            endpoint.initial = read_log_tail(info.logfile) + endpoint.initial
+        return endpoint
+
+    def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
+        info = self._info.get(guest.id)
+        if spec.index == 0 and info is not None and info.logfile:
+            return {"log": info.logfile}
+        return {}
+
+    async def start_guest(self, guest: GuestInfo) -> None:
+        await self._run("lxc-start", "-n", guest.id)
+        self.changed()
+
+    async def stop_guest(self, guest: GuestInfo) -> None:
+        try:
+            await run_tool([*self._tool("lxc-stop"), "-n", guest.id], timeout=max(self.timeout, 30.0))
+        except ProviderError:
+            await self._run("lxc-stop", "-k", "-n", guest.id)
+        self.changed()
