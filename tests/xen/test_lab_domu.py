@@ -346,7 +346,7 @@ async def test_corrupt_page_is_reported_and_others_keep_working(lab_host: LabHos
 # --- acceptance 5: one domU floods ----------------------------------------------
 
 async def test_flooding_domu_does_not_starve_keystroke_echo(lab_host: LabHost) -> None:
-    lab_host.write_config('[broker]\nhistory = "16M"\n')
+    lab_host.write_config('[broker]\nhistory = "16M"\n\n[lab]\nenabled = true\n')
     fleet = lab_host.write_fleet(
         [{"id": 101, "name": "ct", "vttys": 1, "init": ["/bin/cat"]}],
         [
