@@ -517,3 +517,26 @@ async def test_domu_stop_and_start_reconnects_with_the_new_boot(lab_host: LabHos
         await type_and_wait(client, key, b"again\r", b"got:again")
     finally:
         await client.close()
+
+
+async def test_hypervisor_log_overflow_before_connect_is_counted_as_lost(lab_host: LabHost) -> None:
+    from vconsole.lab.hypervisor_log import LOG_SIZE
+
+    fleet = lab_host.write_fleet(
+        [], [{"id": 15, "name": "chatty", "frontend": "flag-aware", "program": lab_host.scripted("chatty")}]
+    )
+    lab_host.start_lab(fleet)
+    count = 100 * 1024
+    lab_host.command("chatty", 1, f"write {count}")
+    lab_host.wait_done("chatty", 1)  # never blocks, even past the log's size
+    lab_host.start_broker()
+    client = await lab_host.client()
+    try:
+        data, _ = await read_history(client, "chatty")
+        info = await console_info(client, "chatty")
+        everything = b"READY\n" + pattern(1, count)
+        assert strip_banners(data) == everything[-LOG_SIZE:]  # the newest bytes, in order
+        assert info["lost"] == len(everything) - LOG_SIZE
+        assert info["hypervisor_dropped"] == len(everything) - LOG_SIZE
+    finally:
+        await client.close()
