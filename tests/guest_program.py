@@ -4,7 +4,8 @@ Run on a lab vtty as ``python3 tests/guest_program.py CTLDIR``. It puts its
 tty in raw mode (so bytes pass unchanged), prints ``READY``, then polls CTLDIR
 for ``N.cmd`` files holding ``write COUNT [RATE]`` and answers each by writing
 ``pattern(N, COUNT)`` to its terminal and creating ``N.done`` holding the
-seconds the write took. ``echo`` mode copies input to output.
+seconds the write took. With ``--hexecho`` it instead prints every chunk
+of input it reads as ``in:HEX``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def main() -> None:
     if os.isatty(fd):
         tty.setraw(fd, termios.TCSANOW)
     os.write(fd, b"READY\n")
+    if "--hexecho" in sys.argv:
+        # Report every chunk of input as hex, one line each: what keys really arrived.
+        while chunk := os.read(sys.stdin.fileno(), 1024):
+            os.write(fd, b"in:" + chunk.hex().encode() + b"\r\n")
+        return
     seq = 1
     while True:
         cmd = os.path.join(ctl, f"{seq}.cmd")

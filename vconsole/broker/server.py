@@ -57,7 +57,7 @@ class Broker:
         for client in list(self.clients):
             if client.watching:
                 client.send({"event": "state", "console": info, "guest": session.guest.name})
-            elif session.key in client.attachments:
+            if session.key in client.attachments:
                 client.send(
                     {
                         "event": "state",
