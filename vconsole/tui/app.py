@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static, TabbedContent
 
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
@@ -29,6 +29,12 @@ from vconsole.tui.terminal_view import TerminalPalette
 from vconsole.tui.themes import DEFAULT_THEME, ThemeFile, discover_themes
 
 Connector = Callable[[], Awaitable[Client]]
+WELCOME = """No console open.
+
+Pick one in the guest list and press Enter (type to filter the list).
+Every key then goes to the guest, except the prefix {prefix}:
+{prefix} n / p / 1-9 switch tabs, {prefix} u jumps to unread output,
+{prefix} : opens the command palette, {prefix} ? lists every key."""
 
 
 def key_label(key: str) -> str:
@@ -49,7 +55,10 @@ class VConsoleApp(App[None]):
     GuestTree { width: 34; border-right: solid $panel; }
     TabbedContent { width: 1fr; }
     #statusbar { height: 1; background: $panel; color: $text-muted; }
+    #right { width: 1fr; }
     #welcome { padding: 1 2; color: $text-muted; }
+    #right.-empty TabbedContent { display: none; }
+    #right.-tabs #welcome { display: none; }
     """
     # Keys a shell needs are never the app's: no Ctrl-Q quit, no Ctrl-P palette, no Ctrl-C copy.
     ENABLE_COMMAND_PALETTE = False
@@ -84,8 +93,10 @@ class VConsoleApp(App[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield GuestTree(id="guests")
-            with TabbedContent(id="tabs"):
-                pass
+            with Vertical(id="right"):
+                yield Static(WELCOME.format(prefix=key_label(self.prefix)), id="welcome")
+                with TabbedContent(id="tabs"):
+                    pass
         yield Static(f" vconsole · prefix {key_label(self.prefix)} · {key_label(self.prefix)} ? for help", id="statusbar")
 
     async def on_mount(self) -> None:
@@ -102,7 +113,15 @@ class VConsoleApp(App[None]):
             if DEFAULT_THEME in self.themes:
                 self.theme = DEFAULT_THEME
         self.query_one(GuestTree).focus()
+        self.show_welcome()
         self.start_link()
+
+    def show_welcome(self) -> None:
+        """The welcome text while no tab is open, the tabs otherwise."""
+        has_tabs = bool(self.panes())
+        right = self.query_one("#right")
+        right.set_class(not has_tabs, "-empty")
+        right.set_class(has_tabs, "-tabs")
 
     @work(exclusive=True, group="link")
     async def start_link(self) -> None:
@@ -223,6 +242,7 @@ class VConsoleApp(App[None]):
 
         pane = ConsolePane(title, session, read_only, self.palette_colors, send, resize)
         await tabs.add_pane(pane)
+        self.show_welcome()
         tabs.active = pane.id or ""
         pane.view.focus()
         try:
@@ -239,6 +259,7 @@ class VConsoleApp(App[None]):
         if self.link is not None:
             self.link.detach(pane.session)
         await self.query_one(TabbedContent).remove_pane(pane.id or "")
+        self.show_welcome()
         nxt = self.active_pane()
         if nxt is not None:
             nxt.view.focus()
