@@ -40,10 +40,28 @@ class InputGuard(Protocol):
 
 
 class Passthrough:
-    """For tools whose escape is disabled (``lxc-console -e ^@``): bytes as typed."""
+    """For tools without an escape sequence: bytes as typed."""
 
     def encode(self, data: bytes) -> bytes:
         return data
+
+
+class LxcEscapeGuard:
+    """Doubles lxc-console's escape byte, which it turns back into one.
+
+    lxc-console reads its terminal a byte at a time: an escape byte (Ctrl-a
+    by default) followed by ``q`` detaches, followed by another escape byte
+    sends one escape byte to the guest, followed by anything else sends just
+    that byte. Doubling every escape byte therefore delivers every byte as
+    typed and never leaves an escape waiting for a ``q``. (``-e ^@`` would
+    disable the escape, but then lxc-console prints no banner to wait for.)
+    """
+
+    def __init__(self, escape: int = 0x01) -> None:
+        self._escape = bytes([escape])
+
+    def encode(self, data: bytes) -> bytes:
+        return data.replace(self._escape, self._escape * 2)
 
 
 class VzctlEscapeGuard:

@@ -5,9 +5,10 @@ Discovery runs ``lxc-ls -f -F NAME,STATE,PID`` and, per container,
 lxc.console.buffer.size``. A container has consoles ``vtty0`` (its
 /dev/console) to ``vtty<tty.max>``.
 
-A console is attached by running ``lxc-console -n NAME -t N -e ^@`` on a pty.
-``-e ^@`` sets the escape character to 0, which LXC treats as "no escape", so
-every byte the user types reaches the guest, Ctrl-a and Ctrl-a q included.
+A console is attached by running ``lxc-console -n NAME -t N -e ^a`` on a pty.
+Every Ctrl-a the user types is sent doubled, which lxc-console turns back
+into one Ctrl-a for the guest, so every byte reaches the guest and Ctrl-a q
+never detaches (see LxcEscapeGuard).
 lxc-console refuses a tty another client holds ("Denied access to tty"): the
 console is busy. When the container logs its console to a file
 (``lxc.console.logfile``), the tail of that file is the console's history.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
-from vconsole.console.process_endpoint import ProcessEndpoint
+from vconsole.console.process_endpoint import LxcEscapeGuard, ProcessEndpoint
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -178,9 +179,10 @@ class LxcProvider(Provider):
         if spec.type != "vtty":
             raise ConsoleUnavailable(f"LXC containers have no {spec.type} consoles")
         endpoint = await ProcessEndpoint.spawn(
-            [*self._tool("lxc-console"), "-n", guest.id, "-t", str(spec.index), "-e", "^@"],
+            [*self._tool("lxc-console"), "-n", guest.id, "-t", str(spec.index), "-e", "^a"],
             ready=READY,
             failures=FAILURES,
+            guard=LxcEscapeGuard(0x01),
             timeout=self.timeout,
         )
         info = self._info.get(guest.id)
