@@ -24,6 +24,13 @@ def xterm_only(term: Terminal, token: str) -> str | None:
     - BS or a cursor-left movement while a wrap is pending: xterm (and the
       engine) count from the last column; tmux's cursor is one past it, so it
       lands a column further right.
+    - ED, EL, ICH, DCH, ECH with a pending wrap: xterm acts on the last column
+      and cancels the wrap; tmux acts one past it (nothing) and keeps it.
+      DECAWM off with a pending wrap: tmux then drops the next character.
+    - ICH of n cells where 2n exceeds the rest of the line: tmux 3.3 leaves
+      stale cells between the moved text and the inserted blanks (a tmux bug).
+    - DECSTR: xterm resets the graphic rendition, tmux keeps it.
+    - DECRC: xterm restores a saved pending wrap; tmux does not.
     - DECSTBM in origin mode: xterm homes the cursor to the top margin, tmux
       to the top-left of the screen.
     - IL/DL with the cursor outside the scroll region: xterm does nothing,
@@ -31,8 +38,19 @@ def xterm_only(term: Terminal, token: str) -> str | None:
     - REP after a non-ASCII character: tmux repeats only ASCII.
     - CHT (CSI I), HPR (CSI a) and VPR (CSI e): tmux 3.3 does not implement them.
     """
-    if term.wrap and (token == "\x08" or token.endswith(("D", "Z"))):
+    csi = token.startswith("\x1b[")
+    if term.wrap and (token == "\x08" or (csi and token.endswith(("D", "Z")))):
         return "left movement from a pending wrap"
+    if term.wrap and csi and token.endswith(("J", "K", "@", "P", "X", "?7l")):
+        return "erase/edit or DECAWM off with a pending wrap"
+    if csi and token.endswith("@"):
+        n = int(token[2:-1] or 1) or 1
+        if 2 * n > term.cols - term.x:
+            return "ICH of more than half the rest of the line"
+    if token == "\x1b[!p" and term.style:
+        return "DECSTR with attributes set"
+    if token in ("\x1b8", "\x1b[u") and term.saved.wrap:
+        return "DECRC of a pending wrap"
     if token.startswith("\x1b[") and token.endswith(("I", "a", "e")):
         return "CHT, HPR or VPR"
     if token.startswith("\x1b[") and token.endswith("b") and not term.last_char.isascii():

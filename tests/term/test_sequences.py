@@ -6,7 +6,6 @@ import pytest
 
 from tests.term.helpers import run
 
-
 # -- C0 controls ---------------------------------------------------------------
 
 def test_backspace_and_tab() -> None:

@@ -2,6 +2,11 @@
 
 Each handler takes the :class:`~vconsole.term.terminal.Terminal` and acts on
 its public state; unknown sequences fall through and are ignored.
+
+A pending wrap (cursor on the last column after printing there) is cancelled
+by horizontal movement, absolute positioning, erasing and character editing
+(as xterm: they act on the last column), and kept by vertical movement (LF,
+IND, RI, VPA) and line insertion/deletion, as tmux does.
 """
 
 from __future__ import annotations
@@ -159,7 +164,9 @@ def _cup(t: Terminal, p: list[int]) -> None:
 
 
 def _vpa(t: Terminal, p: list[int]) -> None:
+    wrap = t.wrap  # a vertical move keeps a pending wrap (tmux)
     t.goto(t.x, _n(p) - 1)
+    t.wrap = wrap
 
 
 def _vpr(t: Terminal, p: list[int]) -> None:
@@ -208,14 +215,12 @@ def _il(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_down(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
         t._dirty.update(range(t.y, t.bottom + 1))
-        t.wrap = False
 
 
 def _dl(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_up(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
         t._dirty.update(range(t.y, t.bottom + 1))
-        t.wrap = False
 
 
 def _ich(t: Terminal, p: list[int]) -> None:

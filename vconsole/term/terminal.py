@@ -12,7 +12,6 @@ from vconsole.term.parser import MAX_PENDING, TOKEN, int_params, sgr_params, spl
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
 from vconsole.term.sequences import control, csi_dispatch, esc_dispatch, osc_dispatch
 
-
 # SGR parameters -> (keep mask, set bits). Every SGR parameter clears and/or
 # sets fixed bits of the packed style, so a whole sequence is one such pair,
 # found by applying it to all-zeros and all-ones; programs repeat few SGRs.
@@ -455,8 +454,10 @@ class Terminal:
     # -- cursor and scrolling -----------------------------------------------
 
     def linefeed(self) -> None:
-        """LF/IND: move down one row, scrolling the region at its bottom margin."""
-        self.wrap = False
+        """LF/IND: move down one row, scrolling the region at its bottom margin.
+
+        A pending wrap survives (as in tmux): the next character still wraps.
+        """
         if self.y == self.bottom:
             self.scroll_up(1)
         elif self.y < self.rows - 1:
@@ -464,7 +465,6 @@ class Terminal:
 
     def reverse_index(self) -> None:
         """RI: move up one row, scrolling the region down at its top margin."""
-        self.wrap = False
         if self.y == self.top:
             self.scroll_down(1)
         elif self.y > 0:
