@@ -38,8 +38,12 @@ def fuzz_host() -> Iterator[LabHost]:
     from pathlib import Path
 
     base = Path(tempfile.mkdtemp(prefix="vcf", dir="/tmp"))
-    old = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME")}
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), XDG_STATE_HOME=str(base / "s"), XDG_CONFIG_HOME=str(base / "c"))
+    names = ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "VCONSOLE_PROVIDERS")
+    old = {k: os.environ.get(k) for k in names}
+    os.environ.update(
+        XDG_RUNTIME_DIR=str(base / "run"), XDG_STATE_HOME=str(base / "s"),
+        XDG_CONFIG_HOME=str(base / "c"), VCONSOLE_PROVIDERS="lab",
+    )
     host = LabHost(base)
     host.start_lab(host.write_fleet([{"id": 101, "name": "web", "vttys": 2}]))
     host.start_broker()
