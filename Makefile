@@ -13,8 +13,9 @@ $(BIN)/vconsole: pyproject.toml
 
 venv: $(BIN)/vconsole
 
+# The embedded lab, even on a host whose real providers (LXC, ...) would be detected.
 run: venv
-	$(BIN)/vconsole
+	VCONSOLE_PROVIDERS=lab $(BIN)/vconsole
 
 test: venv
 	$(BIN)/ruff check vconsole tests benchmarks
