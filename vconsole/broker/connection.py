@@ -90,7 +90,9 @@ class ClientConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        for attachment in list(self.attachments.values()):
+        # The least-behind console first: a flooding one would otherwise refill the
+        # socket every time, and a quiet console on the same client would never get a turn.
+        for attachment in sorted(self.attachments.values(), key=lambda a: a.session.history.end - a.cursor):
             attachment.pump()
 
     def data_received(self, data: bytes) -> None:
@@ -243,6 +245,16 @@ class ClientConnection(asyncio.Protocol):
         self.broker.spawn(run())
         return {"id": rid, "pending": True}
 
+    def _snapshot(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
+        from vconsole.broker.snapshot_ops import snapshot_request
+
+        return snapshot_request(self, rid, msg)
+
+    def _restore(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
+        from vconsole.broker.snapshot_ops import restore_request
+
+        return restore_request(self, rid, msg)
+
     def _shutdown(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
         self.broker.stop()
         return ok_reply(rid)
@@ -258,4 +270,6 @@ _HANDLERS = {
     "start": ClientConnection._guest_op,
     "stop": ClientConnection._guest_op,
     "shutdown": ClientConnection._shutdown,
+    "snapshot": ClientConnection._snapshot,
+    "restore": ClientConnection._restore,
 }

@@ -104,3 +104,18 @@ class OutputHistory:
         self._buf = bytearray(size)
         self._buf[: len(data)] = data
         self._head = 0
+
+    def seed(self, data: bytes, start: int) -> int:
+        """Put ``data`` (once at offsets ``[start, start+len)``) before what is held.
+
+        Used to restore a snapshot: the held bytes move to just after the
+        seeded ones, keeping the cap. Returns how far the held bytes' offsets
+        moved, so cursors and marks can follow.
+        """
+        held = self.read(self._start)
+        shift = start + len(data) - self._start
+        fresh = OutputHistory(self.cap, start=start)
+        fresh.append(data)
+        fresh.append(held)
+        self._buf, self._head, self._len, self._start = fresh._buf, fresh._head, fresh._len, fresh._start
+        return shift

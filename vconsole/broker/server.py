@@ -14,10 +14,11 @@ from typing import Any
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
+from vconsole.broker.state_file import SESSIONS_FILE, restore_saved_sessions, save_sessions
 from vconsole.config import Config
 from vconsole.detached import socket_answers
 from vconsole.providers.base import Provider
-from vconsole.runtime_paths import RuntimePaths, ensure_private_dir
+from vconsole.runtime_paths import RuntimePaths, ensure_private_dir, state_dir
 
 log = logging.getLogger("vconsole.broker")
 
@@ -44,6 +45,9 @@ class Broker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
+        # Every session is saved here on shutdown and restored on start.
+        self.state_file = state_dir() / SESSIONS_FILE
+        self._started = False
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run background work tied to the broker's lifetime."""
@@ -87,6 +91,9 @@ class Broker:
             except Exception as exc:
                 self.registry.provider_errors[provider.name] = str(exc)
                 log.warning("provider %s: %s", provider.name, exc)
+        # Histories saved by the previous broker come back before any console
+        # is opened, so new output lands after them.
+        restore_saved_sessions(self.registry, self.state_file)
         await self.registry.refresh()
         loop = asyncio.get_running_loop()
         old = os.umask(0o177)  # the socket is born 0600
@@ -100,6 +107,7 @@ class Broker:
         pidfile = sock.with_name(sock.name + ".pid")
         pidfile.write_text(f"{os.getpid()}\n")
         self.spawn(self.registry.run())
+        self._started = True
         log.info("broker %d serving on %s", os.getpid(), sock)
 
     async def serve_forever(self) -> None:
@@ -124,6 +132,9 @@ class Broker:
                 client.transport.close()
         for task in list(self._tasks):
             task.cancel()
+        if self._started:
+            self._started = False
+            await save_sessions(self.registry, self.state_file)
         await self.registry.close()
         sock = self.paths.socket
         for path in (sock, sock.with_name(sock.name + ".pid")):

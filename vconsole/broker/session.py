@@ -22,6 +22,9 @@ log = logging.getLogger("vconsole.broker")
 READ_BUDGET = 1 << 20
 MAX_INPUT_BACKLOG = 64 * 1024
 MAX_MARKS = 64
+# What the broker wrote to each console, newest last: the bytes behind an
+# exact count of unread input (a pty slave's TIOCINQ) in a snapshot.
+INPUT_LOG = 64 * 1024
 
 CONNECTED, DISCONNECTED, STOPPED, BUSY = "connected", "disconnected", "stopped", "busy"
 
@@ -52,6 +55,11 @@ class ConsoleSession:
         self.seen = 0  # furthest offset any client has been sent
         self.lost = 0  # bytes the source dropped before we could read them
         self.last_output: float | None = None
+        self.created = time.time()
+        self.input_log = bytearray()
+        # Source-side facts (termios, rings...) restored from a snapshot while
+        # no endpoint is bound; see broker/snapshotting.py.
+        self.restored_source: Any = None
         self.size: tuple[int, int] | None = None
         self._input = bytearray()
         self._writing = False
@@ -67,6 +75,7 @@ class ConsoleSession:
     def bind(self, endpoint: ConsoleEndpoint) -> None:
         """Start servicing a freshly opened endpoint."""
         self.endpoint = endpoint
+        self.restored_source = None
         if endpoint.lost:
             self.lost += endpoint.lost
             log.info("%s: the source dropped %d bytes while nobody held it", self.key, endpoint.lost)
@@ -168,6 +177,8 @@ class ConsoleSession:
                 n = endpoint.write(bytes(self._input[:65536]))
                 if n == 0:
                     break
+                self.input_log += self._input[:n]
+                del self.input_log[:-INPUT_LOG]
                 del self._input[:n]
         except EndpointClosed:
             self._input.clear()
@@ -187,6 +198,22 @@ class ConsoleSession:
         self.size = (cols, rows)
         if self.endpoint is not None:
             self.endpoint.resize(cols, rows)
+
+    def seed_history(self, data: bytes, start: int, marks: list[dict[str, Any]]) -> None:
+        """Put restored bytes (and their marks) before the current history.
+
+        Offsets already handed out move by the length of the restored range,
+        so attached clients' cursors and existing marks move with them.
+        """
+        shift = self.history.seed(data, start)
+        for mark in self.marks:
+            mark["start"] += shift
+            mark["end"] += shift
+        for attachment in self.attachments:
+            attachment.cursor += shift
+        self.seen = self.seen + shift if self.seen else 0
+        self.marks[:0] = marks
+        del self.marks[:-MAX_MARKS]
 
     # --- reporting -------------------------------------------------------
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from vconsole.cli import snapshot_commands
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     shutdown = sub.add_parser("shutdown", parents=[common], help="stop the broker (consoles go back to their guests)")
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
+    snapshot_commands.add_parsers(sub, common)
     return parser
 
 
@@ -96,6 +98,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from vconsole.cli import commands
 
     command = args.command or "default"
-    handler = getattr(commands, f"cmd_{command}")
+    module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
+    handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

@@ -41,6 +41,7 @@ from vconsole.lab.hypervisor_log import (
     ACK,
     DATA,
     PING,
+    RESTORE,
     WAITED,
     HypervisorLog,
     RecordReader,
@@ -234,13 +235,17 @@ class LabDomU:
         Every hypervisor-console byte it wrote before answering is in the log
         when this returns.
         """
+        return await self._ask(PING)
+
+    async def _ask(self, kind: bytes, payload: bytes = b"") -> int:
+        """Send the frontend a record with a fresh token; its ACK's connection byte."""
         if self._hvc is None:
             return -1
         token = secrets.token_bytes(8)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._acks[token] = fut
         try:
-            self._hvc.send(record(PING, token))
+            self._hvc.send(record(kind, token + payload))
             return await asyncio.wait_for(fut, PING_TIMEOUT)
         except (OSError, TimeoutError):
             return -1
@@ -293,6 +298,42 @@ class LabDomU:
             "hv_end": self.hvlog.end,
             "frontend_connection": acted_on,
         }
+
+    def ring_state(self, index: int) -> dict[str, Any]:
+        """The ring as a snapshot records it, read without consuming anything.
+
+        Indices, flag, the unconsumed bytes of both rings (``cons`` to
+        ``prod``) and the hypervisor console log.
+        """
+        ring = self.ring
+        if self.state != "running" or ring is None:
+            raise GuestStopped(f"domain {self.name} is not running")
+        if index != 0:
+            raise LookupError(f"domain {self.name} has no PV console {index} (only 0)")
+        self.check_ring()
+        try:
+            out, inp = ring.peek_out(), ring.peek_in()
+        except RingCorrupt as exc:
+            raise RingCorruptError(str(exc)) from None
+        hv_data, _missed = self.hvlog.read_from(0)
+        return {
+            "in_cons": ring.in_cons, "in_prod": ring.in_prod,
+            "out_cons": ring.out_cons, "out_prod": ring.out_prod,
+            "connection": ring.connection, "in": inp, "out": out,
+            "hv_log": hv_data, "hv_dropped": self.hvlog.dropped,
+        }
+
+    async def ring_restore(self, index: int, out: bytes) -> int:
+        """Put restored guest output back into ``out`` through the frontend.
+
+        The frontend is the ring's only producer, so it writes the bytes (ahead
+        of any output still waiting) and answers; returns -1 without an answer.
+        """
+        if self.state != "running" or self.ring is None:
+            raise GuestStopped(f"domain {self.name} is not running")
+        if index != 0:
+            raise LookupError(f"domain {self.name} has no PV console {index} (only 0)")
+        return await self._ask(RESTORE, out)
 
     def release(self, index: int, lessee: object) -> bool:
         """The backend unmapped the ring (or its lease connection closed)."""

@@ -49,7 +49,7 @@ from ptyprocess import PtyProcess
 
 from vconsole.console.eventchannel import EventChannel
 from vconsole.console.xenring import XENCONSOLE_CONNECTED, RingCorrupt, XenConsoleRing
-from vconsole.lab.hypervisor_log import ACK, DATA, PING, WAITED, RecordReader, record
+from vconsole.lab.hypervisor_log import ACK, DATA, PING, RESTORE, WAITED, RecordReader, record
 from vconsole.lab.vtty import kill_session
 
 KINDS = ("flag-aware", "legacy")
@@ -189,6 +189,12 @@ class Frontend:
                 self.flush_out()
                 conn = self.ring.connection
                 self._send_hvc(ACK, payload[:8] + bytes([conn & 0xFF]))
+            elif kind == RESTORE:
+                # Output restored from a snapshot: it was written before
+                # anything still waiting here, so it goes first.
+                self.out[:0] = payload[8:]
+                self.flush_out()
+                self._send_hvc(ACK, payload[:8] + bytes([self.ring.connection & 0xFF]))
         return True
 
     # --- main loop -------------------------------------------------------------

@@ -13,7 +13,9 @@ The frontend talks to the lab over a stream socket with small records::
 frontend -> lab: ``D`` hypervisor console data, ``A`` acknowledgement of a
 ping (payload: the ping's 8-byte token, then one byte: the ``connection``
 value the frontend now acts on), ``W`` cumulative seconds the frontend waited
-for ring space (ASCII float).  lab -> frontend: ``Q`` ping (8-byte token).
+for ring space (ASCII float).  lab -> frontend: ``Q`` ping (8-byte token),
+``R`` restore output (8-byte token, then bytes the frontend puts back into the
+``out`` ring ahead of anything newer, answered with an ``A`` like a ping).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ DATA: Final = b"D"
 ACK: Final = b"A"
 WAITED: Final = b"W"
 PING: Final = b"Q"
+RESTORE: Final = b"R"
 
 
 def record(kind: bytes, payload: bytes = b"") -> bytes:

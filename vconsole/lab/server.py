@@ -18,6 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from vconsole.console.xenring import OUT_SIZE
 from vconsole.framed_socket import FramedSocket
 from vconsole.lab.container import GuestStopped, LabContainer
 from vconsole.lab.domu import LabDomU, RingCorruptError
@@ -28,6 +29,7 @@ from vconsole.wire import (
     PROTOCOL_VERSION,
     ProtocolError,
     error_reply,
+    field_bytes,
     field_int,
     field_str,
     ok_reply,
@@ -134,6 +136,8 @@ class LabServer:
                 give: list[int] = []
                 if msg.get("op") == "ring_connected":
                     reply = await self._ring_connected(msg, conn)
+                elif msg.get("op") == "ring_restore":
+                    reply = await self._ring_restore(msg)
                 else:
                     reply, give = self._handle(msg, conn, leases)
                 await conn.send(reply, give)
@@ -163,6 +167,26 @@ class LabServer:
         except LookupError as err:
             return error_reply(rid, "no_console", str(err))
         return ok_reply(rid, **info)
+
+    async def _ring_restore(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Snapshot restore: put guest output back into a domU's ``out`` ring."""
+        rid = msg.get("id")
+        try:
+            guest = self.find(field_str(msg, "guest"))
+            if not isinstance(guest, LabDomU):
+                return error_reply(rid, "unknown_guest", f"no domU {msg.get('guest')!r} in the lab")
+            index = field_int(msg, "index", lo=0, hi=63)
+            data = field_bytes(msg, "out", max_len=OUT_SIZE)
+            acted_on = await guest.ring_restore(index, data)
+        except ProtocolError as err:
+            return error_reply(rid, err.code, err.message)
+        except GuestStopped as err:
+            return error_reply(rid, "stopped", str(err))
+        except LookupError as err:
+            return error_reply(rid, "no_console", str(err))
+        if acted_on < 0:
+            return error_reply(rid, "unavailable", f"the frontend of {guest.name} did not answer")
+        return ok_reply(rid, restored=len(data))
 
     def _handle(
         self, msg: dict[str, Any], conn: FramedSocket, leases: list[tuple[Guest, int]]
@@ -200,6 +224,10 @@ class LabServer:
                 leases.append((guest, index))
                 self._changed()
                 return ok_reply(rid, **info), fds
+            if op == "ring_state":
+                if not isinstance(guest, LabDomU):
+                    return error_reply(rid, "bad_request", f"{guest.name} is a {guest.kind}: it has no ring"), []
+                return ok_reply(rid, **guest.ring_state(index)), []
             if op == "close_tty":
                 released = guest.release(index, conn)
                 return ok_reply(rid, released=released), []

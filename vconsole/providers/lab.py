@@ -250,6 +250,17 @@ class LabProvider(Provider):
         endpoint.set_hypervisor_log(bytes(synced.get("hv_log", b"")), int(synced.get("hv_missed", 0)))
         return endpoint
 
+    async def ring_state(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
+        """A domU ring's indices, unconsumed bytes and hypervisor log, for a snapshot."""
+        reply = await self._request({"op": "ring_state", "guest": guest.id, "index": spec.index})
+        if not reply.get("ok"):
+            raise ProviderError(str((reply.get("error") or {}).get("message", "ring_state failed")))
+        return reply
+
+    async def ring_restore(self, guest: GuestInfo, spec: ConsoleSpec, out: bytes) -> None:
+        """Have the domU's frontend put restored output back into its ``out`` ring."""
+        await self._checked({"op": "ring_restore", "guest": guest.id, "index": spec.index, "out": out})
+
     async def start_guest(self, guest: GuestInfo) -> None:
         await self._checked({"op": "start", "guest": guest.id})
 

@@ -1,0 +1,152 @@
+"""The ``snapshot`` and ``restore`` requests of the client protocol (docs/protocol.md).
+
+Snapshots can be far larger than a frame (MAX_FRAME is 1 MiB), so a client
+that runs as the broker's own uid names a file: the broker writes the snapshot
+there (atomically) or reads it from there. Small snapshots may also travel
+inline as ``data``. Both answer later with the request's id (``pending``
+first), since capture asks providers about rings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any
+
+from vconsole.broker.registry import TargetError
+from vconsole.broker.session import ConsoleSession, InputBacklogFull
+from vconsole.broker.snapshotting import (
+    RestoreRefused,
+    apply_restore,
+    capture,
+    plan_restore,
+    read_snapshot_file,
+    write_snapshot_file,
+)
+from vconsole.console.endpoint import EndpointClosed
+from vconsole.providers.base import ProviderError
+from vconsole.snapshot import MAX_FILE, SnapshotError, decode, encode
+from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
+
+if TYPE_CHECKING:
+    from vconsole.broker.connection import ClientConnection
+
+INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
+MAX_TARGETS = 256
+
+
+def _console_field(value: object, name: str) -> str | int | None:
+    if value is not None and (not isinstance(value, int | str) or isinstance(value, bool)):
+        raise ProtocolError("bad_request", f"field {name!r} must be an index or a name")
+    return value
+
+
+def _path(conn: ClientConnection, msg: dict[str, Any]) -> str | None:
+    if msg.get("path") is None:
+        return None
+    path = field_str(msg, "path", max_len=4096)
+    if not os.path.isabs(path):
+        raise ProtocolError("bad_request", "field 'path' must be an absolute path")
+    if conn.peer_uid is not None and conn.peer_uid != os.getuid():
+        raise ProtocolError("forbidden", "only the broker's own uid may name files; send the data inline")
+    return path
+
+
+def _targets(conn: ClientConnection, msg: dict[str, Any]) -> list[ConsoleSession]:
+    registry = conn.broker.registry
+    if msg.get("all") is True:
+        keys = {f"{g.provider}:{g.id}:{s.name}" for g in registry.guests for s in g.consoles}
+        return [s for k, s in registry.sessions.items() if k in keys]
+    raw = msg.get("targets")
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_TARGETS:
+        raise ProtocolError("bad_request", f"give 'all': true or 'targets': a list of 1..{MAX_TARGETS} targets")
+    sessions: list[ConsoleSession] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ProtocolError("bad_request", "each target must be a map with 'target' and 'console'")
+        session = registry.resolve(field_str(item, "target"), _console_field(item.get("console"), "console"))
+        if session not in sessions:
+            sessions.append(session)
+    return sessions
+
+
+def snapshot_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """Capture the named sessions (or all) into a file or inline bytes."""
+    sessions = _targets(conn, msg)
+    path = _path(conn, msg)
+    broker = conn.broker
+
+    async def run() -> None:
+        snap = await capture(broker.registry, sessions, _host(conn))
+        try:
+            data = encode(snap)
+        except SnapshotError as exc:
+            conn.send(error_reply(rid, "too_large", str(exc)))
+            return
+        fields: dict[str, Any] = {"records": len(snap.records), "size": len(data),
+                                  "sessions": [r.key for r in snap.records]}
+        if path is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, write_snapshot_file, path, data)
+            except OSError as exc:
+                conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
+                return
+            fields["path"] = path
+        elif len(data) > INLINE_LIMIT:
+            conn.send(error_reply(rid, "too_large", f"snapshot of {len(data)} bytes does not fit a frame: name a file"))
+            return
+        else:
+            fields["data"] = data
+        conn.send(ok_reply(rid, **fields))
+
+    broker.spawn(run())
+    return {"id": rid, "pending": True}
+
+
+def _host(conn: ClientConnection) -> str:
+    hosts = sorted({p.host for p in conn.broker.registry.providers})
+    return ",".join(hosts)[:256] or "localhost"
+
+
+def restore_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """Validate a snapshot fully, then restore it into live sessions."""
+    path = _path(conn, msg)
+    inline = field_bytes(msg, "data") if path is None else None
+    into_raw = msg.get("into")
+    into: tuple[str, str | int | None] | None = None
+    if into_raw is not None:
+        if not isinstance(into_raw, dict):
+            raise ProtocolError("bad_request", "field 'into' must be a map with 'target' and 'console'")
+        into = (field_str(into_raw, "target"), _console_field(into_raw.get("console"), "into.console"))
+    inject = msg.get("inject_input", False)
+    if not isinstance(inject, bool):
+        raise ProtocolError("bad_request", "field 'inject_input' must be a boolean")
+    broker = conn.broker
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            data = inline if path is None else await loop.run_in_executor(None, read_snapshot_file, path, MAX_FILE)
+            assert data is not None
+            snap = await loop.run_in_executor(None, decode, data)
+            steps = plan_restore(broker.registry, snap, into, inject)
+        except SnapshotError as exc:
+            conn.send(error_reply(rid, "bad_snapshot", str(exc)))
+            return
+        except RestoreRefused as exc:
+            conn.send(error_reply(rid, exc.code, str(exc)))
+            return
+        except TargetError as exc:
+            conn.send(error_reply(rid, exc.code, str(exc)))
+            return
+        try:
+            result = await apply_restore(broker.registry, steps, snap.created)
+        except (ProviderError, TimeoutError, EndpointClosed, InputBacklogFull) as exc:
+            conn.send(error_reply(rid, "partial", f"history restored, but: {exc or 'timed out'}"))
+            return
+        for step in steps:
+            broker.state_changed(step.session)
+        conn.send(ok_reply(rid, **result))
+
+    broker.spawn(run())
+    return {"id": rid, "pending": True}

@@ -1,0 +1,126 @@
+"""``vconsole snapshot``, ``vconsole restore`` and ``vconsole show``.
+
+Snapshots are written and read by the broker at a path this command names
+(the broker runs as our uid); ``show`` needs no broker at all. Errors are one
+line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+COMMANDS = ("snapshot", "restore", "show")
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the three subcommands to the ``vconsole`` parser."""
+    snap = sub.add_parser("snapshot", parents=[common], help="save consoles' buffered data to a .vcsnap file")
+    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="guest name or id, optionally NAME:N")
+    snap.add_argument("--all", action="store_true", help="every console of every guest")
+    snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
+    restore = sub.add_parser("restore", parents=[common], help="restore a .vcsnap file into live consoles")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--into", metavar="TARGET[:N]", help="restore into another guest of the same kind")
+    restore.add_argument("--inject-input", action="store_true", help="re-type the input the guest had not read")
+    show = sub.add_parser("show", help="view a .vcsnap file in the TUI (read-only, no broker needed)")
+    show.add_argument("file", metavar="FILE")
+    show.add_argument("--theme", default=argparse.SUPPRESS, help="TUI theme")
+
+
+def split_target(text: str) -> tuple[str, str | int | None]:
+    """``NAME[:N]`` -> (NAME, N as an int if numeric, else the name, or None)."""
+    name, sep, console = text.rpartition(":")
+    if not sep or not name:
+        return text, None
+    return name, int(console) if console.isdigit() else console
+
+
+def snapshots_dir() -> Path:
+    """Where snapshots go by default: ``$XDG_STATE_HOME/vconsole/snapshots``."""
+    from vconsole.runtime_paths import state_dir
+
+    return state_dir() / "snapshots"
+
+
+def default_name(label: str) -> Path:
+    """A fresh file name in the snapshots directory."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:64] or "console"
+    return snapshots_dir() / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.vcsnap"
+
+
+async def cmd_snapshot(args: argparse.Namespace) -> int:
+    """``vconsole snapshot TARGET[:N] | --all [-o FILE]``."""
+    import sys
+
+    from vconsole.cli.commands import connected
+    from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
+
+    if bool(args.target) == bool(args.all):
+        raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
+    fields: dict[str, Any]
+    if args.all:
+        fields, label = {"all": True}, "all"
+    else:
+        target, console = split_target(args.target)
+        fields, label = {"targets": [{"target": target, "console": console}]}, args.target
+    out = Path(args.output) if args.output else default_name(label)
+    out = out.absolute()
+    if not args.output:
+        out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    async with connected(args) as client:
+        reply = await client.request("snapshot", path=str(out), **fields)
+    sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
+    return EXIT_OK
+
+
+def load_file(path: str) -> Any:
+    """Read and validate a snapshot file locally; CliError with the reason if refused."""
+    from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+    from vconsole.snapshot import MAX_FILE, SnapshotError, decode
+
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE:
+                raise SnapshotError(f"{size} bytes exceeds the limit of {MAX_FILE}")
+            data = f.read(MAX_FILE + 1)
+        return decode(data)
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}", EXIT_USAGE) from None
+    except SnapshotError as exc:
+        raise CliError(f"{path}: refused: {exc}", EXIT_USAGE) from None
+
+
+async def cmd_restore(args: argparse.Namespace) -> int:
+    """``vconsole restore FILE [--into TARGET[:N]] [--inject-input]``."""
+    import sys
+
+    from vconsole.cli.commands import connected
+    from vconsole.cli.exit_codes import EXIT_OK
+
+    load_file(args.file)  # refuse a bad file before bothering the broker
+    fields: dict[str, Any] = {"path": os.path.abspath(args.file), "inject_input": args.inject_input}
+    if args.into:
+        target, console = split_target(args.into)
+        fields["into"] = {"target": target, "console": console}
+    async with connected(args) as client:
+        reply = await client.request("restore", **fields)
+    restored = ", ".join(reply.get("restored", []))
+    sys.stdout.write(
+        f"restored {restored}: ring {reply.get('ring_bytes', 0)} bytes, input {reply.get('input_bytes', 0)} bytes\n"
+    )
+    return EXIT_OK
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    """``vconsole show FILE``: the snapshot in a read-only TUI."""
+    from vconsole.cli.exit_codes import EXIT_OK
+    from vconsole.tui.snapshot_view import SnapshotViewerApp
+
+    snap = load_file(args.file)
+    await SnapshotViewerApp(snap, title=os.path.basename(args.file), theme=getattr(args, "theme", None)).run_async()
+    return EXIT_OK
