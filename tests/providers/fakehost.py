@@ -48,15 +48,16 @@ class FakeHost:
         """Start a fake guest behind each console pty of domain 3 and wait for xenstore."""
         keys = ["/local/domain/3/console/tty", "/local/domain/3/serial/0/tty",
                 "/local/domain/3/device/console/1/tty"]
-        before = json.loads((self.state / "store.json").read_text())
-        self.guests.append(subprocess.Popen(
-            [sys.executable, str(FAKES / "xen_guest.py"), str(self.state / "store.json"), *keys]
-        ))
-        deadline = time.monotonic() + 10
-        while json.loads((self.state / "store.json").read_text())[keys[0]] == before[keys[0]]:
-            if time.monotonic() > deadline:
-                raise TimeoutError("fake domU did not publish its pty")
-            time.sleep(0.05)
+        for key in keys:  # one guest (one pty) per console, as xenconsoled makes them
+            before = json.loads((self.state / "store.json").read_text())[key]
+            self.guests.append(subprocess.Popen(
+                [sys.executable, str(FAKES / "xen_guest.py"), str(self.state / "store.json"), key]
+            ))
+            deadline = time.monotonic() + 10
+            while json.loads((self.state / "store.json").read_text())[key] == before:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("fake domU did not publish its pty")
+                time.sleep(0.05)
 
     def misbehave(self, tool: str, mode: str) -> None:
         """Make ``tool`` fail, hang or print garbage from now on."""
