@@ -63,6 +63,15 @@ async def read_history(client: Client, guest: str, console: str | None = None) -
             data += ev["data"]
             offset += len(ev["data"])
     await client.request("detach", session=key)
+    # Live output sent between the attach and the detach is queued already
+    # (it precedes the detach reply); drop it so the next read starts clean.
+    keep = []
+    while not client.events.empty():
+        ev = client.events.get_nowait()
+        if ev.get("session") != key:
+            keep.append(ev)
+    for ev in keep:
+        client.events.put_nowait(ev)
     return bytes(data), reply
 
 

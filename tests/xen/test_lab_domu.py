@@ -47,6 +47,8 @@ def page_path(host: LabHost, domid: int) -> Path:
 
 def peek(host: LabHost, domid: int) -> dict[str, int]:
     """The page's indices and flag, as a third party sees them (non-consuming)."""
+    # The lab answers on its socket a moment before its guests have booted.
+    wait_until(lambda: page_path(host, domid).exists(), 10, f"domU {domid}'s page")
     with XenConsoleRing.open(page_path(host, domid)) as ring:
         return {
             "connection": ring.connection,
