@@ -51,6 +51,7 @@ log = logging.getLogger("vconsole.broker")
 TIOCGPTPEER = getattr(termios, "TIOCGPTPEER", 0x5441)
 PROVIDER_TIMEOUT = 5.0
 RESTORED = "restored"
+SCREEN_SCROLLBACK = 200  # lines of scrollback kept in the rendered screen
 
 
 # --- capture ----------------------------------------------------------------
@@ -116,7 +117,7 @@ async def _ring_facts(provider: Provider | None, session: ConsoleSession) -> dic
 def render_screen(data: bytes, size: tuple[int, int] | None) -> dict[str, Any]:
     """The engine's state after the history, at the console's size (80x24 if unknown)."""
     cols, rows = size if size and size[0] > 0 and size[1] > 0 else (80, 24)
-    term = Terminal(min(cols, 4096), min(rows, 4096))
+    term = Terminal(min(cols, 4096), min(rows, 4096), scrollback=SCREEN_SCROLLBACK)
     term.feed(data)
     return term.to_state()
 
@@ -155,6 +156,7 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         out = Pending("count-only", endpoint.pending_output())
     if endpoint is None and session.restored_source is not None:
         out, inp, term_state, winsize, ring, hvlog = session.restored_source
+    winsize = winsize or session.size  # the size the clients gave it
     history = session.history
     data = history.read(history.start)
     return ConsoleRecord(
@@ -164,7 +166,7 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         created=session.created, last_output=session.last_output,
         marks=[dict(m) for m in session.marks if m.get("source") != RESTORED],
         pending_output=out, pending_input=inp, termios=term_state, winsize=winsize,
-        ring=ring, hypervisor_log=hvlog, screen=render_screen(data, winsize or session.size),
+        ring=ring, hypervisor_log=hvlog, screen=render_screen(data, winsize),
     )
 
 
@@ -252,6 +254,8 @@ def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: 
                       "last": rec.last_output, "snapshot": snapshot_created})
     session.seed_history(h.data, h.start, marks)
     session.lost += h.lost
+    if session.size is None and rec.winsize and min(rec.winsize) > 0:
+        session.resize(min(rec.winsize[0], 4096), min(rec.winsize[1], 4096))
     session.created = min(session.created, rec.created)
     if rec.last_output is not None:
         session.last_output = max(session.last_output or 0.0, rec.last_output)

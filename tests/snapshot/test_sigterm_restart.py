@@ -1,0 +1,58 @@
+"""Acceptance 4: SIGTERM the broker, start it again: every history is back, byte for byte."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.guest_program import pattern
+from tests.lab_host import LabHost
+from tests.xen.conftest import history_until, read_history, wait_console
+from vconsole.runtime_paths import state_dir
+from vconsole.snapshot import decode
+
+CONSOLES = [("c1", "vtty0"), ("c2", "vtty0"), ("c2", "vtty1"), ("d1", "pv0")]
+
+
+async def test_sigterm_saves_and_start_restores_every_history(lab_host: LabHost) -> None:
+    fleet = lab_host.write_fleet(
+        [
+            {"id": 401, "name": "c1", "vttys": 1, "init": lab_host.scripted("c1")},
+            {"id": 402, "name": "c2", "vttys": 2, "init": lab_host.scripted("c2")},
+        ],
+        [{"id": 403, "name": "d1", "frontend": "flag-aware", "program": lab_host.scripted("d1")}],
+    )
+    lab_host.start_lab(fleet)
+    lab_host.start_broker()
+    client = await lab_host.client()
+    before: dict[tuple[str, str], tuple[bytes, int, int]] = {}
+    try:
+        for guest, console in CONSOLES:
+            await wait_console(client, guest, lambda c: c["state"] == "connected", console=console)
+        for n, guest in enumerate(("c1", "c2", "d1")):
+            lab_host.command(guest, 1, f"write {5000 + 1000 * n}")
+            lab_host.wait_done(guest, 1)
+            await history_until(client, guest, pattern(1, 5000 + 1000 * n))
+        for guest, console in CONSOLES:
+            data, reply = await read_history(client, guest, console)
+            before[(guest, console)] = (data, reply["start"], reply["end"])
+    finally:
+        await client.close()
+
+    lab_host.kill_broker(signal.SIGTERM)
+    saved = state_dir() / "sessions.vcsnap"
+    assert saved.exists(), lab_host.log("broker")
+    snap = decode(saved.read_bytes())
+    assert {(r.guest_name, r.console_name) for r in snap.records} == set(CONSOLES)
+
+    lab_host.start_broker()
+    assert not saved.exists() and (state_dir() / "sessions.restored.vcsnap").exists()
+    client = await lab_host.client()
+    try:
+        for (guest, console), (data, start, end) in before.items():
+            after, reply = await read_history(client, guest, console)
+            assert reply["start"] == start
+            assert after[: end - start] == data, f"{guest}:{console} lost its history"
+            info = await wait_console(client, guest, lambda c: True, console=console)
+            assert any(m["source"] == "restored" and (m["start"], m["end"]) == (start, end) for m in info["marks"])
+    finally:
+        await client.close()
