@@ -1,0 +1,66 @@
+"""``python -m benchmarks [--quick] [NAME ...]``: run the benchmarks, print the table, write RESULTS.md.
+
+Names: relay, echo, engine, tui, scale, snapshot (default: all, in that order).
+``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
+unless ``--write`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import traceback
+
+from benchmarks.report import RESULTS, Report, Row, table, write_results
+
+MODULES = {
+    "relay": "benchmarks.relay",
+    "echo": "benchmarks.echo",
+    "engine": "benchmarks.engine_bench",
+    "tui": "benchmarks.tui",
+    "scale": "benchmarks.scale",
+    "snapshot": "benchmarks.snapshot",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks; exit 1 if one failed to run."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"benchmarks to run ({', '.join(MODULES)}); default all")
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument("--write", action="store_true", help="write RESULTS.md even with --quick")
+    parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args(argv)
+    names = args.names or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(MODULES)})")
+    report = Report()
+    failed = False
+    for name in names:
+        print(f"== {name} ...", flush=True)
+        began = time.monotonic()
+        try:
+            importlib.import_module(MODULES[name]).run(report, quick=args.quick)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            failed = True
+            traceback.print_exc()
+            report.add([Row(name, "(failed)", "", None, note=f"failed: {type(exc).__name__}: {exc}")])
+            report.note(name, f"the benchmark failed: {type(exc).__name__}: {exc}")
+        report.seconds[name] = time.monotonic() - began
+        print(f"   {name}: {report.seconds[name]:.0f} s", flush=True)
+    print()
+    print(table(report.rows))
+    if not args.no_write and (args.write or not args.quick):
+        command = "python -m benchmarks" + (" --quick" if args.quick else "") + "".join(f" {n}" for n in args.names)
+        write_results(report, command)
+        print(f"\nwrote {RESULTS}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
