@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vconsole.term import Modes
-from vconsole.term.keys import encode_key, encode_paste
+from vconsole.term.keys import WHEEL_UP, encode_key, encode_mouse, encode_paste
 
 
 def modes(**kw: bool) -> Modes:
@@ -90,3 +90,41 @@ def test_terminal_modes_drive_encoder() -> None:
     term.feed(b"\x1b[?1h\x1b[?2004h")
     assert encode_key("up", term.modes) == b"\x1bOA"
     assert encode_paste("p", term.modes) == b"\x1b[200~p\x1b[201~"
+
+
+def mouse(tracking: int, encoding: int = 0) -> Modes:
+    m = Modes()
+    m.mouse_tracking = tracking
+    m.mouse_encoding = encoding
+    return m
+
+
+def test_mouse_off_sends_nothing() -> None:
+    assert encode_mouse(0, 1, 1, mouse(0)) == b""
+
+
+def test_mouse_x10_bytes() -> None:
+    assert encode_mouse(0, 0, 0, mouse(1000)) == b"\x1b[M !!"
+    assert encode_mouse(2, 9, 4, mouse(1000), ctrl=True) == b"\x1b[M" + bytes((32 + 2 + 16, 42, 37))
+    assert encode_mouse(0, 0, 0, mouse(1000), release=True) == b"\x1b[M#!!"
+    assert encode_mouse(0, 300, 0, mouse(1000)) == b""
+
+
+def test_mouse_sgr_encoding() -> None:
+    assert encode_mouse(0, 99, 49, mouse(1000, 1006)) == b"\x1b[<0;100;50M"
+    assert encode_mouse(0, 99, 49, mouse(1000, 1006), release=True) == b"\x1b[<0;100;50m"
+    assert encode_mouse(WHEEL_UP, 0, 0, mouse(1000, 1006)) == b"\x1b[<64;1;1M"
+
+
+def test_mouse_urxvt_and_utf8_encodings() -> None:
+    assert encode_mouse(1, 4, 5, mouse(1000, 1015)) == b"\x1b[33;5;6M"
+    assert encode_mouse(0, 200, 0, mouse(1000, 1005)) == "\x1b[M \u00e9!".encode()
+
+
+def test_mouse_motion_follows_tracking_mode() -> None:
+    assert encode_mouse(0, 1, 1, mouse(1000), motion=True) == b""
+    assert encode_mouse(0, 1, 1, mouse(1002, 1006), motion=True) == b"\x1b[<32;2;2M"
+    assert encode_mouse(3, 1, 1, mouse(1002, 1006), motion=True) == b""
+    assert encode_mouse(3, 1, 1, mouse(1003, 1006), motion=True) == b"\x1b[<35;2;2M"
+    assert encode_mouse(0, 1, 1, mouse(9), release=True) == b""
+    assert encode_mouse(0, 1, 1, mouse(9), shift=True) == b"\x1b[M !!".replace(b"!!", b"\"\"")

@@ -139,3 +139,53 @@ def encode_paste(text: str, modes: KeyModes | None = None) -> bytes:
         text = text.replace(PASTE_END, "").replace(PASTE_START, "")
         return (PASTE_START + text + PASTE_END).encode()
     return text.encode()
+
+
+class MouseModes(Protocol):
+    """The terminal modes the mouse encoder reads (a :class:`vconsole.term.Modes` fits)."""
+
+    mouse_tracking: int
+    mouse_encoding: int
+
+
+# Buttons: 0 left, 1 middle, 2 right, 64/65 wheel up/down; "release" is button 3
+# in the X10-style encodings.
+WHEEL_UP = 64
+WHEEL_DOWN = 65
+
+
+def encode_mouse(button: int, x: int, y: int, modes: MouseModes, *, release: bool = False,
+                 motion: bool = False, shift: bool = False, alt: bool = False,
+                 ctrl: bool = False) -> bytes:
+    """Bytes for a mouse event at 0-based cell (x, y), or ``b""`` if the program did not ask.
+
+    Follows the tracking mode (9 press only, 1000 press/release, 1002 also
+    drag, 1003 all motion) and the encoding (X10 bytes, 1005 UTF-8, 1006 SGR,
+    1015 urxvt) recorded in ``modes``.
+    """
+    tracking = modes.mouse_tracking
+    if tracking == 0 or (tracking == 9 and (release or motion or button >= WHEEL_UP)):
+        return b""
+    if motion and (tracking not in (1002, 1003) or (tracking == 1002 and button == 3)):
+        return b""
+    code = button
+    if tracking != 9:
+        code |= 4 * shift | 8 * alt | 16 * ctrl
+    if motion:
+        code |= 32
+    encoding = modes.mouse_encoding
+    if encoding == 1006:
+        final = "m" if release else "M"
+        return f"\x1b[<{code};{x + 1};{y + 1}{final}".encode()
+    if release:
+        code = (code & ~3) | 3  # X10-style encodings cannot say which button was released
+    if encoding == 1015:
+        return f"\x1b[{code + 32};{x + 1};{y + 1}M".encode()
+    cx, cy = x + 33, y + 33
+    if encoding == 1005:
+        if max(cx, cy) > 2047:
+            return b""
+        return ("\x1b[M" + chr(code + 32) + chr(cx) + chr(cy)).encode()
+    if max(cx, cy) > 255:
+        return b""  # not representable in a byte
+    return b"\x1b[M" + bytes((code + 32, cx, cy))

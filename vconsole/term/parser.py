@@ -11,21 +11,22 @@ from __future__ import annotations
 import re
 
 # One alternative per token kind; ``findall`` yields one tuple per token:
-#   (lines, text, csi_params, csi_inter, csi_final, csi_text, osc, esc_inter,
-#    esc_final, string, control)
+#   (lines, text, csi, csi_text, osc, esc, control)
 # ``lines``: two or more complete ASCII lines ending in CRLF (the log fast path);
+# ``csi``: a CSI without its ``ESC [`` (parameters, intermediates, final);
 # ``csi_text``: printable text right after a CSI, so "position + text" and
-# "colour + word" cost one token. DCS/SOS/PM/APC strings and malformed escapes
-# match too but leave every group empty, so they are ignored.
+# "colour + word" cost one token; ``esc``: an ESC sequence without the ESC.
+# DCS/SOS/PM/APC strings and malformed escapes match too but leave every
+# group empty, so they are ignored. Possessive quantifiers avoid backtracking.
 TOKEN = re.compile(
-    r"((?:[ -~]*\r\n){2,})"
-    r"|([^\x00-\x1f\x7f-\x9f]+)"
-    r"|\x1b\[([0-?]*)([ -/]*)([@-~])([^\x00-\x1f\x7f-\x9f]*)"
-    r"|\x1b\]([^\x07\x1b\x9c]*)(?:\x07|\x1b\\|\x9c)"
-    r"|\x1b([ -/]*)([0-OQ-WYZ\\`a-~])"
-    r"|\x1b[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)"
+    r"((?:[ -~]*+\r\n){2,})"
+    r"|([^\x00-\x1f\x7f-\x9f]++)"
+    r"|\x1b\[([0-?]*+[ -/]*+[@-~])([^\x00-\x1f\x7f-\x9f]*+)"
+    r"|\x1b\]([^\x07\x1b\x9c]*+)(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b([ -/]*+[0-OQ-WYZ\\`a-~])"
+    r"|\x1b[P_^X][^\x1b\x9c]*+(?:\x1b\\|\x9c)"
     r"|([\x00-\x1a\x1c-\x1f\x7f-\x9f])"
-    r"|\x1b\[[^@-~]*[@-~]?|\x1b[\]P_^X][^\x07\x1b\x9c]*\x07?|\x1b"
+    r"|\x1b\[[^@-~]*+[@-~]?|\x1b[\]P_^X][^\x07\x1b\x9c]*+\x07?|\x1b"
 )
 
 # A prefix of a sequence that the end of the input cut short.

@@ -335,43 +335,82 @@ def _set_dec_mode(t: Terminal, modes: list[int], on: bool) -> None:
             m.mouse_encoding = mode if on else 0
 
 
-# Parsed parameters by their text (handlers never modify the lists): screen
-# updates repeat the same positions and counts.
-_PARAMS: dict[str, tuple[str, list[int]]] = {}
+Handler = Callable[["Terminal", list[int]], None]
+
+
+def _noop(t: Terminal, p: list[int]) -> None:
+    pass
+
+
+def _decset(t: Terminal, p: list[int]) -> None:
+    _set_dec_mode(t, p, True)
+
+
+def _decrst(t: Terminal, p: list[int]) -> None:
+    _set_dec_mode(t, p, False)
+
+
+def _sm(t: Terminal, p: list[int]) -> None:
+    _set_ansi_mode(t, p, True)
+
+
+def _rm(t: Terminal, p: list[int]) -> None:
+    _set_ansi_mode(t, p, False)
+
+
+def _decstr(t: Terminal, p: list[int]) -> None:
+    t.soft_reset()
+
+
+def _decscusr(t: Terminal, p: list[int]) -> None:
+    t.modes.cursor_shape = p[0] if p else 0
+
+
+def _da1(t: Terminal, p: list[int]) -> None:
+    if not p or p == [0]:
+        t.reply("\x1b[?1;2c")
+
+
+def _da2(t: Terminal, p: list[int]) -> None:
+    t.reply("\x1b[>0;0;0c")
+
+
+CUP_HANDLER = _cup
+_CSI.update({"h": _sm, "l": _rm, "c": _da1})
+_PRIVATE = {("?", "h"): _decset, ("?", "l"): _decrst, (">", "c"): _da2}
+_INTERMEDIATE = {("!", "p"): _decstr, (" ", "q"): _decscusr}
+
+
+def resolve_csi(body: str) -> tuple[Handler, list[int]]:
+    """The handler and parameters of a CSI sequence, from the characters after ``ESC [``.
+
+    The result depends only on ``body``, so callers cache it: programs send
+    the same few sequences over and over. SGR is not resolved here (it needs
+    its ``:`` sub-parameters); callers handle final ``m`` first.
+    """
+    final = body[-1]
+    i = len(body) - 1
+    while i > 0 and " " <= body[i - 1] <= "/":
+        i -= 1
+    inter = body[i:-1]
+    raw = body[:i]
+    private = raw[:1] if raw[:1] in ("<", "=", ">", "?") else ""
+    params = int_params(raw[1:] if private else raw)
+    handler: Handler | None
+    if inter:
+        handler = _INTERMEDIATE.get((inter, final)) if not private else None
+    elif private:
+        handler = _PRIVATE.get((private, final))
+    else:
+        handler = _CSI.get(final)
+    return handler or _noop, params
 
 
 def csi_dispatch(t: Terminal, raw: str, inter: str, final: str) -> None:
-    """Dispatch one CSI sequence (parameter bytes ``raw``, intermediates, final byte)."""
+    """Carry out one CSI sequence (parameter bytes ``raw``, intermediates, final byte)."""
     if final == "m":
         if not inter and (not raw or raw[0] not in "<=>?"):
             t.style = sgr.apply_sgr(t.style, sgr_params(raw))
         return
-    parsed = _PARAMS.get(raw)
-    if parsed is None:
-        private = raw[:1] if raw[:1] in ("<", "=", ">", "?") else ""
-        parsed = private, int_params(raw[1:] if private else raw)
-        if len(_PARAMS) > 8192:
-            _PARAMS.clear()
-        _PARAMS[raw] = parsed
-    private, params = parsed
-    if inter:
-        if inter == "!" and final == "p" and not private:
-            t.soft_reset()
-        elif inter == " " and final == "q" and not private:
-            t.modes.cursor_shape = params[0] if params else 0
-        return
-    if private == "?":
-        if final in "hl":
-            _set_dec_mode(t, params, final == "h")
-        return
-    if private:
-        if private == ">" and final == "c":
-            t.reply("\x1b[>0;0;0c")
-        return
-    handler = _CSI.get(final)
-    if handler is not None:
-        handler(t, params)
-    elif final in "hl":
-        _set_ansi_mode(t, params, final == "h")
-    elif final == "c" and (not params or params == [0]):
-        t.reply("\x1b[?1;2c")
+    handler, params = resolve_csi(raw + inter + final)
+    handler(t, params)

@@ -8,16 +8,48 @@ from typing import Any
 
 from vconsole.term import charsets, sgr
 from vconsole.term.modes import Modes
-from vconsole.term.parser import MAX_PENDING, TOKEN, int_params, sgr_params, split_incomplete
+from vconsole.term.parser import MAX_PENDING, TOKEN, sgr_params, split_incomplete
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
-from vconsole.term.sequences import control, csi_dispatch, esc_dispatch, osc_dispatch
+from vconsole.term.sequences import (
+    CUP_HANDLER,
+    control,
+    esc_dispatch,
+    osc_dispatch,
+    resolve_csi,
+)
 
-# SGR parameters -> (keep mask, set bits). Every SGR parameter clears and/or
-# sets fixed bits of the packed style, so a whole sequence is one such pair,
-# found by applying it to all-zeros and all-ones; programs repeat few SGRs.
-_SGR_CACHE: dict[str, tuple[int, int]] = {}
-# CUP parameters -> (row, column), 0-based and not yet clamped.
-_CUP_CACHE: dict[str, tuple[int, int]] = {}
+# CSI body (after ESC [) -> action, cached: programs repeat the same few
+# sequences. An action is (op, a, b, params): op _op_sgr with a/b the keep
+# mask and set bits (every SGR parameter clears and/or sets fixed bits of
+# the packed style, so a whole sequence is one such pair, found by applying
+# it to all-ones and all-zeros); op _op_cup with a/b the 0-based column and
+# row (params for origin mode); otherwise op is the handler, called with params.
+Action = tuple[Any, int, int, list[int]]
+
+
+def _op_sgr(t: Terminal, p: list[int]) -> None:
+    """Marks an SGR action (applied inline by the feed loop, never called)."""
+    raise AssertionError("SGR actions are applied inline")
+
+
+def _op_cup(t: Terminal, p: list[int]) -> None:
+    """A CUP action: applied inline unless origin mode is on, then called."""
+    CUP_HANDLER(t, p)
+
+
+_CSI_CACHE: dict[str, Action] = {}
+
+
+def _compile_csi(body: str) -> Action:
+    if body[-1] == "m" and not (len(body) > 1 and " " <= body[-2] <= "/"):
+        keep, bits = _sgr_masks(body[:-1])  # SGR, checked first: truecolours are not cached
+        return _op_sgr, keep, bits, []
+    handler, params = resolve_csi(body)
+    if handler is CUP_HANDLER:
+        y = params[0] if params and params[0] else 1
+        x = params[1] if len(params) > 1 and params[1] else 1
+        return _op_cup, x - 1, y - 1, params
+    return handler, 0, 0, params
 
 
 def _sgr_masks(raw: str) -> tuple[int, int]:
@@ -36,13 +68,6 @@ def _sgr_masks(raw: str) -> tuple[int, int]:
             return sgr.MAX_STYLE & ~field, color << shift
     params = sgr_params(raw)
     return sgr.apply_sgr(sgr.MAX_STYLE, params), sgr.apply_sgr(0, params)
-
-
-def _cup_params(raw: str) -> tuple[int, int]:
-    params = int_params(raw.lstrip("<=>?"))
-    y = params[0] if params and params[0] else 1
-    x = params[1] if len(params) > 1 and params[1] else 1
-    return y - 1, x - 1
 
 
 class SavedCursor:
@@ -193,37 +218,27 @@ class Terminal:
             # still swallows the rest of it up to its terminator.
             self._pending = text[cut:cut + MAX_PENDING]
             text = text[:cut]
-        sgr_cache = _SGR_CACHE
-        cup_cache = _CUP_CACHE
+        csi_cache = _CSI_CACHE
         dirty_add = self._dirty.add
         cols = self.cols
-        for lines, run, raw, inter, final, after, osc, e_inter, e_final, ctl in TOKEN.findall(
-                text):
-            if final:
-                if inter:
-                    csi_dispatch(self, raw, inter, final)
-                elif final == "m":
-                    masks = sgr_cache.get(raw)
-                    if masks is None:
-                        masks = _sgr_masks(raw)
-                        if raw[1:5] != "8;2;":  # one-off truecolours would flush the cache
-                            if len(sgr_cache) > 4096:
-                                sgr_cache.clear()
-                            sgr_cache[raw] = masks
-                    self.style = (self.style & masks[0]) | masks[1]
-                elif final == "H" and not self.modes.origin:
-                    pos = cup_cache.get(raw)
-                    if pos is None:
-                        pos = _cup_params(raw)
-                        if len(cup_cache) > 4096:
-                            cup_cache.clear()
-                        cup_cache[raw] = pos
-                    y, x = pos
-                    self.x = x if x < cols else cols - 1
-                    self.y = y if y < self.rows else self.rows - 1
+        for lines, run, csi, after, osc, esc, ctl in TOKEN.findall(text):
+            if csi:
+                action = csi_cache.get(csi)
+                if action is None:
+                    action = _compile_csi(csi)
+                    if csi[1:5] != "8;2;":  # one-off truecolours would flush the cache
+                        if len(csi_cache) > 8192:
+                            csi_cache.clear()
+                        csi_cache[csi] = action
+                op, a, b, params = action
+                if op is _op_sgr:
+                    self.style = (self.style & a) | b
+                elif op is _op_cup and not self.modes.origin:
+                    self.x = a if a < cols else cols - 1
+                    self.y = b if b < self.rows else self.rows - 1
                     self.wrap = False
                 else:
-                    csi_dispatch(self, raw, inter, final)
+                    op(self, params)
                 # REP repeats only a character printed right before it (as tmux).
                 self.last_char = ""
                 if not after:
@@ -242,8 +257,8 @@ class Terminal:
                         control(self, ctl)
                 elif lines:
                     self._print_lines(lines)
-                elif e_final:
-                    esc_dispatch(self, e_inter, e_final)
+                elif esc:
+                    esc_dispatch(self, esc[:-1], esc[-1])
                 elif osc:
                     osc_dispatch(self, osc)
                 self.last_char = ""
