@@ -25,6 +25,8 @@ def replay_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimePaths]:
     base = Path(tempfile.mkdtemp(prefix="vcs", dir="/tmp"))
     # No user theme files and no user config may leak into the pictures.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    # The tab underline slides when a tab opens; a picture mid-slide differs run to run.
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     sock = base / "replay.sock"
     proc = subprocess.Popen([sys.executable, "-m", "tests.tui.replay_broker", str(sock)], cwd=REPO)
     deadline = time.monotonic() + 10
