@@ -315,7 +315,12 @@ class VConsoleApp(App[None]):
         elif key == "l":
             self.query_one(GuestTree).focus()
         elif key in ("s", "r"):
-            self.notify("snapshot and restore are not available in this version", severity="warning")
+            from vconsole.tui.snapshot_screens import restore_dialog, snapshot_active
+
+            if key == "s":
+                await snapshot_active(self)
+            else:
+                await restore_dialog(self)
         elif key in ("colon", ":"):
             self.action_command_palette()
         elif key in ("question_mark", "?"):
