@@ -1,8 +1,12 @@
-"""Terminal modes the emulator records, for rendering and for the key/mouse encoders."""
+"""Terminal modes: what SM/RM and DECSET/DECRST record, for rendering and the key/mouse encoders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vconsole.term.terminal import Terminal
 
 # DEC private mode numbers for mouse tracking and encoding.
 MOUSE_TRACKING = (9, 1000, 1001, 1002, 1003)
@@ -60,3 +64,54 @@ class Modes:
         if modes.mouse_encoding not in (0, *MOUSE_ENCODINGS):
             raise ValueError("modes.mouse_encoding: unknown encoding")
         return modes
+
+
+def set_ansi_modes(t: Terminal, modes: list[int], on: bool) -> None:
+    """SM / RM: ANSI modes (IRM 4, LNM 20)."""
+    for m in modes:
+        if m == 4:
+            t.modes.insert = on
+            t.update_plain()
+        elif m == 20:
+            t.modes.newline = on
+
+
+def set_dec_modes(t: Terminal, modes: list[int], on: bool) -> None:
+    """DECSET / DECRST: DEC private modes."""
+    m = t.modes
+    for mode in modes:
+        if mode == 1:
+            m.app_cursor = on
+        elif mode == 5:
+            m.reverse_video = on
+            t._dirty.update(range(t.rows))
+        elif mode == 6:
+            m.origin = on
+            t.goto(0, 0)
+        elif mode == 7:
+            m.autowrap = on
+            if not on:
+                t.wrap = False
+        elif mode == 12:
+            m.cursor_blink = on
+        elif mode == 25:
+            m.cursor_visible = on
+        elif mode == 66:
+            m.app_keypad = on
+        elif mode in (47, 1047):
+            t.set_alt_screen(on, save_cursor=False)
+        elif mode == 1049:
+            t.set_alt_screen(on, save_cursor=True)
+        elif mode == 1048:
+            if on:
+                t.save_cursor()
+            else:
+                t.restore_cursor()
+        elif mode == 2004:
+            m.bracketed_paste = on
+        elif mode == 1004:
+            m.focus_events = on
+        elif mode in MOUSE_TRACKING:
+            m.mouse_tracking = mode if on else 0
+        elif mode in MOUSE_ENCODINGS:
+            m.mouse_encoding = mode if on else 0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vconsole.term import charsets, sgr
-from vconsole.term.modes import MOUSE_ENCODINGS, MOUSE_TRACKING
+from vconsole.term.modes import set_ansi_modes, set_dec_modes
 from vconsole.term.parser import int_params, sgr_params
 
 if TYPE_CHECKING:
@@ -286,55 +286,6 @@ _CSI: dict[str, Callable[[Terminal, list[int]], None]] = {
 }
 
 
-def _set_ansi_mode(t: Terminal, modes: list[int], on: bool) -> None:
-    for m in modes:
-        if m == 4:
-            t.modes.insert = on
-            t.update_plain()
-        elif m == 20:
-            t.modes.newline = on
-
-
-def _set_dec_mode(t: Terminal, modes: list[int], on: bool) -> None:
-    m = t.modes
-    for mode in modes:
-        if mode == 1:
-            m.app_cursor = on
-        elif mode == 5:
-            m.reverse_video = on
-            t._dirty.update(range(t.rows))
-        elif mode == 6:
-            m.origin = on
-            t.goto(0, 0)
-        elif mode == 7:
-            m.autowrap = on
-            if not on:
-                t.wrap = False
-        elif mode == 12:
-            m.cursor_blink = on
-        elif mode == 25:
-            m.cursor_visible = on
-        elif mode == 66:
-            m.app_keypad = on
-        elif mode in (47, 1047):
-            t.set_alt_screen(on, save_cursor=False)
-        elif mode == 1049:
-            t.set_alt_screen(on, save_cursor=True)
-        elif mode == 1048:
-            if on:
-                t.save_cursor()
-            else:
-                t.restore_cursor()
-        elif mode == 2004:
-            m.bracketed_paste = on
-        elif mode == 1004:
-            m.focus_events = on
-        elif mode in MOUSE_TRACKING:
-            m.mouse_tracking = mode if on else 0
-        elif mode in MOUSE_ENCODINGS:
-            m.mouse_encoding = mode if on else 0
-
-
 Handler = Callable[["Terminal", list[int]], None]
 
 
@@ -343,19 +294,19 @@ def _noop(t: Terminal, p: list[int]) -> None:
 
 
 def _decset(t: Terminal, p: list[int]) -> None:
-    _set_dec_mode(t, p, True)
+    set_dec_modes(t, p, True)
 
 
 def _decrst(t: Terminal, p: list[int]) -> None:
-    _set_dec_mode(t, p, False)
+    set_dec_modes(t, p, False)
 
 
 def _sm(t: Terminal, p: list[int]) -> None:
-    _set_ansi_mode(t, p, True)
+    set_ansi_modes(t, p, True)
 
 
 def _rm(t: Terminal, p: list[int]) -> None:
-    _set_ansi_mode(t, p, False)
+    set_ansi_modes(t, p, False)
 
 
 def _decstr(t: Terminal, p: list[int]) -> None:

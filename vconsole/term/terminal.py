@@ -7,67 +7,12 @@ from collections import deque
 from typing import Any
 
 from vconsole.term import charsets, sgr
+from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
 from vconsole.term.modes import Modes
-from vconsole.term.parser import MAX_PENDING, TOKEN, sgr_params, split_incomplete
+from vconsole.term.parser import MAX_PENDING, TOKEN, split_incomplete
+from vconsole.term.printing import print_lines, print_mixed, print_narrow
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
-from vconsole.term.sequences import (
-    CUP_HANDLER,
-    control,
-    esc_dispatch,
-    osc_dispatch,
-    resolve_csi,
-)
-
-# CSI body (after ESC [) -> action, cached: programs repeat the same few
-# sequences. An action is (op, a, b, params): op _op_sgr with a/b the keep
-# mask and set bits (every SGR parameter clears and/or sets fixed bits of
-# the packed style, so a whole sequence is one such pair, found by applying
-# it to all-ones and all-zeros); op _op_cup with a/b the 0-based column and
-# row (params for origin mode); otherwise op is the handler, called with params.
-Action = tuple[Any, int, int, list[int]]
-
-
-def _op_sgr(t: Terminal, p: list[int]) -> None:
-    """Marks an SGR action (applied inline by the feed loop, never called)."""
-    raise AssertionError("SGR actions are applied inline")
-
-
-def _op_cup(t: Terminal, p: list[int]) -> None:
-    """A CUP action: applied inline unless origin mode is on, then called."""
-    CUP_HANDLER(t, p)
-
-
-_CSI_CACHE: dict[str, Action] = {}
-
-
-def _compile_csi(body: str) -> Action:
-    if body[-1] == "m" and not (len(body) > 1 and " " <= body[-2] <= "/"):
-        keep, bits = _sgr_masks(body[:-1])  # SGR, checked first: truecolours are not cached
-        return _op_sgr, keep, bits, []
-    handler, params = resolve_csi(body)
-    if handler is CUP_HANDLER:
-        y = params[0] if params and params[0] else 1
-        x = params[1] if len(params) > 1 and params[1] else 1
-        return _op_cup, x - 1, y - 1, params
-    return handler, 0, 0, params
-
-
-def _sgr_masks(raw: str) -> tuple[int, int]:
-    if raw and raw[0] in "<=>?":  # private forms (e.g. xterm's CSI > m) are not SGR
-        return sgr.MAX_STYLE, 0
-    parts = raw.split(";")
-    if len(parts) == 5 and parts[1] == "2" and parts[0] in ("38", "48"):
-        try:  # the common truecolour form, without the general parser
-            r, g, b = int(parts[2]), int(parts[3]), int(parts[4])
-        except ValueError:
-            r = 256
-        if 0 <= min(r, g, b) and max(r, g, b) <= 255:
-            color = sgr.TRUECOLOR | r << 16 | g << 8 | b
-            field, shift = ((sgr.FG_FIELD, sgr.FG_SHIFT) if parts[0] == "38"
-                            else (sgr.BG_FIELD, sgr.BG_SHIFT))
-            return sgr.MAX_STYLE & ~field, color << shift
-    params = sgr_params(raw)
-    return sgr.apply_sgr(sgr.MAX_STYLE, params), sgr.apply_sgr(0, params)
+from vconsole.term.sequences import control, esc_dispatch, osc_dispatch
 
 
 class SavedCursor:
@@ -218,22 +163,22 @@ class Terminal:
             # still swallows the rest of it up to its terminator.
             self._pending = text[cut:cut + MAX_PENDING]
             text = text[:cut]
-        csi_cache = _CSI_CACHE
+        csi_cache = CSI_CACHE
         dirty_add = self._dirty.add
         cols = self.cols
         for lines, run, csi, after, osc, esc, ctl in TOKEN.findall(text):
             if csi:
                 action = csi_cache.get(csi)
                 if action is None:
-                    action = _compile_csi(csi)
+                    action = compile_csi(csi)
                     if csi[1:5] != "8;2;":  # one-off truecolours would flush the cache
                         if len(csi_cache) > 8192:
                             csi_cache.clear()
                         csi_cache[csi] = action
                 op, a, b, params = action
-                if op is _op_sgr:
+                if op is op_sgr:
                     self.style = (self.style & a) | b
-                elif op is _op_cup and not self.modes.origin:
+                elif op is op_cup and not self.modes.origin:
                     self.x = a if a < cols else cols - 1
                     self.y = b if b < self.rows else self.rows - 1
                     self.wrap = False
@@ -256,7 +201,7 @@ class Terminal:
                     else:
                         control(self, ctl)
                 elif lines:
-                    self._print_lines(lines)
+                    print_lines(self, lines)
                 elif esc:
                     esc_dispatch(self, esc[:-1], esc[-1])
                 elif osc:
@@ -304,167 +249,17 @@ class Terminal:
                 self.x = end
                 self._dirty.add(self.y)
             else:
-                self._print_narrow(run)
+                print_narrow(self, run)
             self.last_char = run[-1]
         elif all(char_width(c) == 1 for c in set(run)):
-            self._print_narrow(run)
+            print_narrow(self, run)
             self.last_char = run[-1]
         else:
-            self._print_mixed(run)
+            print_mixed(self, run)
             for ch in reversed(run):  # REP repeats the last graphic character
                 if char_width(ch):
                     self.last_char = ch
                     break
-
-    def _print_lines(self, text: str) -> None:
-        """Write complete ASCII lines, each ending in CRLF (a log scrolling by).
-
-        When the cursor sits on the bottom row of a full-screen region, every
-        line after the first lands on a freshly scrolled-in blank row, so the
-        rows are built directly instead of written cell by cell.
-        """
-        lines = text.split("\r\n")
-        lines.pop()  # text ends with CRLF
-        if lines[0]:
-            self.print(lines[0])
-        self.x = 0
-        self.wrap = False
-        m = self.modes
-        rest = lines[1:]
-        if (self.y != self.rows - 1 or self.top != 0 or self.bottom != self.rows - 1
-                or m.insert or not m.autowrap or m.newline or self.gl
-                or self.charsets[0] != charsets.ASCII):
-            self.linefeed()
-            for line in rest:
-                if line:
-                    self.print(line)
-                self.x = 0
-                self.wrap = False
-                self.linefeed()
-            return
-        cols = self.cols
-        style = self.style
-        blank = sgr.erase_style(style)
-        rows: list[Line] = []
-        for text_line in rest:
-            n = len(text_line)
-            start = 0
-            while n - start > cols:  # wraps: full rows marked as wrapped
-                rows.append(Line(list(text_line[start:start + cols]), [style] * cols, True))
-                start += cols
-            k = n - start
-            tail = text_line[start:] if start else text_line
-            rows.append(Line(list(tail.ljust(cols)), [style] * cols if style == blank or k == cols
-                             else [style] * k + [blank] * (cols - k)))
-        # Each LF scrolls the whole screen by one row: the built rows (and a
-        # blank one for the last LF) push as many rows off the top.
-        rows.append(Line.blank(cols, blank))
-        buf = self.buf.lines
-        buf.extend(rows)
-        gone = len(buf) - self.rows
-        if self.buf is self.main and self.scrollback.maxlen:
-            self.scrollback.extend(buf[:gone])
-        del buf[:gone]
-        self._dirty.update(range(self.rows))
-
-    def _print_narrow(self, run: str) -> None:
-        """Write characters that are all one cell wide: a slice per row touched."""
-        cols = self.cols
-        modes = self.modes
-        n = len(run)
-        i = 0
-        while i < n:
-            if self.wrap:
-                if modes.autowrap:
-                    self.buf.lines[self.y].wrapped = True
-                    self.x = 0
-                    self.linefeed()
-                self.wrap = False
-            x = self.x
-            line = self.buf.lines[self.y]
-            k = n - i
-            space = cols - x
-            if k > space:
-                if modes.autowrap:
-                    k = space
-                    chunk = run[i:i + k]
-                else:  # without autowrap the last character overwrites the margin
-                    chunk = run[i:i + space - 1] + run[n - 1]
-                    k = space
-                    i = n - k
-            else:
-                chunk = run[i:] if i else run
-            if modes.insert:
-                line.insert_cells(x, k, sgr.erase_style(self.style))
-            line.fix_wide(x, x + k)
-            line.chars[x:x + k] = chunk
-            line.styles[x:x + k] = [self.style] * k
-            self._dirty.add(self.y)
-            i += k
-            x += k
-            if x >= cols:
-                self.x = cols - 1
-                self.wrap = modes.autowrap
-            else:
-                self.x = x
-
-    def _print_mixed(self, run: str) -> None:
-        """Write text containing wide or zero-width characters."""
-        narrow: list[str] = []
-        for ch in run:
-            w = char_width(ch)
-            if w == 1:
-                narrow.append(ch)
-                continue
-            if narrow:
-                self._print_narrow("".join(narrow))
-                narrow.clear()
-            if w == 0:
-                self._combine(ch)
-            else:
-                self._print_wide(ch)
-        if narrow:
-            self._print_narrow("".join(narrow))
-
-    def _combine(self, ch: str) -> None:
-        """Attach a zero-width character to the cell before the cursor."""
-        x = self.x if self.wrap else self.x - 1
-        line = self.buf.lines[self.y]
-        if x >= 0 and line.chars[x] == WIDE_PAD:
-            x -= 1
-        if x >= 0 and len(line.chars[x]) < 16:  # bound a cell's length
-            line.chars[x] += ch
-            self._dirty.add(self.y)
-
-    def _print_wide(self, ch: str) -> None:
-        """Write one two-cell character."""
-        cols = self.cols
-        if cols < 2:
-            return
-        if self.wrap or self.x == cols - 1:
-            if not self.modes.autowrap:
-                if self.wrap:
-                    self.wrap = False
-                self.x = cols - 2
-            else:
-                self.buf.lines[self.y].wrapped = True
-                self.x = 0
-                self.wrap = False
-                self.linefeed()
-        x = self.x
-        line = self.buf.lines[self.y]
-        if self.modes.insert:
-            line.insert_cells(x, 2, sgr.erase_style(self.style))
-        line.fix_wide(x, x + 2)
-        line.chars[x] = ch
-        line.chars[x + 1] = WIDE_PAD
-        line.styles[x] = line.styles[x + 1] = self.style
-        self._dirty.add(self.y)
-        if x + 2 >= cols:
-            self.x = cols - 1
-            self.wrap = self.modes.autowrap
-        else:
-            self.x = x + 2
 
     # -- cursor and scrolling -----------------------------------------------
 
