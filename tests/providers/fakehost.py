@@ -53,7 +53,7 @@ class FakeHost:
             self.guests.append(subprocess.Popen(
                 [sys.executable, str(FAKES / "xen_guest.py"), str(self.state / "store.json"), key]
             ))
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while json.loads((self.state / "store.json").read_text())[key] == before:
                 if time.monotonic() > deadline:
                     raise TimeoutError("fake domU did not publish its pty")

@@ -76,7 +76,7 @@ def test_openvz_and_xen_listed_and_attached(fake: tuple[FakeHost, LabHost]) -> N
         # Enter), which the shell rejects as a command.
         ct.send(b"true\r\x1b.\r")
         ct.send(b"echo ct-$((40+2))\r")
-        ct.expect(b"ct-42", since=ct.start)
+        ct.expect(b"ct-42", since=ct.start, timeout=40)
         assert ct.detach() == 0
     finally:
         ct.close()
@@ -85,7 +85,7 @@ def test_openvz_and_xen_listed_and_attached(fake: tuple[FakeHost, LabHost]) -> N
     dom = Attached(broker.paths.socket, "web01", "pv0")
     try:
         dom.send(b"echo hello-xen\r")
-        dom.expect(b"\r\nhello-xen\r\n", since=dom.start)
+        dom.expect(b"\r\nhello-xen\r\n", since=dom.start, timeout=40)
         assert dom.detach() == 0
     finally:
         dom.close()
