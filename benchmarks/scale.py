@@ -72,10 +72,14 @@ def timed(argv: list[str]) -> float:
 def tmux_fleet(workdir: Path, count: int) -> Tmux:
     """A tmux server with ``count`` windows running sleep."""
     tmux = Tmux(workdir, " ".join(IDLE))
-    args: list[str] = []
-    for _ in range(count - 1):
-        args += ["new-window", "-d", " ".join(IDLE), ";"]
-    tmux.run(*args[:-1])
+    for first in range(1, count, 100):
+        args: list[str] = []
+        for _ in range(first, min(count, first + 100)):
+            args += ["new-window", "-d", " ".join(IDLE), ";"]
+        try:
+            tmux.run(*args[:-1])
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(f"tmux could not make {count} windows: {exc.stderr.strip()}") from None
     tmux.drain()
     return tmux
 
