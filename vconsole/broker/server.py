@@ -132,11 +132,14 @@ class Broker:
                 client.transport.close()
         for task in list(self._tasks):
             task.cancel()
-        if self._started:
-            self._started = False
-            await save_sessions(self.registry, self.state_file)
-        await self.registry.close()
-        sock = self.paths.socket
-        for path in (sock, sock.with_name(sock.name + ".pid")):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        try:
+            if self._started:
+                self._started = False
+                await save_sessions(self.registry, self.state_file)
+        finally:
+            # Whatever saving did, release the consoles and the socket.
+            await self.registry.close()
+            sock = self.paths.socket
+            for path in (sock, sock.with_name(sock.name + ".pid")):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
