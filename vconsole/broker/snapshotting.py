@@ -52,6 +52,7 @@ TIOCGPTPEER = getattr(termios, "TIOCGPTPEER", 0x5441)
 PROVIDER_TIMEOUT = 5.0
 RESTORED = "restored"
 SCREEN_SCROLLBACK = 200  # lines of scrollback kept in the rendered screen
+SCREEN_FEED = 128 * 1024  # the screen is rendered from the history's tail
 
 
 # --- capture ----------------------------------------------------------------
@@ -115,10 +116,10 @@ async def _ring_facts(provider: Provider | None, session: ConsoleSession) -> dic
 
 
 def render_screen(data: bytes, size: tuple[int, int] | None) -> dict[str, Any]:
-    """The engine's state after the history, at the console's size (80x24 if unknown)."""
+    """The engine's state after the history's tail, at the console's size (80x24 if unknown)."""
     cols, rows = size if size and size[0] > 0 and size[1] > 0 else (80, 24)
     term = Terminal(min(cols, 4096), min(rows, 4096), scrollback=SCREEN_SCROLLBACK)
-    term.feed(data)
+    term.feed(data[-SCREEN_FEED:])
     return term.to_state()
 
 
