@@ -3,57 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.lab_host import REPO, LabHost
+from tests.lab_host import LabHost
+from tests.tmux_pane import TmuxPane, needs_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-class TmuxPane:
-    """One tmux server with one pane, a private socket, and a fixed size."""
-
-    def __init__(self, env: dict[str, str], cols: int = 100, rows: int = 30) -> None:
-        self.name = f"vct-{uuid.uuid4().hex[:8]}"
-        self.env = env
-        self._tmux("new-session", "-d", "-x", str(cols), "-y", str(rows), "-c", str(REPO), "sh")
-        self._tmux("set-option", "-g", "remain-on-exit", "on")
-
-    def _tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.name, "-f", "/dev/null", *args],
-            capture_output=True, text=True, check=True, env=self.env, timeout=10,
-        ).stdout
-
-    def type(self, *keys: str) -> None:
-        """send-keys, as a person typing."""
-        self._tmux("send-keys", "-t", "0", *keys)
-
-    def screen(self) -> str:
-        """The visible pane text."""
-        return self._tmux("capture-pane", "-p", "-t", "0")
-
-    def wait_for(self, text: str, timeout: float = 15.0) -> str:
-        """Wait until ``text`` is on screen."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                pytest.fail(f"{text!r} never appeared; screen:\n{screen}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        """Kill the tmux server."""
-        subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True, env=self.env)
+pytestmark = needs_tmux
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -29,6 +31,7 @@ from vconsole.tui.terminal_view import TerminalPalette
 from vconsole.tui.themes import DEFAULT_THEME, ThemeFile, discover_themes
 
 Connector = Callable[[], Awaitable[Client]]
+MISSED_NOTICE = 10.0  # seconds between "bytes were dropped" notices for one tab
 WELCOME = """No console open.
 
 Pick one in the guest list and press Enter (type to filter the list).
@@ -80,6 +83,7 @@ class VConsoleApp(App[None]):
         self.use_command_palette = True  # reachable by prefix + ':', never by a bare key
         self.prefix_pending = False
         self._idle_status = "starting"
+        self._missed: dict[str, tuple[int, float]] = {}  # session: (bytes dropped, when last told)
 
     @staticmethod
     def _palette(theme: ThemeFile | None) -> TerminalPalette:
@@ -152,20 +156,45 @@ class VConsoleApp(App[None]):
         tree.update_listing(message.listing)
 
     def on_console_output(self, message: ConsoleOutput) -> None:
-        """Output for an open tab; counts as unread while the tab is hidden."""
+        """Output for an open tab; counts as unread while the tab is hidden.
+
+        The link hands out a flood a step at a time; the rest waits for a
+        message posted behind whatever keys arrived meanwhile.
+        """
+        data = message.data
+        if self.link is not None:
+            chunk, more = self.link.take_output(message.session)
+            data += chunk
+            if more:
+                # Through the event loop, not straight onto our queue: while the queue is never
+                # empty Textual never yields, and asyncio never reads the keys or the socket.
+                asyncio.get_running_loop().call_soon(
+                    self.post_message, ConsoleOutput(message.session, message.offset, b"")
+                )
         pane = self.pane(message.session)
-        if pane is None:
+        if pane is None or not data:
             return
-        pane.view.feed(message.data)
+        pane.view.feed(data)
         if self.active_pane() is not pane:
-            pane.unread += len(message.data)
+            pane.unread += len(data)
             self.relabel(pane)
 
     def on_console_missed(self, message: ConsoleMissed) -> None:
-        """Tell the user output was lost to them."""
+        """Tell the user output was lost to them, at most every MISSED_NOTICE seconds per tab.
+
+        A flood the tab cannot keep up with drops bytes many times a second; one
+        notice with the running total says it without burying the screen.
+        """
         pane = self.pane(message.session)
-        if pane is not None:
-            self.notify(f"{pane.title}: {message.count} bytes were dropped before this tab saw them", severity="warning")
+        if pane is None:
+            return
+        total, last = self._missed.get(pane.session, (0, float("-inf")))
+        total += message.count
+        now = time.monotonic()
+        if now - last >= MISSED_NOTICE:
+            last = now
+            self.notify(f"{pane.title}: {total} bytes were dropped before this tab saw them", severity="warning")
+        self._missed[pane.session] = (total, last)
 
     def on_console_state(self, message: ConsoleState) -> None:
         """A tab's console changed state."""

@@ -17,6 +17,12 @@ from vconsole.tui.messages import (
 )
 
 LIST_INTERVAL = 1.0
+# Output waits here until the app feeds it to a terminal, FEED_STEP bytes per message, so keys
+# are never queued behind a flood. The socket is always read, so a quiet console's output is
+# never stuck behind a flood in the broker's buffer; a console more than MAX_UNFED bytes ahead
+# of its terminal loses its oldest unfed bytes (reported like the broker's "missed").
+FEED_STEP = 32 * 1024
+MAX_UNFED = 512 * 1024
 
 
 class BrokerLink:
@@ -32,6 +38,7 @@ class BrokerLink:
         client.on_event = self._on_event
         self._poll: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unfed: dict[str, bytearray] = {}
 
     async def start(self) -> None:
         """Watch state changes and poll the listing (for unread counts)."""
@@ -59,7 +66,7 @@ class BrokerLink:
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "output":
-            self.target.post_message(ConsoleOutput(event["session"], event["offset"], event["data"]))
+            self._queue_output(event["session"], event["offset"], event["data"])
         elif kind == "missed":
             self.target.post_message(ConsoleMissed(event["session"], event["count"]))
         elif kind == "state" and "session" in event:
@@ -69,6 +76,39 @@ class BrokerLink:
         elif kind == "state":
             # A watched console changed: a new listing shows it everywhere at once.
             self._spawn(self.refresh())
+
+    def _queue_output(self, session: str, offset: int, data: bytes) -> None:
+        # One ConsoleOutput message per session is in flight at a time; it carries no bytes,
+        # the app takes them with take_output when it gets to it.
+        unfed = self._unfed.get(session)
+        if unfed is None:
+            self._unfed[session] = bytearray(data)
+            self.target.post_message(ConsoleOutput(session, offset, b""))
+            return
+        unfed += data
+        if len(unfed) > MAX_UNFED:
+            # Keep the newest half, cut after a newline so no escape sequence is split.
+            cut = len(unfed) - MAX_UNFED // 2
+            newline = unfed.find(b"\n", cut)
+            cut = newline + 1 if 0 <= newline < cut + 4096 else cut
+            del unfed[:cut]
+            self.target.post_message(ConsoleMissed(session, cut))
+
+    def take_output(self, session: str) -> tuple[bytes, bool]:
+        """Up to FEED_STEP unfed bytes of ``session``, and whether more are waiting.
+
+        When more are waiting the caller posts itself another ConsoleOutput, which
+        queues behind any keys that arrived meanwhile.
+        """
+        unfed = self._unfed.get(session)
+        if unfed is None:
+            return b"", False
+        chunk = bytes(unfed[:FEED_STEP])
+        del unfed[:FEED_STEP]
+        if not unfed:
+            del self._unfed[session]
+            return chunk, False
+        return chunk, True
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -83,6 +123,7 @@ class BrokerLink:
 
     def detach(self, session: str) -> None:
         """Detach (the session stays in the broker)."""
+        self._unfed.pop(session, None)
         self.client.send_nowait("detach", session=session)
 
     def send_input(self, session: str, data: bytes) -> None:
