@@ -184,11 +184,11 @@ class Terminal:
                     self.wrap = False
                 else:
                     op(self, params)
-                # REP repeats only a character printed right before it (as tmux).
-                self.last_char = ""
                 if not after:
+                    # REP repeats only a character printed right before it (as tmux).
+                    self.last_char = ""
                     continue
-                run = after
+                run = after  # printing it below sets last_char
             elif not run:
                 if ctl:
                     if ctl == "\n":
@@ -231,35 +231,16 @@ class Terminal:
     # -- printing -----------------------------------------------------------
 
     def print(self, run: str) -> None:
-        """Write a run of printable characters at the cursor."""
+        """Write a run of printable characters at the cursor (the general path)."""
         if self.gl or self.charsets[0] != charsets.ASCII:
             run = charsets.translate(run, self.charsets[self.gl])
-        if run.isascii():
-            x = self.x
-            n = len(run)
-            end = x + n
-            if end < self.cols and not self.wrap and not self.modes.insert:
-                # Fast path: the run fits on the cursor's row.
-                line = self.buf.lines[self.y]
-                chars = line.chars
-                if chars[x] == WIDE_PAD or chars[end] == WIDE_PAD:
-                    line.fix_wide(x, end)
-                chars[x:end] = run
-                line.styles[x:end] = [self.style] * n
-                self.x = end
-                self._dirty.add(self.y)
-            else:
-                print_narrow(self, run)
-            self.last_char = run[-1]
-        elif all(char_width(c) == 1 for c in set(run)):
+        if run.isascii() or all(char_width(c) == 1 for c in set(run)):
             print_narrow(self, run)
             self.last_char = run[-1]
         else:
             print_mixed(self, run)
-            for ch in reversed(run):  # REP repeats the last graphic character
-                if char_width(ch):
-                    self.last_char = ch
-                    break
+            # REP repeats the last graphic character (not a combining mark).
+            self.last_char = next((ch for ch in reversed(run) if char_width(ch)), "")
 
     # -- cursor and scrolling -----------------------------------------------
 
