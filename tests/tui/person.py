@@ -107,9 +107,12 @@ def quit_tui(pane: TmuxPane) -> str:
     return screen
 
 
-def two_tabs_walkthrough(pane: TmuxPane, lab_host: LabHost) -> None:
-    """Open two consoles, type, switch, watch unread badges, close a tab, quit."""
-    pane.type(tui_command(lab_host), "Enter")
+def two_tabs_walkthrough(pane: TmuxPane, lab_host: LabHost, command: str | None = None) -> None:
+    """Open two consoles, type, switch, watch unread badges, close a tab, quit.
+
+    ``command`` is the shell line that opens the TUI (by default tui_command).
+    """
+    pane.type(command or tui_command(lab_host), "Enter")
     wait_tui_ready(pane)
 
     open_console(pane, "web")
@@ -173,9 +176,9 @@ def type_and_time(pane: TmuxPane, marker: int, timeout: float = 10.0) -> float:
         time.sleep(0.01)
 
 
-def flood_latency(pane: TmuxPane, lab_host: LabHost, label: str, bound: float = 2.0) -> None:
+def flood_latency(pane: TmuxPane, lab_host: LabHost, label: str, command: str | None = None, bound: float = 2.0) -> None:
     """While a hidden tab floods, a command typed in the visible tab answers within ``bound``."""
-    pane.type(tui_command(lab_host), "Enter")
+    pane.type(command or tui_command(lab_host), "Enter")
     wait_tui_ready(pane)
     open_console(pane, "flood")
     open_console(pane, "web")
