@@ -118,7 +118,7 @@ def time_tmux(data: bytes, workdir: Path) -> float | None:
     tmux = shutil.which("tmux")
     if tmux is None:
         return None
-    sock = str(workdir / "bench.sock")
+    sock = str(workdir / f"bench{time.monotonic_ns()}.sock")  # a fresh server each time
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     run = lambda *a: subprocess.run([tmux, "-S", sock, *a], env=env, check=True,  # noqa: E731
                                     capture_output=True, timeout=120)
