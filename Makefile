@@ -28,3 +28,8 @@ lint: venv
 
 clean:
 	rm -rf $(VENV)
+
+# SVGs of the TUI's main views, from a real run on a private lab (scripts/screenshots.py).
+.PHONY: screenshots
+screenshots: venv
+	$(BIN)/python scripts/screenshots.py screenshots
