@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.term.helpers import run
 from vconsole.term.terminal import Terminal
 
@@ -148,3 +150,27 @@ def test_rep_only_right_after_a_character() -> None:
 
 def test_rep_wraps() -> None:
     assert run("x\x1b[12b").screen_text()[:2] == ["x" * 10, "xxx"]
+
+
+def test_rows_scrolled_off_in_one_feed_read_like_others() -> None:
+    text = "\x1b[44m" + "".join(f"row {i}\x1b[m\r\n\x1b[44m" for i in range(3)) + "\x1b[m"
+    text += "".join(f"plain {i} " + "x" * (i % 15) + "\r\n" for i in range(60))
+    fast = run(text, rows=4)
+    slow = Terminal(10, 4, scrollback=100)
+    for ch in text:
+        slow.feed(ch.encode())
+    assert [line.runs() for line in fast.scrollback] == [line.runs() for line in slow.scrollback]
+    assert [line.text() for line in fast.scrollback] == [line.text() for line in slow.scrollback]
+    assert [line.wrapped for line in fast.scrollback] == [line.wrapped for line in slow.scrollback]
+    assert fast.to_state() == slow.to_state()
+
+
+@pytest.mark.parametrize("sgr", ["41", "1;41", "4"])
+def test_lines_with_attributes_scroll_off_with_them(sgr: str) -> None:
+    text = f"\x1b[{sgr}m" + "".join(f"r{i}" + "y" * (i % 12) + "\r\n" for i in range(30))
+    fast = run(text, rows=4)
+    slow = Terminal(10, 4, scrollback=100)
+    for ch in text:
+        slow.feed(ch.encode())
+    assert [line.runs() for line in fast.scrollback] == [line.runs() for line in slow.scrollback]
+    assert fast.to_state() == slow.to_state()

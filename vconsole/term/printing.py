@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vconsole.term import charsets, sgr
-from vconsole.term.screen import WIDE_PAD, Line, char_width
+from vconsole.term.screen import WIDE_PAD, Line, PackedLine, char_width
 
 if TYPE_CHECKING:
     from vconsole.term.terminal import Terminal
@@ -46,8 +46,20 @@ def print_lines(t: Terminal, text: str) -> None:
     style = t.style
     blank = sgr.erase_style(style)
     rows: list[Line] = []
+    add = rows.append
+    full = [style] * cols
+    # Rows that scroll off within this call go to the scrollback (or nowhere)
+    # unseen: keep them packed. Count rows first (a long line takes several).
+    total = sum(len(line) // cols + (len(line) % cols > 0 or not line) for line in rest)
+    unseen = total + 1 - t.rows
     for text_line in rest:
         n = len(text_line)
+        if n <= cols and len(rows) < unseen:
+            add(PackedLine(text_line, cols, style, blank))
+            continue
+        if n <= cols and style == blank:  # the common case, kept short
+            add(Line(list(text_line.ljust(cols)), full[:]))
+            continue
         start = 0
         while n - start > cols:  # wraps: full rows marked as wrapped
             rows.append(Line(list(text_line[start:start + cols]), [style] * cols, True))

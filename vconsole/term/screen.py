@@ -114,6 +114,68 @@ class Line:
             self.styles.extend([0] * (cols - n))
 
 
+class PackedLine(Line):
+    """A row that scrolled straight into the scrollback, kept as text until read.
+
+    Writing many log lines at once sends most rows to the scrollback without
+    ever showing them; building their cell lists lazily keeps that cheap.
+    Reads (``chars``, ``styles``, ``runs()``, ``text()``) behave as for a Line.
+    """
+
+    __slots__ = ("_blank", "_cols", "_packed", "_style", "_unpacked")
+
+    def __init__(self, text: str, cols: int, style: int, blank: int,
+                 wrapped: bool = False) -> None:
+        self._packed = text
+        self._cols = cols
+        self._style = style
+        self._blank = blank
+        self._unpacked: Line | None = None
+        self.wrapped = wrapped
+
+    def _line(self) -> Line:
+        line = self._unpacked
+        if line is None:
+            k = len(self._packed)
+            pad = self._cols - k
+            line = Line(list(self._packed) + [" "] * pad,
+                        [self._style] * k + [self._blank] * pad, self.wrapped)
+            self._unpacked = line
+        return line
+
+    @property
+    def chars(self) -> list[str]:
+        return self._line().chars
+
+    @chars.setter
+    def chars(self, value: list[str]) -> None:
+        self._line().chars = value
+
+    @property
+    def styles(self) -> list[int]:
+        return self._line().styles
+
+    @styles.setter
+    def styles(self, value: list[int]) -> None:
+        self._line().styles = value
+
+    def text(self) -> str:
+        """The row as text, trailing blanks stripped."""
+        if self._unpacked is not None:
+            return self._unpacked.text()
+        return self._packed.rstrip(" ")
+
+    def runs(self) -> list[tuple[str, int]]:
+        """(text, style) runs covering every cell."""
+        if self._unpacked is not None:
+            return self._unpacked.runs()
+        text, style, blank, pad = self._packed, self._style, self._blank, self._cols - len(
+            self._packed)
+        if style == blank or not pad:
+            return [(text + " " * pad, style)] if text or pad else []
+        return [(text, style), (" " * pad, blank)] if text else [(" " * pad, blank)]
+
+
 class Buffer:
     """A grid of ``rows`` lines of ``cols`` cells (the main or alternate screen)."""
 
