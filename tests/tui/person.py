@@ -91,18 +91,30 @@ def open_console(pane: TmuxPane, guest: str) -> None:
     pane.type("Escape")  # clears an earlier filter
     time.sleep(AFTER_ESC)
     pane.type("-l", guest)
-    # The filtered tree puts its cursor on the first console after the next refresh.
-    time.sleep(0.5)
-    pane.type("Enter")
-    wait_active(pane, f"{guest}:vtty0", timeout=15)
+    # The filtered tree puts its cursor on the first console after the next refresh;
+    # on a busy machine that can take longer than the pause, so Enter is pressed again
+    # (a spare Enter in a shell only prints another prompt).
+    title = f"{guest}:vtty0"
+    for _ in range(3):
+        time.sleep(0.5)
+        pane.type("Enter")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if f"{title} · read-write" in active_status(pane.screen()):
+                return
+            time.sleep(0.1)
+    wait_active(pane, title, timeout=5)
 
 
 def quit_tui(pane: TmuxPane) -> str:
     """Prefix q: the TUI exits 0 and the shell prompt is back on a restored screen."""
     prefix(pane, "q")
-    screen = pane.wait_for("TUI-EXIT=0", timeout=15)
-    lines = [line for line in screen.splitlines() if line.strip()]
-    assert lines[-1].rstrip().endswith(("$", "#")), f"no shell prompt after quitting:\n{screen}"
+
+    def prompt_back(screen: str) -> bool:
+        lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+        return "TUI-EXIT=0" in screen and bool(lines) and lines[-1].endswith(("$", "#"))
+
+    screen = pane.wait_until(prompt_back, "TUI-EXIT=0 and the shell prompt", timeout=15)
     assert "read-write" not in screen and "vconsole ·" not in screen, f"the TUI left its screen behind:\n{screen}"
     return screen
 
