@@ -154,8 +154,13 @@ class GuestTree(Tree[ConsoleRef | None]):
 
     async def on_key(self, event: events.Key) -> None:
         """Type to filter; Backspace edits, Escape clears."""
-        if event.character and event.character.isprintable() and len(event.character) == 1 and event.key != "space":
-            self.filter_text += event.character
+        printable = bool(event.character and event.character.isprintable() and len(event.character) == 1)
+        if printable and event.key.startswith("alt+"):
+            # Esc then a key within ESCDELAY reads as Alt+key: what the person meant is
+            # "clear the filter, then type this".
+            self.filter_text = event.character or ""
+        elif printable and event.key != "space":
+            self.filter_text += event.character or ""
         elif event.key == "backspace" and self.filter_text:
             self.filter_text = self.filter_text[:-1]
         elif event.key == "escape" and self.filter_text:
