@@ -11,6 +11,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Static, TabbedContent
 
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
@@ -85,6 +86,15 @@ class VConsoleApp(App[None]):
         self._idle_status = "starting"
         self._missed: dict[str, tuple[int, float]] = {}  # session: (bytes dropped, when last told)
 
+    @property
+    def main(self) -> Screen[Any]:
+        """The main screen, whatever modal (help, palette) is on top of it.
+
+        Broker events keep arriving while a modal is open; ``self.query_one``
+        would search the modal and miss the tree and tabs.
+        """
+        return self.screen_stack[0]
+
     @staticmethod
     def _palette(theme: ThemeFile | None) -> TerminalPalette:
         if theme is None:
@@ -116,14 +126,14 @@ class VConsoleApp(App[None]):
             self.notify(f"no theme named {name!r}; using {DEFAULT_THEME}", severity="warning")
             if DEFAULT_THEME in self.themes:
                 self.theme = DEFAULT_THEME
-        self.query_one(GuestTree).focus()
+        self.main.query_one(GuestTree).focus()
         self.show_welcome()
         self.start_link()
 
     def show_welcome(self) -> None:
         """The welcome text while no tab is open, the tabs otherwise."""
         has_tabs = bool(self.panes())
-        right = self.query_one("#right")
+        right = self.main.query_one("#right")
         right.set_class(not has_tabs, "-empty")
         right.set_class(has_tabs, "-tabs")
 
@@ -144,14 +154,16 @@ class VConsoleApp(App[None]):
 
     def set_status(self, text: str) -> None:
         """The bottom line."""
-        self.query_one("#statusbar", Static).update(f" vconsole · {text}")
+        self.main.query_one("#statusbar", Static).update(f" vconsole · {text}")
 
     # --- broker events ------------------------------------------------------
 
     def on_fleet_listed(self, message: FleetListed) -> None:
         """Sidebar badges and tab states from a fresh listing."""
+        if not self.screen_stack:
+            return  # the app is closing; late broker events have nowhere to go
         self.listing = message.listing
-        tree = self.query_one(GuestTree)
+        tree = self.main.query_one(GuestTree)
         tree.local_unread = {p.session: p.unread for p in self.panes()}
         tree.update_listing(message.listing)
 
@@ -161,6 +173,8 @@ class VConsoleApp(App[None]):
         The link hands out a flood a step at a time; the rest waits for a
         message posted behind whatever keys arrived meanwhile.
         """
+        if not self.screen_stack:
+            return  # the app is closing; late broker events have nowhere to go
         data = message.data
         if self.link is not None:
             chunk, more = self.link.take_output(message.session)
@@ -185,6 +199,8 @@ class VConsoleApp(App[None]):
         A flood the tab cannot keep up with drops bytes many times a second; one
         notice with the running total says it without burying the screen.
         """
+        if not self.screen_stack:
+            return  # the app is closing; late broker events have nowhere to go
         pane = self.pane(message.session)
         if pane is None:
             return
@@ -198,12 +214,16 @@ class VConsoleApp(App[None]):
 
     def on_console_state(self, message: ConsoleState) -> None:
         """A tab's console changed state."""
+        if not self.screen_stack:
+            return  # the app is closing; late broker events have nowhere to go
         pane = self.pane(message.session)
         if pane is not None:
             pane.set_state(message.state, message.reason)
 
     def on_broker_lost(self, message: BrokerLost) -> None:
         """Say so; the tabs keep what they showed."""
+        if not self.screen_stack:
+            return  # the app is closing; late broker events have nowhere to go
         self.set_status(f"disconnected: {message.reason}")
         self.notify(message.reason, title="broker lost", severity="error", timeout=30)
 
@@ -211,24 +231,24 @@ class VConsoleApp(App[None]):
 
     def panes(self) -> list[ConsolePane]:
         """Open console tabs, in tab order."""
-        return list(self.query(ConsolePane))
+        return list(self.main.query(ConsolePane))
 
     def pane(self, session: str) -> ConsolePane | None:
         """The tab of a session, if open."""
-        for pane in self.query(ConsolePane):
+        for pane in self.main.query(ConsolePane):
             if pane.session == session:
                 return pane
         return None
 
     def active_pane(self) -> ConsolePane | None:
         """The visible tab."""
-        tabs = self.query_one(TabbedContent)
+        tabs = self.main.query_one(TabbedContent)
         active = tabs.active_pane
         return active if isinstance(active, ConsolePane) else None
 
     def relabel(self, pane: ConsolePane) -> None:
         """Refresh a tab's label (its unread count)."""
-        self.query_one(TabbedContent).get_tab(pane.id or "").label = pane.tab_label()
+        self.main.query_one(TabbedContent).get_tab(pane.id or "").label = pane.tab_label()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -247,7 +267,7 @@ class VConsoleApp(App[None]):
     async def open_console(self, ref: ConsoleRef, read_only: bool = False) -> None:
         """Focus the console's tab, or attach and open a new one."""
         existing = self.pane(ref.session)
-        tabs = self.query_one(TabbedContent)
+        tabs = self.main.query_one(TabbedContent)
         if existing is not None and existing.read_only == read_only:
             tabs.active = existing.id or ""
             existing.view.focus()
@@ -287,13 +307,13 @@ class VConsoleApp(App[None]):
         """Close a tab; the session stays in the broker."""
         if self.link is not None:
             self.link.detach(pane.session)
-        await self.query_one(TabbedContent).remove_pane(pane.id or "")
+        await self.main.query_one(TabbedContent).remove_pane(pane.id or "")
         self.show_welcome()
         nxt = self.active_pane()
         if nxt is not None:
             nxt.view.focus()
         else:
-            self.query_one(GuestTree).focus()
+            self.main.query_one(GuestTree).focus()
 
     # --- the prefix key -----------------------------------------------------
 
@@ -327,7 +347,7 @@ class VConsoleApp(App[None]):
         panes = self.panes()
         active = self.active_pane()
         index = panes.index(active) if active in panes else -1
-        tabs = self.query_one(TabbedContent)
+        tabs = self.main.query_one(TabbedContent)
         if key == self.prefix:
             if active is not None:
                 active.view.send(encode_key(self.prefix, active.view.term.modes, None))
@@ -342,7 +362,7 @@ class VConsoleApp(App[None]):
         elif key == "w" and active is not None:
             await self.close_pane(active)
         elif key == "l":
-            self.query_one(GuestTree).focus()
+            self.main.query_one(GuestTree).focus()
         elif key in ("s", "r"):
             from vconsole.tui.snapshot_screens import restore_dialog, snapshot_active
 
@@ -362,9 +382,9 @@ class VConsoleApp(App[None]):
         order = panes[index + 1 :] + panes[: index + 1]
         for pane in order:
             if pane.unread:
-                self.query_one(TabbedContent).active = pane.id or ""
+                self.main.query_one(TabbedContent).active = pane.id or ""
                 return
-        ref = self.query_one(GuestTree).first_unread({p.session for p in panes})
+        ref = self.main.query_one(GuestTree).first_unread({p.session for p in panes})
         if ref is None:
             self.notify("no console has unread output")
             return
