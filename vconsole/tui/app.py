@@ -85,6 +85,7 @@ class VConsoleApp(App[None]):
         self.prefix_pending = False
         self._idle_status = "starting"
         self._missed: dict[str, tuple[int, float]] = {}  # session: (bytes dropped, when last told)
+        self._pane_of: dict[str, ConsolePane] = {}  # session: its tab, a cache for pane()
 
     @property
     def main(self) -> Screen[Any]:
@@ -234,10 +235,15 @@ class VConsoleApp(App[None]):
         return list(self.main.query(ConsolePane))
 
     def pane(self, session: str) -> ConsolePane | None:
-        """The tab of a session, if open."""
+        """The tab of a session, if open (remembered: output asks for it many times a second)."""
+        known = self._pane_of.get(session)
+        if known is not None and known.is_attached:
+            return known
         for pane in self.main.query(ConsolePane):
             if pane.session == session:
+                self._pane_of[session] = pane
                 return pane
+        self._pane_of.pop(session, None)
         return None
 
     def active_pane(self) -> ConsolePane | None:
@@ -248,7 +254,12 @@ class VConsoleApp(App[None]):
 
     def relabel(self, pane: ConsolePane) -> None:
         """Refresh a tab's label (its unread count)."""
-        self.main.query_one(TabbedContent).get_tab(pane.id or "").label = pane.tab_label()
+        tab = self.main.query_one(TabbedContent).get_tab(pane.id or "")
+        label = pane.tab_label()
+        # A flooding hidden tab would relabel dozens of times a second, each a new layout;
+        # its label ("+7.1M") changes far less often.
+        if tab.label_text != label:
+            tab.label = label
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
