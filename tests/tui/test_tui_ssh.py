@@ -113,7 +113,7 @@ def remote_tui(lab_host: LabHost) -> str:
     """The remote command: this checkout, this test's private dirs, the TUI on the lab's broker."""
     env = {
         name: os.environ[name]
-        for name in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "VCONSOLE_PROVIDERS")
+        for name in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "VCONSOLE_PROVIDERS", "PYTHONPATH")
         if name in os.environ
     }
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
