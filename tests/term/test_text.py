@@ -174,3 +174,19 @@ def test_lines_with_attributes_scroll_off_with_them(sgr: str) -> None:
         slow.feed(ch.encode())
     assert [line.runs() for line in fast.scrollback] == [line.runs() for line in slow.scrollback]
     assert fast.to_state() == slow.to_state()
+
+
+def test_coloured_lines_fast_path_matches_slow_path() -> None:
+    # Colours change mid-line, across wraps and at line ends (the erase colour
+    # of the next scrolled-in row); some lines are empty or exactly full.
+    lines = ["\x1b[31mred\x1b[0m plain", "", "\x1b[44mblue bg to the end", "x" * 10,
+             "\x1b[1;32mbold green wraps over the edge\x1b[m", "\x1b[38;2;1;2;3mrgb\x1b[48:5:9m",
+             "tail\x1b[0m", "\x1b[7m" + "y" * 20, "\x1b[m\x1b[4mu\x1b[24mn"]
+    text = "".join(line + "\r\n" for line in lines * 4) + "end"
+    fast = run(text, rows=4)
+    slow = Terminal(10, 4, scrollback=100)
+    for ch in text:
+        slow.feed(ch.encode())
+    assert [line.runs() for line in fast.scrollback] == [line.runs() for line in slow.scrollback]
+    assert [line.text() for line in fast.scrollback] == [line.text() for line in slow.scrollback]
+    assert fast.to_state() == slow.to_state()

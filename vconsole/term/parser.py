@@ -12,14 +12,15 @@ import re
 
 # One alternative per token kind; ``findall`` yields one tuple per token:
 #   (lines, text, csi, csi_text, osc, esc, control)
-# ``lines``: two or more complete ASCII lines ending in CRLF (the log fast path);
+# ``lines``: two or more complete lines of ASCII and SGRs ending in CRLF (the
+# log fast path);
 # ``csi``: a CSI without its ``ESC [`` (parameters, intermediates, final);
 # ``csi_text``: printable text right after a CSI, so "position + text" and
 # "colour + word" cost one token; ``esc``: an ESC sequence without the ESC.
 # DCS/SOS/PM/APC strings and malformed escapes match too but leave every
 # group empty, so they are ignored. Possessive quantifiers avoid backtracking.
 TOKEN = re.compile(
-    r"((?:[ -~]*+\r\n){2,})"
+    r"((?:(?:[ -~]++|\x1b\[[0-9;:]*+m)*+\r\n){2,})"
     r"|([^\x00-\x1f\x7f-\x9f]++)"
     r"|\x1b\[([0-?]*+[ -/]*+[@-~])([^\x00-\x1f\x7f-\x9f]*+)"
     r"|\x1b\]([^\x07\x1b\x9c]*+)(?:\x07|\x1b\\|\x9c)"

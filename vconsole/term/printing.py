@@ -1,83 +1,19 @@
 """Writing printable text into the screen (the slower, general paths).
 
 The feed loop writes short ASCII runs that fit on the cursor's row itself;
-everything else (wrapping, insert mode, wide and combining characters, many
-lines at once) comes here.
+everything else (wrapping, insert mode, wide and combining characters) comes
+here; many lines at once go to :mod:`vconsole.term.lines`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vconsole.term import charsets, sgr
-from vconsole.term.screen import WIDE_PAD, Line, PackedLine, char_width
+from vconsole.term import sgr
+from vconsole.term.screen import WIDE_PAD, char_width
 
 if TYPE_CHECKING:
     from vconsole.term.terminal import Terminal
-
-
-def print_lines(t: Terminal, text: str) -> None:
-    """Write complete ASCII lines, each ending in CRLF (a log scrolling by).
-
-    When the cursor sits on the bottom row of a full-screen region, every
-    line after the first lands on a freshly scrolled-in blank row, so the
-    rows are built directly instead of written cell by cell.
-    """
-    lines = text.split("\r\n")
-    lines.pop()  # text ends with CRLF
-    if lines[0]:
-        t.print(lines[0])
-    t.x = 0
-    t.wrap = False
-    m = t.modes
-    rest = lines[1:]
-    if (t.y != t.rows - 1 or t.top != 0 or t.bottom != t.rows - 1
-            or m.insert or not m.autowrap or m.newline or t.gl
-            or t.charsets[0] != charsets.ASCII):
-        t.linefeed()
-        for line in rest:
-            if line:
-                t.print(line)
-            t.x = 0
-            t.wrap = False
-            t.linefeed()
-        return
-    cols = t.cols
-    style = t.style
-    blank = sgr.erase_style(style)
-    rows: list[Line] = []
-    add = rows.append
-    full = [style] * cols
-    # Rows that scroll off within this call go to the scrollback (or nowhere)
-    # unseen: keep them packed. Count rows first (a long line takes several).
-    total = sum(len(line) // cols + (len(line) % cols > 0 or not line) for line in rest)
-    unseen = total + 1 - t.rows
-    for text_line in rest:
-        n = len(text_line)
-        if n <= cols and len(rows) < unseen:
-            add(PackedLine(text_line, cols, style, blank))
-            continue
-        if n <= cols and style == blank:  # the common case, kept short
-            add(Line(list(text_line.ljust(cols)), full[:]))
-            continue
-        start = 0
-        while n - start > cols:  # wraps: full rows marked as wrapped
-            rows.append(Line(list(text_line[start:start + cols]), [style] * cols, True))
-            start += cols
-        k = n - start
-        tail = text_line[start:] if start else text_line
-        rows.append(Line(list(tail.ljust(cols)), [style] * cols if style == blank or k == cols
-                         else [style] * k + [blank] * (cols - k)))
-    # Each LF scrolls the whole screen by one row: the built rows (and a
-    # blank one for the last LF) push as many rows off the top.
-    rows.append(Line.blank(cols, blank))
-    buf = t.buf.lines
-    buf.extend(rows)
-    gone = len(buf) - t.rows
-    if t.buf is t.main and t.scrollback.maxlen:
-        t.scrollback.extend(buf[:gone])
-    del buf[:gone]
-    t._dirty.update(range(t.rows))
 
 
 def print_narrow(t: Terminal, run: str) -> None:

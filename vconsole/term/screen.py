@@ -115,65 +115,82 @@ class Line:
 
 
 class PackedLine(Line):
-    """A row that scrolled straight into the scrollback, kept as text until read.
+    """A row that scrolled straight into the scrollback, kept as runs until read.
 
     Writing many log lines at once sends most rows to the scrollback without
     ever showing them; building their cell lists lazily keeps that cheap.
-    Reads (``chars``, ``styles``, ``runs()``, ``text()``) behave as for a Line.
+    ``runs`` are (text, style) pairs of one-cell characters from column 0;
+    the rest of the row is blank in style ``blank``. Reads (``chars``,
+    ``styles``, ``runs()``, ``text()``) behave as for a Line.
     """
 
-    __slots__ = ("_blank", "_cols", "_packed", "_style", "_unpacked")
+    __slots__ = ("_blank", "_cols", "_packed", "_unpacked")
 
-    def __init__(self, text: str, cols: int, style: int, blank: int,
+    def __init__(self, runs: list[tuple[str, int]], cols: int, blank: int,
                  wrapped: bool = False) -> None:
-        self._packed = text
+        self._packed = runs
         self._cols = cols
-        self._style = style
         self._blank = blank
         self._unpacked: Line | None = None
         self.wrapped = wrapped
 
-    def _line(self) -> Line:
+    def unpack(self) -> Line:
+        """The row as a plain :class:`Line` (built once)."""
         line = self._unpacked
         if line is None:
-            k = len(self._packed)
-            pad = self._cols - k
-            line = Line(list(self._packed) + [" "] * pad,
-                        [self._style] * k + [self._blank] * pad, self.wrapped)
+            chars: list[str] = []
+            styles: list[int] = []
+            for text, style in self._packed:
+                chars.extend(text)
+                styles.extend([style] * len(text))
+            pad = self._cols - len(chars)
+            chars.extend(" " * pad)
+            styles.extend([self._blank] * pad)
+            line = Line(chars, styles, self.wrapped)
             self._unpacked = line
         return line
 
     @property
     def chars(self) -> list[str]:
-        return self._line().chars
+        return self.unpack().chars
 
     @chars.setter
     def chars(self, value: list[str]) -> None:
-        self._line().chars = value
+        self.unpack().chars = value
 
     @property
     def styles(self) -> list[int]:
-        return self._line().styles
+        return self.unpack().styles
 
     @styles.setter
     def styles(self, value: list[int]) -> None:
-        self._line().styles = value
+        self.unpack().styles = value
 
     def text(self) -> str:
         """The row as text, trailing blanks stripped."""
         if self._unpacked is not None:
             return self._unpacked.text()
-        return self._packed.rstrip(" ")
+        return "".join(text for text, _ in self._packed).rstrip(" ")
 
     def runs(self) -> list[tuple[str, int]]:
-        """(text, style) runs covering every cell."""
+        """(text, style) runs covering every cell, adjacent equal styles merged."""
         if self._unpacked is not None:
             return self._unpacked.runs()
-        text, style, blank, pad = self._packed, self._style, self._blank, self._cols - len(
-            self._packed)
-        if style == blank or not pad:
-            return [(text + " " * pad, style)] if text or pad else []
-        return [(text, style), (" " * pad, blank)] if text else [(" " * pad, blank)]
+        out: list[tuple[str, int]] = []
+        width = 0
+        for text, style in self._packed:
+            width += len(text)
+            if out and out[-1][1] == style:
+                out[-1] = (out[-1][0] + text, style)
+            else:
+                out.append((text, style))
+        pad = self._cols - width
+        if pad:
+            if out and out[-1][1] == self._blank:
+                out[-1] = (out[-1][0] + " " * pad, self._blank)
+            else:
+                out.append((" " * pad, self._blank))
+        return out
 
 
 class Buffer:

@@ -8,9 +8,10 @@ from typing import Any
 
 from vconsole.term import charsets, sgr
 from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
+from vconsole.term.lines import print_lines
 from vconsole.term.modes import Modes
 from vconsole.term.parser import MAX_PENDING, TOKEN, split_incomplete
-from vconsole.term.printing import print_lines, print_mixed, print_narrow
+from vconsole.term.printing import print_mixed, print_narrow
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
 from vconsole.term.sequences import control, esc_dispatch, osc_dispatch
 
@@ -163,6 +164,10 @@ class Terminal:
             # still swallows the rest of it up to its terminator.
             self._pending = text[cut:cut + MAX_PENDING]
             text = text[:cut]
+        self.process(text)
+
+    def process(self, text: str) -> None:
+        """Process decoded output that holds no cut-off sequence (see :meth:`feed_text`)."""
         csi_cache = CSI_CACHE
         dirty_add = self._dirty.add
         cols = self.cols
