@@ -84,8 +84,11 @@ def test_openvz_and_xen_listed_and_attached(fake: tuple[FakeHost, LabHost]) -> N
 
     dom = Attached(broker.paths.socket, "web01", "pv0")
     try:
+        # Input typed before the fake domU finished booting is flushed, as a real
+        # getty would: wait for its prompt first.
+        since = dom.poke_until(b"\r", b"domU# ")
         dom.send(b"echo hello-xen\r")
-        dom.expect(b"\r\nhello-xen\r\n", since=dom.start, timeout=40)
+        dom.expect(b"\r\nhello-xen\r\n", since=since, timeout=40)
         assert dom.detach() == 0
     finally:
         dom.close()

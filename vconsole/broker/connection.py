@@ -53,6 +53,7 @@ class ClientConnection(asyncio.Protocol):
         self.greeted = False
         self.watching = False
         self.peer_uid: int | None = None
+        self.refused = False
         self._paused = False
 
     @property
@@ -73,8 +74,7 @@ class ClientConnection(asyncio.Protocol):
             self.peer_uid = uid
             if uid != os.getuid() and uid not in self.broker.config.allow_uids:
                 log.warning("refused a client of uid %d", uid)
-                self.send(error_reply(None, "forbidden", f"uid {uid} may not use this broker"))
-                transport.close()
+                self.refuse(error_reply(None, "forbidden", f"uid {uid} may not use this broker"))
                 return
         self.broker.clients.add(self)
 
@@ -95,13 +95,35 @@ class ClientConnection(asyncio.Protocol):
         for attachment in sorted(self.attachments.values(), key=lambda a: a.session.history.end - a.cursor):
             attachment.pump()
 
+    def refuse(self, error: dict[str, Any]) -> None:
+        """Send a last error and end the connection without losing that error.
+
+        Closing a Unix socket that still holds unread input resets it, and the
+        reset can overtake the error; so stop reading, shut our side, and
+        close when the peer does (or after a grace period).
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.send(error)
+        self.refused = True  # from now on nothing more is written
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(5.0, transport.close)
+
+    def eof_received(self) -> bool | None:
+        """The peer is done sending: close (a refused peer's last chance to read is over)."""
+        return None
+
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # input after a refusal is read and dropped, so the socket is not reset
         for item in self.decoder.feed(data):
             if isinstance(item, ProtocolError):
-                self.send(error_reply(None, item.code, item.message))
-                if item.fatal and self.transport is not None:
-                    self.transport.close()
+                if item.fatal:
+                    self.refuse(error_reply(None, item.code, item.message))
                     return
+                self.send(error_reply(None, item.code, item.message))
                 continue
             rid = item.get("id")
             try:
@@ -116,7 +138,7 @@ class ClientConnection(asyncio.Protocol):
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue a message; the transport buffers and tells us when we are too far ahead."""
-        if self.transport is not None and not self.transport.is_closing():
+        if self.transport is not None and not self.transport.is_closing() and not self.refused:
             self.transport.write(encode(message))
 
     # --- requests --------------------------------------------------------
