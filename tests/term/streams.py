@@ -60,6 +60,12 @@ misc = st.sampled_from([
     "\x1b]0;x\x1b\\", "\x1b[!p", "\x1bP1$r\x1b\\", "\x1b[>c", "\x1b[?1000h", "\x1b#8",
 ])
 
-token = st.one_of(text, text, ascii_text, cursor_move, cursor_move, edit, sgr, margins, modes,
-                  misc, misc)
+# Complete lines of text and colours written at the bottom of the screen:
+# the engine builds such rows in bulk, so they get their own generator.
+log_line = st.lists(st.one_of(ascii_text, sgr), max_size=6).map("".join)
+log_burst = st.lists(log_line, min_size=2, max_size=40).map(
+    lambda lines: "\x1b[24;1H" + "".join(line + "\r\n" for line in lines))
+
+token = st.one_of(log_burst, text, text, ascii_text, cursor_move, cursor_move, edit, sgr,
+                  margins, modes, misc, misc)
 tokens = st.lists(token, min_size=1, max_size=60)
