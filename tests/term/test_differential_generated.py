@@ -18,7 +18,6 @@ from tests.term.compare import differences, screen_dump
 from tests.term.tmuxref import Tmux
 from vconsole.term.terminal import Terminal
 
-
 _LONG_CSI = re.compile(r"\x1b\[[0-?]{64}")
 
 
