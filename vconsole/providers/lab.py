@@ -152,18 +152,21 @@ class LabProvider(Provider):
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         return dict(self._console_facts.get((guest.id, spec.name), {}))
 
-    async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
-        if guest.kind == "domu":
-            return await self._open_ring(guest, spec)
-        # One connection per open console: it is the lease on the master, so
-        # it closes (and the lab takes the port buffer back) when we die.
+    async def _lease(
+        self, op: str, guest: GuestInfo, spec: ConsoleSpec, nfds: int
+    ) -> tuple[FramedSocket, dict[str, Any], list[int]]:
+        """Open a console on its own connection, which is the lease on it.
+
+        The connection closes when we die, and the lab then takes the
+        console back (a vtty's port buffer, a ring's hypervisor console).
+        """
         try:
             lease = await FramedSocket.connect(self.socket_path)
         except OSError as exc:
             raise ProviderError(f"cannot reach the lab: {exc.strerror}") from None
         try:
             reply, fds = await lease.request(
-                {"op": "open_tty", "id": 1, "guest": guest.id, "index": spec.index}
+                {"op": op, "id": 1, "guest": guest.id, "index": spec.index}
             )
         except (OSError, EOFError, ProtocolError) as exc:
             lease.close()
@@ -178,10 +181,20 @@ class LabProvider(Provider):
                 raise GuestNotRunning(message)
             if code == "unavailable":
                 raise ConsoleUnavailable(message)
+            if code == "corrupt":
+                raise ProviderError(corrupt_reason(message))
             raise ProviderError(message)
-        if len(fds) != 1:
+        if len(fds) != nfds:
+            for fd in fds:
+                os.close(fd)
             lease.close()
-            raise ProviderError("the lab answered open_tty without a master fd")
+            raise ProviderError(f"the lab answered {op} with {len(fds)} fds, not {nfds}")
+        return lease, reply, fds
+
+    async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
+        if guest.kind == "domu":
+            return await self._open_ring(guest, spec)
+        lease, reply, fds = await self._lease("open_tty", guest, spec, 1)
         return PtyEndpoint(
             fds[0],
             initial=bytes(reply.get("port_buffer", b"")),
@@ -190,37 +203,8 @@ class LabProvider(Provider):
         )
 
     async def _open_ring(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
-        """Map a domU's console ring, connect as its backend, fetch the hypervisor log.
-
-        The lease connection holds the ring exclusively, as for a vtty master.
-        """
-        try:
-            lease = await FramedSocket.connect(self.socket_path)
-        except OSError as exc:
-            raise ProviderError(f"cannot reach the lab: {exc.strerror}") from None
-        try:
-            reply, fds = await lease.request(
-                {"op": "open_ring", "id": 1, "guest": guest.id, "index": spec.index}
-            )
-        except (OSError, EOFError, ProtocolError) as exc:
-            lease.close()
-            raise ProviderError(f"lab open failed: {exc}") from None
-        if not reply.get("ok"):
-            lease.close()
-            err = reply.get("error") or {}
-            code, message = err.get("code"), str(err.get("message", "failed"))
-            if code == "EBUSY":
-                raise ConsoleBusy(message)
-            if code == "stopped":
-                raise GuestNotRunning(message)
-            if code == "corrupt":
-                raise ProviderError(corrupt_reason(message))
-            raise ProviderError(message)
-        if len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
-            lease.close()
-            raise ProviderError("the lab answered open_ring without a page and an event channel")
+        """Map a domU's console ring (page and event channel), connect as its backend."""
+        lease, reply, fds = await self._lease("open_ring", guest, spec, 2)
         try:
             endpoint = XenRingEndpoint(
                 fds[0], fds[1], ring_path=str(reply.get("ring", "")), on_close=lease.close
