@@ -190,3 +190,11 @@ def test_coloured_lines_fast_path_matches_slow_path() -> None:
     assert [line.runs() for line in fast.scrollback] == [line.runs() for line in slow.scrollback]
     assert [line.text() for line in fast.scrollback] == [line.text() for line in slow.scrollback]
     assert fast.to_state() == slow.to_state()
+
+
+def test_rep_after_combining_mark_does_nothing() -> None:
+    assert run("e\u0301\x1b[3b").screen_text()[0] == "e\u0301"
+
+
+def test_rep_repeats_wide_character() -> None:
+    assert run("\u4e2d\x1b[2b").screen_text()[0] == "\u4e2d\u4e2d\u4e2d"

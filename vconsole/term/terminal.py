@@ -244,8 +244,9 @@ class Terminal:
             self.last_char = run[-1]
         else:
             print_mixed(self, run)
-            # REP repeats the last graphic character (not a combining mark).
-            self.last_char = next((ch for ch in reversed(run) if char_width(ch)), "")
+            # REP repeats the last character if it is a graphic one; after a
+            # combining mark it does nothing (as tmux).
+            self.last_char = run[-1] if char_width(run[-1]) else ""
 
     # -- cursor and scrolling -----------------------------------------------
 
