@@ -87,3 +87,63 @@ def test_from_state_rejects(name: str, mutate: Any) -> None:
     assert Terminal.from_state(copy.deepcopy(state)).to_state() == state  # baseline is valid
     with pytest.raises(ValueError):
         Terminal.from_state(mutate(state))
+
+
+# -- fuzzing: untrusted state never raises anything but ValueError ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**64), 2**64), st.text(max_size=5),
+                  st.binary(max_size=3), st.floats(allow_nan=False))
+_value = st.recursive(_leaf, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:6]):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+_BASE = busy().to_state()
+_PATHS = _paths(_BASE)[1:]
+
+
+def _load(state: object) -> None:
+    try:
+        Terminal.from_state(state)
+    except ValueError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(_value)
+def test_from_state_random_data(value: Any) -> None:
+    _load(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(_PATHS), _value)
+def test_from_state_one_field_replaced(path: tuple[Any, ...], value: Any) -> None:
+    state = copy.deepcopy(_BASE)
+    node = state
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    _load(state)
+
+
+def test_huge_claimed_size_is_rejected_before_allocating() -> None:
+    state = copy.deepcopy(_BASE)
+    state.update(cols=4096, rows=4096, main=[None] * 4096)
+    with pytest.raises(ValueError, match=r"main\[0\]"):
+        Terminal.from_state(state)
+    state.update(cols=10**6)
+    with pytest.raises(ValueError, match="cols"):
+        Terminal.from_state(state)

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from vconsole.term import charsets, sgr
 from vconsole.term.modes import Modes
-from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
+from vconsole.term.screen import WIDE_PAD, Line, char_width
 
 if TYPE_CHECKING:
     from vconsole.term.terminal import SavedCursor, Terminal
 
 VERSION = 1
 MAX_COLS = 4096
-MAX_ROWS = 4096
+MAX_ROWS = 4096  # the broker renders snapshots at up to 4096x4096
 MAX_SCROLLBACK = 1_000_000
 MAX_CELL = 16  # characters in one cell (base + combining marks)
 MAX_TEXT = 4096
@@ -176,7 +176,15 @@ def load(state: object) -> Terminal:
     cols = _int(state["cols"], "cols", 1, MAX_COLS)
     rows = _int(state["rows"], "rows", 1, MAX_ROWS)
     limit = _int(state["scrollback_limit"], "scrollback_limit", 0, MAX_SCROLLBACK)
+    # The screens first: they prove the input really holds cols x rows cells
+    # before anything of that size is allocated.
+    screens: dict[str, list[Line]] = {}
+    for name in ("main", "alt"):
+        lines = _list(state[name], name, rows)
+        screens[name] = [_load_line(v, f"{name}[{y}]", cols) for y, v in enumerate(lines)]
     t = Terminal(cols, rows, scrollback=limit)
+    t.main.lines = screens["main"]
+    t.alt.lines = screens["alt"]
     cursor = _list(state["cursor"], "cursor", 2)
     t.x = _int(cursor[0], "cursor[0]", 0, cols - 1)
     t.y = _int(cursor[1], "cursor[1]", 0, rows - 1)
@@ -206,11 +214,6 @@ def load(state: object) -> Terminal:
     if last and char_width(last) == 0:
         raise ValueError("last_char: must be a printable character")
     t.last_char = last
-    for name in ("main", "alt"):
-        lines = _list(state[name], name, rows)
-        buf = Buffer(cols, rows)
-        buf.lines = [_load_line(v, f"{name}[{y}]", cols) for y, v in enumerate(lines)]
-        setattr(t, name, buf)
     t.buf = t.alt if t.modes.alt_screen else t.main
     history = _list(state["scrollback"], "scrollback")
     if len(history) > limit:
