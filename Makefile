@@ -18,12 +18,12 @@ run: venv
 	VCONSOLE_PROVIDERS=lab $(BIN)/vconsole
 
 test: venv
-	$(BIN)/ruff check vconsole tests benchmarks
+	$(BIN)/ruff check vconsole tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: venv
-	$(BIN)/ruff check vconsole tests benchmarks
+	$(BIN)/ruff check vconsole tests benchmarks scripts
 	$(BIN)/mypy
 
 clean:
