@@ -49,7 +49,12 @@ class FakeHost:
         keys = ["/local/domain/3/console/tty", "/local/domain/3/serial/0/tty",
                 "/local/domain/3/device/console/1/tty"]
         for key in keys:  # one guest (one pty) per console, as xenconsoled makes them
-            before = json.loads((self.state / "store.json").read_text())[key]
+            # Blank the recorded path first: the new pty may get the very same
+            # number, and then a change would never be seen.
+            store = json.loads((self.state / "store.json").read_text())
+            store[key] = ""
+            (self.state / "store.json").write_text(json.dumps(store))
+            before = ""
             self.guests.append(subprocess.Popen(
                 [sys.executable, str(FAKES / "xen_guest.py"), str(self.state / "store.json"), key]
             ))
