@@ -30,18 +30,69 @@ class RequestFailed(Exception):
 EventHandler = Callable[[dict[str, Any]], None]
 
 
-class Client:
-    """A connection to the broker: requests with ids, and a stream of events."""
+class _Link(asyncio.Protocol):
+    """The socket side of a Client: frames are decoded and dispatched as they arrive.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+    Dispatching in ``data_received`` (rather than a reader task fed by a
+    StreamReader) saves a task wake-up and a buffer copy on every read, which
+    is most of a keystroke echo's client-side cost.
+    """
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.transport: asyncio.Transport | None = None
+        self.decoder = FrameDecoder()
+        self.lost = asyncio.get_running_loop().create_future()
+        self.early: list[bytes] = []  # data before the Client exists (never, in practice)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        if client is None:
+            self.early.append(data)
+            return
+        for item in self.decoder.feed(data):
+            if isinstance(item, ProtocolError):
+                # We cannot tell which request it answered: give up loudly.
+                client._fail(ConnectionError(f"the broker sent a bad frame: {item.message}"))
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            client._dispatch(item)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.client is not None:
+            self.client._fail(ConnectionError("the broker closed the connection"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+class Client:
+    """A connection to the broker: requests with ids, and a stream of events.
+
+    Events go to ``on_event`` when it is set, else into the ``events`` queue.
+    """
+
+    def __init__(self, transport: asyncio.Transport, link: _Link) -> None:
+        self._transport = transport
+        self._link = link
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.on_event: EventHandler | None = None
         self.closed = asyncio.Event()
-        self._task = asyncio.create_task(self._read_loop())
+        link.client = self
+        for data in link.early:
+            link.data_received(data)
+        link.early.clear()
+        if link.lost.done():
+            self._fail(ConnectionError("the broker closed the connection"))
 
     @classmethod
     async def connect(
@@ -51,12 +102,14 @@ class Client:
         if autostart and not socket_answers(paths.socket):
             await start_broker(paths, timeout)
         try:
-            reader, writer = await asyncio.open_unix_connection(str(paths.socket), limit=1 << 22)
+            transport, link = await asyncio.get_running_loop().create_unix_connection(
+                _Link, str(paths.socket)
+            )
         except OSError as exc:
             raise BrokerUnreachable(
                 f"no broker on {paths.socket}: {exc.strerror or exc}"
             ) from None
-        client = cls(reader, writer)
+        client = cls(transport, link)
         try:
             await asyncio.wait_for(
                 client.request("hello", version=PROTOCOL_VERSION, client="vconsole"), timeout
@@ -66,14 +119,19 @@ class Client:
             raise BrokerUnreachable(f"the broker refused us: {exc}") from None
         return client
 
+    def _write(self, message: dict[str, Any]) -> None:
+        if self.closed.is_set() or self._transport.is_closing():
+            raise ConnectionError("the connection to the broker is closed")
+        self._transport.write(encode(message))
+
     async def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """Send a request and return its reply; RequestFailed on a structured error."""
         self._next_id += 1
         rid = self._next_id
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
-        self._writer.write(encode({"op": op, "id": rid, **fields}))
         try:
+            self._write({"op": op, "id": rid, **fields})
             reply = await fut
         finally:
             self._waiting.pop(rid, None)
@@ -83,29 +141,24 @@ class Client:
         return reply
 
     def send_nowait(self, op: str, **fields: Any) -> None:
-        """Fire a request whose reply only matters if it is an error (keystrokes)."""
-        self._next_id += 1
-        self._writer.write(encode({"op": op, "id": self._next_id, **fields}))
+        """Fire a request whose reply only matters if it is an error (keystrokes).
 
-    async def _read_loop(self) -> None:
-        decoder = FrameDecoder()
-        try:
-            while True:
-                data = await self._reader.read(1 << 20)
-                if not data:
-                    break
-                for item in decoder.feed(data):
-                    if isinstance(item, ProtocolError):
-                        # We cannot tell which request it answered: give up loudly.
-                        raise ConnectionError(f"the broker sent a bad frame: {item.message}")
-                    self._dispatch(item)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.closed.set()
-            for fut in self._waiting.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError("the broker closed the connection"))
+        ``input`` goes with ``ack: false`` (the broker then answers only
+        errors), unless the caller gives ``ack`` itself. A closed connection
+        drops the request: ``closed`` says so already.
+        """
+        if op == "input":
+            fields.setdefault("ack", False)
+        self._next_id += 1
+        if not self.closed.is_set() and not self._transport.is_closing():
+            self._transport.write(encode({"op": op, "id": self._next_id, **fields}))
+
+    def _fail(self, exc: Exception) -> None:
+        """The connection is over: wake every waiter."""
+        self.closed.set()
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(exc)
 
     def _dispatch(self, item: dict[str, Any]) -> None:
         if "event" in item:
@@ -130,12 +183,10 @@ class Client:
 
     async def close(self) -> None:
         """Close the connection."""
-        self._writer.close()
+        self._transport.close()
         with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+            await asyncio.wait_for(asyncio.shield(self._link.lost), 5)
+        self.closed.set()
 
 
 async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:

@@ -26,7 +26,7 @@ requests = st.fixed_dictionaries(
     {"op": st.sampled_from(OPS) | st.text(max_size=10) | scalars},
     optional={
         "id": scalars, "version": scalars, "target": values, "console": values, "mode": values,
-        "from": values, "tail_lines": values, "session": values, "data": values, "cols": values, "rows": values,
+        "from": values, "tail_lines": values, "session": values, "data": values, "cols": values, "rows": values, "ack": values,
     },
 )
 

@@ -22,6 +22,7 @@ from vconsole.wire import (
     ProtocolError,
     encode,
     error_reply,
+    field_bool,
     field_bytes,
     field_choice,
     field_int,
@@ -127,7 +128,9 @@ class ClientConnection(asyncio.Protocol):
                 continue
             rid = item.get("id")
             try:
-                self.send(self.handle(item))
+                reply = self.handle(item)
+                if reply is not None:
+                    self.send(reply)
             except ProtocolError as err:
                 self.send(error_reply(rid, err.code, err.message))
             except TargetError as err:
@@ -143,8 +146,12 @@ class ClientConnection(asyncio.Protocol):
 
     # --- requests --------------------------------------------------------
 
-    def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
-        """Answer one request (async work answers later with the same id)."""
+    def handle(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        """Answer one request (async work answers later with the same id).
+
+        None: the request succeeded and asked for no reply (``input`` with
+        ``ack: false``); errors are always answered.
+        """
         rid = msg.get("id")
         if rid is not None and (not isinstance(rid, int) or isinstance(rid, bool)):
             raise ProtocolError("bad_request", "field 'id' must be an integer")
@@ -220,9 +227,12 @@ class ClientConnection(asyncio.Protocol):
             raise ProtocolError("not_attached", f"not attached to {key}")
         return attachment
 
-    def _input(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    def _input(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any] | None:
         attachment = self._attachment(msg)
         data = field_bytes(msg, "data", max_len=64 * 1024)
+        # A keystroke's reply is only news when it is an error; not encoding
+        # and sending one per key saves the broker and the client real time.
+        ack = field_bool(msg, "ack", default=True)
         if attachment.read_only:
             raise ProtocolError("read_only", "this client is attached read-only")
         try:
@@ -231,7 +241,7 @@ class ClientConnection(asyncio.Protocol):
             raise ProtocolError("disconnected", str(exc)) from None
         except InputBacklogFull as exc:
             raise ProtocolError("input_full", str(exc)) from None
-        return ok_reply(rid, accepted=len(data))
+        return ok_reply(rid, accepted=len(data)) if ack else None
 
     def _resize(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
         attachment = self._attachment(msg)

@@ -18,8 +18,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("vconsole.broker")
 
 # One flooding console may take at most this much per loop turn, so the
-# others (and the clients' keystrokes) get their turn.
-READ_BUDGET = 1 << 20
+# others (and the clients' keystrokes) get their turn, and so its own clients
+# are pumped often: a turn of 1 MiB let a paced flood outrun the clients'
+# sockets between pumps, and they missed bytes.
+READ_BUDGET = 64 * 1024
+# A read shorter than this from a level-triggered endpoint (a pty) means it is
+# drained: the turn ends instead of paying for a read that returns EAGAIN.
+SHORT_READ = 512
 MAX_INPUT_BACKLOG = 64 * 1024
 MAX_MARKS = 64
 # What the broker wrote to each console, newest last: the bytes behind an
@@ -120,13 +125,15 @@ class ConsoleSession:
         if endpoint is None:
             return
         taken = 0
+        drained_at = SHORT_READ if endpoint.level_triggered else 1
         try:
             while taken < READ_BUDGET:
                 data = endpoint.read()
-                if not data:
+                if data:
+                    taken += len(data)
+                    self._record(data)
+                if len(data) < drained_at:
                     break
-                taken += len(data)
-                self._record(data)
         except EndpointClosed as exc:
             self._flush_clients()
             self.unbind(DISCONNECTED, str(exc))
@@ -165,8 +172,24 @@ class ConsoleSession:
             raise InputBacklogFull(
                 f"the guest is not reading input ({len(self._input)} bytes waiting)"
             )
+        if not self._input and not self._writing:
+            # Nothing queued ahead of it (a keystroke, usually): straight to
+            # the guest, without the backlog's copies.
+            try:
+                n = endpoint.write(data)
+            except EndpointClosed:
+                return  # as below: the read side reports the hang-up
+            if n:
+                self._log_input(data[:n])
+            if n == len(data):
+                return
+            data = data[n:]
         self._input += data
         self._write_some()
+
+    def _log_input(self, data: bytes | bytearray) -> None:
+        self.input_log += data
+        del self.input_log[:-INPUT_LOG]
 
     def _write_some(self) -> None:
         endpoint = self.endpoint
@@ -177,8 +200,7 @@ class ConsoleSession:
                 n = endpoint.write(bytes(self._input[:65536]))
                 if n == 0:
                     break
-                self.input_log += self._input[:n]
-                del self.input_log[:-INPUT_LOG]
+                self._log_input(self._input[:n])
                 del self._input[:n]
         except EndpointClosed:
             self._input.clear()

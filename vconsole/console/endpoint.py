@@ -23,6 +23,12 @@ class ConsoleEndpoint(ABC):
     # (start, end, source) ranges of ``initial`` that did not come from the
     # console itself, e.g. a domU's hypervisor console log ("hypervisor").
     initial_marks: tuple[tuple[int, int, str], ...] = ()
+    # True when ``fileno()`` is readable exactly while ``read`` has data (a pty
+    # master): then a short read means the source is drained, and the broker
+    # ends its read turn rather than issue one more read that only fails with
+    # EAGAIN; the event loop calls again when more arrives. A ring's event
+    # channel says only "something changed", so it must be read until empty.
+    level_triggered: bool = False
 
     @abstractmethod
     def fileno(self) -> int:

@@ -20,6 +20,8 @@ class PtyEndpoint(ConsoleEndpoint):
     lab lease socket that makes a second opener get EBUSY.
     """
 
+    level_triggered = True
+
     def __init__(
         self,
         master_fd: int,
