@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bare_relay import BareRelay
-from benchmarks.harness import Tmux, echo_argv, lab, read_until, spawn_on_pty, stop
+from benchmarks.harness import Tmux, cpu_ns, echo_argv, lab, read_until, spawn_on_pty, stop
 from benchmarks.report import Report, Row, Stats
 from tests.lab_host import LabHost
 
@@ -157,9 +157,17 @@ def _drain(fd: int, quiet: float = 0.2) -> None:
 PATHS = ("vconsole", "pty", "tmux", "bare")
 
 
-def measure(keys: int, repeat: int) -> dict[str, list[tuple[float, float]]]:
-    """(p50, p99) per run for each path; runs interleaved."""
+def _costing(relay_pid: int, keys: int, run: Callable[[], list[float]]) -> tuple[list[float], float]:
+    """Run one round; also the relay process's CPU seconds per key during it."""
+    before = cpu_ns(relay_pid)
+    samples = run()
+    return samples, (cpu_ns(relay_pid) - before) / 1e9 / keys
+
+
+def measure(keys: int, repeat: int) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[float]]]:
+    """(p50, p99) per run for each path, and the relay process's CPU per key; runs interleaved."""
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in PATHS}
+    cpu: dict[str, list[float]] = {"vconsole": [], "tmux": [], "bare": []}
     with tempfile.TemporaryDirectory(prefix="vcbe") as tmp, \
             lab([{"id": 501, "name": "echo", "vttys": 1, "init": echo_argv()}]) as host, \
             BareRelay(Path(tmp) / "bare.sock", echo_argv()) as bare:
@@ -169,27 +177,32 @@ def measure(keys: int, repeat: int) -> dict[str, list[tuple[float, float]]]:
             read_until(master, b"READY")
             read_until(tmux.master, b"READY")
             _drain(tmux.master)
+            assert host.broker is not None and bare.proc is not None
+            relays = {"vconsole": host.broker.pid, "tmux": tmux.server_pid(), "bare": bare.proc.pid}
             for run in range(repeat + 1):  # the first round warms up and is not counted
-                rounds: dict[str, list[float]] = {
-                    "vconsole": asyncio.run(_broker_keys(host, keys)),
-                    "pty": asyncio.run(_fd_keys(master, keys, strip=False)),
-                    "tmux": asyncio.run(_fd_keys(tmux.master, keys, strip=True)),
-                    "bare": asyncio.run(_bare_keys(bare, keys)),
+                rounds: dict[str, tuple[list[float], float]] = {
+                    "vconsole": _costing(relays["vconsole"], keys, lambda: asyncio.run(_broker_keys(host, keys))),
+                    "pty": (asyncio.run(_fd_keys(master, keys, strip=False)), 0.0),
+                    "tmux": _costing(relays["tmux"], keys,
+                                     lambda: asyncio.run(_fd_keys(tmux.master, keys, strip=True))),
+                    "bare": _costing(relays["bare"], keys, lambda: asyncio.run(_bare_keys(bare, keys))),
                 }
                 _drain(tmux.master, 0.05)
                 if run:
-                    for name, samples in rounds.items():
+                    for name, (samples, per_key) in rounds.items():
                         results[name].append(_percentiles(samples))
+                        if name in cpu:
+                            cpu[name].append(per_key)
         finally:
             stop(proc, master)
             tmux.close()
-    return results
+    return results, cpu
 
 
 def run(report: Report, quick: bool = False) -> None:
     """Measure and add the rows."""
     keys, repeat = (100, 3) if quick else (300, 5)
-    res = measure(keys, repeat)
+    res, cpu = measure(keys, repeat)
 
     def col(name: str, i: int) -> Stats:
         return Stats([pair[i] * 1e6 for pair in res[name]])
@@ -202,6 +215,11 @@ def run(report: Report, quick: bool = False) -> None:
         extra = {"target": "≤ 1x tmux", "ratio_max": 1.0} if pct == "p99" else {}
         rows.append(Row("echo", f"key echo {pct}", "µs", vc, "tmux client via pty", col("tmux", i), **extra))
         rows.append(Row("echo", f"key echo {pct}", "µs", vc, "bare asyncio relay (no framing)", col("bare", i)))
+    broker_cpu = Stats([c * 1e6 for c in cpu["vconsole"]])
+    rows.append(Row("echo", "relay CPU per key", "µs", broker_cpu, "tmux server",
+                    Stats([c * 1e6 for c in cpu["tmux"]])))
+    rows.append(Row("echo", "relay CPU per key", "µs", broker_cpu, "bare asyncio relay",
+                    Stats([c * 1e6 for c in cpu["bare"]])))
     report.add(rows)
     report.note("echo", f"{keys} keys per run, one in flight at a time ({GAP * 1000:.0f} ms apart), {repeat} runs "
                 "interleaved with the references after one warm-up run; p50/p99 within a run, then median and "
@@ -210,6 +228,9 @@ def run(report: Report, quick: bool = False) -> None:
     report.note("echo", "Every path is timed the same way: the key is sent from an asyncio loop and the clock "
                 "stops in the callback that receives the echo (the Client's event handler, a loop reader on "
                 "the pty or tmux client master, a Protocol on the bare relay's socket).")
+    report.note("echo", "Relay CPU per key: CPU time (user + system, /proc/PID/task/*/schedstat) of the process "
+                "between client and guest (the broker, the tmux server, the bare relay) during a run, over the "
+                "keys of the run.")
     report.note("echo", "The bare asyncio relay (benchmarks/bare_relay.py) is one Python process relaying raw "
                 "bytes between a Unix socket and the guest's pty, with nothing else: the floor any asyncio "
                 "relay pays, so broker minus bare is the broker's own cost.")
