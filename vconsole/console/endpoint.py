@@ -13,7 +13,8 @@ class ConsoleEndpoint(ABC):
     """A non-blocking byte pipe to a guest console.
 
     The broker watches ``fileno()`` for readability and calls ``read`` until it
-    returns ``b""``. ``initial`` is what the source had buffered for us before
+    returns ``b""`` (or, for a ``level_triggered`` endpoint, a short read), a
+    bounded amount per turn. ``initial`` is what the source had buffered for us before
     we opened it (a vtty's port buffer) and ``lost`` how many bytes the source
     dropped while nobody held it; the broker records both.
     """
