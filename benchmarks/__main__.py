@@ -2,18 +2,20 @@
 
 Names: relay, echo, engine, tui, scale, snapshot (default: all, in that order).
 ``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
-unless ``--write`` is given.
+unless ``--write`` is given. A run replaces only the sections of the benchmarks
+it ran (benchmarks/results.json keeps every section's figures).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
 
-from benchmarks.report import RESULTS, Report, Row, table, write_results
+from benchmarks.report import RESULTS, Report, Row, now, table, write_results
 
 MODULES = {
     "relay": "benchmarks.relay",
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"== {name} ...", flush=True)
         began = time.monotonic()
+        report.began[name] = now()
+        report.load[name] = os.getloadavg()[0]
         try:
             importlib.import_module(MODULES[name]).run(report, quick=args.quick)
         except Exception as exc:  # one broken benchmark must not hide the others' figures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -11,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+# RESULTS.md is made from this file, so running one benchmark replaces only its own section.
+RESULTS_DATA = Path(__file__).with_name("results.json")
+ORDER = ["relay", "echo", "engine", "tui", "scale", "snapshot"]
 
 
 @dataclass
@@ -95,6 +99,11 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # Per benchmark: when it ran and the load average (1 min) at its start; the
+    # machine has 2 shared cores, so a figure means little without its load.
+    began: dict[str, str] = field(default_factory=dict)
+    load: dict[str, float] = field(default_factory=dict)
+    commands: dict[str, str] = field(default_factory=dict)
 
     def add(self, rows: list[Row]) -> None:
         """Add a benchmark's rows."""
@@ -167,12 +176,66 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def markdown(report: Report, command: str) -> str:
-    """RESULTS.md: the machine, the date, the table and the notes."""
-    out = ["# Benchmark results", "", f"Produced by `{command}`. Every figure is the median of",
-           "repeated runs with its spread `[min..max]`, next to its reference measured in",
-           "the same run, and their ratio (figure / reference).", "", "## Machine", ""]
-    out += [f"- {k}: {v}" for k, v in machine().items()]
+def now() -> str:
+    """The current time, UTC, to the minute."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _row_data(row: Row) -> dict[str, object]:
+    data = dict(row.__dict__)
+    data["value"] = row.value.samples if row.value is not None else None
+    data["ref_value"] = row.ref_value.samples if row.ref_value is not None else None
+    return data
+
+
+def _row_from(data: dict[str, object]) -> Row:
+    fields = dict(data)
+    for key in ("value", "ref_value"):
+        samples = fields.get(key)
+        fields[key] = Stats([float(v) for v in samples]) if isinstance(samples, list) else None
+    return Row(**fields)  # type: ignore[arg-type]
+
+
+def merge(report: Report, command: str, path: Path = RESULTS_DATA) -> Report:
+    """The sections of earlier runs in ``path`` with this run's benchmarks replaced.
+
+    Writes the merged data back to ``path``; a missing or unreadable file starts afresh.
+    """
+    try:
+        stored = json.loads(path.read_text())
+        sections: dict[str, dict[str, object]] = dict(stored["sections"])
+    except (OSError, ValueError, KeyError, TypeError):
+        sections = {}
+    for bench in report.seconds:
+        sections[bench] = {
+            "command": command,
+            "began": report.began.get(bench, now()),
+            "load": report.load.get(bench),
+            "seconds": report.seconds[bench],
+            "notes": report.notes.get(bench, []),
+            "rows": [_row_data(r) for r in report.rows if r.bench == bench],
+        }
+    path.write_text(json.dumps({"machine": machine(), "sections": sections}, indent=1) + "\n")
+    merged = Report()
+    for bench in sorted(sections, key=lambda b: ORDER.index(b) if b in ORDER else len(ORDER)):
+        section = sections[bench]
+        merged.add([_row_from(r) for r in section["rows"]])  # type: ignore[attr-defined]
+        merged.notes[bench] = list(section["notes"])  # type: ignore[call-overload]
+        merged.seconds[bench] = float(section["seconds"])  # type: ignore[arg-type]
+        merged.began[bench] = str(section["began"])
+        if section.get("load") is not None:
+            merged.load[bench] = float(section["load"])  # type: ignore[arg-type]
+        merged.commands[bench] = str(section["command"])
+    return merged
+
+
+def markdown(report: Report) -> str:
+    """RESULTS.md: the machine, the table, and per benchmark when it ran, its load and notes."""
+    out = ["# Benchmark results", "", "Made by `python -m benchmarks` (one benchmark's run replaces only its",
+           "section). Every figure is the median of repeated runs with its spread",
+           "`[min..max]`, next to its reference measured in the same run, and their",
+           "ratio (figure / reference).", "", "## Machine", ""]
+    out += [f"- {k}: {v}" for k, v in machine().items() if k != "date"]
     out += ["", "## Figures", "", "| " + " | ".join([*HEADER[:-1], "target met"]) + " |",
             "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in report.rows]
@@ -180,11 +243,17 @@ def markdown(report: Report, command: str) -> str:
     for bench, lines in report.notes.items():
         took = report.seconds.get(bench)
         out += [f"## {bench}" + (f" ({took:.0f} s)" if took is not None else ""), ""]
+        when = [f"ran {report.began[bench]}" if bench in report.began else "",
+                f"load average {report.load[bench]:.2f} at start" if bench in report.load else "",
+                f"by `{report.commands[bench]}`" if bench in report.commands else ""]
+        if any(when):
+            out += ["- " + ", ".join(w for w in when if w)]
         out += [f"- {line}" for line in lines]
         out += [""]
     return "\n".join(out)
 
 
-def write_results(report: Report, command: str, path: Path = RESULTS) -> None:
-    """Write RESULTS.md."""
-    path.write_text(markdown(report, command))
+def write_results(report: Report, command: str, path: Path = RESULTS,
+                  data: Path = RESULTS_DATA) -> None:
+    """Merge this run into ``data`` and write RESULTS.md from the merged sections."""
+    path.write_text(markdown(merge(report, command, data)))
