@@ -190,8 +190,9 @@ async def test_flag_aware_boot_before_broker_goes_to_hypervisor_console(lab_host
     client = await lab_host.client()
     try:
         expected = b"READY\n" + pattern(1, 10240)
-        data, _ = await read_history(client, "early")
+        data, reply = await read_history(client, "early")
         assert strip_banners(data) == expected  # everything, in order
+        assert [m["source"] for m in reply["marks"]] == ["hypervisor"]  # attach says where, as list does
         assert data.startswith(HYPERVISOR_BANNER) and data.endswith(CONNECTED_BANNER)
         info = await console_info(client, "early")
         (mark,) = info["marks"]

@@ -214,6 +214,8 @@ class ClientConnection(asyncio.Protocol):
             end=history.end,
             missed=missed,
             lost=session.lost,
+            # Where the history holds the hypervisor log or restored bytes, as in `list`.
+            marks=list(session.marks),
         )
         # Replay after the reply so the client knows the session key first.
         asyncio.get_running_loop().call_soon(attachment.pump)
