@@ -33,6 +33,18 @@ def op_cup(t: Terminal, p: list[int]) -> None:
 CSI_CACHE: dict[str, Action] = {}
 
 
+def lookup(csi: str) -> Action:
+    """The action for a CSI body, from the cache or compiled (and cached)."""
+    action = CSI_CACHE.get(csi)
+    if action is None:
+        action = compile_csi(csi)
+        if csi[1:5] != "8;2;":  # one-off truecolours would flush the cache
+            if len(CSI_CACHE) > 8192:
+                CSI_CACHE.clear()
+            CSI_CACHE[csi] = action
+    return action
+
+
 def compile_csi(body: str) -> Action:
     """The cacheable action for a CSI body (the characters after ``ESC [``)."""
     if body[-1] == "m" and not (len(body) > 1 and " " <= body[-2] <= "/"):

@@ -134,13 +134,17 @@ class PackedLine(Line):
         self._unpacked: Line | None = None
         self.wrapped = wrapped
 
+    def packed(self) -> list[tuple[str, int]]:
+        """The row's runs; subclasses may build them on first use."""
+        return self._packed
+
     def unpack(self) -> Line:
         """The row as a plain :class:`Line` (built once)."""
         line = self._unpacked
         if line is None:
             chars: list[str] = []
             styles: list[int] = []
-            for text, style in self._packed:
+            for text, style in self.packed():
                 chars.extend(text)
                 styles.extend([style] * len(text))
             pad = self._cols - len(chars)
@@ -170,7 +174,7 @@ class PackedLine(Line):
         """The row as text, trailing blanks stripped."""
         if self._unpacked is not None:
             return self._unpacked.text()
-        return "".join(text for text, _ in self._packed).rstrip(" ")
+        return "".join(text for text, _ in self.packed()).rstrip(" ")
 
     def runs(self) -> list[tuple[str, int]]:
         """(text, style) runs covering every cell, adjacent equal styles merged."""
@@ -178,7 +182,7 @@ class PackedLine(Line):
             return self._unpacked.runs()
         out: list[tuple[str, int]] = []
         width = 0
-        for text, style in self._packed:
+        for text, style in self.packed():
             width += len(text)
             if out and out[-1][1] == style:
                 out[-1] = (out[-1][0] + text, style)

@@ -8,12 +8,16 @@ from typing import Any
 
 from vconsole.term import charsets, sgr
 from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
-from vconsole.term.lines import print_lines
+from vconsole.term.lines import bulk_lines, print_lines
 from vconsole.term.modes import Modes
 from vconsole.term.parser import MAX_PENDING, TOKEN, split_incomplete
 from vconsole.term.printing import print_mixed, print_narrow
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
 from vconsole.term.sequences import control, esc_dispatch, osc_dispatch
+
+# The bulk paths (log lines, CSI-dense output) on or off; tests turn them off
+# to check that they leave exactly the state the general path does.
+FAST_PATHS = True
 
 
 class SavedCursor:
@@ -168,6 +172,10 @@ class Terminal:
 
     def process(self, text: str) -> None:
         """Process decoded output that holds no cut-off sequence (see :meth:`feed_text`)."""
+        if "\r\n" in text and FAST_PATHS:
+            done = bulk_lines(self, text)
+            if done:
+                text = text[done:]
         csi_cache = CSI_CACHE
         dirty_add = self._dirty.add
         cols = self.cols
