@@ -8,6 +8,7 @@ from typing import Any
 
 from vconsole.term import charsets, sgr
 from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
+from vconsole.term.dense import is_dense, process_dense
 from vconsole.term.lines import bulk_lines, print_lines
 from vconsole.term.modes import Modes
 from vconsole.term.parser import MAX_PENDING, TOKEN, split_incomplete
@@ -171,11 +172,23 @@ class Terminal:
         self.process(text)
 
     def process(self, text: str) -> None:
-        """Process decoded output that holds no cut-off sequence (see :meth:`feed_text`)."""
-        if "\r\n" in text and FAST_PATHS:
-            done = bulk_lines(self, text)
-            if done:
-                text = text[done:]
+        """Process decoded output that holds no cut-off sequence (see :meth:`feed_text`).
+
+        Bursts of log lines and CSI-dense output go to the bulk paths; the
+        rest to :meth:`process_tokens`.
+        """
+        if FAST_PATHS:
+            if "\r\n" in text:
+                done = bulk_lines(self, text)
+                if done:
+                    text = text[done:]
+            if is_dense(text):
+                process_dense(self, text)
+                return
+        self.process_tokens(text)
+
+    def process_tokens(self, text: str) -> None:
+        """The general path: one regex token at a time (no cut-off sequence at the end)."""
         csi_cache = CSI_CACHE
         dirty_add = self._dirty.add
         cols = self.cols
@@ -214,7 +227,14 @@ class Terminal:
                     else:
                         control(self, ctl)
                 elif lines:
-                    print_lines(self, lines)
+                    if FAST_PATHS:
+                        print_lines(self, lines)
+                    else:  # the same, token by token: each line, then CR and LF
+                        for line in lines.split("\r\n")[:-1]:
+                            self.process_tokens(line + "\r")
+                            self.linefeed()
+                            if self.modes.newline:
+                                self.x = 0
                 elif esc:
                     esc_dispatch(self, esc[:-1], esc[-1])
                 elif osc:
@@ -302,10 +322,15 @@ class Terminal:
 
     def set_margins(self, top: int, bottom: int) -> None:
         """DECSTBM with 0-based inclusive rows; ignored unless top < bottom."""
-        bottom = min(bottom, self.rows - 1)
+        if bottom >= self.rows:
+            bottom = self.rows - 1
         if top < bottom:
             self.top, self.bottom = top, bottom
-            self.goto(0, 0)
+            if self.modes.origin:
+                self.goto(0, 0)
+            else:
+                self.x = self.y = 0
+                self.wrap = False
 
     def save_cursor(self, into: SavedCursor | None = None) -> None:
         """DECSC."""
