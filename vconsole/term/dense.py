@@ -80,8 +80,23 @@ def process_dense(t: Terminal, text: str) -> None:
             t.last_char = ""  # REP repeats only a character printed right before it
             continue
         if not (run.isascii() and run.isprintable()):
-            general(run)  # controls, other escapes, non-ASCII: the general path
-            continue
+            text = run.lstrip("\r\n")
+            if len(text) < len(run):  # CR and LF before the text (a scroll region's LF)
+                for c in run[:len(run) - len(text)]:
+                    if c == "\r":
+                        t.x = 0
+                        t.wrap = False
+                    else:
+                        t.linefeed()
+                        if modes.newline:
+                            t.x = 0
+                t.last_char = ""
+                run = text
+                if not run:
+                    continue
+            if not (run.isascii() and run.isprintable()):
+                general(run)  # other controls and escapes, non-ASCII: the general path
+                continue
         x = t.x
         end = x + len(run)
         if end < cols and t.plain and not t.wrap:
