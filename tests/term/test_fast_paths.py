@@ -57,10 +57,13 @@ def run(data: bytes, cuts: list[int], cols: int = 80, rows: int = 24, general: b
 
 
 def check(data: bytes, cuts: list[int], cols: int = 80, rows: int = 24) -> None:
-    """Fast path with cuts == general path in one feed == general path with the cuts."""
-    fast = run(data, cuts, cols, rows)
-    assert fast == run(data, [], cols, rows, general=True)
-    assert fast == run(data, cuts, cols, rows, general=True)
+    """Fast path == general path, fed whole and fed with the cuts.
+
+    (The general path itself may differ between the two: a malformed
+    ``ESC [`` cut off at the end of a feed does not swallow the next ESC.)
+    """
+    assert run(data, [], cols, rows) == run(data, [], cols, rows, general=True)
+    assert run(data, cuts, cols, rows) == run(data, cuts, cols, rows, general=True)
 
 
 # Sequences the dense path must hand to the general path, or get right itself.

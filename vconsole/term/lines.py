@@ -24,6 +24,8 @@ _SGR = re.compile(r"\x1b\[([0-9;:]*)m")
 
 Runs = list[tuple[str, int]]
 
+_RESETS = ("\x1b[0m", "\x1b[m")
+
 
 def _runs(line: str, style: int) -> tuple[Runs, int, int]:
     """(text, style) runs of a line of text and SGRs, its width, and the style after it."""
@@ -153,15 +155,18 @@ def _coloured_rows(rest: list[str], plains: list[str], cols: int, style: int
     """Rows for lines with SGRs (``plains``: the same lines without them); the style after."""
     rows: list[Line] = []
     add = rows.append
+    bg = sgr.BG_FIELD
     for line, plain in zip(rest, plains, strict=True):
-        blank = sgr.erase_style(style)
-        if len(plain) <= cols:
-            if len(plain) == len(line):
-                add(PackedLine([(line, style)] if line else [], cols, blank))
+        width = len(plain)
+        if width <= cols:
+            if width == len(line):
+                add(PackedLine([(line, style)] if line else [], cols, style & bg))
             else:
-                add(LazyRow(line, style, cols, blank))
-                style = _end_style(line, style)
+                add(LazyRow(line, style, cols, style & bg))
+                # Coloured output mostly ends its lines with a reset.
+                style = 0 if line.endswith(_RESETS) else _end_style(line, style)
             continue
+        blank = style & bg
         runs, _, style = _runs(line, style)
         for row_runs, row_blank, wrapped in _split_rows(runs, cols, blank):
             add(PackedLine(row_runs, cols, row_blank, wrapped))
