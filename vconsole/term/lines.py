@@ -223,7 +223,7 @@ def write_lines(t: Terminal, rest: list[str], plains: list[str] | None) -> None:
     if t.buf is t.main and t.scrollback.maxlen:
         t.scrollback.extend(buf[:gone])
     del buf[:gone]
-    t._dirty.update(range(t.rows))
+    t.mark_dirty(0, t.rows)
 
 
 def bulk_lines(t: Terminal, text: str) -> int:

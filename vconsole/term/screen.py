@@ -96,9 +96,12 @@ class Line:
             chars[x] = " "
             if x:
                 chars[x - 1] = " "
-        chars[x:] = [" "] * count + chars[x:n - count]
+        # del + slice insert: no temporary copy of the rest of the row
+        del chars[n - count:]
+        chars[x:x] = [" "] * count
         styles = self.styles
-        styles[x:] = [style] * count + styles[x:n - count]
+        del styles[n - count:]
+        styles[x:x] = [style] * count
         last = chars[n - 1]
         if not last.isascii() and char_width(last[:1]) == 2:
             chars[n - 1] = " "  # a wide character lost its pad off the end
@@ -116,9 +119,11 @@ class Line:
             chars[x - 1] = " "
         if end < n and chars[end] == WIDE_PAD:
             chars[end] = " "
-        chars[x:] = chars[end:] + [" "] * count
+        del chars[x:end]
+        chars += [" "] * count
         styles = self.styles
-        styles[x:] = styles[end:] + [style] * count
+        del styles[x:end]
+        styles += [style] * count
 
     def resize(self, cols: int) -> None:
         """Truncate or pad (with default blanks) to ``cols`` cells."""

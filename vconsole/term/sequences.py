@@ -234,13 +234,13 @@ def _el(t: Terminal, p: list[int]) -> None:
 def _il(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_down(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
-        t._dirty.update(range(t.y, t.bottom + 1))
+        t.mark_dirty(t.y, t.bottom + 1)
 
 
 def _dl(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_up(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
-        t._dirty.update(range(t.y, t.bottom + 1))
+        t.mark_dirty(t.y, t.bottom + 1)
 
 
 def _ich(t: Terminal, p: list[int]) -> None:

@@ -298,15 +298,23 @@ class Terminal:
     def scroll_up(self, count: int) -> None:
         """Scroll the region up ``count`` rows (to scrollback if it is the whole main top)."""
         top, bottom = self.top, self.bottom
-        removed = self.buf.scroll_up(top, bottom, count, sgr.erase_style(self.style))
+        removed = self.buf.scroll_up(top, bottom, count, self.style & sgr.BG_FIELD)
         if top == 0 and self.buf is self.main and self.scrollback.maxlen:
             self.scrollback.extend(removed)
-        self._dirty.update(range(top, bottom + 1))
+        self.mark_dirty(top, bottom + 1)
 
     def scroll_down(self, count: int) -> None:
         """Scroll the region down ``count`` rows."""
-        self.buf.scroll_down(self.top, self.bottom, count, sgr.erase_style(self.style))
-        self._dirty.update(range(self.top, self.bottom + 1))
+        self.buf.scroll_down(self.top, self.bottom, count, self.style & sgr.BG_FIELD)
+        self.mark_dirty(self.top, self.bottom + 1)
+
+    def mark_dirty(self, start: int, end: int) -> None:
+        """Mark rows ``start..end-1`` changed (see :meth:`changed_rows`)."""
+        dirty = self._dirty
+        # Between two reads by the renderer the set soon holds every row:
+        # then there is nothing to add (scrolling output marks many rows).
+        if len(dirty) < self.rows:
+            dirty.update(range(start, end))
 
     def move_to(self, x: int, y: int) -> None:
         """Put the cursor at absolute (x, y), clamped to the screen."""
