@@ -9,7 +9,7 @@ from typing import Any
 from vconsole.term import charsets, sgr
 from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
 from vconsole.term.dense import is_dense, process_dense
-from vconsole.term.lines import bulk_lines, print_lines
+from vconsole.term.lines import bulk_lines, lines_by_tokens, print_lines
 from vconsole.term.modes import Modes
 from vconsole.term.parser import MAX_PENDING, TOKEN, split_incomplete
 from vconsole.term.printing import print_mixed, print_narrow
@@ -227,14 +227,7 @@ class Terminal:
                     else:
                         control(self, ctl)
                 elif lines:
-                    if FAST_PATHS:
-                        print_lines(self, lines)
-                    else:  # the same, token by token: each line, then CR and LF
-                        for line in lines.split("\r\n")[:-1]:
-                            self.process_tokens(line + "\r")
-                            self.linefeed()
-                            if self.modes.newline:
-                                self.x = 0
+                    (print_lines if FAST_PATHS else lines_by_tokens)(self, lines)
                 elif esc:
                     esc_dispatch(self, esc[:-1], esc[-1])
                 elif osc:
