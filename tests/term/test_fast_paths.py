@@ -72,7 +72,8 @@ _odd = st.sampled_from([
     "\x1b]0;t\x1b\\", "\x9b", "\x1bP1$r\r\n\x1b\\", "\x1b[?25l", "\x1b[?7l", "\x1b[4h",
     "\x1b[5b", "\x1b[3;4r", "\x1b[?6h", "\x1b[6n", "\x1b(0", "\x1b(B", "\r\n", "\n", "\r",
     "\t", "\x08", "\u4e2d\u6587", "e\u0301", "\x1b[38;2;1;2;3m", "\x1b[48:5:99m", "\x1b[0m",
-    "\x1b[<1m", "\x1b[>c", "\x1b7", "\x1b8", "\x1bM", "\x1b[\r1H", "\x1b[12",
+    "\x1b[<1m", "\x1b[>c", "\x1b7", "\x1b8", "\x1bM", "\x1b[\r1H", "\x1b[12", "\x1bc",
+    "\x1b[?6h\x1bc", "\x1b#8",
 ])
 _short = st.text(alphabet="abcdefghij XYZ.", min_size=1, max_size=12)
 dense_token = st.one_of(streams.cursor_move, streams.cursor_move, streams.edit, streams.sgr,
@@ -169,3 +170,10 @@ def test_bulk_lines_skip_crlf_inside_a_string() -> None:
     # The first CRLF is inside an OSC title: the bulk path must not start there.
     text = "\x1b]2;a\r\nb\x07" + "".join(f"l{i}\r\n" for i in range(30))
     check(("\x1b[24;1H" + text).encode(), [])
+
+
+def test_dense_after_full_reset_in_text() -> None:
+    # RIS (ESC c, in the text after a CSI) replaces the modes: origin mode set
+    # after it must still apply to CUP.
+    text = "\x1b[1;1Hx\x1bc" + "\x1b[5;10r\x1b[?6h\x1b[2;3Hy" + "\x1b[1;1H" * 8
+    check(text.encode(), [])

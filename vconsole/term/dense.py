@@ -96,6 +96,7 @@ def process_dense(t: Terminal, text: str) -> None:
                     continue
             if not (run.isascii() and run.isprintable()):
                 general(run)  # other controls and escapes, non-ASCII: the general path
+                modes = t.modes  # RIS (ESC c) replaces it
                 continue
         x = t.x
         end = x + len(run)
