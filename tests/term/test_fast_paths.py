@@ -177,3 +177,14 @@ def test_dense_after_full_reset_in_text() -> None:
     # after it must still apply to CUP.
     text = "\x1b[1;1Hx\x1bc" + "\x1b[5;10r\x1b[?6h\x1b[2;3Hy" + "\x1b[1;1H" * 8
     check(text.encode(), [])
+
+
+def test_recorded_programs() -> None:
+    """Real programs' output (tests/fixtures/term), whole and in small feeds."""
+    from pathlib import Path
+
+    fixtures = sorted((Path(__file__).parent.parent / "fixtures" / "term").glob("*.bin"))
+    assert fixtures
+    for path in fixtures:
+        data = path.read_bytes()
+        check(data, list(range(997, len(data), 997)))

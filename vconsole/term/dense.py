@@ -47,6 +47,7 @@ def process_dense(t: Terminal, text: str) -> None:
         general(head)
     get = CSI_CACHE.get
     cols = t.cols
+    rows = t.rows
     modes = t.modes
     dirty_add = t._dirty.add
     for piece in pieces:
@@ -72,7 +73,7 @@ def process_dense(t: Terminal, text: str) -> None:
             t.style = (t.style & a) | b
         elif op is op_cup and not modes.origin:
             t.x = a if a < cols else cols - 1
-            t.y = b if b < t.rows else t.rows - 1
+            t.y = b if b < rows else rows - 1
             t.wrap = False
         else:
             op(t, params)
@@ -106,7 +107,7 @@ def process_dense(t: Terminal, text: str) -> None:
             if chars[x] == WIDE_PAD or chars[end] == WIDE_PAD:
                 line.fix_wide(x, end)
             chars[x:end] = run
-            line.styles[x:end] = [t.style] * (end - x)
+            line.styles[x:end] = [t.style] * len(run)
             t.x = end
             dirty_add(t.y)
             t.last_char = run[-1]
