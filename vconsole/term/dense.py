@@ -53,19 +53,20 @@ def process_dense(t: Terminal, text: str) -> None:
     for piece in pieces:
         action = get(piece)
         if action is None:
+            # The sequence ends one past its parameter bytes, unless it has
+            # intermediates or is malformed: only cached (valid) sequences
+            # are taken on trust, others are checked with the regex.
             rest = piece.lstrip(PARAM_BYTES)
-            if rest and "@" <= rest[0] <= "~":
-                n = len(piece) - len(rest) + 1
-                run = rest[1:]
-            else:  # intermediates, or not a CSI at all
+            n = len(piece) - len(rest) + 1
+            action = get(piece[:n])
+            if action is None:
                 m = _BODY.match(piece)
                 if m is None:
                     general("\x1b[" + "\x1b[".join([piece, *pieces]))
                     return
                 n = m.end()
-                run = piece[n:]
-            seq = piece[:n]
-            action = get(seq) or lookup(seq)
+                action = lookup(piece[:n])
+            run = piece[n:]
         else:
             run = ""
         op, a, b, params = action
