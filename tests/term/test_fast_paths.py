@@ -188,3 +188,12 @@ def test_recorded_programs() -> None:
     for path in fixtures:
         data = path.read_bytes()
         check(data, list(range(997, len(data), 997)))
+
+
+def test_bulk_lines_heads_with_escapes() -> None:
+    # What precedes the first CRLF decides whether it is a real line end.
+    lines = "".join(f"\x1b[3{i % 8}ml{i}\x1b[m\r\n" for i in range(30))
+    for head in ("\x1b[1mab", "\x1b[\x1b[0mab", "\x1b[1", "\x1b[1 ", "\x1b 1", "\x1b]0;t",
+                 "\x1bP1", "\x1b[?", "x\x1b", "\x1b[5;5H\x1b[2Kz"):
+        check(("\x1b[24;1H" + head + "\r\n" + lines).encode(), [])
+        check(("\x1b[24;1H" + head + "\r\n" + lines).encode(), [3, 9, 40])

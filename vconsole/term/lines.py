@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vconsole.term.terminal import Terminal
 
 _SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+_CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 Runs = list[tuple[str, int]]
 
@@ -256,17 +257,21 @@ def bulk_lines(t: Terminal, text: str) -> int:
         return 0
     # The CRLF at i must be tokens of their own, not inside a string or a
     # malformed sequence that started before it: only a token starting with
-    # ESC can hold a CR. Walking a long head token by token would cost more
-    # than the bulk path saves.
-    if text.find("\x1b", 0, i) >= 0:
-        if i > 2048:
-            return 0
-        for m in TOKEN.finditer(text):
-            if m.end() > i + 1:
-                # A run of log lines (group 1) holds only real line ends.
-                if m.end() != i + 2 and m.lastindex != 1:
-                    return 0
-                break
+    # ESC can hold a CR. If the last ESC before it starts a complete CSI,
+    # nothing can (a malformed CSI that swallowed that ESC ends at its "[").
+    k = text.rfind("\x1b", 0, i)
+    if k >= 0:
+        m = _CSI.match(text, k)
+        if m is None or m.end() > i:
+            if i > 2048:  # walking a long head token by token costs too much
+                return 0
+            for m in TOKEN.finditer(text):
+                if m.end() > i + 1:
+                    # The LF must be a control token (group 7); a run of log
+                    # lines (group 1) holds only real line ends.
+                    if not ((m.lastindex == 7 and m.end() == i + 2) or m.lastindex == 1):
+                        return 0
+                    break
     if i:
         t.process(text[:i])
     rest = block.split("\r\n")
