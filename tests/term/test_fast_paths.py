@@ -73,7 +73,7 @@ _odd = st.sampled_from([
     "\x1b[5b", "\x1b[3;4r", "\x1b[?6h", "\x1b[6n", "\x1b(0", "\x1b(B", "\r\n", "\n", "\r",
     "\t", "\x08", "\u4e2d\u6587", "e\u0301", "\x1b[38;2;1;2;3m", "\x1b[48:5:99m", "\x1b[0m",
     "\x1b[<1m", "\x1b[>c", "\x1b7", "\x1b8", "\x1bM", "\x1b[\r1H", "\x1b[12", "\x1bc",
-    "\x1b[?6h\x1bc", "\x1b#8",
+    "\x1b[?6h\x1bc", "\x1b#8", "\x1b]0;t", "\x1bP1", "\x1b[1", "\x1b 1",
 ])
 _short = st.text(alphabet="abcdefghij XYZ.", min_size=1, max_size=12)
 dense_token = st.one_of(streams.cursor_move, streams.cursor_move, streams.edit, streams.sgr,
