@@ -197,3 +197,16 @@ def test_bulk_lines_heads_with_escapes() -> None:
                  "\x1bP1", "\x1b[?", "x\x1b", "\x1b[5;5H\x1b[2Kz"):
         check(("\x1b[24;1H" + head + "\r\n" + lines).encode(), [])
         check(("\x1b[24;1H" + head + "\r\n" + lines).encode(), [3, 9, 40])
+
+
+def test_bulk_lines_around_odd_lines() -> None:
+    # Lines with a tab, an SGR between CR and LF, or another escape go to the
+    # general path; the lines around them are still written in bulk.
+    odd = {3: "a\tb", 10: "c\r\x1b[0m\nd", 11: "\x1b[2Kx", 30: "\x1b]0;t\x07y"}
+    for chosen in ([3], [10], [11], [30], [3, 10, 11, 30]):
+        lines = [f"\x1b[3{i % 8}ml{i}\x1b[m" for i in range(40)]
+        for n in chosen:
+            lines[n] = odd[n]
+        data = ("\x1b[24;1H" + "".join(line + "\r\n" for line in lines)).encode()
+        check(data, [])
+        check(data, [50, 200, 333])

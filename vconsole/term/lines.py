@@ -236,25 +236,56 @@ def write_lines(t: Terminal, rest: list[str], plains: list[str] | None) -> None:
     t.mark_dirty(0, t.rows)
 
 
-def bulk_lines(t: Terminal, text: str) -> int:
-    """Write the complete lines of ASCII and SGRs in ``text`` in bulk, if it has some.
+def _good_lines(plains: list[str]) -> tuple[int, int]:
+    """The first run [s, e) of lines that are printable ASCII, or (-1, -1)."""
+    n = len(plains)
+    s = 0
+    while s < n and not (plains[s].isascii() and plains[s].isprintable()):
+        s += 1
+    if s == n:
+        return -1, -1
+    e = s + 1
+    while e < n and plains[e].isascii() and plains[e].isprintable():
+        e += 1
+    return s, e
 
-    Looks for them before the tokenizer runs: from the first CRLF to the
-    last. The part before is processed on the general path first. Returns
-    how much of ``text`` was consumed (0: nothing done, the caller processes
-    all of it).
+
+def bulk_lines(t: Terminal, text: str) -> int:
+    """Write complete lines of ASCII and SGRs in ``text`` in bulk, if it has some.
+
+    Looks for them before the tokenizer runs, between the first CRLF and the
+    last: all of them, or else the first run of such lines (others, say with
+    a tab, go to the general path). What comes before them is processed
+    first. Returns how much of ``text`` was consumed (0: nothing done, the
+    caller processes all of it).
     """
     i = text.find("\r\n")
     j = text.rfind("\r\n")
     if j <= i + 2:
         return 0
     block = text[i + 2:j]
-    plain = block
+    rest = block.split("\r\n")
+    plains = rest
     if "\x1b" in block:
         plain = _SGR.sub("", block)  # any other escape leaves an ESC: not printable
+        plains = plain.split("\r\n")
+        if len(plains) != len(rest):  # an SGR between a CR and an LF joined them
+            plains = [_SGR.sub("", line) for line in rest]
+            plain = "\x00"  # not all good: check line by line
+    else:
+        plain = block
+    end = j + 2
     check = plain.replace("\r\n", "")
     if not (check.isascii() and check.isprintable()):
-        return 0
+        s, e = _good_lines(plains)
+        if s < 0:
+            return 0
+        start = i + 2 + sum(len(line) + 2 for line in rest[:s])  # where line s starts
+        end = start + sum(len(line) + 2 for line in rest[s:e])
+        i = start - 2
+        same = plains is rest
+        rest = rest[s:e]
+        plains = rest if same else plains[s:e]
     # The CRLF at i must be tokens of their own, not inside a string or a
     # malformed sequence that started before it: only a token starting with
     # ESC can hold a CR. If the last ESC before it starts a complete CSI,
@@ -274,6 +305,5 @@ def bulk_lines(t: Terminal, text: str) -> int:
                     break
     if i:
         t.process(text[:i])
-    rest = block.split("\r\n")
-    write_lines(t, rest, plain.split("\r\n") if plain is not block else rest)
-    return j + 2
+    write_lines(t, rest, plains)
+    return end
