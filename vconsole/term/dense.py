@@ -81,23 +81,22 @@ def process_dense(t: Terminal, text: str) -> None:
         if not run:
             t.last_char = ""  # REP repeats only a character printed right before it
             continue
+        tail = ""
         if not (run.isascii() and run.isprintable()):
+            # CR and LF before or after the text (a scroll region's LF, the
+            # end of a line) are done here; anything else by the general path.
             text = run.lstrip("\r\n")
-            if len(text) < len(run):  # CR and LF before the text (a scroll region's LF)
-                for c in run[:len(run) - len(text)]:
-                    if c == "\r":
-                        t.x = 0
-                        t.wrap = False
-                    else:
-                        t.linefeed()
-                        if modes.newline:
-                            t.x = 0
-                t.last_char = ""
+            if len(text) < len(run):
+                _crlf(t, run[:len(run) - len(text)])
                 run = text
                 if not run:
                     continue
-            if not (run.isascii() and run.isprintable()):
-                general(run)  # other controls and escapes, non-ASCII: the general path
+            text = run.rstrip("\r\n")
+            if text and text.isascii() and text.isprintable():
+                tail = run[len(text):]
+                run = text
+            else:
+                general(run)  # other controls and escapes, non-ASCII
                 modes = t.modes  # RIS (ESC c) replaces it
                 continue
         x = t.x
@@ -114,3 +113,18 @@ def process_dense(t: Terminal, text: str) -> None:
             t.last_char = run[-1]
         else:
             t.print(run)
+        if tail:
+            _crlf(t, tail)
+
+
+def _crlf(t: Terminal, controls: str) -> None:
+    """Carry out a string of CRs and LFs (as the general path does)."""
+    for c in controls:
+        if c == "\r":
+            t.x = 0
+            t.wrap = False
+        else:
+            t.linefeed()
+            if t.modes.newline:
+                t.x = 0
+    t.last_char = ""
