@@ -109,6 +109,12 @@ def test_small_screens(text: str, cols: int, rows: int) -> None:
     check(text.encode(), [len(text) // 2], cols, rows)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log_stream, st.integers(1, 30), st.integers(1, 6), cuts)
+def test_small_screens_logs(text: str, cols: int, rows: int, at: list[int]) -> None:
+    check(text.encode(), at, cols, rows)
+
+
 def test_benchmark_streams_match() -> None:
     """The three benchmark streams, 60 KB each, in 16 KiB feeds (as the benchmark)."""
     from benchmarks import engine
