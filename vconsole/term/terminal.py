@@ -7,7 +7,7 @@ from collections import deque
 from typing import Any
 
 from vconsole.term import charsets, sgr
-from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
+from vconsole.term.actions import CSI_CACHE, lookup, op_cup, op_sgr
 from vconsole.term.dense import is_dense, process_dense
 from vconsole.term.lines import bulk_lines, lines_by_tokens, print_lines
 from vconsole.term.modes import Modes
@@ -194,13 +194,7 @@ class Terminal:
         cols = self.cols
         for lines, run, csi, after, osc, esc, ctl in TOKEN.findall(text):
             if csi:
-                action = csi_cache.get(csi)
-                if action is None:
-                    action = compile_csi(csi)
-                    if csi[1:5] != "8;2;":  # one-off truecolours would flush the cache
-                        if len(csi_cache) > 8192:
-                            csi_cache.clear()
-                        csi_cache[csi] = action
+                action = csi_cache.get(csi) or lookup(csi)
                 op, a, b, params = action
                 if op is op_sgr:
                     self.style = (self.style & a) | b
