@@ -32,7 +32,8 @@ def xterm_only(term: Terminal, token: str, previous: str = "") -> str | None:
       DECAWM off with a pending wrap: tmux then drops the next character.
     - ICH of n cells where 2n exceeds the rest of the line: tmux 3.3 leaves
       stale cells between the moved text and the inserted blanks (a tmux bug).
-    - DECSTR: xterm resets the graphic rendition, tmux keeps it.
+    - DECSTR: xterm resets the graphic rendition and character sets, tmux
+      keeps them.
     - CSI sequences with parameters longer than 63 bytes: tmux drops them.
     - DECRC: xterm restores a saved pending wrap; tmux does not.
     - DECSTBM in origin mode: xterm homes the cursor to the top margin, tmux
@@ -54,8 +55,8 @@ def xterm_only(term: Terminal, token: str, previous: str = "") -> str | None:
         n = int(token[2:-1] or 1) or 1
         if 2 * n > term.cols - term.x:
             return "ICH of more than half the rest of the line"
-    if token == "\x1b[!p" and term.style:
-        return "DECSTR with attributes set"
+    if token == "\x1b[!p" and (term.style or term.gl or term.charsets != ["B", "B"]):
+        return "DECSTR with attributes or character sets set"
     if token in ("\x1b8", "\x1b[u") and term.saved.wrap:
         return "DECRC of a pending wrap"
     if token.startswith("\x1b[") and token.endswith(("I", "a", "e")):

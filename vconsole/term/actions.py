@@ -33,6 +33,26 @@ def op_cup(t: Terminal, p: list[int]) -> None:
 CSI_CACHE: dict[str, Action] = {}
 
 
+# Truecolour SGRs have a cache of their own: a stream of one-off colours
+# (a gradient) would otherwise flush the common sequences out of CSI_CACHE.
+TRUECOLOR_CACHE: dict[str, Action] = {}
+
+
+def lookup(csi: str) -> Action:
+    """The action for a CSI body, from the caches or compiled (and cached)."""
+    action = CSI_CACHE.get(csi)
+    if action is not None:
+        return action
+    cache = TRUECOLOR_CACHE if csi[1:5] == "8;2;" else CSI_CACHE
+    action = cache.get(csi)
+    if action is None:
+        action = compile_csi(csi)
+        if len(cache) > 8192:
+            cache.clear()
+        cache[csi] = action
+    return action
+
+
 def compile_csi(body: str) -> Action:
     """The cacheable action for a CSI body (the characters after ``ESC [``)."""
     if body[-1] == "m" and not (len(body) > 1 and " " <= body[-2] <= "/"):

@@ -64,42 +64,66 @@ class Line:
         if end < len(chars) and chars[end] == WIDE_PAD:
             chars[end] = " "
 
+    # erase/insert_cells/delete_cells run once per ECH/EL/ICH/DCH: fix_wide is
+    # inlined and the blanks are built in one multiplication.
+
     def erase(self, start: int, end: int, style: int) -> None:
         """Blank cells ``[start, end)`` with ``style``."""
-        n = len(self.chars)
-        start = max(start, 0)
-        end = min(end, n)
+        chars = self.chars
+        n = len(chars)
+        if start < 0:
+            start = 0
+        if end > n:
+            end = n
         if start >= end:
             return
-        self.fix_wide(start, end)
-        self.chars[start:end] = [" "] * (end - start)
+        if start and chars[start] == WIDE_PAD:
+            chars[start - 1] = " "
+        if end < n and chars[end] == WIDE_PAD:
+            chars[end] = " "
+        chars[start:end] = [" "] * (end - start)
         self.styles[start:end] = [style] * (end - start)
 
     def insert_cells(self, x: int, count: int, style: int) -> None:
         """Insert ``count`` blanks at ``x``, dropping cells pushed off the end."""
-        n = len(self.chars)
-        count = min(count, n - x)
+        chars = self.chars
+        n = len(chars)
+        if count > n - x:
+            count = n - x
         if count <= 0:
             return
-        self.fix_wide(x, x)
-        del self.chars[n - count:]
-        del self.styles[n - count:]
-        self.chars[x:x] = [" "] * count
-        self.styles[x:x] = [style] * count
-        if char_width(self.chars[n - 1][:1]) == 2:
-            self.chars[n - 1] = " "  # a wide character lost its pad off the end
+        if chars[x] == WIDE_PAD:  # a wide character split by the insertion
+            chars[x] = " "
+            if x:
+                chars[x - 1] = " "
+        # del + slice insert: no temporary copy of the rest of the row
+        del chars[n - count:]
+        chars[x:x] = [" "] * count
+        styles = self.styles
+        del styles[n - count:]
+        styles[x:x] = [style] * count
+        last = chars[n - 1]
+        if not last.isascii() and char_width(last[:1]) == 2:
+            chars[n - 1] = " "  # a wide character lost its pad off the end
 
     def delete_cells(self, x: int, count: int, style: int) -> None:
         """Delete ``count`` cells at ``x``, filling from the right with blanks."""
-        n = len(self.chars)
-        count = min(count, n - x)
+        chars = self.chars
+        n = len(chars)
+        if count > n - x:
+            count = n - x
         if count <= 0:
             return
-        self.fix_wide(x, x + count)
-        del self.chars[x:x + count]
-        del self.styles[x:x + count]
-        self.chars.extend([" "] * count)
-        self.styles.extend([style] * count)
+        end = x + count
+        if x and chars[x] == WIDE_PAD:
+            chars[x - 1] = " "
+        if end < n and chars[end] == WIDE_PAD:
+            chars[end] = " "
+        del chars[x:end]
+        chars += [" "] * count
+        styles = self.styles
+        del styles[x:end]
+        styles += [style] * count
 
     def resize(self, cols: int) -> None:
         """Truncate or pad (with default blanks) to ``cols`` cells."""
@@ -134,13 +158,17 @@ class PackedLine(Line):
         self._unpacked: Line | None = None
         self.wrapped = wrapped
 
+    def packed(self) -> list[tuple[str, int]]:
+        """The row's runs; subclasses may build them on first use."""
+        return self._packed
+
     def unpack(self) -> Line:
         """The row as a plain :class:`Line` (built once)."""
         line = self._unpacked
         if line is None:
             chars: list[str] = []
             styles: list[int] = []
-            for text, style in self._packed:
+            for text, style in self.packed():
                 chars.extend(text)
                 styles.extend([style] * len(text))
             pad = self._cols - len(chars)
@@ -170,7 +198,7 @@ class PackedLine(Line):
         """The row as text, trailing blanks stripped."""
         if self._unpacked is not None:
             return self._unpacked.text()
-        return "".join(text for text, _ in self._packed).rstrip(" ")
+        return "".join(text for text, _ in self.packed()).rstrip(" ")
 
     def runs(self) -> list[tuple[str, int]]:
         """(text, style) runs covering every cell, adjacent equal styles merged."""
@@ -178,7 +206,7 @@ class PackedLine(Line):
             return self._unpacked.runs()
         out: list[tuple[str, int]] = []
         width = 0
-        for text, style in self._packed:
+        for text, style in self.packed():
             width += len(text)
             if out and out[-1][1] == style:
                 out[-1] = (out[-1][0] + text, style)
@@ -210,6 +238,10 @@ class Buffer:
     def scroll_up(self, top: int, bottom: int, count: int, style: int) -> list[Line]:
         """Scroll lines ``top..bottom`` (inclusive) up; return the lines removed."""
         lines = self.lines
+        if count == 1:  # the common case (a linefeed at the bottom margin)
+            removed = [lines.pop(top)]
+            lines.insert(bottom, Line([" "] * self.cols, [style] * self.cols))
+            return removed
         count = min(count, bottom - top + 1)
         removed = lines[top:top + count]
         del lines[top:top + count]

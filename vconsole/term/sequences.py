@@ -127,22 +127,36 @@ def _n(p: list[int], i: int = 0) -> int:
     return p[i] if len(p) > i and p[i] else 1
 
 
+# The movement, erase and edit handlers below run once per sequence in
+# cursor-addressing output, so they avoid helper calls (move_to, _n,
+# erase_style); the cursor is always on the screen, so x needs no clamping
+# when only y moves and vice versa.
+
+
 def _cuu(t: Terminal, p: list[int]) -> None:
     top = t.top if t.y >= t.top else 0
-    t.move_to(t.x, max(t.y - _n(p), top))
+    y = t.y - (p[0] if p and p[0] else 1)
+    t.y = y if y > top else top
+    t.wrap = False
 
 
 def _cud(t: Terminal, p: list[int]) -> None:
     bottom = t.bottom if t.y <= t.bottom else t.rows - 1
-    t.move_to(t.x, min(t.y + _n(p), bottom))
+    y = t.y + (p[0] if p and p[0] else 1)
+    t.y = y if y < bottom else bottom
+    t.wrap = False
 
 
 def _cuf(t: Terminal, p: list[int]) -> None:
-    t.move_to(t.x + _n(p), t.y)
+    x = t.x + (p[0] if p and p[0] else 1)
+    t.x = x if x < t.cols else t.cols - 1
+    t.wrap = False
 
 
 def _cub(t: Terminal, p: list[int]) -> None:
-    t.move_to(t.x - _n(p), t.y)
+    x = t.x - (p[0] if p and p[0] else 1)
+    t.x = x if x > 0 else 0
+    t.wrap = False
 
 
 def _cnl(t: Terminal, p: list[int]) -> None:
@@ -156,7 +170,9 @@ def _cpl(t: Terminal, p: list[int]) -> None:
 
 
 def _cha(t: Terminal, p: list[int]) -> None:
-    t.move_to(_n(p) - 1, t.y)
+    x = (p[0] if p and p[0] else 1) - 1
+    t.x = x if x < t.cols else t.cols - 1
+    t.wrap = False
 
 
 def _cup(t: Terminal, p: list[int]) -> None:
@@ -164,7 +180,11 @@ def _cup(t: Terminal, p: list[int]) -> None:
 
 
 def _vpa(t: Terminal, p: list[int]) -> None:
-    wrap = t.wrap  # a vertical move keeps a pending wrap (tmux)
+    if not t.modes.origin:  # a vertical move keeps a pending wrap (tmux)
+        y = (p[0] if p and p[0] else 1) - 1
+        t.y = y if y < t.rows else t.rows - 1
+        return
+    wrap = t.wrap
     t.goto(t.x, _n(p) - 1)
     t.wrap = wrap
 
@@ -200,7 +220,7 @@ def _ed(t: Terminal, p: list[int]) -> None:
 def _el(t: Terminal, p: list[int]) -> None:
     mode = p[0] if p else 0
     line = t.buf.lines[t.y]
-    style = sgr.erase_style(t.style)
+    style = t.style & sgr.BG_FIELD
     if mode == 0:
         line.erase(t.x, t.cols, style)
     elif mode == 1:
@@ -214,29 +234,30 @@ def _el(t: Terminal, p: list[int]) -> None:
 def _il(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_down(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
-        t._dirty.update(range(t.y, t.bottom + 1))
+        t.mark_dirty(t.y, t.bottom + 1)
 
 
 def _dl(t: Terminal, p: list[int]) -> None:
     if t.top <= t.y <= t.bottom:
         t.buf.scroll_up(t.y, t.bottom, _n(p), sgr.erase_style(t.style))
-        t._dirty.update(range(t.y, t.bottom + 1))
+        t.mark_dirty(t.y, t.bottom + 1)
 
 
 def _ich(t: Terminal, p: list[int]) -> None:
-    t.buf.lines[t.y].insert_cells(t.x, _n(p), sgr.erase_style(t.style))
+    t.buf.lines[t.y].insert_cells(t.x, p[0] if p and p[0] else 1, t.style & sgr.BG_FIELD)
     t._dirty.add(t.y)
     t.wrap = False
 
 
 def _dch(t: Terminal, p: list[int]) -> None:
-    t.buf.lines[t.y].delete_cells(t.x, _n(p), sgr.erase_style(t.style))
+    t.buf.lines[t.y].delete_cells(t.x, p[0] if p and p[0] else 1, t.style & sgr.BG_FIELD)
     t._dirty.add(t.y)
     t.wrap = False
 
 
 def _ech(t: Terminal, p: list[int]) -> None:
-    t.buf.lines[t.y].erase(t.x, t.x + _n(p), sgr.erase_style(t.style))
+    x = t.x
+    t.buf.lines[t.y].erase(x, x + (p[0] if p and p[0] else 1), t.style & sgr.BG_FIELD)
     t._dirty.add(t.y)
     t.wrap = False
 

@@ -7,13 +7,18 @@ from collections import deque
 from typing import Any
 
 from vconsole.term import charsets, sgr
-from vconsole.term.actions import CSI_CACHE, compile_csi, op_cup, op_sgr
-from vconsole.term.lines import print_lines
+from vconsole.term.actions import CSI_CACHE, lookup, op_cup, op_sgr
+from vconsole.term.dense import is_dense, process_dense
+from vconsole.term.lines import bulk_lines, lines_by_tokens, print_lines
 from vconsole.term.modes import Modes
 from vconsole.term.parser import MAX_PENDING, TOKEN, split_incomplete
 from vconsole.term.printing import print_mixed, print_narrow
 from vconsole.term.screen import WIDE_PAD, Buffer, Line, char_width
 from vconsole.term.sequences import control, esc_dispatch, osc_dispatch
+
+# The bulk paths (log lines, CSI-dense output) on or off; tests turn them off
+# to check that they leave exactly the state the general path does.
+FAST_PATHS = True
 
 
 class SavedCursor:
@@ -167,19 +172,29 @@ class Terminal:
         self.process(text)
 
     def process(self, text: str) -> None:
-        """Process decoded output that holds no cut-off sequence (see :meth:`feed_text`)."""
+        """Process decoded output that holds no cut-off sequence (see :meth:`feed_text`).
+
+        Bursts of log lines and CSI-dense output go to the bulk paths; the
+        rest to :meth:`process_tokens`.
+        """
+        if FAST_PATHS:
+            if "\r\n" in text:
+                done = bulk_lines(self, text)
+                if done:
+                    text = text[done:]
+            if is_dense(text):
+                process_dense(self, text)
+                return
+        self.process_tokens(text)
+
+    def process_tokens(self, text: str) -> None:
+        """The general path: one regex token at a time (no cut-off sequence at the end)."""
         csi_cache = CSI_CACHE
         dirty_add = self._dirty.add
         cols = self.cols
         for lines, run, csi, after, osc, esc, ctl in TOKEN.findall(text):
             if csi:
-                action = csi_cache.get(csi)
-                if action is None:
-                    action = compile_csi(csi)
-                    if csi[1:5] != "8;2;":  # one-off truecolours would flush the cache
-                        if len(csi_cache) > 8192:
-                            csi_cache.clear()
-                        csi_cache[csi] = action
+                action = csi_cache.get(csi) or lookup(csi)
                 op, a, b, params = action
                 if op is op_sgr:
                     self.style = (self.style & a) | b
@@ -206,7 +221,7 @@ class Terminal:
                     else:
                         control(self, ctl)
                 elif lines:
-                    print_lines(self, lines)
+                    (print_lines if FAST_PATHS else lines_by_tokens)(self, lines)
                 elif esc:
                     esc_dispatch(self, esc[:-1], esc[-1])
                 elif osc:
@@ -270,15 +285,23 @@ class Terminal:
     def scroll_up(self, count: int) -> None:
         """Scroll the region up ``count`` rows (to scrollback if it is the whole main top)."""
         top, bottom = self.top, self.bottom
-        removed = self.buf.scroll_up(top, bottom, count, sgr.erase_style(self.style))
+        removed = self.buf.scroll_up(top, bottom, count, self.style & sgr.BG_FIELD)
         if top == 0 and self.buf is self.main and self.scrollback.maxlen:
             self.scrollback.extend(removed)
-        self._dirty.update(range(top, bottom + 1))
+        self.mark_dirty(top, bottom + 1)
 
     def scroll_down(self, count: int) -> None:
         """Scroll the region down ``count`` rows."""
-        self.buf.scroll_down(self.top, self.bottom, count, sgr.erase_style(self.style))
-        self._dirty.update(range(self.top, self.bottom + 1))
+        self.buf.scroll_down(self.top, self.bottom, count, self.style & sgr.BG_FIELD)
+        self.mark_dirty(self.top, self.bottom + 1)
+
+    def mark_dirty(self, start: int, end: int) -> None:
+        """Mark rows ``start..end-1`` changed (see :meth:`changed_rows`)."""
+        dirty = self._dirty
+        # Between two reads by the renderer the set soon holds every row:
+        # then there is nothing to add (scrolling output marks many rows).
+        if len(dirty) < self.rows:
+            dirty.update(range(start, end))
 
     def move_to(self, x: int, y: int) -> None:
         """Put the cursor at absolute (x, y), clamped to the screen."""
@@ -294,10 +317,15 @@ class Terminal:
 
     def set_margins(self, top: int, bottom: int) -> None:
         """DECSTBM with 0-based inclusive rows; ignored unless top < bottom."""
-        bottom = min(bottom, self.rows - 1)
+        if bottom >= self.rows:
+            bottom = self.rows - 1
         if top < bottom:
             self.top, self.bottom = top, bottom
-            self.goto(0, 0)
+            if self.modes.origin:
+                self.goto(0, 0)
+            else:
+                self.x = self.y = 0
+                self.wrap = False
 
     def save_cursor(self, into: SavedCursor | None = None) -> None:
         """DECSC."""
