@@ -89,14 +89,14 @@ def test_a_view_is_unchanged_by_later_output() -> None:
     history.append(b"XYZ" * 5)
     assert b"".join(view.parts) == before  # copy on write: the view's buffer kept its bytes
     assert history.read(0) == (before + b"XYZ" * 5)[-64:]
-    history.release(view)
+    history.release(view.parts)
 
 
 def test_release_lets_changes_happen_in_place() -> None:
     history = OutputHistory(64)
     history.append(b"abc")
     view = history.view()
-    history.release(view)
+    history.release(view.parts)
     buf = history._buf
     history.append(b"def")
     assert history._buf is buf  # no copy once the view was released

@@ -20,7 +20,6 @@ class HistoryView:
     parts: tuple[memoryview, ...]
     start: int
     end: int
-    buffer: bytearray  # the buffer the parts view, to tell whether it is still shared
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -131,13 +130,14 @@ class OutputHistory:
     def view(self) -> HistoryView:
         """Everything held, by reference; call :meth:`release` with it when done."""
         if self._len == 0:
-            return HistoryView((), self._start, self._start, self._buf)
+            return HistoryView((), self._start, self._start)
         self._shares += 1
-        return HistoryView(self._parts(self._start, self._len), self._start, self.end, self._buf)
+        return HistoryView(self._parts(self._start, self._len), self._start, self.end)
 
-    def release(self, view: HistoryView) -> None:
-        """The holder of ``view`` is done with it: changes may happen in place again."""
-        if view.parts and view.buffer is self._buf and self._shares > 0:
+    def release(self, parts: tuple[bytes | memoryview, ...]) -> None:
+        """The holder of a view's ``parts`` is done with them: changes may happen in place again."""
+        first = parts[0] if parts else None
+        if isinstance(first, memoryview) and first.obj is self._buf and self._shares > 0:
             self._shares -= 1
 
     def _unshare(self) -> None:

@@ -10,6 +10,7 @@ first), since capture asks providers about rings.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,20 @@ from vconsole.broker.snapshotting import (
     apply_restore,
     capture,
     plan_restore,
-    read_snapshot_file,
-    write_snapshot_file,
+    release_histories,
 )
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.providers.base import ProviderError
-from vconsole.snapshot import MAX_FILE, SnapshotError, decode, encode
+from vconsole.snapshot import (
+    MAX_FILE,
+    SnapshotError,
+    SnapshotFile,
+    decode,
+    encode_body,
+    read_snapshot_file,
+    write_snapshot,
+)
+from vconsole.snapshot_encode import envelope
 from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
 
 if TYPE_CHECKING:
@@ -79,28 +88,38 @@ def snapshot_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> d
     async def run() -> None:
         snap = await capture(broker.registry, sessions, _host(conn))
         try:
-            data = encode(snap)
-        except SnapshotError as exc:
-            conn.send(error_reply(rid, "too_large", str(exc)))
-            return
-        fields: dict[str, Any] = {"records": len(snap.records), "size": len(data),
-                                  "sessions": [r.key for r in snap.records]}
-        if path is not None:
-            try:
-                await asyncio.get_running_loop().run_in_executor(None, write_snapshot_file, path, data)
-            except OSError as exc:
-                conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
-                return
-            fields["path"] = path
-        elif len(data) > INLINE_LIMIT:
-            conn.send(error_reply(rid, "too_large", f"snapshot of {len(data)} bytes does not fit a frame: name a file"))
-            return
-        else:
-            fields["data"] = data
-        conn.send(ok_reply(rid, **fields))
+            await _deliver(conn, rid, snap, path)
+        finally:
+            release_histories(sessions, snap)
 
     broker.spawn(run())
     return {"id": rid, "pending": True}
+
+
+async def _deliver(conn: ClientConnection, rid: Any, snap: SnapshotFile, path: str | None) -> None:
+    """Encode ``snap`` and stream it to ``path`` (in a worker thread), or send it inline."""
+    try:
+        body = encode_body(snap)
+    except SnapshotError as exc:
+        conn.send(error_reply(rid, "too_large", str(exc)))
+        return
+    size = len(envelope(body.size, bytes(32))) + body.size
+    fields: dict[str, Any] = {"records": len(snap.records), "size": size,
+                              "sessions": [r.key for r in snap.records]}
+    if path is not None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, write_snapshot, path, body)
+        except OSError as exc:
+            conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
+            return
+        fields["path"] = path
+    elif size > INLINE_LIMIT:
+        conn.send(error_reply(rid, "too_large", f"snapshot of {size} bytes does not fit a frame: name a file"))
+        return
+    else:
+        data = b"".join(body.pieces)
+        fields["data"] = envelope(body.size, hashlib.sha256(data).digest()) + data
+    conn.send(ok_reply(rid, **fields))
 
 
 def _host(conn: ClientConnection) -> str:

@@ -8,20 +8,23 @@ not validate is renamed ``sessions.refused.vcsnap`` and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 from pathlib import Path
 
 from vconsole.broker.registry import ConsoleRegistry
-from vconsole.broker.snapshotting import (
-    capture,
-    read_snapshot_file,
-    restore_at_start,
-    write_snapshot_file,
-)
+from vconsole.broker.snapshotting import capture, release_histories, restore_at_start
 from vconsole.runtime_paths import ensure_private_dir
-from vconsole.snapshot import MAX_FILE, SnapshotError, decode, encode
+from vconsole.snapshot import (
+    MAX_FILE,
+    SnapshotError,
+    decode,
+    encode_body,
+    read_snapshot_file,
+    write_snapshot,
+)
 
 log = logging.getLogger("vconsole.broker")
 SESSIONS_FILE = "sessions.vcsnap"
@@ -32,15 +35,19 @@ async def save_sessions(registry: ConsoleRegistry, path: Path) -> None:
     sessions = [s for s in registry.sessions.values() if len(s.history) or s.marks]
     if not sessions:
         return
+    hosts = ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
+    snap = await capture(registry, sessions, hosts)
     try:
-        hosts = ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
-        data = encode(await capture(registry, sessions, hosts))
         ensure_private_dir(path.parent)
-        write_snapshot_file(str(path), data)
+        # Streamed in a worker thread: a gigabyte of histories is neither
+        # copied nor written while the event loop stands still.
+        size = await asyncio.get_running_loop().run_in_executor(None, write_snapshot, str(path), encode_body(snap))
     except (OSError, SnapshotError) as exc:
         log.warning("could not save the sessions to %s: %s", path, exc)
         return
-    log.info("saved %d sessions (%d bytes) to %s", len(sessions), len(data), path)
+    finally:
+        release_histories(sessions, snap)
+    log.info("saved %d sessions (%d bytes) to %s", len(sessions), size, path)
 
 
 def restore_saved_sessions(registry: ConsoleRegistry, path: Path) -> int:
