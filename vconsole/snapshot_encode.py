@@ -88,7 +88,8 @@ def _record_fields(r: ConsoleRecord) -> dict[str, Any]:
     return out
 
 
-def _record_pieces(packer: msgpack.Packer, r: ConsoleRecord, pieces: list[Chunk]) -> None:
+def record_pieces(packer: msgpack.Packer, r: ConsoleRecord, pieces: list[Chunk]) -> None:
+    """Append one record's pieces: packed fields around the history's own buffers."""
     fields = _record_fields(r)
     h = r.history
     head = bytearray(packer.pack_map_header(RECORD_KEYS))
@@ -105,20 +106,30 @@ def _record_pieces(packer: msgpack.Packer, r: ConsoleRecord, pieces: list[Chunk]
     pieces.append(bytes(tail))
 
 
+def body_head(packer: msgpack.Packer, created: float, host: str, count: int) -> bytes:
+    """The body's first piece: the map up to the header of its ``count`` records."""
+    head: bytes = (packer.pack_map_header(3) + packer.pack("created") + packer.pack(created)
+                   + packer.pack("host") + packer.pack(host) + packer.pack("records")
+                   + packer.pack_array_header(count))
+    return head
+
+
+def check_size(body_size: int) -> int:
+    """The file's size for a body of ``body_size`` bytes; SnapshotError beyond the limit."""
+    total = body_size + len(envelope(body_size, bytes(32)))
+    if total > MAX_FILE:
+        raise SnapshotError(f"snapshot of {total} bytes exceeds the limit of {MAX_FILE}")
+    return total
+
+
 def encode_body(snapshot: SnapshotFile) -> EncodedBody:
     """The body's pieces; the histories are referenced, not copied."""
     packer = msgpack.Packer(use_bin_type=True)
-    pieces: list[Chunk] = [
-        packer.pack_map_header(3) + packer.pack("created") + packer.pack(snapshot.created)
-        + packer.pack("host") + packer.pack(snapshot.host) + packer.pack("records")
-        + packer.pack_array_header(len(snapshot.records))
-    ]
+    pieces: list[Chunk] = [body_head(packer, snapshot.created, snapshot.host, len(snapshot.records))]
     for r in snapshot.records:
-        _record_pieces(packer, r, pieces)
+        record_pieces(packer, r, pieces)
     size = sum(len(p) for p in pieces)
-    total = size + len(envelope(size, bytes(32)))
-    if total > MAX_FILE:
-        raise SnapshotError(f"snapshot of {total} bytes exceeds the limit of {MAX_FILE}")
+    check_size(size)
     return EncodedBody(pieces, size)
 
 

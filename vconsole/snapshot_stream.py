@@ -1,28 +1,32 @@
 """Writing and reading ``.vcsnap`` files without building them in memory.
 
-:func:`write_snapshot` streams an encoded body (vconsole/snapshot_encode.py)
-into a temporary file beside the target: it leaves room for the envelope,
-writes the pieces (the histories' own buffers) in order while another thread
-hashes the same pieces, then writes the envelope with the digest in front,
-fsyncs and renames. A failure at any point removes the temporary file, so a
-reader sees the old file or the complete new one, never a partial one.
+:class:`StreamingWriter` writes a file while its records are still being
+captured: the caller hands over each record's pieces (vconsole/snapshot_encode.py:
+packed fields and the histories' own buffers); a writer thread writes them
+into a temporary file beside the target, after room left for the envelope,
+while a hasher thread hashes the same pieces. At the end the envelope with
+the digest goes in front, then fsync and rename. A failure at any point
+removes the temporary file, so a reader sees the old file or the complete
+new one, never a partial one.
 
-Both run in a worker thread (``run_in_executor``): blocking file IO has no
-asyncio counterpart, and hashlib and os.write release the GIL, so hashing and
-writing a gigabyte proceed side by side while the event loop keeps serving.
+Threads, because blocking file IO has no asyncio counterpart; hashlib and
+os.write release the GIL, so writing, hashing and the event loop (capturing
+the next records) proceed side by side.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from vconsole.snapshot_encode import EncodedBody, envelope
+from vconsole.snapshot_encode import EncodedBody, check_size, envelope
 from vconsole.snapshot_model import Chunk, SnapshotError
 
-__all__ = ["read_snapshot_file", "write_all", "write_snapshot"]
+__all__ = ["StreamingWriter", "read_snapshot_file", "write_all", "write_snapshot"]
 
 SMALL = 256 * 1024  # pieces smaller than this are gathered into one write
 
@@ -34,9 +38,16 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
 def _write_pieces(fd: int, pieces: Iterable[Chunk]) -> None:
-    # Many records add three small pieces each: gather them so the file gets
-    # few large writes, but pass large pieces (histories) straight through.
+    # Each record adds two small pieces: gather them so the file gets few
+    # large writes, but pass large pieces (histories) straight through.
     pending = bytearray()
     for piece in pieces:
         if len(piece) < SMALL:
@@ -52,62 +63,101 @@ def _write_pieces(fd: int, pieces: Iterable[Chunk]) -> None:
         write_all(fd, pending)
 
 
-def write_snapshot(path: str, body: EncodedBody) -> int:
-    """Write the file atomically (temporary file, fsync, rename), mode 0600; its size."""
-    head_size = len(envelope(body.size, bytes(32)))
-    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"
-    hasher = _Hasher(body.pieces)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            os.lseek(fd, head_size, os.SEEK_SET)  # room for the envelope, written once the digest is known
-            _write_pieces(fd, body.pieces)
-            digest = hasher.result()
-            head = envelope(body.size, digest)
-            if len(head) != head_size:
-                raise SnapshotError("the envelope changed size")  # cannot happen: the digest is 32 bytes
-            os.lseek(fd, 0, os.SEEK_SET)
-            write_all(fd, head)
-            os.fsync(fd)
-        finally:
-            hasher.result()  # never leave the thread reading pieces the caller may release
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return head_size + body.size
+class StreamingWriter:
+    """A snapshot file written while its records are still being captured.
 
+    :meth:`add` queues body pieces in order (they must not change until the
+    file is finished: histories are handed over as views, copy on write).
+    :meth:`finish` completes the file and :meth:`abort` removes it; both
+    block, so an event loop runs them in a worker thread.
+    """
 
-class _Hasher:
-    """SHA-256 of the pieces, computed in a thread of its own while the writer writes them."""
-
-    def __init__(self, pieces: list[Chunk]) -> None:
-        self._pieces = pieces
-        self._digest: bytes | None = None
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.size = 0  # body bytes added so far
+        # Room for the envelope: its length for any body of 64 KiB or more. A
+        # smaller body is moved to fit once its size is known (it is small).
+        self._reserve = len(envelope(1 << 16, bytes(32)))
+        self._tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}.{id(self)}"
+        self._fd = os.open(self._tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self._sha = hashlib.sha256()
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="vcsnap-sha256", daemon=True)
-        self._thread.start()
+        self._to_write: queue.SimpleQueue[list[Chunk] | None] = queue.SimpleQueue()
+        self._to_hash: queue.SimpleQueue[list[Chunk] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._write, name="vcsnap-write", daemon=True),
+                         threading.Thread(target=self._hash, name="vcsnap-sha256", daemon=True)]
+        self._stopped = False
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def add(self, pieces: list[Chunk]) -> None:
+        """Queue body pieces, in order."""
+        self.size += sum(len(p) for p in pieces)
+        self._to_write.put(pieces)
+        self._to_hash.put(pieces)
+
+    def _write(self) -> None:
         try:
-            h = hashlib.sha256()
-            for piece in self._pieces:
-                h.update(piece)
-            self._digest = h.digest()
-        except BaseException as exc:  # handed to the writer, which raises it
+            os.lseek(self._fd, self._reserve, os.SEEK_SET)
+            _write_pieces(self._fd, self._drain(self._to_write))
+        except BaseException as exc:  # handed to finish(), which raises it
             self._failure = exc
+            for _ in self._drain(self._to_write):  # let the queue empty; nothing more is written
+                pass
 
-    def result(self) -> bytes:
-        """The digest, once the thread is done."""
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-        assert self._digest is not None
-        return self._digest
+    def _hash(self) -> None:
+        for piece in self._drain(self._to_hash):
+            self._sha.update(piece)
+
+    @staticmethod
+    def _drain(q: queue.SimpleQueue[list[Chunk] | None]) -> Iterator[Chunk]:
+        while (pieces := q.get()) is not None:
+            yield from pieces
+
+    def _stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._to_write.put(None)
+            self._to_hash.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def finish(self) -> int:
+        """Complete the file (envelope, fsync, rename); its size."""
+        try:
+            self._stop()
+            if self._failure is not None:
+                raise self._failure
+            total = check_size(self.size)
+            head = envelope(self.size, self._sha.digest())
+            if len(head) != self._reserve:  # a small body: move it up behind its shorter envelope
+                head += os.pread(self._fd, self.size, self._reserve)
+                os.ftruncate(self._fd, len(head))
+            _pwrite_all(self._fd, head, 0)
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return total
+
+    def abort(self) -> None:
+        """Give up: no file is left behind."""
+        self._stop()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp)
+
+
+def write_snapshot(path: str, body: EncodedBody) -> int:
+    """Write an encoded body as a file atomically (temporary file, fsync, rename), mode 0600; its size."""
+    writer = StreamingWriter(path)
+    writer.add(body.pieces)
+    return writer.finish()
 
 
 def read_snapshot_file(path: str, max_size: int) -> bytearray:

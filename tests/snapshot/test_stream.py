@@ -31,6 +31,7 @@ from vconsole.snapshot import (
     write_snapshot,
 )
 from vconsole.snapshot_encode import _record_fields
+from vconsole.snapshot_stream import StreamingWriter
 from vconsole.snapshot_stream import write_all as real_write_all
 
 
@@ -113,24 +114,46 @@ def test_output_during_the_write_does_not_change_what_is_written(tmp_path: Path)
     assert history.read(history.end - 11) == b"new output "
 
 
-@pytest.mark.parametrize("fail_at", [0, 1, 3])
+@pytest.mark.parametrize("fail_at", [0, 1, "pwrite", "fsync", "replace"])
 def test_an_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      fail_at: int) -> None:
+                                                      fail_at: int | str) -> None:
     path = tmp_path / "s.vcsnap"
     path.write_bytes(b"the previous snapshot")
     calls = []
 
     def failing(fd: int, data: Any) -> None:
         calls.append(len(data))
-        if len(calls) > fail_at:
+        if len(calls) > int(fail_at):
             raise OSError(28, "No space left on device")
         real_write_all(fd, data)
 
-    monkeypatch.setattr("vconsole.snapshot_stream.write_all", failing)
+    def broken(*args: Any) -> Any:
+        raise OSError(5, "Input/output error")
+
+    if isinstance(fail_at, int):
+        monkeypatch.setattr("vconsole.snapshot_stream.write_all", failing)
+    else:
+        monkeypatch.setattr(f"vconsole.snapshot_stream.os.{fail_at}", broken)
     with pytest.raises(OSError):
         write_snapshot(str(path), encode_body(big_snapshot()))
+    monkeypatch.undo()
     assert os.listdir(tmp_path) == ["s.vcsnap"]  # the temporary file is gone
     assert path.read_bytes() == b"the previous snapshot"  # and the old file is untouched
+
+
+def test_a_writer_given_up_leaves_nothing(tmp_path: Path) -> None:
+    writer = StreamingWriter(str(tmp_path / "s.vcsnap"))
+    writer.add(encode_body(big_snapshot()).pieces)
+    writer.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_small_bodies_move_up_behind_their_shorter_envelope(tmp_path: Path) -> None:
+    snap = SnapshotFile(1.0, "h", [])
+    path = tmp_path / "s.vcsnap"
+    write_snapshot(str(path), encode_body(snap))
+    assert path.read_bytes() == reference_encode(snap)
+    assert decode(path.read_bytes()) == snap
 
 
 def test_the_checksum_covers_the_streamed_histories(tmp_path: Path) -> None:
@@ -186,3 +209,30 @@ def test_restore_copies_only_what_survives_the_cap() -> None:
     assert session.history.read(0) == everything[-1000:]
     assert session.history.end == rec.history.end + 400
     assert session.history.start == session.history.end - 1000
+
+
+async def test_capture_to_file_writes_while_capturing(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from vconsole.broker.snapshotting import capture_to_file
+    from vconsole.providers.base import ConsoleSpec, GuestInfo
+
+    drawn = []
+    for i in range(5):
+        guest = GuestInfo(provider="lab", host="h", kind="container", id=str(i), name=f"g{i}", state="running")
+        session = ConsoleSession(guest, ConsoleSpec("vtty", 0), 200_000, lambda s: None, lambda s: None)
+        for n in range(40):
+            session.history.append(f"line {n} of console {i}\r\n".encode() * 300)
+        drawn.append(session)
+    registry: Any = SimpleNamespace(providers=[])
+    path = tmp_path / "all.vcsnap"
+    snap, size = await capture_to_file(registry, drawn, "h", str(path))
+    kept = [r.history.data for r in snap.records]
+    drawn[0].history.append(b"after the snapshot")  # copy on write, even before the release
+    release_histories(drawn, snap)
+    data = path.read_bytes()
+    assert size == len(data) and data == reference_encode(snap)
+    assert [r.history.data for r in decode(data).records] == kept
+    assert [r.key for r in snap.records] == [s.key for s in drawn]
+    drawn[1].history.append(b"x")  # released: changes in place again
+    assert drawn[1].history.read(drawn[1].history.end - 1) == b"x"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from vconsole.broker.registry import TargetError
@@ -20,6 +22,7 @@ from vconsole.broker.snapshotting import (
     RestoreRefused,
     apply_restore,
     capture,
+    capture_to_file,
     plan_restore,
     release_histories,
 )
@@ -32,7 +35,6 @@ from vconsole.snapshot import (
     decode,
     encode_body,
     read_snapshot_file,
-    write_snapshot,
 )
 from vconsole.snapshot_encode import envelope
 from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
@@ -40,6 +42,7 @@ from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, fi
 if TYPE_CHECKING:
     from vconsole.broker.connection import ClientConnection
 
+log = logging.getLogger("vconsole.broker")
 INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
 MAX_TARGETS = 256
 
@@ -86,40 +89,46 @@ def snapshot_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> d
     broker = conn.broker
 
     async def run() -> None:
-        snap = await capture(broker.registry, sessions, _host(conn))
+        began = time.monotonic()
+        if path is None:
+            snap = await capture(broker.registry, sessions, _host(conn))
+            try:
+                _send_inline(conn, rid, snap)
+            finally:
+                release_histories(sessions, snap)
+            return
         try:
-            await _deliver(conn, rid, snap, path)
-        finally:
-            release_histories(sessions, snap)
+            snap, size = await capture_to_file(broker.registry, sessions, _host(conn), path)
+        except SnapshotError as exc:
+            conn.send(error_reply(rid, "too_large", str(exc)))
+            return
+        except OSError as exc:
+            conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
+            return
+        release_histories(sessions, snap)
+        conn.send(ok_reply(rid, records=len(snap.records), size=size,
+                           sessions=[r.key for r in snap.records], path=path))
+        log.info("snapshot of %d sessions to %s: %d bytes in %.2f s", len(sessions), path, size,
+                 time.monotonic() - began)
 
     broker.spawn(run())
     return {"id": rid, "pending": True}
 
 
-async def _deliver(conn: ClientConnection, rid: Any, snap: SnapshotFile, path: str | None) -> None:
-    """Encode ``snap`` and stream it to ``path`` (in a worker thread), or send it inline."""
+def _send_inline(conn: ClientConnection, rid: Any, snap: SnapshotFile) -> None:
+    """Send a small snapshot in the reply itself."""
     try:
         body = encode_body(snap)
     except SnapshotError as exc:
         conn.send(error_reply(rid, "too_large", str(exc)))
         return
     size = len(envelope(body.size, bytes(32))) + body.size
-    fields: dict[str, Any] = {"records": len(snap.records), "size": size,
-                              "sessions": [r.key for r in snap.records]}
-    if path is not None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, write_snapshot, path, body)
-        except OSError as exc:
-            conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
-            return
-        fields["path"] = path
-    elif size > INLINE_LIMIT:
+    if size > INLINE_LIMIT:
         conn.send(error_reply(rid, "too_large", f"snapshot of {size} bytes does not fit a frame: name a file"))
         return
-    else:
-        data = b"".join(body.pieces)
-        fields["data"] = envelope(body.size, hashlib.sha256(data).digest()) + data
-    conn.send(ok_reply(rid, **fields))
+    data = b"".join(body.pieces)
+    conn.send(ok_reply(rid, records=len(snap.records), size=size, sessions=[r.key for r in snap.records],
+                       data=envelope(body.size, hashlib.sha256(data).digest()) + data))
 
 
 def _host(conn: ClientConnection) -> str:
@@ -144,10 +153,13 @@ def restore_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> di
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+        began = time.monotonic()
         try:
             data = inline if path is None else await loop.run_in_executor(None, read_snapshot_file, path, MAX_FILE)
             assert data is not None
+            read = time.monotonic()
             snap = await loop.run_in_executor(None, decode, data)
+            decoded = time.monotonic()
             steps = plan_restore(broker.registry, snap, into, inject)
         except SnapshotError as exc:
             conn.send(error_reply(rid, "bad_snapshot", str(exc)))
@@ -166,6 +178,8 @@ def restore_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> di
         for step in steps:
             broker.state_changed(step.session)
         conn.send(ok_reply(rid, **result))
+        log.info("restore of %d records: read %.2f s, decode %.2f s, apply %.2f s", len(steps),
+                 read - began, decoded - read, time.monotonic() - decoded)
 
     broker.spawn(run())
     return {"id": rid, "pending": True}

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgpack
+
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
 from vconsole.console.pty_endpoint import PtyEndpoint
@@ -41,6 +43,9 @@ from vconsole.snapshot import (
     SnapshotFile,
     Termios,
 )
+from vconsole.snapshot_encode import body_head, record_pieces
+from vconsole.snapshot_model import Chunk
+from vconsole.snapshot_stream import StreamingWriter
 from vconsole.term.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -181,6 +186,39 @@ async def capture(registry: ConsoleRegistry, sessions: list[ConsoleSession], hos
     providers = {p.name: p for p in registry.providers}
     records = [await capture_session(s, providers.get(s.guest.provider)) for s in sessions]
     return SnapshotFile(created=time.time(), host=host, records=records)
+
+
+async def capture_to_file(
+    registry: ConsoleRegistry, sessions: list[ConsoleSession], host: str, path: str
+) -> tuple[SnapshotFile, int]:
+    """Snapshot ``sessions`` into ``path``, writing while capturing; the snapshot and the file's size.
+
+    Each record goes to the writer thread as soon as it is captured, so the
+    file is being written while the next consoles are captured on the loop.
+    Raises OSError or SnapshotError (too large); no file is left then.
+    """
+    providers = {p.name: p for p in registry.providers}
+    loop = asyncio.get_running_loop()
+    packer = msgpack.Packer(use_bin_type=True)
+    snap = SnapshotFile(created=time.time(), host=host, records=[])
+    writer = await loop.run_in_executor(None, StreamingWriter, path)
+    try:
+        try:
+            writer.add([body_head(packer, snap.created, host, len(sessions))])
+            for session in sessions:
+                rec = await capture_session(session, providers.get(session.guest.provider))
+                snap.records.append(rec)
+                pieces: list[Chunk] = []
+                record_pieces(packer, rec, pieces)
+                writer.add(pieces)
+        except BaseException:
+            await loop.run_in_executor(None, writer.abort)
+            raise
+        size = await loop.run_in_executor(None, writer.finish)
+    except BaseException:
+        release_histories(sessions, snap)
+        raise
+    return snap, size
 
 
 def release_histories(sessions: list[ConsoleSession], snapshot: SnapshotFile) -> None:

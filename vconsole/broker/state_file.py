@@ -8,22 +8,19 @@ not validate is renamed ``sessions.refused.vcsnap`` and changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 from pathlib import Path
 
 from vconsole.broker.registry import ConsoleRegistry
-from vconsole.broker.snapshotting import capture, release_histories, restore_at_start
+from vconsole.broker.snapshotting import capture_to_file, release_histories, restore_at_start
 from vconsole.runtime_paths import ensure_private_dir
 from vconsole.snapshot import (
     MAX_FILE,
     SnapshotError,
     decode,
-    encode_body,
     read_snapshot_file,
-    write_snapshot,
 )
 
 log = logging.getLogger("vconsole.broker")
@@ -36,17 +33,15 @@ async def save_sessions(registry: ConsoleRegistry, path: Path) -> None:
     if not sessions:
         return
     hosts = ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
-    snap = await capture(registry, sessions, hosts)
     try:
         ensure_private_dir(path.parent)
-        # Streamed in a worker thread: a gigabyte of histories is neither
-        # copied nor written while the event loop stands still.
-        size = await asyncio.get_running_loop().run_in_executor(None, write_snapshot, str(path), encode_body(snap))
+        # Streamed by worker threads while the sessions are captured: a
+        # gigabyte of histories is neither copied nor written with the loop stopped.
+        snap, size = await capture_to_file(registry, sessions, hosts, str(path))
     except (OSError, SnapshotError) as exc:
         log.warning("could not save the sessions to %s: %s", path, exc)
         return
-    finally:
-        release_histories(sessions, snap)
+    release_histories(sessions, snap)
     log.info("saved %d sessions (%d bytes) to %s", len(sessions), size, path)
 
 
