@@ -26,10 +26,7 @@ from collections.abc import Iterable, Iterator
 from vconsole.snapshot_encode import EncodedBody, check_size, envelope
 from vconsole.snapshot_model import Chunk, SnapshotError
 
-__all__ = ["StreamingWriter", "read_snapshot_file", "write_all", "write_snapshot"]
-
-SMALL = 256 * 1024  # pieces smaller than this are gathered into one write
-
+__all__ = ["StreamingWriter", "read_snapshot_file", "write_all", "write_snapshot", "writev_all"]
 
 def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """os.write until every byte is written."""
@@ -45,22 +42,35 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
+BATCH_BYTES = 64 << 20  # one writev: few syscalls, and few GIL hand-offs between them
+BATCH_PIECES = 512  # below IOV_MAX (1024)
+
+
+def writev_all(fd: int, buffers: list[Chunk]) -> None:
+    """os.writev until every byte of ``buffers`` is written."""
+    views = [memoryview(b) for b in buffers if len(b)]
+    while views:
+        n = os.writev(fd, views)
+        while views and n >= views[0].nbytes:
+            n -= views[0].nbytes
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
+
+
 def _write_pieces(fd: int, pieces: Iterable[Chunk]) -> None:
-    # Each record adds two small pieces: gather them so the file gets few
-    # large writes, but pass large pieces (histories) straight through.
-    pending = bytearray()
+    # Gather pieces into large writev calls: a syscall per 1 MiB history
+    # would, on top of its own cost, wait for the GIL each time it returns.
+    batch: list[Chunk] = []
+    size = 0
     for piece in pieces:
-        if len(piece) < SMALL:
-            pending += piece
-            if len(pending) < SMALL:
-                continue
-        if pending:
-            write_all(fd, pending)
-            pending.clear()
-        if len(piece) >= SMALL:
-            write_all(fd, piece)
-    if pending:
-        write_all(fd, pending)
+        batch.append(piece)
+        size += len(piece)
+        if size >= BATCH_BYTES or len(batch) >= BATCH_PIECES:
+            writev_all(fd, batch)
+            batch, size = [], 0
+    if batch:
+        writev_all(fd, batch)
 
 
 class StreamingWriter:
@@ -114,20 +124,25 @@ class StreamingWriter:
         while (pieces := q.get()) is not None:
             yield from pieces
 
-    def _stop(self) -> None:
+    def _stop(self, hashed: bool = True) -> None:
+        """No more pieces; wait for the writer (and the hasher unless ``hashed`` is False)."""
         if not self._stopped:
             self._stopped = True
             self._to_write.put(None)
             self._to_hash.put(None)
-        for thread in self._threads:
+        for thread in self._threads if hashed else self._threads[:1]:
             thread.join()
 
     def finish(self) -> int:
         """Complete the file (envelope, fsync, rename); its size."""
         try:
-            self._stop()
+            self._stop(hashed=False)
             if self._failure is not None:
                 raise self._failure
+            # The body goes to the disk while the hasher finishes (the same
+            # order of time: a gigabyte each); the envelope is synced after.
+            os.fsync(self._fd)
+            self._stop()
             total = check_size(self.size)
             head = envelope(self.size, self._sha.digest())
             if len(head) != self._reserve:  # a small body: move it up behind its shorter envelope

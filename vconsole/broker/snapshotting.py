@@ -191,29 +191,23 @@ async def capture(registry: ConsoleRegistry, sessions: list[ConsoleSession], hos
 async def capture_to_file(
     registry: ConsoleRegistry, sessions: list[ConsoleSession], host: str, path: str
 ) -> tuple[SnapshotFile, int]:
-    """Snapshot ``sessions`` into ``path``, writing while capturing; the snapshot and the file's size.
+    """Snapshot ``sessions`` into ``path``; the snapshot and the file's size.
 
-    Each record goes to the writer thread as soon as it is captured, so the
-    file is being written while the next consoles are captured on the loop.
-    Raises OSError or SnapshotError (too large); no file is left then.
+    The records are captured on the loop first, then worker threads stream
+    them (the histories by reference) into the file. Writing while still
+    capturing was slower: each write returning to Python waited for the GIL
+    the capture held. Raises OSError or SnapshotError (too large), leaving no
+    file; call :func:`release_histories` once done with the snapshot.
     """
-    providers = {p.name: p for p in registry.providers}
+    snap = await capture(registry, sessions, host)
     loop = asyncio.get_running_loop()
-    packer = msgpack.Packer(use_bin_type=True)
-    snap = SnapshotFile(created=time.time(), host=host, records=[])
-    writer = await loop.run_in_executor(None, StreamingWriter, path)
     try:
-        try:
-            writer.add([body_head(packer, snap.created, host, len(sessions))])
-            for session in sessions:
-                rec = await capture_session(session, providers.get(session.guest.provider))
-                snap.records.append(rec)
-                pieces: list[Chunk] = []
-                record_pieces(packer, rec, pieces)
-                writer.add(pieces)
-        except BaseException:
-            await loop.run_in_executor(None, writer.abort)
-            raise
+        packer = msgpack.Packer(use_bin_type=True)
+        pieces: list[Chunk] = [body_head(packer, snap.created, host, len(snap.records))]
+        for rec in snap.records:
+            record_pieces(packer, rec, pieces)
+        writer = await loop.run_in_executor(None, StreamingWriter, path)
+        writer.add(pieces)
         size = await loop.run_in_executor(None, writer.finish)
     except BaseException:
         release_histories(sessions, snap)
