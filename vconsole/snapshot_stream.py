@@ -21,7 +21,6 @@ import hashlib
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
 
 from vconsole.snapshot_encode import EncodedBody, check_size, envelope
 from vconsole.snapshot_model import Chunk, SnapshotError
@@ -58,19 +57,28 @@ def writev_all(fd: int, buffers: list[Chunk]) -> None:
             views[0] = views[0][n:]
 
 
-def _write_pieces(fd: int, pieces: Iterable[Chunk]) -> None:
-    # Gather pieces into large writev calls: a syscall per 1 MiB history
-    # would, on top of its own cost, wait for the GIL each time it returns.
-    batch: list[Chunk] = []
-    size = 0
-    for piece in pieces:
-        batch.append(piece)
-        size += len(piece)
-        if size >= BATCH_BYTES or len(batch) >= BATCH_PIECES:
-            writev_all(fd, batch)
-            batch, size = [], 0
-    if batch:
-        writev_all(fd, batch)
+class _Batcher:
+    """Pieces gathered into large writev calls.
+
+    A syscall per 1 MiB history would, on top of its own cost, wait for the
+    GIL each time it returns.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.batch: list[Chunk] = []
+        self.size = 0
+
+    def add(self, piece: Chunk) -> None:
+        self.batch.append(piece)
+        self.size += len(piece)
+        if self.size >= BATCH_BYTES or len(self.batch) >= BATCH_PIECES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            batch, self.batch, self.size = self.batch, [], 0
+            writev_all(self.fd, batch)
 
 
 class StreamingWriter:
@@ -107,22 +115,30 @@ class StreamingWriter:
         self._to_hash.put(pieces)
 
     def _write(self) -> None:
+        # Every queued list is taken, even after a failure, until the end
+        # marker: finish() waits for it. The failure is raised by finish().
+        batcher = _Batcher(self._fd)
         try:
             os.lseek(self._fd, self._reserve, os.SEEK_SET)
-            _write_pieces(self._fd, self._drain(self._to_write))
-        except BaseException as exc:  # handed to finish(), which raises it
+        except BaseException as exc:
             self._failure = exc
-            for _ in self._drain(self._to_write):  # let the queue empty; nothing more is written
-                pass
+        while (pieces := self._to_write.get()) is not None:
+            if self._failure is None:
+                try:
+                    for piece in pieces:
+                        batcher.add(piece)
+                except BaseException as exc:
+                    self._failure = exc
+        if self._failure is None:
+            try:
+                batcher.flush()
+            except BaseException as exc:
+                self._failure = exc
 
     def _hash(self) -> None:
-        for piece in self._drain(self._to_hash):
-            self._sha.update(piece)
-
-    @staticmethod
-    def _drain(q: queue.SimpleQueue[list[Chunk] | None]) -> Iterator[Chunk]:
-        while (pieces := q.get()) is not None:
-            yield from pieces
+        while (pieces := self._to_hash.get()) is not None:
+            for piece in pieces:
+                self._sha.update(piece)
 
     def _stop(self, hashed: bool = True) -> None:
         """No more pieces; wait for the writer (and the hasher unless ``hashed`` is False)."""

@@ -32,7 +32,6 @@ from vconsole.snapshot import (
 )
 from vconsole.snapshot_encode import _record_fields
 from vconsole.snapshot_stream import StreamingWriter
-from vconsole.snapshot_stream import write_all as real_write_all
 
 
 def reference_encode(snapshot: SnapshotFile) -> bytes:
@@ -114,24 +113,25 @@ def test_output_during_the_write_does_not_change_what_is_written(tmp_path: Path)
     assert history.read(history.end - 11) == b"new output "
 
 
-@pytest.mark.parametrize("fail_at", [0, 1, "pwrite", "fsync", "replace"])
+@pytest.mark.parametrize("fail_at", ["writev", "writev-later", "pwrite", "fsync", "replace"])
 def test_an_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      fail_at: int | str) -> None:
+                                                      fail_at: str) -> None:
     path = tmp_path / "s.vcsnap"
     path.write_bytes(b"the previous snapshot")
+    real_writev = os.writev
     calls = []
 
-    def failing(fd: int, data: Any) -> None:
-        calls.append(len(data))
-        if len(calls) > int(fail_at):
+    def partly(fd: int, buffers: Any) -> int:
+        calls.append(1)
+        if len(calls) > 1:
             raise OSError(28, "No space left on device")
-        real_write_all(fd, data)
+        return real_writev(fd, [bytes(buffers[0])[:1000]])  # a short write first: it is resumed
 
     def broken(*args: Any) -> Any:
         raise OSError(5, "Input/output error")
 
-    if isinstance(fail_at, int):
-        monkeypatch.setattr("vconsole.snapshot_stream.write_all", failing)
+    if fail_at == "writev-later":
+        monkeypatch.setattr("vconsole.snapshot_stream.os.writev", partly)
     else:
         monkeypatch.setattr(f"vconsole.snapshot_stream.os.{fail_at}", broken)
     with pytest.raises(OSError):
@@ -139,6 +139,19 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["s.vcsnap"]  # the temporary file is gone
     assert path.read_bytes() == b"the previous snapshot"  # and the old file is untouched
+
+
+def test_short_writes_are_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_writev = os.writev
+
+    def stingy(fd: int, buffers: Any) -> int:
+        return real_writev(fd, [bytes(buffers[0])[:77_777]])
+
+    monkeypatch.setattr("vconsole.snapshot_stream.os.writev", stingy)
+    snap = big_snapshot()
+    write_snapshot(str(tmp_path / "s.vcsnap"), encode_body(snap))
+    monkeypatch.undo()
+    assert (tmp_path / "s.vcsnap").read_bytes() == reference_encode(snap)
 
 
 def test_a_writer_given_up_leaves_nothing(tmp_path: Path) -> None:
