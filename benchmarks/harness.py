@@ -51,6 +51,7 @@ def lab(containers: list[dict[str, Any]] | None = None, config: str = "", *,
             host.write_config(config)
         fleet = build(host) if build is not None else containers or []
         host.start_lab(host.write_fleet(fleet))
+        host.broker_spawned = time.monotonic()
         host.broker = host._spawn(["serve"], "broker.log")
         deadline = time.monotonic() + start_timeout
         while not socket_answers(host.paths.socket):
@@ -194,3 +195,28 @@ def cpu_ns(pid: int) -> int:
 def guest_program_argv(ctl: Path) -> list[str]:
     """argv of tests/guest_program.py outside the lab."""
     return [PY, "-u", str(GUEST_PROGRAM), str(ctl)]
+
+
+class Gate:
+    """A file the harness holds an exclusive flock on until it opens the gate.
+
+    Guests run ``flock -s PATH true`` before they print, so nothing is written
+    before the broker holds every console: a lab vtty with no master keeps
+    only its newest 4 KiB, and output printed before the broker existed
+    would be lost and the histories never fill.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "gate"
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def guard(self, command: str) -> list[str]:
+        """argv of ``sh -c command`` that waits for the gate first."""
+        return ["sh", "-c", f"flock -s {self.path} true; {command}"]
+
+    def open(self) -> None:
+        """Let every waiting guest go at once."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor drops the lock
+            self._fd = None

@@ -41,6 +41,7 @@ class LabHost:
         self.paths = RuntimePaths(base / "run" / "vconsole" / "broker.sock")
         self.lab: subprocess.Popen[bytes] | None = None
         self.broker: subprocess.Popen[bytes] | None = None
+        self.broker_spawned = 0.0  # time.monotonic() when the broker process was started
         self.logs = base / "logs"
         self.logs.mkdir(exist_ok=True)
 
@@ -107,6 +108,7 @@ class LabHost:
 
     def start_broker(self) -> None:
         """Start ``vconsole serve`` and wait until it answers."""
+        self.broker_spawned = time.monotonic()
         self.broker = self._spawn(["serve"], "broker.log")
         self._wait_socket(self.paths.socket, self.broker, "broker")
 

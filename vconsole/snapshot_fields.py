@@ -127,3 +127,13 @@ def get_list(m: dict[str, Any], key: str, path: str, max_len: int) -> list[Any]:
 def get_opt_map(m: dict[str, Any], key: str, path: str) -> Any:
     """The raw value of an optional sub-map (nil -> None); checked by the caller."""
     return m.get(key)
+
+
+def get_buffer(m: dict[str, Any], key: str, path: str, max_len: int) -> bytes | memoryview:
+    """Like :func:`get_bytes`, but also a view into the file (a large bin decoded without a copy)."""
+    value = m.get(key)
+    if type(value) is memoryview:
+        if value.nbytes > max_len:
+            raise SnapshotError(f"{where(path, key)}: {value.nbytes} bytes exceeds {max_len}")
+        return value
+    return get_bytes(m, key, path, max_len)

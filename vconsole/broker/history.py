@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-_INITIAL = 64 * 1024
+from dataclasses import dataclass
+
+_INITIAL = 4 * 1024  # first allocation, on the first output
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """The bytes ``[start, end)`` of a history as views of its buffer, without a copy.
+
+    ``parts`` stay valid and unchanged until :meth:`OutputHistory.release`:
+    the history copies its buffer before its next change instead (copy on
+    write), so a snapshot writer thread can read them while the console keeps
+    printing.
+    """
+
+    parts: tuple[memoryview, ...]
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start
 
 
 class OutputHistory:
@@ -11,18 +31,20 @@ class OutputHistory:
     ``start`` is the offset of the oldest byte still held and ``end`` the
     offset one past the newest; ``dropped`` counts bytes evicted to respect the
     cap, so ``start == dropped`` always and a reader at offset ``o < start``
-    knows it missed exactly ``start - o`` bytes. The buffer grows on demand up
-    to ``cap`` because a thousand idle consoles must not cost a thousand caps.
+    knows it missed exactly ``start - o`` bytes. Nothing is allocated until the
+    first output, then the buffer starts at 4 KiB and doubles up to ``cap``,
+    because a thousand idle consoles must not cost a thousand caps.
     """
 
     def __init__(self, cap: int = 1 << 20, *, start: int = 0) -> None:
         if cap <= 0:
             raise ValueError("history cap must be positive")
         self.cap = cap
-        self._buf = bytearray(min(_INITIAL, cap))
+        self._buf = bytearray()
         self._head = 0  # buffer index of the byte at offset `start`
         self._len = 0
         self._start = start
+        self._shares = 0  # views handed out by view() and not yet released
 
     @property
     def start(self) -> int:
@@ -39,6 +61,11 @@ class OutputHistory:
         """Bytes evicted from the front since offset 0."""
         return self._start
 
+    @property
+    def allocated(self) -> int:
+        """Bytes of buffer currently allocated (grows on demand up to ``cap``)."""
+        return len(self._buf)
+
     def __len__(self) -> int:
         return self._len
 
@@ -48,16 +75,21 @@ class OutputHistory:
         if n == 0:
             return
         if n >= self.cap:
-            # Only the newest `cap` bytes can survive; the rest are dropped.
-            self._grow(self.cap)
+            # Only the newest `cap` bytes can survive; the rest are dropped. A
+            # new buffer: a view handed out keeps the old one.
+            self._shares = 0
             self._start += self._len + n - self.cap
-            self._buf[:] = bytes(data[n - self.cap :])
+            self._buf = bytearray(data[n - self.cap :])
             self._head = 0
             self._len = self.cap
             return
+        self._unshare()
         need = self._len + n
         if need > len(self._buf) and len(self._buf) < self.cap:
-            self._grow(min(self.cap, max(need, 2 * len(self._buf))))
+            size = max(_INITIAL, len(self._buf))
+            while size < need:
+                size *= 2
+            self._grow(min(size, self.cap))
         size = len(self._buf)
         overflow = self._len + n - size
         if overflow > 0:
@@ -71,19 +103,48 @@ class OutputHistory:
             self._buf[: n - first] = data[first:]
         self._len += n
 
+    def _parts(self, offset: int, n: int) -> tuple[memoryview, ...]:
+        """Views of the ``n`` bytes from ``offset`` (within the held range): one or two pieces."""
+        size = len(self._buf)
+        pos = (self._head + offset - self._start) % size
+        first = min(n, size - pos)
+        whole = memoryview(self._buf)
+        if first == n:
+            return (whole[pos : pos + n],)
+        return whole[pos:size], whole[: n - first]
+
     def read(self, offset: int, limit: int | None = None) -> bytes:
-        """Bytes from ``offset`` (clamped to ``start``) up to ``limit`` bytes."""
+        """Bytes from ``offset`` (clamped to ``start``) up to ``limit`` bytes: one copy."""
         offset = max(offset, self._start)
         avail = self.end - offset
         if avail <= 0:
             return b""
         n = avail if limit is None else min(avail, limit)
-        size = len(self._buf)
-        pos = (self._head + offset - self._start) % size
-        first = min(n, size - pos)
-        if first == n:
-            return bytes(self._buf[pos : pos + n])
-        return bytes(self._buf[pos:size]) + bytes(self._buf[: n - first])
+        parts = self._parts(offset, n)
+        try:
+            return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+        finally:
+            for part in parts:
+                part.release()  # an exported view would forbid resizing the buffer later
+
+    def view(self) -> HistoryView:
+        """Everything held, by reference; call :meth:`release` with it when done."""
+        if self._len == 0:
+            return HistoryView((), self._start, self._start)
+        self._shares += 1
+        return HistoryView(self._parts(self._start, self._len), self._start, self.end)
+
+    def release(self, parts: tuple[bytes | memoryview, ...]) -> None:
+        """The holder of a view's ``parts`` is done with them: changes may happen in place again."""
+        first = parts[0] if parts else None
+        if isinstance(first, memoryview) and first.obj is self._buf and self._shares > 0:
+            self._shares -= 1
+
+    def _unshare(self) -> None:
+        # A view handed out must keep seeing the bytes it was given: change a copy.
+        if self._shares:
+            self._buf = bytearray(self._buf)
+            self._shares = 0
 
     def tail_offset(self, lines: int, max_bytes: int = 64 * 1024) -> int:
         """Offset where the last ``lines`` lines begin (bounded by ``max_bytes``)."""
@@ -100,12 +161,17 @@ class OutputHistory:
     def _grow(self, size: int) -> None:
         if size <= len(self._buf):
             return
-        data = self.read(self._start)
-        self._buf = bytearray(size)
-        self._buf[: len(data)] = data
+        fresh = bytearray(size)
+        at = 0
+        if self._len:
+            for part in self._parts(self._start, self._len):
+                fresh[at : at + len(part)] = part
+                at += len(part)
+                part.release()
+        self._buf = fresh
         self._head = 0
 
-    def seed(self, data: bytes, start: int) -> int:
+    def seed(self, data: bytes | memoryview, start: int) -> int:
         """Put ``data`` (once at offsets ``[start, start+len)``) before what is held.
 
         Used to restore a snapshot: the held bytes move to just after the
@@ -117,5 +183,6 @@ class OutputHistory:
         fresh = OutputHistory(self.cap, start=start)
         fresh.append(data)
         fresh.append(held)
+        self._shares = 0  # the buffer is replaced, not changed: a view handed out keeps the old one
         self._buf, self._head, self._len, self._start = fresh._buf, fresh._head, fresh._len, fresh._start
         return shift

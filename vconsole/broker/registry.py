@@ -19,6 +19,7 @@ from vconsole.providers.base import (
 
 log = logging.getLogger("vconsole.broker")
 REFRESH_INTERVAL = 2.0
+OPEN_CONCURRENCY = 32  # guests whose consoles are being opened at once
 
 
 class TargetError(Exception):
@@ -77,11 +78,30 @@ class ConsoleRegistry:
                     continue
                 self.provider_errors.pop(provider.name, None)
                 guests += found
-                for guest in found:
-                    await self._service(provider, guest)
+                await self._service_all(provider, found)
             self.guests = guests
 
-    async def _service(self, provider: Provider, guest: GuestInfo) -> None:
+    async def _service_all(self, provider: Provider, guests: list[GuestInfo]) -> None:
+        """Open the consoles of ``guests``, up to OPEN_CONCURRENCY guests at a time.
+
+        Each open is a round trip to the provider (a lab connection, a tool to
+        run); one after the other, a thousand consoles took seconds to come
+        up while their guests' output had nowhere to go. Sessions are made
+        first, in discovery order, so listings and snapshots keep that order.
+        """
+        work = [(guest, self._sessions_to_open(guest)) for guest in guests]
+        limit = asyncio.Semaphore(OPEN_CONCURRENCY)
+
+        async def open_guest(guest: GuestInfo, sessions: list[ConsoleSession]) -> None:
+            async with limit:
+                for session in sessions:  # a guest's consoles in order: providers may expect it
+                    await self._open(provider, guest, session)
+
+        await asyncio.gather(*(open_guest(g, todo) for g, todo in work if todo))
+
+    def _sessions_to_open(self, guest: GuestInfo) -> list[ConsoleSession]:
+        """Make or update the guest's sessions; those that need a console opened."""
+        todo = []
         for spec in guest.consoles:
             key = f"{guest.provider}:{guest.id}:{spec.name}"
             session = self.sessions.get(key)
@@ -94,20 +114,25 @@ class ConsoleRegistry:
             if guest.state != "running":
                 session.unbind(STOPPED, f"{guest.kind} {guest.name} is stopped")
                 continue
-            if session.endpoint is not None:
-                continue
-            try:
-                endpoint = await provider.open_console(guest, spec)
-            except ConsoleBusy as exc:
-                session.set_state(BUSY, str(exc))
-                continue
-            except GuestNotRunning as exc:
-                session.set_state(STOPPED, str(exc))
-                continue
-            except ProviderError as exc:
-                session.set_state(DISCONNECTED, str(exc))
-                continue
-            session.bind(endpoint)
+            if session.endpoint is None:
+                todo.append(session)
+        return todo
+
+    async def _open(self, provider: Provider, guest: GuestInfo, session: ConsoleSession) -> None:
+        if session.endpoint is not None:  # bound meanwhile (another refresh cannot run, but be safe)
+            return
+        try:
+            endpoint = await provider.open_console(guest, session.spec)
+        except ConsoleBusy as exc:
+            session.set_state(BUSY, str(exc))
+            return
+        except GuestNotRunning as exc:
+            session.set_state(STOPPED, str(exc))
+            return
+        except ProviderError as exc:
+            session.set_state(DISCONNECTED, str(exc))
+            return
+        session.bind(endpoint)
 
     def resolve(self, target: str, console: str | int | None) -> ConsoleSession:
         """The session for ``target`` (guest name or id) and console (index or name)."""

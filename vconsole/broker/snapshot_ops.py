@@ -10,7 +10,10 @@ first), since capture asks providers about rings.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from vconsole.broker.registry import TargetError
@@ -19,18 +22,27 @@ from vconsole.broker.snapshotting import (
     RestoreRefused,
     apply_restore,
     capture,
+    capture_to_file,
     plan_restore,
-    read_snapshot_file,
-    write_snapshot_file,
+    release_histories,
 )
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.providers.base import ProviderError
-from vconsole.snapshot import MAX_FILE, SnapshotError, decode, encode
+from vconsole.snapshot import (
+    MAX_FILE,
+    SnapshotError,
+    SnapshotFile,
+    decode,
+    encode_body,
+    read_snapshot_file,
+)
+from vconsole.snapshot_encode import envelope
 from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
 
 if TYPE_CHECKING:
     from vconsole.broker.connection import ClientConnection
 
+log = logging.getLogger("vconsole.broker")
 INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
 MAX_TARGETS = 256
 
@@ -77,30 +89,46 @@ def snapshot_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> d
     broker = conn.broker
 
     async def run() -> None:
-        snap = await capture(broker.registry, sessions, _host(conn))
+        began = time.monotonic()
+        if path is None:
+            snap = await capture(broker.registry, sessions, _host(conn))
+            try:
+                _send_inline(conn, rid, snap)
+            finally:
+                release_histories(sessions, snap)
+            return
         try:
-            data = encode(snap)
+            snap, size = await capture_to_file(broker.registry, sessions, _host(conn), path)
         except SnapshotError as exc:
             conn.send(error_reply(rid, "too_large", str(exc)))
             return
-        fields: dict[str, Any] = {"records": len(snap.records), "size": len(data),
-                                  "sessions": [r.key for r in snap.records]}
-        if path is not None:
-            try:
-                await asyncio.get_running_loop().run_in_executor(None, write_snapshot_file, path, data)
-            except OSError as exc:
-                conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
-                return
-            fields["path"] = path
-        elif len(data) > INLINE_LIMIT:
-            conn.send(error_reply(rid, "too_large", f"snapshot of {len(data)} bytes does not fit a frame: name a file"))
+        except OSError as exc:
+            conn.send(error_reply(rid, "io", f"cannot write {path}: {exc.strerror}"))
             return
-        else:
-            fields["data"] = data
-        conn.send(ok_reply(rid, **fields))
+        release_histories(sessions, snap)
+        conn.send(ok_reply(rid, records=len(snap.records), size=size,
+                           sessions=[r.key for r in snap.records], path=path))
+        log.info("snapshot of %d sessions to %s: %d bytes in %.2f s", len(sessions), path, size,
+                 time.monotonic() - began)
 
     broker.spawn(run())
     return {"id": rid, "pending": True}
+
+
+def _send_inline(conn: ClientConnection, rid: Any, snap: SnapshotFile) -> None:
+    """Send a small snapshot in the reply itself."""
+    try:
+        body = encode_body(snap)
+    except SnapshotError as exc:
+        conn.send(error_reply(rid, "too_large", str(exc)))
+        return
+    size = len(envelope(body.size, bytes(32))) + body.size
+    if size > INLINE_LIMIT:
+        conn.send(error_reply(rid, "too_large", f"snapshot of {size} bytes does not fit a frame: name a file"))
+        return
+    data = b"".join(body.pieces)
+    conn.send(ok_reply(rid, records=len(snap.records), size=size, sessions=[r.key for r in snap.records],
+                       data=envelope(body.size, hashlib.sha256(data).digest()) + data))
 
 
 def _host(conn: ClientConnection) -> str:
@@ -125,10 +153,13 @@ def restore_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> di
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+        began = time.monotonic()
         try:
             data = inline if path is None else await loop.run_in_executor(None, read_snapshot_file, path, MAX_FILE)
             assert data is not None
+            read = time.monotonic()
             snap = await loop.run_in_executor(None, decode, data)
+            decoded = time.monotonic()
             steps = plan_restore(broker.registry, snap, into, inject)
         except SnapshotError as exc:
             conn.send(error_reply(rid, "bad_snapshot", str(exc)))
@@ -147,6 +178,8 @@ def restore_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> di
         for step in steps:
             broker.state_changed(step.session)
         conn.send(ok_reply(rid, **result))
+        log.info("restore of %d records: read %.2f s, decode %.2f s, apply %.2f s", len(steps),
+                 read - began, decoded - read, time.monotonic() - decoded)
 
     broker.spawn(run())
     return {"id": rid, "pending": True}

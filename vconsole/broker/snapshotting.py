@@ -28,6 +28,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgpack
+
+from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
 from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.providers.base import ConsoleSpec, GuestInfo, ProviderError
@@ -37,10 +40,12 @@ from vconsole.snapshot import (
     HypervisorLog,
     Pending,
     RingState,
-    SnapshotError,
     SnapshotFile,
     Termios,
 )
+from vconsole.snapshot_encode import body_head, record_pieces
+from vconsole.snapshot_model import Chunk
+from vconsole.snapshot_stream import StreamingWriter
 from vconsole.term.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -51,8 +56,10 @@ log = logging.getLogger("vconsole.broker")
 TIOCGPTPEER = getattr(termios, "TIOCGPTPEER", 0x5441)
 PROVIDER_TIMEOUT = 5.0
 RESTORED = "restored"
-SCREEN_SCROLLBACK = 200  # lines of scrollback kept in the rendered screen
-SCREEN_FEED = 128 * 1024  # the screen is rendered from the history's tail
+# The screen is rendered from the history's last `rows` lines, at most this
+# many bytes, without scrollback: it is a picture for viewing, and rendering
+# 128 KiB per console made a 1000-console snapshot take tens of seconds.
+SCREEN_FEED = 32 * 1024
 
 
 # --- capture ----------------------------------------------------------------
@@ -115,11 +122,12 @@ async def _ring_facts(provider: Provider | None, session: ConsoleSession) -> dic
     return facts
 
 
-def render_screen(data: bytes, size: tuple[int, int] | None) -> dict[str, Any]:
-    """The engine's state after the history's tail, at the console's size (80x24 if unknown)."""
+def render_screen(history: OutputHistory, size: tuple[int, int] | None) -> dict[str, Any]:
+    """The engine's state after the history's last screenful of lines, at the console's size (80x24 if unknown)."""
     cols, rows = size if size and size[0] > 0 and size[1] > 0 else (80, 24)
-    term = Terminal(min(cols, 4096), min(rows, 4096), scrollback=SCREEN_SCROLLBACK)
-    term.feed(data[-SCREEN_FEED:])
+    cols, rows = min(cols, 4096), min(rows, 4096)
+    term = Terminal(cols, rows, scrollback=0)
+    term.feed(history.read(history.tail_offset(rows, SCREEN_FEED)))
     return term.to_state()
 
 
@@ -159,23 +167,58 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         out, inp, term_state, winsize, ring, hvlog = session.restored_source
     winsize = winsize or session.size  # the size the clients gave it
     history = session.history
-    data = history.read(history.start)
+    # By reference: the history copies its buffer if it changes before the
+    # snapshot is written and release_histories() is called.
+    view = history.view()
     return ConsoleRecord(
         provider=session.guest.provider, guest_id=session.guest.id, guest_name=session.guest.name,
         guest_kind=session.guest.kind, console_type=session.spec.type, console_index=session.spec.index,
-        history=History(data, history.start, history.end, history.dropped, session.lost),
+        history=History(view.parts, view.start, view.end, history.dropped, session.lost),
         created=session.created, last_output=session.last_output,
         marks=[dict(m) for m in session.marks if m.get("source") != RESTORED],
         pending_output=out, pending_input=inp, termios=term_state, winsize=winsize,
-        ring=ring, hypervisor_log=hvlog, screen=render_screen(data, winsize),
+        ring=ring, hypervisor_log=hvlog, screen=render_screen(history, winsize),
     )
 
 
 async def capture(registry: ConsoleRegistry, sessions: list[ConsoleSession], host: str) -> SnapshotFile:
-    """A snapshot of ``sessions``."""
+    """A snapshot of ``sessions``; call :func:`release_histories` once it is written."""
     providers = {p.name: p for p in registry.providers}
     records = [await capture_session(s, providers.get(s.guest.provider)) for s in sessions]
     return SnapshotFile(created=time.time(), host=host, records=records)
+
+
+async def capture_to_file(
+    registry: ConsoleRegistry, sessions: list[ConsoleSession], host: str, path: str
+) -> tuple[SnapshotFile, int]:
+    """Snapshot ``sessions`` into ``path``; the snapshot and the file's size.
+
+    The records are captured on the loop first, then worker threads stream
+    them (the histories by reference) into the file. Writing while still
+    capturing was slower: each write returning to Python waited for the GIL
+    the capture held. Raises OSError or SnapshotError (too large), leaving no
+    file; call :func:`release_histories` once done with the snapshot.
+    """
+    snap = await capture(registry, sessions, host)
+    loop = asyncio.get_running_loop()
+    try:
+        packer = msgpack.Packer(use_bin_type=True)
+        pieces: list[Chunk] = [body_head(packer, snap.created, host, len(snap.records))]
+        for rec in snap.records:
+            record_pieces(packer, rec, pieces)
+        writer = await loop.run_in_executor(None, StreamingWriter, path)
+        writer.add(pieces)
+        size = await loop.run_in_executor(None, writer.finish)
+    except BaseException:
+        release_histories(sessions, snap)
+        raise
+    return snap, size
+
+
+def release_histories(sessions: list[ConsoleSession], snapshot: SnapshotFile) -> None:
+    """The snapshot of ``sessions`` is written: their histories may change in place again."""
+    for session, rec in zip(sessions, snapshot.records, strict=False):
+        session.history.release(rec.history.parts)
 
 
 # --- restore ----------------------------------------------------------------
@@ -253,7 +296,10 @@ def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: 
     if h.data:
         marks.append({"start": h.start, "end": h.end, "source": RESTORED, "first": rec.created,
                       "last": rec.last_output, "snapshot": snapshot_created})
-    session.seed_history(h.data, h.start, marks)
+    # Only the newest bytes survive the cap in front of what the session
+    # holds: copy just those (none at all when its history is full).
+    keep = min(h.size, max(0, session.history.cap - len(session.history)))
+    session.seed_history(h.tail(keep), h.end - keep, marks)
     session.lost += h.lost
     if session.size is None and rec.winsize and min(rec.winsize) > 0:
         session.resize(min(rec.winsize[0], 4096), min(rec.winsize[1], 4096))
@@ -300,29 +346,3 @@ def restore_at_start(registry: ConsoleRegistry, snapshot: SnapshotFile) -> int:
         seed_session(session, rec, snapshot.created)
         session.restored_source = None
     return len(snapshot.records)
-
-
-def read_snapshot_file(path: str, max_size: int) -> bytes:
-    """A snapshot file's bytes, refusing an oversized one before reading it."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > max_size:
-                raise SnapshotError(f"{path}: {size} bytes exceeds the limit of {max_size}")
-            return f.read(max_size + 1)
-    except OSError as exc:
-        raise SnapshotError(f"{path}: {exc.strerror}") from None
-
-
-def write_snapshot_file(path: str, data: bytes) -> None:
-    """Write atomically (temporary file, fsync, rename), mode 0600."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)

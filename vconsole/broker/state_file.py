@@ -14,14 +14,14 @@ import os
 from pathlib import Path
 
 from vconsole.broker.registry import ConsoleRegistry
-from vconsole.broker.snapshotting import (
-    capture,
-    read_snapshot_file,
-    restore_at_start,
-    write_snapshot_file,
-)
+from vconsole.broker.snapshotting import capture_to_file, release_histories, restore_at_start
 from vconsole.runtime_paths import ensure_private_dir
-from vconsole.snapshot import MAX_FILE, SnapshotError, decode, encode
+from vconsole.snapshot import (
+    MAX_FILE,
+    SnapshotError,
+    decode,
+    read_snapshot_file,
+)
 
 log = logging.getLogger("vconsole.broker")
 SESSIONS_FILE = "sessions.vcsnap"
@@ -32,15 +32,17 @@ async def save_sessions(registry: ConsoleRegistry, path: Path) -> None:
     sessions = [s for s in registry.sessions.values() if len(s.history) or s.marks]
     if not sessions:
         return
+    hosts = ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
     try:
-        hosts = ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
-        data = encode(await capture(registry, sessions, hosts))
         ensure_private_dir(path.parent)
-        write_snapshot_file(str(path), data)
+        # Streamed by worker threads while the sessions are captured: a
+        # gigabyte of histories is neither copied nor written with the loop stopped.
+        snap, size = await capture_to_file(registry, sessions, hosts, str(path))
     except (OSError, SnapshotError) as exc:
         log.warning("could not save the sessions to %s: %s", path, exc)
         return
-    log.info("saved %d sessions (%d bytes) to %s", len(sessions), len(data), path)
+    release_histories(sessions, snap)
+    log.info("saved %d sessions (%d bytes) to %s", len(sessions), size, path)
 
 
 def restore_saved_sessions(registry: ConsoleRegistry, path: Path) -> int:

@@ -80,17 +80,14 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
 def load_file(path: str) -> Any:
     """Read and validate a snapshot file locally; CliError with the reason if refused."""
     from vconsole.cli.exit_codes import EXIT_USAGE, CliError
-    from vconsole.snapshot import MAX_FILE, SnapshotError, decode
+    from vconsole.snapshot import MAX_FILE, SnapshotError, decode, read_snapshot_file
 
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_FILE:
-                raise SnapshotError(f"{size} bytes exceeds the limit of {MAX_FILE}")
-            data = f.read(MAX_FILE + 1)
+        data = read_snapshot_file(path, MAX_FILE)  # one buffer of the file's size
+    except SnapshotError as exc:  # unreadable or too large; the message starts with the path
+        raise CliError(str(exc), EXIT_USAGE) from None
+    try:
         return decode(data)
-    except OSError as exc:
-        raise CliError(f"{path}: {exc.strerror}", EXIT_USAGE) from None
     except SnapshotError as exc:
         raise CliError(f"{path}: refused: {exc}", EXIT_USAGE) from None
 
