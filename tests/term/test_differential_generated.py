@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.term import streams
 from tests.term.compare import differences, screen_dump
 from tests.term.tmuxref import Tmux
+from vconsole.term.screen import WIDE_PAD
 from vconsole.term.terminal import Terminal
 
 _LONG_CSI = re.compile(r"\x1b\[[0-?]{64}")
@@ -43,6 +44,9 @@ def xterm_only(term: Terminal, token: str, previous: str = "") -> str | None:
     - REP after a non-ASCII character: tmux repeats only ASCII; nor does it
       repeat at a pending wrap reached by text with non-ASCII in it.
     - CHT (CSI I), HPR (CSI a) and VPR (CSI e): tmux 3.3 does not implement them.
+    - ED/EL/ECH whose edge cuts a wide character in two: xterm (and the engine)
+      blank both halves; tmux blanks one and leaves an orphan padding cell,
+      which `capture-pane` skips, so the rest of its row reads a column left.
     """
     if _LONG_CSI.search(token):
         return "CSI with over 63 parameter bytes"
@@ -66,12 +70,31 @@ def xterm_only(term: Terminal, token: str, previous: str = "") -> str | None:
             return "REP of a non-ASCII character"
         if term.wrap and not previous.isascii():
             return "REP at a pending wrap after non-ASCII text"
+    if csi and token.endswith(("J", "K", "X")) and _cuts_wide(term, token):
+        return "erase that cuts a wide character in two"
     outside = not term.top <= term.y <= term.bottom
     if outside and token.startswith("\x1b[") and token.endswith(("L", "M")):
         return "IL/DL outside the scroll region"
     if term.modes.origin and token.startswith("\x1b[") and token.endswith("r"):
         return "DECSTBM in origin mode"
     return None
+
+
+def _cuts_wide(term: Terminal, token: str) -> bool:
+    """Whether the erase ``token`` ends inside a wide character on the cursor's row."""
+    chars = term.lines[term.y].chars
+    x = min(term.x, term.cols - 1)
+    params = token[2:-1]
+    if token.endswith("X"):
+        n = int(params) if params.isdigit() and int(params) else 1
+        start, end = x, min(x + n, term.cols)
+    elif params.lstrip("?") in ("", "0"):
+        start, end = x, term.cols
+    elif params.lstrip("?") == "1":
+        start, end = 0, x + 1
+    else:
+        return False
+    return chars[start] == WIDE_PAD or (end < term.cols and chars[end] == WIDE_PAD)
 
 
 def build(tokens: list[str]) -> tuple[Terminal, bytes]:
