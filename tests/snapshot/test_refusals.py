@@ -50,5 +50,12 @@ async def test_refused_snapshots_change_nothing(lab_host: LabHost) -> None:
         # And the good file does restore.
         done = lab_host.cli("restore", str(snap_file), "--into", "ct:0")
         assert done.returncode == 0, done.stderr
+        # Twice would put the same history in front again: refused, nothing changes.
+        once, oreply = await read_history(client, "ct")
+        done = lab_host.cli("restore", str(snap_file), "--into", "ct:0")
+        assert done.returncode != 0 and "already holds this snapshot" in done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        twice, treply = await read_history(client, "ct")
+        assert (twice, treply["start"]) == (once, oreply["start"])
     finally:
         await client.close()

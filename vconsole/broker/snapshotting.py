@@ -271,6 +271,10 @@ def plan_restore(
                 f"cannot restore a {rec.guest_kind} {rec.console_type} console ({rec.guest_name}) "
                 f"into {session.guest.kind} {session.guest.name} {session.spec.name}: the kinds differ",
             )
+        if _already_restored(session, rec, snapshot.created):
+            # A second restore would put the same bytes in front of the history again.
+            raise RestoreRefused("already_restored", f"{session.key} already holds this snapshot's history of "
+                                 f"{rec.guest_name} {rec.console_name}")
         step = RestoreStep(rec, session)
         if rec.ring is not None and rec.ring.out_data:
             provider = next((p for p in registry.providers if p.name == session.guest.provider), None)
@@ -287,6 +291,14 @@ def plan_restore(
     if len({id(s.session) for s in steps}) != len(steps):
         raise RestoreRefused("bad_request", "two records of the snapshot go into the same console")
     return steps
+
+
+def _already_restored(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> bool:
+    """Whether this record of this snapshot was restored into ``session`` before (its mark says so)."""
+    return bool(rec.history.data) and any(
+        m.get("source") == RESTORED and m.get("snapshot") == snapshot_created and m.get("first") == rec.created
+        for m in session.marks
+    )
 
 
 def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> None:
