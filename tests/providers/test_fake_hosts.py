@@ -74,9 +74,12 @@ def test_openvz_and_xen_listed_and_attached(fake: tuple[FakeHost, LabHost]) -> N
         # ESC . after Enter would detach a plain vzctl console; the guard keeps us attached.
         # The guest gets ESC ESC . there (vzctl has no way to pass ESC . after
         # Enter), which the shell rejects as a command.
+        # vzctl puts its terminal in raw mode with TCSAFLUSH once attached, which
+        # drops keys typed before that: wait for a fresh prompt, as a person would.
+        since = ct.poke_until(b"\r", b"ct101# ")
         ct.send(b"true\r\x1b.\r")
         ct.send(b"echo ct-$((40+2))\r")
-        ct.expect(b"ct-42", since=ct.start, timeout=40)
+        ct.expect(b"ct-42", since=since, timeout=40)
         assert ct.detach() == 0
     finally:
         ct.close()
