@@ -143,12 +143,16 @@ def two_tabs_walkthrough(pane: TmuxPane, lab_host: LabHost, command: str | None 
     assert "1:00000000" not in screen  # the output went to the hidden tab only
 
     # A command typed in web prints after we switched away: web gets the badge.
-    pane.type("sleep 1; echo done-$((2*21))-later", "Enter")
+    # It waits for a file the test makes once talk is shown (a fixed sleep lost
+    # the race when the machine was loaded).
+    go = lab_host.base / "web-go"
+    pane.type(f"until [ -e {go} ]; do sleep 0.1; done; echo done-$((2*21))-later", "Enter")
     prefix(pane, "2")
     screen = wait_active(pane, "talk:vtty0")
     assert unread_badge(screen, "talk:vtty0") is None, "a visible tab has no unread badge"
     # What talk printed while hidden is on its screen (raw "\n" lines: a staircase).
     pane.wait_for("004:....")
+    go.touch()
     pane.wait_until(lambda s: unread_badge(s, "web:vtty0") is not None, "the unread badge on web")
 
     # Prefix u: the next tab with unread output.
