@@ -55,6 +55,15 @@ async def open_nth(pilot: Any, presses: list[str]) -> None:
     await settle(pilot)
     await pilot.press(*presses)
     await pilot.pause(0.5)
+    # Under load the replayed output can still be on its way after the pause:
+    # wait until two screenshots in a row agree (at most 10 s).
+    previous = pilot.app.export_screenshot()
+    for _ in range(50):
+        await pilot.pause(0.2)
+        current = pilot.app.export_screenshot()
+        if current == previous:
+            break
+        previous = current
 
 
 def test_guest_list(snap_compare: Any, replay_paths: RuntimePaths) -> None:
