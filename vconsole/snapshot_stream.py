@@ -1,17 +1,15 @@
 """Writing and reading ``.vcsnap`` files without building them in memory.
 
-:class:`StreamingWriter` writes a file while its records are still being
-captured: the caller hands over each record's pieces (vconsole/snapshot_encode.py:
-packed fields and the histories' own buffers); a writer thread writes them
-into a temporary file beside the target, after room left for the envelope,
-while a hasher thread hashes the same pieces. At the end the envelope with
-the digest goes in front, then fsync and rename. A failure at any point
-removes the temporary file, so a reader sees the old file or the complete
-new one, never a partial one.
+:class:`StreamingWriter` takes the body's pieces (vconsole/snapshot_encode.py:
+packed fields and the histories' own buffers) and writes them into a
+temporary file beside the target, after room left for the envelope, while a
+second thread hashes the same pieces. At the end the envelope with the
+digest goes in front, then fsync and rename. A failure at any point removes
+the temporary file, so a reader sees the old file or the complete new one,
+never a partial one.
 
 Threads, because blocking file IO has no asyncio counterpart; hashlib and
-os.write release the GIL, so writing, hashing and the event loop (capturing
-the next records) proceed side by side.
+os.writev release the GIL, so a gigabyte is written and hashed side by side.
 """
 
 from __future__ import annotations
@@ -25,13 +23,7 @@ import threading
 from vconsole.snapshot_encode import EncodedBody, check_size, envelope
 from vconsole.snapshot_model import Chunk, SnapshotError
 
-__all__ = ["StreamingWriter", "read_snapshot_file", "write_all", "write_snapshot", "writev_all"]
-
-def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    """os.write until every byte is written."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+__all__ = ["StreamingWriter", "read_snapshot_file", "write_snapshot", "writev_all"]
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -82,7 +74,7 @@ class _Batcher:
 
 
 class StreamingWriter:
-    """A snapshot file written while its records are still being captured.
+    """A snapshot file written from its body's pieces, hashed as it is written.
 
     :meth:`add` queues body pieces in order (they must not change until the
     file is finished: histories are handed over as views, copy on write).

@@ -28,8 +28,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import msgpack
-
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
 from vconsole.console.pty_endpoint import PtyEndpoint
@@ -42,10 +40,9 @@ from vconsole.snapshot import (
     RingState,
     SnapshotFile,
     Termios,
+    encode_body,
+    write_snapshot,
 )
-from vconsole.snapshot_encode import body_head, record_pieces
-from vconsole.snapshot_model import Chunk
-from vconsole.snapshot_stream import StreamingWriter
 from vconsole.term.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -200,15 +197,9 @@ async def capture_to_file(
     file; call :func:`release_histories` once done with the snapshot.
     """
     snap = await capture(registry, sessions, host)
-    loop = asyncio.get_running_loop()
     try:
-        packer = msgpack.Packer(use_bin_type=True)
-        pieces: list[Chunk] = [body_head(packer, snap.created, host, len(snap.records))]
-        for rec in snap.records:
-            record_pieces(packer, rec, pieces)
-        writer = await loop.run_in_executor(None, StreamingWriter, path)
-        writer.add(pieces)
-        size = await loop.run_in_executor(None, writer.finish)
+        body = encode_body(snap)  # small packed fields and views of the histories
+        size = await asyncio.get_running_loop().run_in_executor(None, write_snapshot, path, body)
     except BaseException:
         release_histories(sessions, snap)
         raise
