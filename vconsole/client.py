@@ -150,8 +150,8 @@ class Client:
         if op == "input":
             fields.setdefault("ack", False)
         self._next_id += 1
-        if not self.closed.is_set() and not self._transport.is_closing():
-            self._transport.write(encode({"op": op, "id": self._next_id, **fields}))
+        with contextlib.suppress(ConnectionError):
+            self._write({"op": op, "id": self._next_id, **fields})
 
     def _fail(self, exc: Exception) -> None:
         """The connection is over: wake every waiter."""

@@ -285,14 +285,14 @@ class Terminal:
     def scroll_up(self, count: int) -> None:
         """Scroll the region up ``count`` rows (to scrollback if it is the whole main top)."""
         top, bottom = self.top, self.bottom
-        removed = self.buf.scroll_up(top, bottom, count, self.style & sgr.BG_FIELD)
+        removed = self.buf.scroll_up(top, bottom, count, sgr.erase_style(self.style))
         if top == 0 and self.buf is self.main and self.scrollback.maxlen:
             self.scrollback.extend(removed)
         self.mark_dirty(top, bottom + 1)
 
     def scroll_down(self, count: int) -> None:
         """Scroll the region down ``count`` rows."""
-        self.buf.scroll_down(self.top, self.bottom, count, self.style & sgr.BG_FIELD)
+        self.buf.scroll_down(self.top, self.bottom, count, sgr.erase_style(self.style))
         self.mark_dirty(self.top, self.bottom + 1)
 
     def mark_dirty(self, start: int, end: int) -> None:
