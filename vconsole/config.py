@@ -46,8 +46,11 @@ class Config:
     lab_enabled: bool | None = None
     lab_fleet: Path | None = None
     escape: str = "^]"
-    # [providers.NAME] tables (lxc, openvz, xen), checked by vconsole.providers.detect.
+    # [providers.NAME] tables (lxc, openvz, xen), kept as data: the providers know
+    # their own settings, so vconsole.providers.detect checks them (config is a leaf).
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Where the settings came from, for error messages ("config" when built in code).
+    source: str = "config"
 
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
@@ -66,7 +69,7 @@ class Config:
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "config") -> Config:
         """Validate a parsed TOML document."""
-        cfg = cls()
+        cfg = cls(source=where)
         broker = _table(raw, "broker", where)
         if "history" in broker:
             cfg.history_cap = parse_size(broker["history"], f"{where}: broker.history")
@@ -95,10 +98,6 @@ class Config:
             if not isinstance(table, dict):
                 raise ConfigError(f"{where}: [providers.{name}] must be a table")
         cfg.providers = {name: dict(table) for name, table in providers.items()}
-        if cfg.providers:
-            from vconsole.providers.detect import check_provider_config
-
-            check_provider_config(cfg.providers, where)
         return cfg
 
 

@@ -1,8 +1,15 @@
-"""Starting a vconsole daemon (broker or lab) in the background, as tmux starts its server."""
+"""vconsole's daemons (the broker and the lab): starting one in the background, as
+tmux starts its server, and the socket and pid file a running one holds.
+
+Both daemons live in one runtime directory (runtime_paths.py): each listens on
+a private Unix socket there and writes ``SOCKET.pid`` beside it, so a client can
+tell a live daemon from a stale socket and tests can find every daemon to kill.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -10,7 +17,65 @@ import sys
 import time
 from pathlib import Path
 
-from vconsole.runtime_paths import state_dir
+from vconsole.runtime_paths import ensure_private_dir, state_dir
+
+
+class DaemonAlreadyRunning(Exception):
+    """Another daemon answers on the socket this one wants."""
+
+
+class DaemonSocket:
+    """A daemon's listening socket (mode 0600, in a 0700 directory) and its pid file.
+
+    ``claim`` first (it refuses a live daemon and removes a dead one's socket),
+    then ``listen`` once the daemon is ready to answer, and ``release`` on the
+    way out.
+    """
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.what = what  # "broker", "lab": names the daemon in errors
+
+    @property
+    def pid_file(self) -> Path:
+        """``SOCKET.pid``: the pid of the daemon serving the socket."""
+        return self.path.with_name(self.path.name + ".pid")
+
+    def claim(self) -> None:
+        """Make the runtime directory; refuse a live daemon, remove a stale socket.
+
+        RuntimeDirError for an unsafe directory, DaemonAlreadyRunning when
+        something answers on the socket.
+        """
+        ensure_private_dir(self.path.parent)
+        if self.path.exists() or self.path.is_symlink():
+            if socket_answers(self.path):
+                raise DaemonAlreadyRunning(f"a {self.what} is already running on {self.path}")
+            # A daemon killed with SIGKILL leaves its socket behind; nobody listens on it.
+            self.path.unlink()
+
+    def listen(self, backlog: int = 128) -> socket.socket:
+        """Bind and listen (non-blocking), then write the pid file."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
+        try:
+            sock.bind(str(self.path))
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        sock.listen(backlog)
+        sock.setblocking(False)
+        self.pid_file.write_text(f"{os.getpid()}\n")
+        return sock
+
+    def release(self) -> None:
+        """Remove the socket and the pid file (the listening socket is closed by its owner)."""
+        for path in (self.path, self.pid_file):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def start_detached(args: list[str], log_name: str) -> int:

@@ -9,10 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.providers.fakehost import FAKES, FIXTURES
-from vconsole.console.process_endpoint import LxcEscapeGuard, VzctlEscapeGuard
 from vconsole.providers.base import ConsoleSpec
-from vconsole.providers.lxc import parse_info, parse_ls_fancy
-from vconsole.providers.openvz import parse_prlctl, parse_vzlist, veid_of
+from vconsole.providers.lxc import LxcEscapeGuard, parse_info, parse_ls_fancy
+from vconsole.providers.openvz import VzctlEscapeGuard, parse_prlctl, parse_vzlist, veid_of
 from vconsole.providers.tools import ToolError, run_tool
 from vconsole.providers.xen import (
     consoles_from_store,

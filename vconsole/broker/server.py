@@ -16,15 +16,11 @@ from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.state_file import SESSIONS_FILE, restore_saved_sessions, save_sessions
 from vconsole.config import Config
-from vconsole.detached import socket_answers
+from vconsole.detached import DaemonSocket
 from vconsole.providers.base import Provider
-from vconsole.runtime_paths import RuntimePaths, ensure_private_dir, state_dir
+from vconsole.runtime_paths import RuntimePaths, state_dir
 
 log = logging.getLogger("vconsole.broker")
-
-
-class BrokerAlreadyRunning(Exception):
-    """Another broker answers on the socket."""
 
 
 def raise_fd_limit() -> None:
@@ -45,6 +41,7 @@ class Broker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
+        self._socket = DaemonSocket(paths.socket, "broker")
         # Every session is saved here on shutdown and restored on start.
         self.state_file = state_dir() / SESSIONS_FILE
         self._started = False
@@ -76,14 +73,13 @@ class Broker:
         self._stopping.set()
 
     async def start(self) -> None:
-        """Bind the socket and start servicing consoles."""
+        """Bind the socket and start servicing consoles.
+
+        DaemonAlreadyRunning when another broker answers on the socket,
+        RuntimeDirError when the runtime directory is unsafe.
+        """
         raise_fd_limit()
-        ensure_private_dir(self.paths.directory)
-        sock = self.paths.socket
-        if sock.exists():
-            if socket_answers(sock):
-                raise BrokerAlreadyRunning(f"a broker is already running on {sock}")
-            sock.unlink()
+        self._socket.claim()
         # Open every console before answering, so the first client sees them all.
         for provider in self.registry.providers:
             try:
@@ -96,19 +92,12 @@ class Broker:
         restore_saved_sessions(self.registry, self.state_file)
         await self.registry.refresh()
         loop = asyncio.get_running_loop()
-        old = os.umask(0o177)  # the socket is born 0600
-        try:
-            self._server = await loop.create_unix_server(
-                lambda: ClientConnection(self), str(sock)
-            )
-        finally:
-            os.umask(old)
-        os.chmod(sock, 0o600)
-        pidfile = sock.with_name(sock.name + ".pid")
-        pidfile.write_text(f"{os.getpid()}\n")
+        self._server = await loop.create_unix_server(
+            lambda: ClientConnection(self), sock=self._socket.listen()
+        )
         self.spawn(self.registry.run())
         self._started = True
-        log.info("broker %d serving on %s", os.getpid(), sock)
+        log.info("broker %d serving on %s", os.getpid(), self.paths.socket)
 
     async def serve_forever(self) -> None:
         """Start, then run until stop() or SIGTERM/SIGINT."""
@@ -139,7 +128,4 @@ class Broker:
         finally:
             # Whatever saving did, release the consoles and the socket.
             await self.registry.close()
-            sock = self.paths.socket
-            for path in (sock, sock.with_name(sock.name + ".pid")):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+            self._socket.release()

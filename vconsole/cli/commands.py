@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vconsole.cli.attach import run_attach
 from vconsole.cli.escape import EscapeError, parse_escape
@@ -24,42 +24,25 @@ from vconsole.cli.exit_codes import (
 from vconsole.cli.listing import render_table
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.config import Config
-from vconsole.detached import socket_answers
+from vconsole.detached import DaemonAlreadyRunning, socket_answers
+from vconsole.local_broker import LocalBroker, build_broker
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
-
-if TYPE_CHECKING:
-    from vconsole.broker.server import Broker
-    from vconsole.providers.base import Provider
 
 
 def _paths(args: argparse.Namespace) -> RuntimePaths:
     return RuntimePaths.resolve(args.socket)
 
 
-def make_broker(paths: RuntimePaths, config: Config) -> Broker:
-    """A broker with the providers this host has."""
-    from vconsole.broker.server import Broker
-    from vconsole.providers.detect import providers_for
-
-    providers: list[Provider] = providers_for(config, paths.lab_socket)
-    return Broker(paths, config, providers)
-
-
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
-    paths = _paths(args)
-    broker = None
+    local = LocalBroker(_paths(args), in_process=args.no_daemon)
     try:
-        if args.no_daemon and not socket_answers(paths.socket):
-            broker = make_broker(paths, Config.load())
-            await broker.start()
-        client = await Client.connect(paths, autostart=not args.no_daemon)
+        client = await local.connect()
     except BrokerUnreachable as exc:
-        if broker is not None:
-            await broker.close()
         raise CliError(str(exc), EXIT_NO_BROKER) from None
     except RuntimeDirError as exc:
+        await local.close()
         raise CliError(str(exc), EXIT_NO_BROKER) from None
     try:
         yield client
@@ -68,9 +51,7 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     except ConnectionError:
         raise CliError("lost the connection to the broker", EXIT_NO_BROKER) from None
     finally:
-        await client.close()
-        if broker is not None:
-            await broker.close()
+        await local.close()
 
 
 async def cmd_default(args: argparse.Namespace) -> int:
@@ -141,13 +122,11 @@ def _setup_logging(verbose: bool) -> None:
 
 async def cmd_serve(args: argparse.Namespace) -> int:
     """``vconsole serve``: the broker, in the foreground."""
-    from vconsole.broker.server import BrokerAlreadyRunning
-
     _setup_logging(args.verbose)
     try:
-        broker = make_broker(_paths(args), Config.load())
+        broker = build_broker(_paths(args), Config.load())
         await broker.serve_forever()
-    except (BrokerAlreadyRunning, RuntimeDirError) as exc:
+    except (DaemonAlreadyRunning, RuntimeDirError) as exc:
         raise CliError(str(exc)) from None
     return EXIT_OK
 
@@ -167,7 +146,7 @@ async def cmd_lab(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from None
     try:
         await LabServer(fleet, paths.lab_socket, paths.lab_pages).run()
-    except RuntimeDirError as exc:
+    except (DaemonAlreadyRunning, RuntimeDirError) as exc:
         raise CliError(str(exc)) from None
     return EXIT_OK
 
@@ -191,16 +170,17 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    """The TUI; Textual runs its own event loop, so this is not a coroutine."""
+    """The TUI, on an event loop of our own so the in-process broker closes on it at exit."""
     from vconsole.tui.app import VConsoleApp
 
-    paths = _paths(args)
+    local = LocalBroker(_paths(args), in_process=args.no_daemon)
 
-    async def connect() -> Client:
-        if args.no_daemon and not socket_answers(paths.socket):
-            broker = make_broker(paths, Config.load())
-            await broker.start()
-        return await Client.connect(paths, autostart=not args.no_daemon)
+    async def run() -> None:
+        try:
+            await VConsoleApp(local.connect, theme=getattr(args, "theme", None)).run_async()
+        finally:
+            # --no-daemon: save the sessions and give the consoles back, as a daemon does.
+            await local.close()
 
-    VConsoleApp(connect, theme=getattr(args, "theme", None)).run()
+    asyncio.run(run())
     return EXIT_OK

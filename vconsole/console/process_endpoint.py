@@ -7,8 +7,9 @@ the tool reads from its terminal and forwards to the guest.
 
 Each such tool has its own escape sequence (LXC's Ctrl-a q, vzctl's ESC . after
 Enter) that would end the attachment if a user typed it. An InputGuard
-rewrites the user's bytes so the tool's escape can never be triggered; see
-the guards below for exactly what reaches the guest.
+rewrites the user's bytes so the tool's escape can never be triggered; each
+guard lives with the provider that knows its tool (providers/lxc.py,
+providers/openvz.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ from ptyprocess import PtyProcess
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.console.pty_endpoint import READ_CHUNK, PtyEndpoint
 
-ESC = 0x1B
-CR = 0x0D
+
+class ConsoleToolFailed(Exception):
+    """A console tool could not be run, or exited or hung before its banner."""
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """The last non-empty line of ``text`` (where tools put the reason), shortened."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class InputGuard(Protocol):
@@ -44,57 +53,6 @@ class Passthrough:
 
     def encode(self, data: bytes) -> bytes:
         return data
-
-
-class LxcEscapeGuard:
-    """Doubles lxc-console's escape byte, which it turns back into one.
-
-    lxc-console reads its terminal a byte at a time: an escape byte (Ctrl-a
-    by default) followed by ``q`` detaches, followed by another escape byte
-    sends one escape byte to the guest, followed by anything else sends just
-    that byte. Doubling every escape byte therefore delivers every byte as
-    typed and never leaves an escape waiting for a ``q``. (``-e ^@`` would
-    disable the escape, but then lxc-console prints no banner to wait for.)
-    """
-
-    def __init__(self, escape: int = 0x01) -> None:
-        self._escape = bytes([escape])
-
-    def encode(self, data: bytes) -> bytes:
-        return data.replace(self._escape, self._escape * 2)
-
-
-class VzctlEscapeGuard:
-    """Keeps ``vzctl console``'s ``ESC .`` / ``ESC ,`` after Enter from detaching.
-
-    vzctl reads its terminal a byte at a time; after a CR it treats ESC
-    specially: the next byte ``.`` or ``,`` detaches, anything else is passed
-    on as ESC plus that byte. There is no way to send ``ESC .`` after a CR
-    through vzctl, so when the user types exactly that, the guard puts one
-    extra ESC between them: the guest receives ``ESC ESC .`` and vzctl stays
-    attached. Every other byte sequence reaches the guest unchanged.
-    """
-
-    def __init__(self) -> None:
-        self._after_cr = True  # vzctl starts with its "after Enter" state clear; be safe
-        self._esc_pending = False  # we sent an ESC that vzctl holds, waiting for the next byte
-
-    def encode(self, data: bytes) -> bytes:
-        out = bytearray()
-        for b in data:
-            if self._esc_pending:
-                self._esc_pending = False
-                if b in b".,":
-                    out.append(ESC)  # vzctl writes ESC ESC, then this byte normally
-                out.append(b)
-                self._after_cr = b == CR
-            elif b == ESC and self._after_cr:
-                out.append(b)
-                self._esc_pending = True
-            else:
-                out.append(b)
-                self._after_cr = b == CR
-        return bytes(out)
 
 
 class ProcessEndpoint(PtyEndpoint):
@@ -121,6 +79,7 @@ class ProcessEndpoint(PtyEndpoint):
         *,
         ready: re.Pattern[bytes],
         failures: Sequence[tuple[re.Pattern[bytes], type[Exception]]] = (),
+        error: type[Exception] = ConsoleToolFailed,
         guard: InputGuard | None = None,
         timeout: float = 5.0,
         env: dict[str, str] | None = None,
@@ -130,16 +89,14 @@ class ProcessEndpoint(PtyEndpoint):
         Output before and including the banner is dropped; what follows it is
         the endpoint's ``initial``. If the tool exits or times out first, the
         first ``failures`` pattern its output matches picks the exception
-        class (given the tool's last line as message), else ``error``.
+        class (given the tool's last line as message), else ``error``; a
+        tool that cannot be run at all is ``error`` too.
         """
-        from vconsole.providers.base import ProviderError
-        from vconsole.providers.tools import one_line
-
         tool = os.path.basename(argv[0])
         try:
             proc = PtyProcess.spawn(list(argv), env=env, echo=False, dimensions=(24, 80))
         except (OSError, FileNotFoundError) as exc:
-            raise ProviderError(f"{tool}: cannot run: {exc}") from None
+            raise error(f"{tool}: cannot run: {exc}") from None
         os.set_blocking(proc.fd, False)
         seen = bytearray()
         loop = asyncio.get_running_loop()
@@ -177,7 +134,7 @@ class ProcessEndpoint(PtyEndpoint):
         for pattern, exc_class in failures:
             if pattern.search(text):
                 raise exc_class(message)
-        raise ProviderError(message)
+        raise error(message)
 
     def read(self) -> bytes:
         try:

@@ -10,7 +10,6 @@ its fds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -19,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from vconsole.console.xenring import OUT_SIZE
+from vconsole.detached import DaemonSocket
 from vconsole.framed_socket import FramedSocket
 from vconsole.lab.container import GuestStopped, LabContainer
 from vconsole.lab.domu import LabDomU, RingCorruptError
 from vconsole.lab.fleet import Fleet
 from vconsole.lab.vtty import VttyBusy
-from vconsole.runtime_paths import ensure_private_dir
 from vconsole.wire import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -61,23 +60,17 @@ class LabServer:
         return None
 
     async def run(self) -> None:
-        """Boot the autostart guests and serve until SIGTERM/SIGINT."""
+        """Boot the autostart guests and serve until SIGTERM/SIGINT.
+
+        DaemonAlreadyRunning when another lab answers on the socket,
+        RuntimeDirError when the runtime directory is unsafe.
+        """
         loop = asyncio.get_running_loop()
-        ensure_private_dir(self.socket_path.parent)
+        daemon = DaemonSocket(self.socket_path, "lab")
+        daemon.claim()
         self.pages.mkdir(mode=0o700, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            server.bind(str(self.socket_path))
-        finally:
-            os.umask(old)
-        server.listen(128)
-        server.setblocking(False)
+        server = daemon.listen()
         self._server = server
-        pidfile = self.socket_path.with_name(self.socket_path.name + ".pid")
-        pidfile.write_text(f"{os.getpid()}\n")
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
@@ -89,9 +82,7 @@ class LabServer:
         await self._stopping.wait()
         accept.cancel()
         server.close()
-        for path in (self.socket_path, pidfile):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        daemon.release()
         for guest in self.guests:
             guest.stop()
 

@@ -45,9 +45,15 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
 PROBES = {"lxc": ("lxc-ls",), "openvz": ("vzlist", "prlctl"), "xen": ("xl",)}
 
 
-def check_provider_config(tables: dict[str, dict[str, Any]], where: str) -> None:
-    """Reject unknown providers, unknown keys and wrongly typed values."""
-    for name, table in tables.items():
+def check_provider_config(config: Config) -> None:
+    """Reject unknown providers, unknown keys and wrongly typed values (ConfigError).
+
+    The config file keeps ``[providers.NAME]`` tables as data; only the
+    providers know their settings, so every user of those tables (a broker
+    building its providers, a client about to start one) checks them here.
+    """
+    where = config.source
+    for name, table in config.providers.items():
         if name not in KEYS:
             raise ConfigError(f"{where}: unknown provider [providers.{name}] (known: {', '.join(REAL)})")
         allowed = {**COMMON_KEYS, **KEYS[name]}
@@ -120,5 +126,6 @@ def build(name: str, config: Config, lab_socket: Path) -> Provider:
 
 
 def providers_for(config: Config, lab_socket: Path) -> list[Provider]:
-    """Every provider this host should use, ready for the broker."""
+    """Every provider this host should use, ready for the broker; ConfigError on bad settings."""
+    check_provider_config(config)
     return [build(name, config, lab_socket) for name in wanted(config)]

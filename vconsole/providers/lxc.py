@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
-from vconsole.console.process_endpoint import LxcEscapeGuard, ProcessEndpoint
+from vconsole.console.process_endpoint import ProcessEndpoint
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -39,6 +39,25 @@ FAILURES: list[tuple[re.Pattern[bytes], type[Exception]]] = [
     (re.compile(rb"Denied access to tty|Failed to get tty|tty is busy"), ConsoleBusy),
     (re.compile(rb"is not running"), GuestNotRunning),
 ]
+
+
+class LxcEscapeGuard:
+    """Doubles lxc-console's escape byte, which it turns back into one.
+
+    lxc-console reads its terminal a byte at a time: an escape byte (Ctrl-a
+    by default) followed by ``q`` detaches, followed by another escape byte
+    sends one escape byte to the guest, followed by anything else sends just
+    that byte. Doubling every escape byte therefore delivers every byte as
+    typed and never leaves an escape waiting for a ``q``. (``-e ^@`` would
+    disable the escape, but then lxc-console prints no banner to wait for.)
+    """
+
+    def __init__(self, escape: int = 0x01) -> None:
+        self._escape = bytes([escape])
+
+    def encode(self, data: bytes) -> bytes:
+        """``data`` with every escape byte doubled."""
+        return data.replace(self._escape, self._escape * 2)
 MAX_LOG_HISTORY = 64 << 10  # how much of a console log file to show as history
 STATES = {"RUNNING": "running", "STOPPED": "stopped", "FROZEN": "frozen",
           "STARTING": "starting", "STOPPING": "stopping", "ABORTING": "stopping",
@@ -182,6 +201,7 @@ class LxcProvider(Provider):
             [*self._tool("lxc-console"), "-n", guest.id, "-t", str(spec.index), "-e", "^a"],
             ready=READY,
             failures=FAILURES,
+            error=ProviderError,
             guard=LxcEscapeGuard(0x01),
             timeout=self.timeout,
         )

@@ -25,7 +25,7 @@ import struct
 from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
-from vconsole.console.process_endpoint import ProcessEndpoint, VzctlEscapeGuard
+from vconsole.console.process_endpoint import ProcessEndpoint
 from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.providers.base import (
     ConsoleBusy,
@@ -48,8 +48,44 @@ FAILURES: list[tuple[re.Pattern[bytes], type[Exception]]] = [
     (re.compile(rb"[Bb]usy"), ConsoleBusy),
     (re.compile(rb"not running"), GuestNotRunning),
 ]
+ESC = 0x1B
+CR = 0x0D
 STATES = {"running": "running", "stopped": "stopped", "mounted": "stopped",
           "suspended": "stopped", "paused": "stopped"}
+
+
+class VzctlEscapeGuard:
+    """Keeps ``vzctl console``'s ``ESC .`` / ``ESC ,`` after Enter from detaching.
+
+    vzctl reads its terminal a byte at a time; after a CR it treats ESC
+    specially: the next byte ``.`` or ``,`` detaches, anything else is passed
+    on as ESC plus that byte. There is no way to send ``ESC .`` after a CR
+    through vzctl, so when the user types exactly that, the guard puts one
+    extra ESC between them: the guest receives ``ESC ESC .`` and vzctl stays
+    attached. Every other byte sequence reaches the guest unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._after_cr = True  # vzctl starts with its "after Enter" state clear; be safe
+        self._esc_pending = False  # we sent an ESC that vzctl holds, waiting for the next byte
+
+    def encode(self, data: bytes) -> bytes:
+        """``data`` as vzctl must read it; the state carries over to the next call."""
+        out = bytearray()
+        for b in data:
+            if self._esc_pending:
+                self._esc_pending = False
+                if b in b".,":
+                    out.append(ESC)  # vzctl writes ESC ESC, then this byte normally
+                out.append(b)
+                self._after_cr = b == CR
+            elif b == ESC and self._after_cr:
+                out.append(b)
+                self._esc_pending = True
+            else:
+                out.append(b)
+                self._after_cr = b == CR
+        return bytes(out)
 
 
 def veid_of(ctid: str) -> int:
@@ -178,6 +214,7 @@ class OpenVzProvider(Provider):
             [self._tool("vzctl"), "console", guest.id, str(spec.index + 1)],
             ready=READY,
             failures=FAILURES,
+            error=ProviderError,
             guard=VzctlEscapeGuard(),
             timeout=self.timeout,
         )

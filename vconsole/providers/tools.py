@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+from vconsole.console.process_endpoint import one_line
 from vconsole.providers.base import ProviderError
 
 DEFAULT_TIMEOUT = 5.0
@@ -29,13 +30,6 @@ class ToolError(ProviderError):
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """The last non-empty line of ``text`` (where tools put the reason), shortened."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def find_tool(name: str, path: str | None = None) -> str | None:
