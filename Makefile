@@ -17,14 +17,14 @@ venv: $(BIN)/vconsole
 run: venv
 	VCONSOLE_PROVIDERS=lab $(BIN)/vconsole
 
-test: venv
-	$(BIN)/ruff check vconsole tests benchmarks scripts
-	$(BIN)/mypy
+test: lint
 	$(BIN)/pytest
 
+# ruff, mypy --strict, and the layers of docs/architecture.md (import-linter, pyproject.toml).
 lint: venv
 	$(BIN)/ruff check vconsole tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV)
