@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean wheel-smoke
 
 $(BIN)/vconsole: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: venv
 	$(BIN)/ruff check vconsole tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The wheel as a user gets it: built, installed in a fresh virtualenv outside the checkout,
+# then --version, ls on the lab and a coloured `vconsole show` in tmux (scripts/wheel_smoke.py).
+wheel-smoke: venv
+	$(BIN)/python scripts/wheel_smoke.py
 
 clean:
 	rm -rf $(VENV)

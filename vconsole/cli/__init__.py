@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from vconsole import __version__
 from vconsole.cli import snapshot_commands
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = _Parser(prog="vconsole", description="Console manager for containers and Xen domUs.")
     _common_options(parser, None)
-    parser.add_argument("--theme", help="TUI theme (see themes/; default vconsole-dark)")
+    parser.add_argument("--version", action="version", version=f"vconsole {__version__}")
+    parser.add_argument("--theme", help="TUI theme (shipped: vconsole/themes/; default vconsole-dark)")
     # The same options after the subcommand; SUPPRESS keeps them from resetting the above.
     common = _Parser(add_help=False)
     _common_options(common, argparse.SUPPRESS)

@@ -1,8 +1,8 @@
 """Theme files: Textual theme colours plus the terminal's 16 ANSI colours, validated.
 
-Themes ship in ``themes/`` and users add their own in
-``$XDG_CONFIG_HOME/vconsole/themes/``. A broken file is reported and skipped,
-never fatal.
+Themes ship inside the package (``vconsole/themes/``, so a wheel carries
+them) and users add their own in ``$XDG_CONFIG_HOME/vconsole/themes/``. A
+broken file is reported and skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ class ThemeFile:
 
 
 def builtin_theme_dirs() -> list[Path]:
-    """Where shipped themes live: inside the package (wheel) or the repository checkout."""
-    here = Path(__file__).resolve().parent
-    return [here.parent / "themes", here.parent.parent / "themes"]
+    """Where shipped themes live: inside the package, so a wheel carries them."""
+    return [Path(__file__).resolve().parent.parent / "themes"]
 
 
 def _color(value: Any, where: str) -> str:
