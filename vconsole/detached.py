@@ -1,5 +1,6 @@
-"""vconsole's daemons (the broker and the lab): starting one in the background, as
-tmux starts its server, and the socket and pid file a running one holds.
+"""Daemons (the broker and the lab): starting one, and the socket and pid file it holds.
+
+The first client starts a daemon in the background, as tmux starts its server.
 
 Both daemons live in one runtime directory (runtime_paths.py): each listens on
 a private Unix socket there and writes ``SOCKET.pid`` beside it, so a client can
