@@ -171,7 +171,7 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
 
 def run_tui(args: argparse.Namespace) -> int:
     """The TUI, on an event loop of our own so the in-process broker closes on it at exit."""
-    from vconsole.tui.app import VConsoleApp
+    from vconsole.tui.app import VConsoleApp  # Textual loads only when a TUI runs (start-up time)
 
     local = LocalBroker(_paths(args), in_process=args.no_daemon)
 

@@ -101,6 +101,7 @@ def build(name: str, config: Config, lab_socket: Path) -> Provider:
     table = config.providers.get(name, {})
     bindir = table.get("path")
     timeout = float(table.get("timeout", DEFAULT_TIMEOUT))
+    # Each backend is loaded only when this host uses it (start-up time of the broker).
     if name == "lxc":
         from vconsole.providers.lxc import LxcProvider
 
