@@ -53,7 +53,7 @@ async def app_pilot(lab_host: LabHost) -> AsyncIterator[tuple[VConsoleApp, Pilot
 
 
 def screen_of(app: VConsoleApp) -> str:
-    pane = app.active_pane()
+    pane = app.main_screen.active_pane()
     assert pane is not None
     return "\n".join(pane.view.term.screen_text())
 
@@ -64,7 +64,7 @@ async def open_console(app: VConsoleApp, pilot: Pilot[Any], session: str) -> Con
     tree.move_cursor(tree._console_nodes[session])
     await pilot.pause(0.05)
     await pilot.press("enter")
-    pane = await until(pilot, lambda: app.pane(session), f"a tab for {session}")
+    pane = await until(pilot, lambda: app.main_screen.pane(session), f"a tab for {session}")
     await until(pilot, lambda: any(pane.view.term.screen_text()), "replayed output")
     return pane  # type: ignore[no-any-return]
 
@@ -106,8 +106,8 @@ async def test_prefix_commands_switch_close_focus_help_palette_quit(app_pilot: t
     await pilot.press("ctrl+right_square_bracket", "l")
     assert app.query_one(GuestTree).has_focus
     await pilot.press("ctrl+right_square_bracket", "w")
-    await until(pilot, lambda: app.pane("lab:102:vtty0") is None, "the tab to close")
-    assert [p.session for p in app.panes()] == ["lab:101:vtty0"]
+    await until(pilot, lambda: app.main_screen.pane("lab:102:vtty0") is None, "the tab to close")
+    assert [p.session for p in app.main_screen.panes()] == ["lab:101:vtty0"]
 
     await pilot.press("ctrl+right_square_bracket", "question_mark")
     await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
@@ -162,8 +162,8 @@ async def test_read_only_tab_is_marked_and_sends_nothing(app_pilot: tuple[VConso
     tree = app.query_one(GuestTree)
     ref = tree._console_nodes["lab:101:vtty0"].data
     assert ref is not None
-    await app.open_console(ref, read_only=True)
-    pane = await until(pilot, lambda: app.pane("lab:101:vtty0"), "the spy tab")
+    await app.main_screen.open_console(ref, read_only=True)
+    pane = await until(pilot, lambda: app.main_screen.pane("lab:101:vtty0"), "the spy tab")
     assert pane.read_only and "(ro)" in str(app.query_one(TabbedContent).get_tab(pane.id or "").label)
     assert "READ-ONLY" in str(pane.status.render())
     await until(pilot, lambda: "READY" in screen_of(app), "replay")
