@@ -16,7 +16,9 @@ from vconsole.client import Client
 from vconsole.tui.app import VConsoleApp
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import GuestTree
+from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.screens import HelpScreen
+from vconsole.tui.snapshot_screens import RestoreScreen
 
 
 async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
@@ -180,3 +182,20 @@ async def test_typing_filters_the_guest_list(app_pilot: tuple[VConsoleApp, Pilot
     await until(pilot, lambda: set(tree._console_nodes) == {"lab:102:vtty0", "lab:102:vtty1"}, "the filter")
     await pilot.press("escape")
     await until(pilot, lambda: len(tree._console_nodes) == 4, "the filter to clear")
+
+
+async def test_restore_is_a_modal_screen_that_esc_cancels(app_pilot: tuple[VConsoleApp, Pilot[Any]]) -> None:
+    app, pilot = app_pilot
+    # Without a tab there is nothing to restore into: no dialog.
+    await pilot.press("ctrl+right_square_bracket", "r")
+    await pilot.pause(0.2)
+    assert isinstance(app.screen, MainScreen)
+    pane = await open_console(app, pilot, "lab:101:vtty0")
+    await pilot.press("ctrl+right_square_bracket", "r")
+    await until(pilot, lambda: isinstance(app.screen, RestoreScreen), "the restore dialog")
+    # While it is open, keys are the dialog's: Esc closes it and never reaches the guest.
+    await pilot.press("escape")
+    await until(pilot, lambda: app.screen is app.main_screen, "the dialog to close")
+    await pilot.press("z")
+    await until(pilot, lambda: "in:7a" in screen_of(app), "the next key to reach the guest")
+    assert "in:1b" not in "\n".join(pane.view.term.screen_text())
