@@ -67,7 +67,7 @@ async def _open(app: VConsoleApp, pilot: Any, session: str) -> Any:
     tree.move_cursor(tree._console_nodes[session])
     await pilot.pause(0.05)
     await pilot.press("enter")
-    pane = await _until(lambda: app.pane(session))
+    pane = await _until(lambda: app.main_screen.pane(session))
     await _until(lambda: any(pane.view.term.screen_text()))
     return pane
 

@@ -65,27 +65,27 @@ async def shoot(base: Path, out: Path) -> list[Path]:
                 saved.append(Path(app.save_screenshot(filename=f"{name}.svg", path=str(out))))
 
             def screen_has(session: str, text: str) -> bool:
-                pane = app.pane(session)
+                pane = app.main_screen.pane(session)
                 return pane is not None and text in "\n".join(pane.view.term.screen_text())
 
-            await until(pilot, lambda: len(console_refs(app.listing)) >= 9, "the guest list")
+            await until(pilot, lambda: len(console_refs(app.main_screen.listing)) >= 9, "the guest list")
             await until(pilot, lambda: app.link is not None, "the broker link")
             await pilot.pause(1.5)  # boot logs arrive: unread badges in the list
             await save("guest-list")
 
-            refs = {f"{r.guest}:{r.console}": r for r in console_refs(app.listing)}
+            refs = {f"{r.guest}:{r.console}": r for r in console_refs(app.main_screen.listing)}
             web, db = refs["web:vtty1"], refs["db:vtty1"]
-            await app.open_console(web)
+            await app.main_screen.open_console(web)
             await until(pilot, lambda: screen_has(web.session, "root@web:~#"), "the web prompt")
             await pilot.press(*"echo nginx is up with $((6*7)) workers", "enter")
             await until(pilot, lambda: screen_has(web.session, "up with 42 workers"), "the echo")
             await save("console-tab")
 
-            await app.open_console(db)
+            await app.main_screen.open_console(db)
             await until(pilot, lambda: screen_has(db.session, "root@db:~#"), "the db prompt")
             await pilot.press(*"sleep 1; echo backup of /var/lib/db finished", "enter")
             await pilot.press("ctrl+right_square_bracket", "1")
-            await until(pilot, lambda: (p := app.pane(db.session)) is not None and p.unread > 40, "db output while hidden")
+            await until(pilot, lambda: (p := app.main_screen.pane(db.session)) is not None and p.unread > 40, "db output while hidden")
             await pilot.pause(1.2)  # the listing poll shows the badge in the guest list too
             await save("unread-badge")
 
@@ -101,7 +101,7 @@ async def shoot(base: Path, out: Path) -> list[Path]:
 
             app.switch_theme("vconsole-light")
             await pilot.press("ctrl+right_square_bracket", "u")
-            await until(pilot, lambda: app.active_pane() is app.pane(db.session), "the db tab")
+            await until(pilot, lambda: app.main_screen.active_pane() is app.main_screen.pane(db.session), "the db tab")
             await save("light-theme")
             await pilot.press("ctrl+right_square_bracket", "q")
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +92,14 @@ def state_dir() -> Path:
     """``$XDG_STATE_HOME/vconsole`` (default ``~/.local/state/vconsole``): logs, saved sessions."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "vconsole"
+
+
+def snapshots_dir() -> Path:
+    """Where snapshots go by default: ``$XDG_STATE_HOME/vconsole/snapshots``."""
+    return state_dir() / "snapshots"
+
+
+def default_snapshot_path(label: str) -> Path:
+    """A fresh ``.vcsnap`` file name in the snapshots directory, from a label and the time."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:64] or "console"
+    return snapshots_dir() / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.vcsnap"

@@ -130,7 +130,7 @@ async def test_snapshot_stop_everything_restore_into_fresh_lab(lab_host: LabHost
         await until(pilot, lambda: len(tree._console_nodes) == 2, "the guest tree")
         node = tree._console_nodes["lab:301:vtty0"]
         assert node.data is not None
-        await app.open_console(node.data)
-        await until(pilot, lambda: app.active_pane() is not None
-                    and "OLD-HISTORY-LINE 3" in "\n".join(app.active_pane().view.term.screen_text()),  # type: ignore[union-attr]
+        await app.main_screen.open_console(node.data)
+        await until(pilot, lambda: app.main_screen.active_pane() is not None
+                    and "OLD-HISTORY-LINE 3" in "\n".join(app.main_screen.active_pane().view.term.screen_text()),  # type: ignore[union-attr]
                     "the restored history on screen")

@@ -27,8 +27,8 @@ async def test_prefix_s_snapshots_and_prefix_r_restores(lab_host: LabHost) -> No
         await until(pilot, lambda: "lab:601:vtty0" in tree._console_nodes, "the guest tree")
         node = tree._console_nodes["lab:601:vtty0"]
         assert node.data is not None
-        await app.open_console(node.data)
-        await until(pilot, lambda: "TUI-LINE" in "\n".join(app.active_pane().view.term.screen_text()),  # type: ignore[union-attr]
+        await app.main_screen.open_console(node.data)
+        await until(pilot, lambda: "TUI-LINE" in "\n".join(app.main_screen.active_pane().view.term.screen_text()),  # type: ignore[union-attr]
                     "the console output")
         await pilot.press(PREFIX, "s")
         files: list[Any] = await until(pilot, snapshot_files, "a snapshot file")
@@ -36,7 +36,7 @@ async def test_prefix_s_snapshots_and_prefix_r_restores(lab_host: LabHost) -> No
         assert b"TUI-LINE" in rec.history.data
 
         await pilot.press(PREFIX, "r")
-        await until(pilot, lambda: app.screen.query(RestoreScreen), "the restore dialog")
+        await until(pilot, lambda: isinstance(app.screen, RestoreScreen), "the restore dialog")
         await pilot.press("enter")
         client = await lab_host.client()
         try:

@@ -16,7 +16,9 @@ from vconsole.client import Client
 from vconsole.tui.app import VConsoleApp
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import GuestTree
+from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.screens import HelpScreen
+from vconsole.tui.snapshot_screens import RestoreScreen
 
 
 async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
@@ -53,7 +55,7 @@ async def app_pilot(lab_host: LabHost) -> AsyncIterator[tuple[VConsoleApp, Pilot
 
 
 def screen_of(app: VConsoleApp) -> str:
-    pane = app.active_pane()
+    pane = app.main_screen.active_pane()
     assert pane is not None
     return "\n".join(pane.view.term.screen_text())
 
@@ -64,7 +66,7 @@ async def open_console(app: VConsoleApp, pilot: Pilot[Any], session: str) -> Con
     tree.move_cursor(tree._console_nodes[session])
     await pilot.pause(0.05)
     await pilot.press("enter")
-    pane = await until(pilot, lambda: app.pane(session), f"a tab for {session}")
+    pane = await until(pilot, lambda: app.main_screen.pane(session), f"a tab for {session}")
     await until(pilot, lambda: any(pane.view.term.screen_text()), "replayed output")
     return pane  # type: ignore[no-any-return]
 
@@ -106,8 +108,8 @@ async def test_prefix_commands_switch_close_focus_help_palette_quit(app_pilot: t
     await pilot.press("ctrl+right_square_bracket", "l")
     assert app.query_one(GuestTree).has_focus
     await pilot.press("ctrl+right_square_bracket", "w")
-    await until(pilot, lambda: app.pane("lab:102:vtty0") is None, "the tab to close")
-    assert [p.session for p in app.panes()] == ["lab:101:vtty0"]
+    await until(pilot, lambda: app.main_screen.pane("lab:102:vtty0") is None, "the tab to close")
+    assert [p.session for p in app.main_screen.panes()] == ["lab:101:vtty0"]
 
     await pilot.press("ctrl+right_square_bracket", "question_mark")
     await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
@@ -162,8 +164,8 @@ async def test_read_only_tab_is_marked_and_sends_nothing(app_pilot: tuple[VConso
     tree = app.query_one(GuestTree)
     ref = tree._console_nodes["lab:101:vtty0"].data
     assert ref is not None
-    await app.open_console(ref, read_only=True)
-    pane = await until(pilot, lambda: app.pane("lab:101:vtty0"), "the spy tab")
+    await app.main_screen.open_console(ref, read_only=True)
+    pane = await until(pilot, lambda: app.main_screen.pane("lab:101:vtty0"), "the spy tab")
     assert pane.read_only and "(ro)" in str(app.query_one(TabbedContent).get_tab(pane.id or "").label)
     assert "READ-ONLY" in str(pane.status.render())
     await until(pilot, lambda: "READY" in screen_of(app), "replay")
@@ -180,3 +182,20 @@ async def test_typing_filters_the_guest_list(app_pilot: tuple[VConsoleApp, Pilot
     await until(pilot, lambda: set(tree._console_nodes) == {"lab:102:vtty0", "lab:102:vtty1"}, "the filter")
     await pilot.press("escape")
     await until(pilot, lambda: len(tree._console_nodes) == 4, "the filter to clear")
+
+
+async def test_restore_is_a_modal_screen_that_esc_cancels(app_pilot: tuple[VConsoleApp, Pilot[Any]]) -> None:
+    app, pilot = app_pilot
+    # Without a tab there is nothing to restore into: no dialog.
+    await pilot.press("ctrl+right_square_bracket", "r")
+    await pilot.pause(0.2)
+    assert isinstance(app.screen, MainScreen)
+    pane = await open_console(app, pilot, "lab:101:vtty0")
+    await pilot.press("ctrl+right_square_bracket", "r")
+    await until(pilot, lambda: isinstance(app.screen, RestoreScreen), "the restore dialog")
+    # While it is open, keys are the dialog's: Esc closes it and never reaches the guest.
+    await pilot.press("escape")
+    await until(pilot, lambda: app.screen is app.main_screen, "the dialog to close")
+    await pilot.press("z")
+    await until(pilot, lambda: "in:7a" in screen_of(app), "the next key to reach the guest")
+    assert "in:1b" not in "\n".join(pane.view.term.screen_text())

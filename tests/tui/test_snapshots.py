@@ -46,7 +46,7 @@ async def settle(pilot: Any) -> None:
     # Wait for the listing and a few frames; the replay is immediate.
     for _ in range(100):
         await pilot.pause(0.02)
-        if pilot.app.listing.get("guests"):
+        if pilot.app.main_screen.listing.get("guests"):
             break
     await pilot.pause(0.2)
 

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def human(n: int) -> str:
-    """Bytes in short human units: 0, 512, 1.2K, 3.4M."""
-    if n < 1024:
-        return str(n)
-    for unit in ("K", "M", "G", "T"):
-        n_f = n / 1024
-        if n_f < 1024 or unit == "T":
-            return f"{n_f:.1f}{unit}" if n_f < 10 else f"{n_f:.0f}{unit}"
-        n = int(n_f)
-    return str(n)
-
+from vconsole.units import human
 
 COLUMNS = ("GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED")
 

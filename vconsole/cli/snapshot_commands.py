@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 from typing import Any
+
+from vconsole.runtime_paths import default_snapshot_path
 
 COMMANDS = ("snapshot", "restore", "show")
 
@@ -39,19 +40,6 @@ def split_target(text: str) -> tuple[str, str | int | None]:
     return name, int(console) if console.isdigit() else console
 
 
-def snapshots_dir() -> Path:
-    """Where snapshots go by default: ``$XDG_STATE_HOME/vconsole/snapshots``."""
-    from vconsole.runtime_paths import state_dir
-
-    return state_dir() / "snapshots"
-
-
-def default_name(label: str) -> Path:
-    """A fresh file name in the snapshots directory."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:64] or "console"
-    return snapshots_dir() / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}.vcsnap"
-
-
 async def cmd_snapshot(args: argparse.Namespace) -> int:
     """``vconsole snapshot TARGET[:N] | --all [-o FILE]``."""
     import sys
@@ -67,7 +55,7 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
     else:
         target, console = split_target(args.target)
         fields, label = {"targets": [{"target": target, "console": console}]}, args.target
-    out = Path(args.output) if args.output else default_name(label)
+    out = Path(args.output) if args.output else default_snapshot_path(label)
     out = out.absolute()
     if not args.output:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

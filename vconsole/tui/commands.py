@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -13,36 +13,42 @@ from vconsole.tui.guest_tree import console_refs
 
 if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
+    from vconsole.tui.main_screen import MainScreen
 
 
 class VConsoleCommands(Provider):
-    """Open or spy on any console, start and stop guests, switch themes."""
+    """Open or spy on any console, start and stop guests, switch themes.
+
+    A command of the main screen: ``self.screen`` is the screen the palette
+    was opened from.
+    """
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app: VConsoleApp = self.app  # type: ignore[assignment]
+        app = cast("VConsoleApp", self.app)
+        main = cast("MainScreen", self.screen)
         out: list[tuple[str, Callable[[], Any], str]] = []
-        for ref in console_refs(app.listing):
+        for ref in console_refs(main.listing):
             name = f"{ref.guest}:{ref.console}"
-            out.append((f"Open {name}", partial(app.open_console, ref), f"attach to {name} ({ref.state})"))
+            out.append((f"Open {name}", partial(main.open_console, ref), f"attach to {name} ({ref.state})"))
             out.append(
-                (f"Spy on {name} (read-only)", partial(app.open_console, ref, True), "watch without typing")
+                (f"Spy on {name} (read-only)", partial(main.open_console, ref, True), "watch without typing")
             )
-        for guest in app.listing.get("guests", []):
+        for guest in main.listing.get("guests", []):
             op = "stop" if guest["state"] == "running" else "start"
             out.append(
                 (f"{op.title()} guest {guest['name']}", partial(self._guest_op, op, guest["id"]), f"{guest['kind']} {guest['id']}")
             )
         for theme in sorted(app.themes):
             out.append((f"Theme: {theme}", partial(app.switch_theme, theme), "switch colours"))
-        active = app.active_pane()
+        active = main.active_pane()
         if active is not None:
-            out.append(("Close tab", partial(app.close_pane, active), "the session stays in the broker"))
-        out.append(("Help", app.action_prefix_help, "every key"))
+            out.append(("Close tab", partial(main.close_pane, active), "the session stays in the broker"))
+        out.append(("Help", main.action_help, "every key"))
         out.append(("Quit", app.action_quit, "leave; the broker keeps the consoles"))
         return out
 
     async def _guest_op(self, op: str, guest_id: str) -> None:
-        app: VConsoleApp = self.app  # type: ignore[assignment]
+        app = cast("VConsoleApp", self.app)
         if app.link is None:
             return
         try:

@@ -1,20 +1,38 @@
-"""ConsolePane: one tab, a console's status line and its terminal."""
+"""ConsolePane: one tab, a console's status line and its terminal, and its end of the broker link."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+import time
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.widgets import Static, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
-from vconsole.tui.terminal_view import TerminalPalette, TerminalView
+from vconsole.client import RequestFailed
+from vconsole.tui.messages import (
+    ConsoleMissed,
+    ConsoleStateChanged,
+    OutputWaiting,
+    TerminalInput,
+    TerminalResized,
+)
+from vconsole.tui.palette import TerminalPalette
+from vconsole.tui.terminal_view import TerminalView
+from vconsole.units import human
+
+if TYPE_CHECKING:
+    from vconsole.tui.broker_link import BrokerLink
+    from vconsole.tui.guest_tree import ConsoleRef
 
 ADVICE = {
     "stopped": "the guest is stopped: open the palette (prefix :) and choose Start guest",
     "busy": "another opener holds this console (vzctl/xl/lxc console); vconsole attaches when it is released",
     "disconnected": "the console is not connected; vconsole keeps retrying",
 }
+MISSED_NOTICE = 10.0  # seconds between "bytes were dropped" notices for one tab
+REPLAY_LINES = 200  # lines of history a new tab shows
 
 
 def pane_id(session: str) -> str:
@@ -23,7 +41,7 @@ def pane_id(session: str) -> str:
 
 
 class ConsolePane(TabPane):
-    """A tab holding one console."""
+    """A tab holding one console: it feeds its terminal and sends what its terminal sends."""
 
     DEFAULT_CSS = """
     ConsolePane { padding: 0; }
@@ -31,23 +49,20 @@ class ConsolePane(TabPane):
     ConsolePane > .status.-problem { background: $warning 30%; color: $text; }
     """
 
-    def __init__(
-        self,
-        title: str,
-        session: str,
-        read_only: bool,
-        palette: TerminalPalette,
-        send: Callable[[bytes], None],
-        resize: Callable[[int, int], None],
-    ) -> None:
-        super().__init__(title, id=pane_id(session))
+    def __init__(self, ref: ConsoleRef, read_only: bool, palette: TerminalPalette, broker: BrokerLink) -> None:
+        title = f"{ref.guest}:{ref.console}"
+        super().__init__(title, id=pane_id(ref.session))
         self.title = title
-        self.session = session
+        self.session = ref.session
         self.read_only = read_only
         self.state = "connected"
         self.unread = 0
-        self.view = TerminalView(palette, send, resize)
+        # The pane's own session: from here on the console's events come to this pane.
+        self.link = broker.open_session(ref, read_only, self)
+        self.view = TerminalView(palette)
         self.status = Static("", classes="status")
+        self._missed_total = 0
+        self._missed_told = float("-inf")
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -56,6 +71,79 @@ class ConsolePane(TabPane):
     def on_mount(self) -> None:
         """Show the initial status."""
         self.set_state(self.state, "")
+
+    # --- the session --------------------------------------------------------
+
+    async def attach(self) -> None:
+        """Attach to the console, then show its state and tell it our size."""
+        try:
+            reply = await self.link.attach(tail_lines=REPLAY_LINES)
+        except RequestFailed as exc:
+            self.set_state(exc.code, exc.message)
+            return
+        self.set_state(str(reply["state"]), "")
+        self.link.resize(self.view.term.cols, self.view.term.rows)
+
+    def detach(self) -> None:
+        """Leave the console (the session stays in the broker); its events stop coming here."""
+        self.link.detach()
+
+    def on_terminal_input(self, message: TerminalInput) -> None:
+        """Keys, pastes and query answers from the terminal go to the guest."""
+        message.stop()
+        self.link.send_input(message.data)
+
+    def on_terminal_resized(self, message: TerminalResized) -> None:
+        """The terminal's new size goes to the guest."""
+        message.stop()
+        self.link.resize(message.cols, message.rows)
+
+    def on_output_waiting(self, message: OutputWaiting) -> None:
+        """Feed one step of the waiting output; it counts as unread while the tab is hidden.
+
+        The link hands out a flood a step at a time; the rest waits for a
+        message posted behind whatever keys arrived meanwhile.
+        """
+        data, more = self.link.take_step()
+        if more:
+            # Through the event loop, not straight onto our queue: while the queue is never
+            # empty Textual never yields, and asyncio never reads the keys or the socket.
+            asyncio.get_running_loop().call_soon(self.post_message, OutputWaiting())
+        if not data:
+            return
+        self.view.feed(data)
+        if not self.shown:
+            self.unread += len(data)
+            self.relabel()
+
+    def on_console_missed(self, message: ConsoleMissed) -> None:
+        """Tell the user output was lost to them, at most every MISSED_NOTICE seconds.
+
+        A flood the tab cannot keep up with drops bytes many times a second; one
+        notice with the running total says it without burying the screen.
+        """
+        self._missed_total += message.count
+        now = time.monotonic()
+        if now - self._missed_told >= MISSED_NOTICE:
+            self._missed_told = now
+            self.notify(f"{self.title}: {self._missed_total} bytes were dropped before this tab saw them",
+                        severity="warning")
+
+    def on_console_state_changed(self, message: ConsoleStateChanged) -> None:
+        """The console changed state."""
+        self.set_state(message.state, message.reason)
+
+    # --- what it shows ------------------------------------------------------
+
+    @property
+    def shown(self) -> bool:
+        """Whether this is the visible tab."""
+        return self.tabs.active == self.id
+
+    @property
+    def tabs(self) -> TabbedContent:
+        """The tab set holding this pane."""
+        return self.query_ancestor(TabbedContent)
 
     def set_state(self, state: str, reason: str) -> None:
         """Update the status line for a state change."""
@@ -70,7 +158,14 @@ class ConsolePane(TabPane):
 
     def tab_label(self) -> str:
         """The tab title, with unread bytes while the tab is not visible."""
-        from vconsole.cli.listing import human
-
         mark = " (ro)" if self.read_only else ""
         return f"{self.title}{mark} +{human(self.unread)}" if self.unread else f"{self.title}{mark}"
+
+    def relabel(self) -> None:
+        """Refresh the tab's label (its unread count)."""
+        tab = self.tabs.get_tab(self)
+        label = self.tab_label()
+        # A flooding hidden tab would relabel dozens of times a second, each a new layout;
+        # its label ("+7.1M") changes far less often.
+        if tab.label_text != label:
+            tab.label = label

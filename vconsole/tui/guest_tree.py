@@ -7,11 +7,11 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
-from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from vconsole.cli.listing import human
+from vconsole.tui.messages import OpenConsole
+from vconsole.units import human
 
 # State badges: a glyph and a theme variable for its colour.
 BADGES = {
@@ -70,15 +70,8 @@ class GuestTree(Tree[ConsoleRef | None]):
     """Host, then Containers / Xen domains, then guests, then consoles.
 
     Typing filters the tree by guest or console name; Backspace edits the
-    filter and Escape clears it. Enter on a console opens it.
+    filter and Escape clears it. Enter on a console posts OpenConsole.
     """
-
-    class OpenConsole(Message):
-        """The user chose a console."""
-
-        def __init__(self, ref: ConsoleRef) -> None:
-            super().__init__()
-            self.ref = ref
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__("guests", id=id)
@@ -150,7 +143,7 @@ class GuestTree(Tree[ConsoleRef | None]):
         """Enter on a console opens it."""
         event.stop()
         if event.node.data is not None:
-            self.post_message(self.OpenConsole(event.node.data))
+            self.post_message(OpenConsole(event.node.data))
 
     async def on_key(self, event: events.Key) -> None:
         """Type to filter; Backspace edits, Escape clears."""

@@ -1,52 +1,80 @@
-"""Messages the broker link posts to the app (dataclasses, as in Posting).
+"""The TUI's messages, as dataclasses (Posting's style).
 
 Textual's Message initialises itself in ``__post_init__``, which the
 dataclass ``__init__`` calls, so these need nothing more.
+
+Two directions: the broker link posts what the broker says to the screen
+(a listing, a lost connection) or to one console's pane (output waiting,
+bytes missed, a state change); a terminal view posts what the person does
+(keys, a new size), which bubbles up to its pane and from there goes to the
+broker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+if TYPE_CHECKING:
+    from vconsole.tui.guest_tree import ConsoleRef
+
 
 @dataclass
-class FleetListed(Message):
-    """A fresh ``list`` from the broker."""
+class FleetListed(Message, bubble=False):
+    """A fresh ``list`` from the broker, for the main screen."""
 
     listing: dict[str, Any]
 
 
 @dataclass
-class ConsoleOutput(Message):
-    """Bytes for an open console tab."""
+class BrokerLost(Message, bubble=False):
+    """The connection to the broker is gone."""
 
-    session: str
-    offset: int
-    data: bytes
+    reason: str
 
 
 @dataclass
-class ConsoleMissed(Message):
-    """The tab fell behind by more than the history holds."""
+class OutputWaiting(Message, bubble=False):
+    """A pane's console has output waiting in its session link; the pane feeds one step of it.
 
-    session: str
+    At most one is in flight per pane, so a flood never fills a queue that keys wait in.
+    """
+
+
+@dataclass
+class ConsoleMissed(Message, bubble=False):
+    """A pane's console dropped bytes before the pane saw them (history wrapped, or too far behind)."""
+
     count: int
 
 
 @dataclass
-class ConsoleState(Message):
-    """An open console changed state (connected, disconnected, stopped, busy)."""
+class ConsoleStateChanged(Message, bubble=False):
+    """A pane's console changed state (connected, disconnected, stopped, busy)."""
 
-    session: str
     state: str
     reason: str
 
 
 @dataclass
-class BrokerLost(Message):
-    """The connection to the broker is gone."""
+class TerminalInput(Message):
+    """Bytes for the guest from a terminal view: keys, a paste, answers to terminal queries."""
 
-    reason: str
+    data: bytes
+
+
+@dataclass
+class TerminalResized(Message):
+    """A terminal view's new size, for the guest."""
+
+    cols: int
+    rows: int
+
+
+@dataclass
+class OpenConsole(Message):
+    """The person chose a console in the guest list."""
+
+    ref: ConsoleRef

@@ -9,24 +9,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-# (key, what it does) after the prefix, for the hint line and the help screen.
-PREFIX_KEYS = [
-    ("n / p", "next / previous tab"),
-    ("1-9", "tab by number"),
-    ("u", "next console with unread output"),
-    ("w", "close the tab (the session stays in the broker)"),
-    ("l", "focus the guest list"),
-    ("s", "snapshot the console"),
-    ("r", "restore a snapshot"),
-    (":", "command palette"),
-    ("?", "this help"),
-    ("q", "quit"),
-    ("prefix", "send the prefix key itself to the guest"),
-]
+from vconsole.tui.prefix_keys import PREFIX_KEYS
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key, dismissed by any key."""
+    """Every key (the prefix table, written out), dismissed by any key."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -44,9 +31,9 @@ class HelpScreen(ModalScreen[None]):
         text.append(f"In a console every key goes to the guest, except the prefix ({self.prefix_label}).\n")
         text.append("Shift+PgUp / Shift+PgDn scroll back; typing returns to the live screen.\n\n")
         text.append(f"{self.prefix_label} then:\n", style="bold")
-        for key, what in PREFIX_KEYS:
-            text.append(f"  {key:<8}", style="bold")
-            text.append(f"{what}\n")
+        for row in PREFIX_KEYS:
+            text.append(f"  {row.shown:<8}", style="bold")
+            text.append(f"{row.help}\n")
         text.append("\nIn the guest list: type to filter, Backspace/Esc edit it, Enter opens.\n")
         text.append("Badges: ● connected  ○ disconnected  ■ stopped  ✖ busy;\n")
         text.append("+N unread bytes, Nc clients attached.\n\n")

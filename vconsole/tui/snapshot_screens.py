@@ -10,28 +10,18 @@ snapshot of another guest of the same kind works too).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from vconsole.cli.snapshot_commands import default_name, snapshots_dir
 from vconsole.client import RequestFailed
-
-if TYPE_CHECKING:
-    from vconsole.tui.app import VConsoleApp
-
-
-def target_of(session: str) -> tuple[str, str]:
-    """(guest id, console name) of a session key ``provider:id:console``."""
-    _provider, _, rest = session.partition(":")
-    guest, _, console = rest.rpartition(":")
-    return guest, console
+from vconsole.runtime_paths import default_snapshot_path, snapshots_dir
+from vconsole.tui.console_pane import ConsolePane
 
 
 def snapshot_files(directory: Path | None = None) -> list[Path]:
@@ -44,37 +34,30 @@ def snapshot_files(directory: Path | None = None) -> list[Path]:
     return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)[:200]
 
 
-class RestoreScreen(Vertical):
-    """Pick a snapshot file: from the list, or type a path; Esc cancels.
+class RestoreScreen(ModalScreen[str | None]):
+    """Pick a snapshot file: from the list, or type a path; Esc cancels. Dismissed with the path."""
 
-    A panel floating over the main screen rather than a pushed screen, so the
-    app's own handlers keep finding their widgets while it is open.
-    """
-
+    # A panel over the main screen, which stays in view undimmed.
     DEFAULT_CSS = """
-    RestoreScreen { position: absolute; overlay: screen; offset: 6 3; width: 80; height: auto;
-                    max-height: 22; border: round $primary; background: $surface; padding: 0 1; }
+    RestoreScreen { background: $background 0%; align: left top; }
+    RestoreScreen > Vertical { offset: 6 3; width: 80; height: auto; max-height: 22;
+                               border: round $primary; background: $surface; padding: 0 1; }
     RestoreScreen OptionList { height: auto; max-height: 14; }
     """
 
-    def __init__(self, console: str, on_done: Callable[[str | None], Awaitable[None]]) -> None:
+    def __init__(self, console: str) -> None:
         super().__init__()
         self.console = console
-        self.on_done = on_done
         self.files = snapshot_files()
 
-    async def dismiss(self, result: str | None) -> None:
-        """Close the panel and hand the choice on."""
-        await self.remove()
-        await self.on_done(result)
-
     def compose(self) -> ComposeResult:
-        yield Static(f"Restore a snapshot into {self.console}  (Enter picks, Esc cancels)")
-        if self.files:
-            yield OptionList(*[Option(p.name, id=str(p)) for p in self.files])
-        else:
-            yield Static(f"no snapshots in {snapshots_dir()}", classes="empty")
-        yield Input(placeholder="or a path to a .vcsnap file", id="path")
+        with Vertical():
+            yield Static(f"Restore a snapshot into {self.console}  (Enter picks, Esc cancels)")
+            if self.files:
+                yield OptionList(*[Option(p.name, id=str(p)) for p in self.files])
+            else:
+                yield Static(f"no snapshots in {snapshots_dir()}", classes="empty")
+            yield Input(placeholder="or a path to a .vcsnap file", id="path")
 
     def on_mount(self) -> None:
         """Start in the list when there is one."""
@@ -83,62 +66,43 @@ class RestoreScreen(Vertical):
         else:
             self.query_one(Input).focus()
 
-    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """A listed file."""
         event.stop()
-        await self.dismiss(event.option.id)
+        self.dismiss(event.option.id)
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         """A typed path."""
         event.stop()
         path = event.value.strip()
-        await self.dismiss(str(Path(path).expanduser().absolute()) if path else None)
+        self.dismiss(str(Path(path).expanduser().absolute()) if path else None)
 
-    async def on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
         """Esc cancels."""
         if event.key == "escape":
             event.stop()
-            await self.dismiss(None)
+            self.dismiss(None)
 
 
-async def snapshot_active(app: VConsoleApp) -> None:
-    """Prefix ``s``: snapshot the active console into the snapshots directory."""
-    pane = app.active_pane()
-    if pane is None or app.link is None:
-        app.notify("open a console first", severity="warning")
-        return
-    guest, console = target_of(pane.session)
-    out = default_name(pane.title.replace(":", "-"))
+async def snapshot_pane(pane: ConsolePane) -> None:
+    """Prefix ``s``: snapshot a tab's console into the snapshots directory."""
+    out = default_snapshot_path(pane.title.replace(":", "-"))
     try:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        reply = await app.link.client.request(
-            "snapshot", path=str(out), targets=[{"target": guest, "console": console}]
-        )
+        size = await pane.link.snapshot(str(out))
     except (RequestFailed, OSError, ConnectionError) as exc:
-        app.notify(f"snapshot failed: {exc}", severity="error")
+        pane.notify(f"snapshot failed: {exc}", severity="error")
         return
-    app.notify(f"snapshot of {pane.title}: {out} ({reply['size']} bytes)", timeout=8)
+    pane.notify(f"snapshot of {pane.title}: {out} ({size} bytes)", timeout=8)
 
 
-async def restore_dialog(app: VConsoleApp) -> None:
-    """Prefix ``r``: pick a file, restore it into the active console."""
-    pane = app.active_pane()
-    if pane is None or app.link is None:
-        app.notify("open a console first", severity="warning")
+async def restore_into(pane: ConsolePane, path: str | None) -> None:
+    """The end of prefix ``r``: restore the chosen file (None: cancelled) into a tab's console."""
+    if path is None:
         return
-    session, title = pane.session, pane.title
-
-    async def chosen(path: str | None) -> None:
-        if path is None or app.link is None:
-            return
-        guest, console = target_of(session)
-        try:
-            reply = await app.link.client.request(
-                "restore", path=path, into={"target": guest, "console": console}
-            )
-        except (RequestFailed, ConnectionError) as exc:
-            app.notify(f"restore refused: {exc}", severity="error", timeout=10)
-            return
-        app.notify(f"restored {Path(path).name} into {title} (ring {reply.get('ring_bytes', 0)} bytes)")
-
-    await app.screen.mount(RestoreScreen(title, chosen))
+    try:
+        ring_bytes = await pane.link.restore(path)
+    except (RequestFailed, ConnectionError) as exc:
+        pane.notify(f"restore refused: {exc}", severity="error", timeout=10)
+        return
+    pane.notify(f"restored {Path(path).name} into {pane.title} (ring {ring_bytes} bytes)")

@@ -17,7 +17,8 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from vconsole.snapshot import ConsoleRecord, Pending, SnapshotFile
 from vconsole.term.terminal import Terminal
-from vconsole.tui.terminal_view import TerminalPalette, TerminalView
+from vconsole.tui.palette import TerminalPalette
+from vconsole.tui.terminal_view import TerminalView
 from vconsole.tui.themes import DEFAULT_THEME, discover_themes
 
 
@@ -69,12 +70,7 @@ class SnapshotViewerApp(App[None]):
         self.sub_title = f"{snapshot.host}, {len(snapshot.records)} console(s)"
         self.themes, _errors = discover_themes()
         self.requested_theme = theme or DEFAULT_THEME
-        found = self.themes.get(self.requested_theme)
-        self.palette_colors = (
-            TerminalPalette(found.terminal_foreground, found.terminal_background, found.ansi)
-            if found is not None
-            else TerminalPalette("#d0d0d0", "#000000", [])
-        )
+        self.terminal_palette = TerminalPalette.of_theme(self.themes.get(self.requested_theme))
         self.views: list[TerminalView] = []
 
     def compose(self) -> ComposeResult:
@@ -83,7 +79,7 @@ class SnapshotViewerApp(App[None]):
             for i, rec in enumerate(self.snapshot.records):
                 with TabPane(f"{rec.guest_name}:{rec.console_index}", id=f"rec{i}"):
                     yield Static(describe(rec), classes="facts")
-                    view = TerminalView(self.palette_colors, lambda data: None, lambda c, r: None)
+                    view = TerminalView(self.terminal_palette)
                     if rec.history.data or rec.screen is None:
                         view.term.feed(rec.history.data)
                     else:

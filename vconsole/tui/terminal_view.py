@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -12,57 +9,21 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from vconsole.term import Terminal, decode_style
+from vconsole.term import Terminal
 from vconsole.term.keys import encode_key, encode_paste
-from vconsole.term.sgr import Color as TermColor
+from vconsole.tui.messages import TerminalInput, TerminalResized
+from vconsole.tui.palette import TerminalPalette
 
 FRAME = 1 / 60  # repaint at most 60 times a second
 
 
-class TerminalPalette:
-    """The 16 ANSI colours and default colours of the active theme, as rich colours."""
-
-    def __init__(self, foreground: str, background: str, ansi: list[str]) -> None:
-        self.foreground = Color.parse(foreground)
-        self.background = Color.parse(background)
-        self.ansi = [Color.parse(c) for c in ansi]
-        self._styles: dict[int, Style] = {}
-
-    def color(self, color: TermColor, default: Color) -> Color:
-        """A rich colour for an engine colour."""
-        if color.kind == "default":
-            return default
-        if color.kind == "rgb":
-            return Color.from_rgb(*color.rgb)
-        if color.value < 16:
-            return self.ansi[color.value]
-        return Color.from_ansi(color.value)
-
-    def style(self, packed: int) -> Style:
-        """The rich style of a packed engine style (cached)."""
-        found = self._styles.get(packed)
-        if found is None:
-            s = decode_style(packed)
-            fg = self.color(s.fg, self.foreground)
-            bg = self.color(s.bg, self.background)
-            if s.reverse:
-                fg, bg = bg, fg
-            if s.hidden:
-                fg = bg
-            found = Style(
-                color=fg, bgcolor=bg, bold=s.bold, dim=s.dim, italic=s.italic,
-                underline=s.underline, blink=s.blink, strike=s.strike, overline=s.overline,
-            )
-            self._styles[packed] = found
-        return found
-
-
 class TerminalView(Widget, can_focus=True):
-    """One console's screen; every key goes to the guest through ``send``.
+    """One console's screen; every key goes up as a TerminalInput message.
 
-    The app takes its prefix key before keys reach any widget (see
-    VConsoleApp.on_event), so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and function keys
-    all reach the guest.
+    The app hands keys to the main screen's prefix table before they reach
+    any widget (see VConsoleApp.on_event), so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and
+    function keys all reach the guest. The view sends nothing itself: its
+    pane decides where input and size go (a read-only tab drops them).
     """
 
     DEFAULT_CSS = """
@@ -72,8 +33,6 @@ class TerminalView(Widget, can_focus=True):
     def __init__(
         self,
         palette: TerminalPalette,
-        send: Callable[[bytes], None],
-        on_resize: Callable[[int, int], None],
         *,
         scrollback: int = 5000,
         id: str | None = None,
@@ -81,8 +40,6 @@ class TerminalView(Widget, can_focus=True):
         super().__init__(id=id)
         self.term = Terminal(80, 24, scrollback=scrollback)
         self.palette = palette
-        self.send = send
-        self.resize_guest = on_resize
         self.scroll_back = 0  # lines scrolled up into the scrollback
         self._timer: object | None = None
         self._last_cursor = (0, 0)
@@ -168,6 +125,16 @@ class TerminalView(Widget, can_focus=True):
 
     # --- input --------------------------------------------------------------
 
+    def send(self, data: bytes) -> None:
+        """Bytes for the guest, up to whoever holds this view."""
+        self.post_message(TerminalInput(data))
+
+    def send_key(self, key: str) -> None:
+        """A key as this terminal encodes it in its current modes (cursor keys, keypad)."""
+        data = encode_key(key, self.term.modes, None)
+        if data:
+            self.send(data)
+
     async def on_key(self, event: events.Key) -> None:
         """Every key to the guest, except the scrollback keys."""
         event.stop()
@@ -195,7 +162,7 @@ class TerminalView(Widget, can_focus=True):
         cols, rows = max(2, event.size.width), max(2, event.size.height)
         if (cols, rows) != (self.term.cols, self.term.rows):
             self.term.resize(cols, rows)
-            self.resize_guest(cols, rows)
+            self.post_message(TerminalResized(cols, rows))
             self.refresh()
 
     def on_focus(self) -> None:

@@ -72,7 +72,8 @@ def load_theme(path: Path) -> ThemeFile:
     unknown = set(colors) - set(THEME_COLORS)
     if unknown:
         raise ThemeError(f"{path.name}: unknown colour {sorted(unknown)[0]!r} in [colors]")
-    checked = {k: _color(v, f"{path.name}: colors.{k}") for k, v in colors.items()}
+    # Any: Theme's keyword fields are not all strings, but only THEME_COLORS names get here.
+    checked: dict[str, Any] = {k: _color(v, f"{path.name}: colors.{k}") for k, v in colors.items()}
     ansi = terminal.get("ansi")
     if not isinstance(ansi, list) or len(ansi) != 16:
         raise ThemeError(f"{path.name}: terminal.ansi must list exactly 16 colours")
