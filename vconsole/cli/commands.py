@@ -192,6 +192,7 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
 
 def run_tui(args: argparse.Namespace) -> int:
     """The TUI; Textual runs its own event loop, so this is not a coroutine."""
+    from vconsole.tui import key_parser
     from vconsole.tui.app import VConsoleApp
 
     paths = _paths(args)
@@ -202,5 +203,6 @@ def run_tui(args: argparse.Namespace) -> int:
             await broker.start()
         return await Client.connect(paths, autostart=not args.no_daemon)
 
+    key_parser.install()  # Alt+key as typed (Textual drops the Alt of most keys)
     VConsoleApp(connect, theme=getattr(args, "theme", None)).run()
     return EXIT_OK
