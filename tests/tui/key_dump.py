@@ -2,10 +2,9 @@
 
 Run as ``python3 tests/tui/key_dump.py LOGFILE`` in a tmux pane or as a lab
 guest. It puts its terminal in raw mode (so bytes arrive unchanged), appends
-every chunk it reads to LOGFILE, and switches its terminal's cursor keys
-between normal and application mode (DECCKM) when it reads ``{{app}}`` or
-``{{normal}}``, then prints ``MODE-APP`` / ``MODE-NORMAL`` so a test can see
-the terminal in front of it has taken the mode.
+every chunk it reads to LOGFILE, and when it reads ``{{app}}`` it sets its
+terminal's application cursor keys mode (DECCKM) and prints ``MODE-APP``, so
+a test can see the terminal in front of it has taken the mode.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import sys
 import termios
 import tty
 
-SWITCHES = {b"{{app}}": b"\x1b[?1hMODE-APP\r\n", b"{{normal}}": b"\x1b[?1lMODE-NORMAL\r\n"}
+APP_MODE = b"{{app}}"
 
 
 def main() -> None:
@@ -27,10 +26,9 @@ def main() -> None:
         while chunk := os.read(stdin, 4096):
             log.write(chunk)
             tail = (tail + chunk)[-16:]
-            for word, answer in SWITCHES.items():
-                if tail.endswith(word):
-                    os.write(stdout, answer)
-                    tail = b""
+            if tail.endswith(APP_MODE):
+                os.write(stdout, b"\x1b[?1hMODE-APP\r\n")
+                tail = b""
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@ lab console open whose guest is ``key_dump.py`` too. A tmux client attached
 on a pty the test owns is given each key as the raw bytes an xterm sends for
 it, so tmux parses it and re-encodes it for each pane, as for a person at an
 xterm. A marker follows each key; what each dump read between markers is
-compared. A difference the TUI cannot avoid (Textual reports two inputs as
-one event) is listed in KNOWN with its reason and the bytes the TUI sends.
+compared. A difference that is the TUI's on purpose is listed in KNOWN with
+its reason and the bytes the TUI sends.
+
+The same key set also goes through the TUI's input parser and key encoder
+alone, without tmux: each key must come out as the bytes xterm sent.
 """
 
 from __future__ import annotations
@@ -23,15 +26,16 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from textual import events
 
 from tests.lab_host import REPO, LabHost
 from tests.tmux_pane import TmuxPane, needs_tmux
 from tests.tui.person import open_console, tui_command
-
-pytestmark = needs_tmux
+from vconsole.term import Modes
+from vconsole.term.keys import encode_key
+from vconsole.tui.key_parser import AltKeyParser
 
 KEY_DUMP = REPO / "tests" / "tui" / "key_dump.py"
 MARKER = b"{{k}}"
@@ -236,11 +240,11 @@ class KeyRig:
                     return
             time.sleep(0.005)
 
-    def switch_mode(self, word: bytes, shown: str) -> None:
-        """Have both dumps switch DECCKM and wait until both terminals show they did."""
-        os.write(self.master, word)
-        for pane in (0, 1):
-            self.pane.wait_until(lambda _s, p=pane: self.pane.of(p).count(shown) >= 1, f"{shown} in pane {pane}")
+    def application_cursor_keys(self) -> None:
+        """Have both dumps set DECCKM; wait until both terminals in front of them show it."""
+        os.write(self.master, b"{{app}}")
+        self.pane.wait_until(lambda _screen: "MODE-APP" in self.pane.of(0), "MODE-APP in the reference pane")
+        self.pane.wait_for("MODE-APP")
 
     def close(self) -> None:
         if self.client is not None:
@@ -276,6 +280,7 @@ def _show(data: bytes) -> str:
     return LOST.decode() if data == LOST else data.hex(" ") or "(nothing)"
 
 
+@needs_tmux
 def test_every_key_reaches_the_guest_as_in_a_plain_tmux_pane(rig: KeyRig) -> None:
     """The whole key set, in normal and application cursor mode, against the reference pane."""
     keys = xterm_keys()
@@ -283,7 +288,7 @@ def test_every_key_reaches_the_guest_as_in_a_plain_tmux_pane(rig: KeyRig) -> Non
     results: list[tuple[XtermKey, bytes, bytes]] = []
     for app in (False, True):
         if app:
-            rig.switch_mode(b"{{app}}", "MODE-APP")
+            rig.application_cursor_keys()
         results += [(key, *rig.press(key)) for key in keys if key.app_cursor == app]
     took = time.monotonic() - began
 
@@ -296,3 +301,19 @@ def test_every_key_reaches_the_guest_as_in_a_plain_tmux_pane(rig: KeyRig) -> Non
             stale.append(f"{key.name:40} KNOWN says TUI {_show(known.tui)}, got {_show(tui)} (tmux pane {_show(ref)})")
     print(f"\n{len(results)} keys in {took:.1f} s; {len(KNOWN)} known differences")
     assert not wrong and not stale, "\n".join(["keys that differ:", *wrong, "stale KNOWN entries:", *stale])
+
+
+def test_every_xterm_key_survives_the_parser_and_encoder() -> None:
+    """Bytes in, Textual events (AltKeyParser), bytes out: the same bytes, for the whole key set."""
+    wrong = []
+    for key in xterm_keys():
+        parser = AltKeyParser()
+        # The end of input stands for the pause after a key: a lone ESC is the Escape key.
+        messages = [*parser.feed(key.data.decode()), *parser.feed("")]
+        modes = Modes()
+        modes.app_cursor = key.app_cursor
+        sent = b"".join(encode_key(m.key, modes, m.character) for m in messages if isinstance(m, events.Key))
+        if sent != key.data:
+            names = [(m.key, m.character) for m in messages if isinstance(m, events.Key)]
+            wrong.append(f"{key.name:40} typed {_show(key.data):24} events {names} sent {_show(sent)}")
+    assert not wrong, "\n".join(wrong)
