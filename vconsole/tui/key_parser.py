@@ -1,7 +1,7 @@
 """Textual's xterm input parser, keeping the Alt that it drops for keys other than letters.
 
 An xterm sends Alt+key as ESC then the key. Textual's parser keeps the Alt
-only when the key is a letter or digit name: ESC Ctrl-A arrives as ``ctrl+a``,
+only when the key is a letter: ESC Ctrl-A arrives as ``ctrl+a``,
 ESC ``.`` as ``full_stop``, ESC Enter as ``enter``, the same events as the keys
 without Alt; and a few ESC pairs it maps to other keys altogether (ESC DEL to
 ``ctrl+w``, ESC Tab to ``shift+tab``, ESC b/f to ``ctrl+left``/``ctrl+right``,
