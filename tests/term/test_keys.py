@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vconsole.term import Modes
-from vconsole.term.keys import WHEEL_UP, encode_key, encode_mouse, encode_paste
+from vconsole.term.keys import KEYS, WHEEL_UP, Form, encode_key, encode_mouse, encode_paste
 
 
 def modes(**kw: bool) -> Modes:
@@ -64,6 +64,29 @@ def test_character_from_textual_event_wins_for_printables() -> None:
     assert encode_key("eacute", character="\u00e9") == "\u00e9".encode()
     assert encode_key("question_mark", character="?") == b"?"
     assert encode_key("ctrl+a", character="\x01") == b"\x01"
+
+
+@pytest.mark.parametrize(("key", "character", "data"), [
+    # Textual names 0x08 and 0x7f both "backspace"; the character says which was typed.
+    ("backspace", "\x08", b"\x08"), ("backspace", "\x7f", b"\x7f"), ("alt+backspace", "\x08", b"\x1b\x08"),
+    ("alt+backspace", "\x7f", b"\x1b\x7f"), ("alt+shift+a", "A", b"\x1bA"), ("alt+shift+a", None, b"\x1bA"),
+    ("alt+ctrl+a", "\x01", b"\x1b\x01"), ("alt+ctrl+right_square_bracket", "\x1d", b"\x1b\x1d"),
+    ("alt+exclamation_mark", "!", b"\x1b!"), ("alt+0", "0", b"\x1b0"), ("alt+tab", "\t", b"\x1b\t"),
+    ("alt+space", " ", b"\x1b "), ("alt+ctrl+@", "\x00", b"\x1b\x00"), ("alt+ctrl+j", "\n", b"\x1b\n"),
+    # A printable character never stands for a Ctrl key, nor a control character for a plain one.
+    ("ctrl+a", "a", b"\x01"), ("x", "\x01", b"x"),
+])
+def test_keys_as_textual_and_the_alt_parser_report_them(key: str, character: str | None, data: bytes) -> None:
+    assert encode_key(key, character=character) == data
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+def test_every_named_key_has_all_eight_modifier_combinations(name: str) -> None:
+    combos = ["", "shift+", "alt+", "alt+shift+", "ctrl+", "ctrl+shift+", "alt+ctrl+", "alt+ctrl+shift+"]
+    sent = [encode_key(mods + name) for mods in combos]
+    assert all(sent)
+    if KEYS[name].form is not Form.CHAR:  # xterm keeps Ctrl and Shift of Enter/Tab/Escape to itself
+        assert len(set(sent)) == len(combos)
 
 
 def test_unknown_keys_send_nothing() -> None:

@@ -171,6 +171,7 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
 
 def run_tui(args: argparse.Namespace) -> int:
     """The TUI, on an event loop of our own so the in-process broker closes on it at exit."""
+    from vconsole.tui import key_parser
     from vconsole.tui.app import VConsoleApp  # Textual loads only when a TUI runs (start-up time)
 
     local = LocalBroker(_paths(args), in_process=args.no_daemon)
@@ -182,5 +183,6 @@ def run_tui(args: argparse.Namespace) -> int:
             # --no-daemon: save the sessions and give the consoles back, as a daemon does.
             await local.close()
 
+    key_parser.install()  # Alt+key as typed (Textual drops the Alt of most keys)
     asyncio.run(run())
     return EXIT_OK

@@ -9,6 +9,8 @@ joined with ``+`` (``shift``, ``alt``/``meta``, ``ctrl``). Pass Textual's
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 CSI = "\x1b["
@@ -24,14 +26,39 @@ class KeyModes(Protocol):
     bracketed_paste: bool
 
 
-# Cursor keys and Home/End: final byte of CSI <final> / SS3 <final>.
-_CURSOR = {"up": "A", "down": "B", "right": "C", "left": "D", "home": "H", "end": "F"}
-# Keys sent as CSI <n> ~.
-_TILDE = {"insert": 2, "delete": 3, "pageup": 5, "pagedown": 6, "f5": 15, "f6": 17,
-          "f7": 18, "f8": 19, "f9": 20, "f10": 21, "f11": 23, "f12": 24}
-# F1-F4: SS3 P..S, or CSI 1;<m> P..S with modifiers.
-_PF = {"f1": "P", "f2": "Q", "f3": "R", "f4": "S"}
-# Textual aliases.
+class Form(Enum):
+    """How xterm encodes a named key; ``m`` is the modifier parameter (see _modifier_param)."""
+
+    CHAR = "char"  # one character; Alt puts ESC before it
+    CURSOR = "cursor"  # CSI X, SS3 X in application cursor mode (DECCKM), CSI 1;m X with modifiers
+    TILDE = "tilde"  # CSI n ~, CSI n;m ~ with modifiers
+    PF = "pf"  # SS3 X, CSI 1;m X with modifiers (F1-F4)
+
+
+@dataclass(frozen=True)
+class KeyCode:
+    """One named key: its form and the character, final byte or number of that form."""
+
+    form: Form
+    code: str
+
+
+# The named keys, by Textual's name, as xterm sends them (xterm without
+# modifyOtherKeys: Ctrl and Shift do not change Enter, Tab or Escape).
+KEYS: dict[str, KeyCode] = {
+    "enter": KeyCode(Form.CHAR, "\r"), "tab": KeyCode(Form.CHAR, "\t"),
+    "backspace": KeyCode(Form.CHAR, "\x7f"), "escape": KeyCode(Form.CHAR, "\x1b"),
+    "up": KeyCode(Form.CURSOR, "A"), "down": KeyCode(Form.CURSOR, "B"),
+    "right": KeyCode(Form.CURSOR, "C"), "left": KeyCode(Form.CURSOR, "D"),
+    "home": KeyCode(Form.CURSOR, "H"), "end": KeyCode(Form.CURSOR, "F"),
+    "insert": KeyCode(Form.TILDE, "2"), "delete": KeyCode(Form.TILDE, "3"),
+    "pageup": KeyCode(Form.TILDE, "5"), "pagedown": KeyCode(Form.TILDE, "6"),
+    "f1": KeyCode(Form.PF, "P"), "f2": KeyCode(Form.PF, "Q"), "f3": KeyCode(Form.PF, "R"), "f4": KeyCode(Form.PF, "S"),
+    "f5": KeyCode(Form.TILDE, "15"), "f6": KeyCode(Form.TILDE, "17"), "f7": KeyCode(Form.TILDE, "18"),
+    "f8": KeyCode(Form.TILDE, "19"), "f9": KeyCode(Form.TILDE, "20"), "f10": KeyCode(Form.TILDE, "21"),
+    "f11": KeyCode(Form.TILDE, "23"), "f12": KeyCode(Form.TILDE, "24"),
+}
+# Other spellings of key names.
 _ALIASES = {"page_up": "pageup", "page_down": "pagedown", "return": "enter",
             "esc": "escape", "ins": "insert", "del": "delete", "space": " "}
 # Names of punctuation keys (Textual uses Unicode names with "_"; a few are shortened).
@@ -54,13 +81,8 @@ def _split(key: str) -> tuple[set[str], str]:
     return mods, parts[-1]
 
 
-def _char_of(name: str, character: str | None) -> str | None:
+def _char_of(name: str) -> str | None:
     """The character a key name stands for, or None."""
-    if character and len(character) == 1 and character.isprintable():
-        return character
-    if len(name) == 1:
-        return name
-    name = _ALIASES.get(name, name)
     if len(name) == 1:
         return name
     if name in _NAMED_CHARS:
@@ -73,60 +95,67 @@ def _char_of(name: str, character: str | None) -> str | None:
     return None
 
 
+def _typed_char(name: str, mods: set[str], character: str | None) -> str | None:
+    """The character the terminal sent for a key, else the one its name stands for.
+
+    With Ctrl only a control character counts (``ctrl+a`` with ``"\x01"``);
+    without, only a printable one.
+    """
+    if character is not None and len(character) == 1:
+        control = ord(character) < 0x20 or character == "\x7f"
+        if control if "ctrl" in mods else character.isprintable():
+            return character
+    return _char_of(name)
+
+
 def _modifier_param(mods: set[str]) -> int:
     """xterm's modifier parameter: 1 + shift(1) + alt(2) + ctrl(4)."""
     return 1 + ("shift" in mods) + 2 * ("alt" in mods) + 4 * ("ctrl" in mods)
+
+
+def _encode_named(name: str, code: KeyCode, mods: set[str], app_cursor: bool, character: str | None) -> str:
+    param = _modifier_param(mods)
+    if code.form is Form.CURSOR:
+        if param > 1:
+            return f"{CSI}1;{param}{code.code}"
+        return f"{SS3 if app_cursor else CSI}{code.code}"
+    if code.form is Form.PF:
+        return f"{CSI}1;{param}{code.code}" if param > 1 else f"{SS3}{code.code}"
+    if code.form is Form.TILDE:
+        return f"{CSI}{code.code};{param}~" if param > 1 else f"{CSI}{code.code}~"
+    text = code.code
+    if name == "tab" and "shift" in mods:
+        text = f"{CSI}Z"
+    elif name == "backspace" and ("ctrl" in mods or character == "\b"):
+        # Textual names both 0x08 (Ctrl-H) and 0x7f "backspace"; the character tells them apart.
+        text = "\b"
+    return ("\x1b" if "alt" in mods else "") + text
 
 
 def encode_key(key: str, modes: KeyModes | None = None, character: str | None = None) -> bytes:
     """Bytes for a key press; ``b""`` for keys a terminal does not send.
 
     ``modes`` supplies DECCKM (application cursor keys); ``character`` is
-    Textual's ``event.character`` (used for printable keys).
+    Textual's ``event.character``, what the terminal sent for the key.
     """
     mods, name = _split(key.lower() if len(key) > 1 else key)
-    if len(name) > 1:
-        name = _ALIASES.get(name, name)
-    app_cursor = bool(modes and modes.app_cursor)
-    param = _modifier_param(mods)
-
-    if name in _CURSOR:
-        final = _CURSOR[name]
-        if param > 1:
-            return f"{CSI}1;{param}{final}".encode()
-        return f"{SS3 if app_cursor else CSI}{final}".encode()
-    if name in _TILDE:
-        n = _TILDE[name]
-        return f"{CSI}{n};{param}~".encode() if param > 1 else f"{CSI}{n}~".encode()
-    if name in _PF:
-        final = _PF[name]
-        return f"{CSI}1;{param}{final}".encode() if param > 1 else f"{SS3}{final}".encode()
-
-    prefix = "\x1b" if "alt" in mods else ""
-    if name == "tab":
-        if "shift" in mods:
-            return f"{prefix}{CSI}Z".encode()
-        return f"{prefix}\t".encode()
-    if name == "enter":
-        return f"{prefix}\r".encode()
-    if name == "escape":
-        return f"{prefix}\x1b".encode()
-    if name == "backspace":
-        return (prefix + ("\x08" if "ctrl" in mods else "\x7f")).encode()
-
-    ch = _char_of(name, character if not mods - {"shift"} else None)
+    name = _ALIASES.get(name, name)
+    code = KEYS.get(name)
+    if code is not None:
+        return _encode_named(name, code, mods, bool(modes and modes.app_cursor), character).encode()
+    ch = _typed_char(name, mods, character)
     if ch is None:
         return b""
-    if "ctrl" in mods:
+    if "ctrl" in mods and ch.isprintable():
         if ch.isascii() and ch.isalpha():
             ch = chr(ord(ch.lower()) & 0x1F)
         elif ch in _CTRL_SPECIAL:
             ch = _CTRL_SPECIAL[ch]
         else:
             return b""
-    elif "shift" in mods and len(ch) == 1 and ch.isalpha() and character is None:
+    elif "shift" in mods and ch.isalpha():
         ch = ch.upper()
-    return (prefix + ch).encode()
+    return (("\x1b" if "alt" in mods else "") + ch).encode()
 
 
 def encode_paste(text: str, modes: KeyModes | None = None) -> bytes:
