@@ -60,4 +60,4 @@ def _modified_f3(messages: Iterable[Message]) -> Iterator[Message]:
 
 def install() -> None:
     """Have Textual's Linux driver parse input with AltKeyParser (it builds its parser by this name)."""
-    linux_driver.XTermParser = AltKeyParser  # type: ignore[misc]
+    linux_driver.XTermParser = AltKeyParser  # type: ignore[attr-defined]
