@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from vconsole.broker.session import MAX_MARKS, ConsoleSession
 from vconsole.providers.base import ConsoleSpec, GuestInfo
-from vconsole.snapshot import HypervisorLog, Pending, RingState, Termios
+from vconsole.snapshot.model import HypervisorLog, Pending, RingState, Termios
 
 U32 = 0xFFFFFFFF
 

@@ -24,7 +24,7 @@ from tests.xen.conftest import history_until, wait_console
 from vconsole.client import Client
 from vconsole.console.xenring import XenConsoleRing
 from vconsole.framed_socket import FramedSocket
-from vconsole.snapshot import decode
+from vconsole.snapshot.decode import decode
 from vconsole.tui.app import VConsoleApp
 
 OLD_CT = ["/bin/sh", "-c",

@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from tests.snapshot.strategies import sessions
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshotting import capture_session, seed_session
-from vconsole.snapshot import ConsoleRecord, SnapshotFile, decode, encode
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode
+from vconsole.snapshot.model import ConsoleRecord, SnapshotFile
 
 
 def through_file(rec: ConsoleRecord) -> ConsoleRecord:

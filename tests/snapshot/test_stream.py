@@ -17,21 +17,17 @@ from tests.snapshot.test_fuzz import sample
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshotting import capture_session, release_histories
-from vconsole.snapshot import (
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import _record_fields, encode, encode_body
+from vconsole.snapshot.model import (
     FORMAT_VERSION,
     MAGIC,
     ConsoleRecord,
     History,
     SnapshotError,
     SnapshotFile,
-    decode,
-    encode,
-    encode_body,
-    read_snapshot_file,
-    write_snapshot,
 )
-from vconsole.snapshot_encode import _record_fields
-from vconsole.snapshot_stream import StreamingWriter
+from vconsole.snapshot.stream import StreamingWriter, read_snapshot_file, write_snapshot
 
 
 def reference_encode(snapshot: SnapshotFile) -> bytes:
@@ -131,9 +127,9 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch
         raise OSError(5, "Input/output error")
 
     if fail_at == "writev-later":
-        monkeypatch.setattr("vconsole.snapshot_stream.os.writev", partly)
+        monkeypatch.setattr("vconsole.snapshot.stream.os.writev", partly)
     else:
-        monkeypatch.setattr(f"vconsole.snapshot_stream.os.{fail_at}", broken)
+        monkeypatch.setattr(f"vconsole.snapshot.stream.os.{fail_at}", broken)
     with pytest.raises(OSError):
         write_snapshot(str(path), encode_body(big_snapshot()))
     monkeypatch.undo()
@@ -147,7 +143,7 @@ def test_short_writes_are_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     def stingy(fd: int, buffers: Any) -> int:
         return real_writev(fd, [bytes(buffers[0])[:77_777]])
 
-    monkeypatch.setattr("vconsole.snapshot_stream.os.writev", stingy)
+    monkeypatch.setattr("vconsole.snapshot.stream.os.writev", stingy)
     snap = big_snapshot()
     write_snapshot(str(tmp_path / "s.vcsnap"), encode_body(snap))
     monkeypatch.undo()

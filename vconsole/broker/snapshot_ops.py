@@ -28,15 +28,10 @@ from vconsole.broker.snapshotting import (
 )
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.providers.base import ProviderError
-from vconsole.snapshot import (
-    MAX_FILE,
-    SnapshotError,
-    SnapshotFile,
-    decode,
-    encode_body,
-    read_snapshot_file,
-)
-from vconsole.snapshot_encode import envelope
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode_body, envelope
+from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotFile
+from vconsole.snapshot.stream import read_snapshot_file
 from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
 
 if TYPE_CHECKING:

@@ -32,7 +32,8 @@ from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
 from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.providers.base import ConsoleSpec, GuestInfo, ProviderError
-from vconsole.snapshot import (
+from vconsole.snapshot.encode import encode_body
+from vconsole.snapshot.model import (
     ConsoleRecord,
     History,
     HypervisorLog,
@@ -40,9 +41,8 @@ from vconsole.snapshot import (
     RingState,
     SnapshotFile,
     Termios,
-    encode_body,
-    write_snapshot,
 )
+from vconsole.snapshot.stream import write_snapshot
 from vconsole.term.terminal import Terminal
 
 if TYPE_CHECKING:

@@ -16,12 +16,9 @@ from pathlib import Path
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.snapshotting import capture_to_file, release_histories, restore_at_start
 from vconsole.runtime_paths import ensure_private_dir
-from vconsole.snapshot import (
-    MAX_FILE,
-    SnapshotError,
-    decode,
-    read_snapshot_file,
-)
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.model import MAX_FILE, SnapshotError
+from vconsole.snapshot.stream import read_snapshot_file
 
 log = logging.getLogger("vconsole.broker")
 SESSIONS_FILE = "sessions.vcsnap"

@@ -80,7 +80,9 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
 def load_file(path: str) -> Any:
     """Read and validate a snapshot file locally; CliError with the reason if refused."""
     from vconsole.cli.exit_codes import EXIT_USAGE, CliError
-    from vconsole.snapshot import MAX_FILE, SnapshotError, decode, read_snapshot_file
+    from vconsole.snapshot.decode import decode
+    from vconsole.snapshot.model import MAX_FILE, SnapshotError
+    from vconsole.snapshot.stream import read_snapshot_file
 
     try:
         data = read_snapshot_file(path, MAX_FILE)  # one buffer of the file's size

@@ -1,7 +1,7 @@
 """The ``.vcsnap`` snapshot model: what a snapshot holds, and the format's limits.
 
-docs/snapshot-format.md describes every field; vconsole/snapshot_encode.py
-writes the format and vconsole/snapshot_decode.py reads and validates it.
+docs/snapshot-format.md describes every field; vconsole/snapshot/encode.py
+writes the format and vconsole/snapshot/decode.py reads and validates it.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vconsole.snapshot_fields import SnapshotError
-
 __all__ = [
     "FORMAT_VERSION", "MAGIC", "Chunk", "ConsoleRecord", "History", "HypervisorLog", "Pending",
     "RingState", "SnapshotError", "SnapshotFile", "Termios",
 ]
+
+
+class SnapshotError(Exception):
+    """A snapshot file is unusable; the message names what is wrong."""
+
 
 MAGIC = "vconsole-snapshot"
 FORMAT_VERSION = 1

@@ -10,13 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vconsole.snapshot.model import SnapshotError
+
 U8 = 0xFF
 U32 = 0xFFFFFFFF
 U64 = (1 << 64) - 1
-
-
-class SnapshotError(Exception):
-    """A snapshot file is unusable; the message names what is wrong."""
 
 
 def where(path: str, key: str) -> str:
