@@ -16,7 +16,7 @@ from tests.snapshot.strategies import sessions
 from tests.snapshot.test_fuzz import sample
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
-from vconsole.broker.snapshotting import capture_session, release_histories
+from vconsole.broker.snapshots.capture import capture_session, release_histories
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import _record_fields, encode, encode_body
 from vconsole.snapshot.model import (
@@ -86,7 +86,7 @@ def test_captured_sessions_stream_like_the_reference(tmp_path: Path, drawn: list
     import asyncio
 
     async def grab() -> list[ConsoleRecord]:
-        return [await capture_session(s, None) for s in drawn]
+        return [(await capture_session(s, None)).record for s in drawn]
 
     snap = SnapshotFile(1.7e9, "h", asyncio.run(grab()))
     path = tmp_path / "h.vcsnap"
@@ -205,7 +205,7 @@ def test_any_key_order_decodes_and_bad_files_get_the_general_message() -> None:
 
 
 def test_restore_copies_only_what_survives_the_cap() -> None:
-    from vconsole.broker.snapshotting import seed_session
+    from vconsole.broker.snapshots.restore import seed_session
     from vconsole.providers.base import ConsoleSpec, GuestInfo
 
     guest = GuestInfo(provider="lab", host="h", kind="container", id="1", name="g", state="running")
@@ -223,7 +223,7 @@ def test_restore_copies_only_what_survives_the_cap() -> None:
 async def test_capture_to_file_writes_while_capturing(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from vconsole.broker.snapshotting import capture_to_file
+    from vconsole.broker.snapshots.capture import capture_to_file
     from vconsole.providers.base import ConsoleSpec, GuestInfo
 
     drawn = []
@@ -235,7 +235,8 @@ async def test_capture_to_file_writes_while_capturing(tmp_path: Path) -> None:
         drawn.append(session)
     registry: Any = SimpleNamespace(providers=[])
     path = tmp_path / "all.vcsnap"
-    snap, size = await capture_to_file(registry, drawn, "h", str(path))
+    captured, size = await capture_to_file(registry, drawn, "h", str(path))
+    snap = captured.snapshot
     kept = [r.history.data for r in snap.records]
     drawn[0].history.append(b"after the snapshot")  # copy on write, even before the release
     release_histories(drawn, snap)
