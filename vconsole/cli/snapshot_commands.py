@@ -8,6 +8,7 @@ line and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="guest name or id, optionally NAME:N")
     snap.add_argument("--all", action="store_true", help="every console of every guest")
     snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
+    snap.add_argument("--json", action="store_true", help="machine-readable result, with what was not captured")
     restore = sub.add_parser("restore", parents=[common], help="restore a .vcsnap file into live consoles")
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--into", metavar="TARGET[:N]", help="restore into another guest of the same kind")
@@ -73,8 +75,20 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     async with connected(args) as client:
         reply = await client.request("snapshot", path=str(out), **fields)
-    sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
+    missing = [m for m in reply.get("not_captured", []) if isinstance(m, dict)]
+    for item in missing:  # the reason may quote a provider's tool: no control characters reach the terminal
+        sys.stderr.write(printable(str(item.get("message", ""))) + "\n")
+    if args.json:
+        keep = ("path", "records", "size", "sessions", "not_captured")
+        sys.stdout.write(json.dumps({k: reply.get(k) for k in keep}, indent=2) + "\n")
+    else:
+        sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
     return EXIT_OK
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character shown as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def load_file(path: str) -> Any:

@@ -94,7 +94,7 @@ class PtyEndpoint(ConsoleEndpoint):
             pending_input = self.peer_unread()
         except OSError as exc:
             unknown.append(NotCaptured(SourceFact.PENDING_INPUT,
-                                       f"the guest's side of the pty cannot be reached ({exc.strerror})"))
+                                       f"the other end of the pty cannot be reached ({exc.strerror})"))
         try:
             settings = read_termios(self.fd)
         except (OSError, termios.error) as exc:

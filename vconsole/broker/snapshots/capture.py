@@ -152,8 +152,10 @@ async def _capture_ring(
     source.pending_output = Pending("exact", len(ring.out_data), ring.out_data)
     data = ring.in_data + session.input_backlog
     source.pending_input = Pending("exact", len(data), data)
-    # The ring's own bytes answer what the endpoint could only count.
-    missing[:] = [n for n in missing if n.what not in (SourceFact.PENDING_OUTPUT, SourceFact.PENDING_INPUT)]
+    # The ring's own bytes answer what the endpoint could only count, or a
+    # busy console's endpoint could not say at all (a ring has no termios).
+    answered = (SourceFact.PENDING_OUTPUT, SourceFact.PENDING_INPUT, SourceFact.SOURCE)
+    missing[:] = [n for n in missing if n.what not in answered]
 
 
 def _has_ring(session: ConsoleSession) -> bool:
