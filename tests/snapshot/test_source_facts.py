@@ -25,7 +25,8 @@ def test_a_pty_master_reports_both_queues_termios_and_size() -> None:
         os.write(master, b"typed")  # the guest has not read it
         os.write(slave, b"out")  # the broker has not read it
         deadline = time.monotonic() + 5
-        while (facts := endpoint.source_facts()).pending_input != 5 and time.monotonic() < deadline:
+        while ((facts := endpoint.source_facts()).pending_input, facts.pending_output) != (5, 3) \
+                and time.monotonic() < deadline:
             time.sleep(0.01)  # the kernel moves bytes across a pty in a worker, shortly after the write
         assert (facts.pending_input, facts.pending_output) == (5, 3)
         assert facts.winsize == (100, 30)

@@ -59,6 +59,7 @@ from vconsole.snapshot.model import (
     Termios,
 )
 from vconsole.snapshot.views import unpack_views
+from vconsole.term.terminal import Terminal
 
 __all__ = ["decode"]
 
@@ -261,10 +262,7 @@ def _parse_hvlog(value: object, path: str) -> HypervisorLog | None:
 def _parse_screen(value: object, path: str) -> dict[str, Any] | None:
     if value is None:
         return None
-    # The engine validates its own state (ValueError naming the field); it is
-    # a leaf package, imported here only to check.
-    from vconsole.term.terminal import Terminal
-
+    # The engine validates its own state (ValueError naming the field).
     try:
         Terminal.from_state(value)
     except RecursionError:

@@ -8,6 +8,7 @@ and range or raises :class:`SnapshotError` naming the field and the problem.
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 from typing import Any
 
 from vconsole.snapshot.model import SnapshotError
@@ -22,7 +23,7 @@ def where(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def check_map(value: object, path: str, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+def check_map(value: object, path: str, required: Set[str], optional: Set[str] = frozenset()) -> dict[str, Any]:
     """A map with string keys, all of ``required`` and nothing beyond ``optional``."""
     if type(value) is not dict:
         raise SnapshotError(f"{path or 'body'}: expected a map, got {type(value).__name__}")

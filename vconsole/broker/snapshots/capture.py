@@ -21,9 +21,10 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vconsole.broker.history import OutputHistory
+from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import STOPPED, ConsoleSession
 from vconsole.providers.base import Provider, ProviderError
 from vconsole.snapshot.encode import encode_body
@@ -39,9 +40,6 @@ from vconsole.snapshot.model import (
 )
 from vconsole.snapshot.stream import write_snapshot
 from vconsole.term.terminal import Terminal
-
-if TYPE_CHECKING:
-    from vconsole.broker.registry import ConsoleRegistry
 
 log = logging.getLogger("vconsole.broker")
 PROVIDER_TIMEOUT = 5.0
