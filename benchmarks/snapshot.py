@@ -82,7 +82,7 @@ def _reference(nbytes: int, path: Path) -> tuple[float, float]:
 def run(report: Report, quick: bool = False) -> None:
     """Measure and add the rows."""
     try:
-        from vconsole.broker import snapshot_ops  # noqa: F401
+        from vconsole.broker.snapshots import requests  # noqa: F401
     except ImportError:
         report.add([Row("snapshot", "snapshot/restore", "s", None, note="not available yet")])
         report.note("snapshot", "vconsole has no snapshot operation yet: nothing measured.")

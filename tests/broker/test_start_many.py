@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.lab_host import LabHost
 from vconsole.broker.registry import OPEN_CONCURRENCY
-from vconsole.snapshot import decode
+from vconsole.snapshot.decode import decode
 
 GUESTS, VTTYS = 16, 10  # 160 consoles
 

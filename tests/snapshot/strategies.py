@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from vconsole.broker.session import MAX_MARKS, ConsoleSession
 from vconsole.providers.base import ConsoleSpec, GuestInfo
-from vconsole.snapshot import HypervisorLog, Pending, RingState, Termios
+from vconsole.snapshot.model import HypervisorLog, Pending, RingState, SourceState, Termios
 
 U32 = 0xFFFFFFFF
 
@@ -61,6 +61,6 @@ def sessions(draw: Any) -> ConsoleSession:
         ring = draw(rings()) if ctype == "pv" and draw(st.booleans()) else None
         hv = HypervisorLog(draw(st.binary(max_size=100)), draw(st.integers(0, 1000))) if ring else None
         winsize = draw(st.none() | st.tuples(st.integers(0, 300), st.integers(0, 100)))
-        session.restored_source = (draw(pendings()), draw(pendings()), draw(st.none() | termioses),
-                                   winsize, ring, hv)
+        session.restored_source = SourceState(draw(pendings()), draw(pendings()), draw(st.none() | termioses),
+                                              winsize, ring, hv)
     return session

@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vconsole.snapshot import (
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode
+from vconsole.snapshot.model import (
     FORMAT_VERSION,
     MAGIC,
     ConsoleRecord,
@@ -27,8 +29,6 @@ from vconsole.snapshot import (
     SnapshotError,
     SnapshotFile,
     Termios,
-    decode,
-    encode,
 )
 from vconsole.term.terminal import Terminal
 

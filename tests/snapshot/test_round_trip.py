@@ -8,8 +8,11 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.snapshot.strategies import sessions
 from vconsole.broker.session import ConsoleSession
-from vconsole.broker.snapshotting import capture_session, seed_session
-from vconsole.snapshot import ConsoleRecord, SnapshotFile, decode, encode
+from vconsole.broker.snapshots.capture import capture_session
+from vconsole.broker.snapshots.restore import seed_session
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode
+from vconsole.snapshot.model import ConsoleRecord, SnapshotFile
 
 
 def through_file(rec: ConsoleRecord) -> ConsoleRecord:
@@ -21,10 +24,10 @@ def through_file(rec: ConsoleRecord) -> ConsoleRecord:
 def test_snapshot_restore_snapshot_is_identical(session: ConsoleSession) -> None:
     loop = asyncio.new_event_loop()
     try:
-        first = through_file(loop.run_until_complete(capture_session(session, None)))
+        first = through_file(loop.run_until_complete(capture_session(session, None)).record)
         fresh = ConsoleSession(session.guest, session.spec, session.history.cap, lambda s: None, lambda s: None)
         seed_session(fresh, first, 1.7e9)
-        second = through_file(loop.run_until_complete(capture_session(fresh, None)))
+        second = through_file(loop.run_until_complete(capture_session(fresh, None)).record)
     finally:
         loop.close()
     assert second == first
@@ -40,7 +43,7 @@ def test_restore_into_a_session_with_history_puts_it_first() -> None:
     old = ConsoleSession(*_ident(), 1 << 16, lambda s: None, lambda s: None)
     old.history.append(b"old bytes\r\n")
     loop = asyncio.new_event_loop()
-    rec = through_file(loop.run_until_complete(capture_session(old, None)))
+    rec = through_file(loop.run_until_complete(capture_session(old, None)).record)
     live = ConsoleSession(*_ident(), 1 << 16, lambda s: None, lambda s: None)
     live.history.append(b"new")
     live.marks.append({"start": 0, "end": 3, "source": "hypervisor"})

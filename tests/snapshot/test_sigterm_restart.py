@@ -8,7 +8,7 @@ from tests.guest_program import pattern
 from tests.lab_host import LabHost
 from tests.xen.conftest import history_until, read_history, wait_console
 from vconsole.runtime_paths import state_dir
-from vconsole.snapshot import decode
+from vconsole.snapshot.decode import decode
 
 CONSOLES = [("c1", "vtty0"), ("c2", "vtty0"), ("c2", "vtty1"), ("d1", "pv0")]
 

@@ -16,22 +16,18 @@ from tests.snapshot.strategies import sessions
 from tests.snapshot.test_fuzz import sample
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
-from vconsole.broker.snapshotting import capture_session, release_histories
-from vconsole.snapshot import (
+from vconsole.broker.snapshots.capture import capture_session, release_histories
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import _record_fields, encode, encode_body
+from vconsole.snapshot.model import (
     FORMAT_VERSION,
     MAGIC,
     ConsoleRecord,
     History,
     SnapshotError,
     SnapshotFile,
-    decode,
-    encode,
-    encode_body,
-    read_snapshot_file,
-    write_snapshot,
 )
-from vconsole.snapshot_encode import _record_fields
-from vconsole.snapshot_stream import StreamingWriter
+from vconsole.snapshot.stream import StreamingWriter, read_snapshot_file, write_snapshot
 
 
 def reference_encode(snapshot: SnapshotFile) -> bytes:
@@ -90,7 +86,7 @@ def test_captured_sessions_stream_like_the_reference(tmp_path: Path, drawn: list
     import asyncio
 
     async def grab() -> list[ConsoleRecord]:
-        return [await capture_session(s, None) for s in drawn]
+        return [(await capture_session(s, None)).record for s in drawn]
 
     snap = SnapshotFile(1.7e9, "h", asyncio.run(grab()))
     path = tmp_path / "h.vcsnap"
@@ -131,9 +127,9 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch
         raise OSError(5, "Input/output error")
 
     if fail_at == "writev-later":
-        monkeypatch.setattr("vconsole.snapshot_stream.os.writev", partly)
+        monkeypatch.setattr("vconsole.snapshot.stream.os.writev", partly)
     else:
-        monkeypatch.setattr(f"vconsole.snapshot_stream.os.{fail_at}", broken)
+        monkeypatch.setattr(f"vconsole.snapshot.stream.os.{fail_at}", broken)
     with pytest.raises(OSError):
         write_snapshot(str(path), encode_body(big_snapshot()))
     monkeypatch.undo()
@@ -147,7 +143,7 @@ def test_short_writes_are_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     def stingy(fd: int, buffers: Any) -> int:
         return real_writev(fd, [bytes(buffers[0])[:77_777]])
 
-    monkeypatch.setattr("vconsole.snapshot_stream.os.writev", stingy)
+    monkeypatch.setattr("vconsole.snapshot.stream.os.writev", stingy)
     snap = big_snapshot()
     write_snapshot(str(tmp_path / "s.vcsnap"), encode_body(snap))
     monkeypatch.undo()
@@ -209,7 +205,7 @@ def test_any_key_order_decodes_and_bad_files_get_the_general_message() -> None:
 
 
 def test_restore_copies_only_what_survives_the_cap() -> None:
-    from vconsole.broker.snapshotting import seed_session
+    from vconsole.broker.snapshots.restore import seed_session
     from vconsole.providers.base import ConsoleSpec, GuestInfo
 
     guest = GuestInfo(provider="lab", host="h", kind="container", id="1", name="g", state="running")
@@ -227,7 +223,7 @@ def test_restore_copies_only_what_survives_the_cap() -> None:
 async def test_capture_to_file_writes_while_capturing(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from vconsole.broker.snapshotting import capture_to_file
+    from vconsole.broker.snapshots.capture import capture_to_file
     from vconsole.providers.base import ConsoleSpec, GuestInfo
 
     drawn = []
@@ -239,7 +235,8 @@ async def test_capture_to_file_writes_while_capturing(tmp_path: Path) -> None:
         drawn.append(session)
     registry: Any = SimpleNamespace(providers=[])
     path = tmp_path / "all.vcsnap"
-    snap, size = await capture_to_file(registry, drawn, "h", str(path))
+    captured, size = await capture_to_file(registry, drawn, "h", str(path))
+    snap = captured.snapshot
     kept = [r.history.data for r in snap.records]
     drawn[0].history.append(b"after the snapshot")  # copy on write, even before the release
     release_histories(drawn, snap)

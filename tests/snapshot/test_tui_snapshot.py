@@ -8,7 +8,9 @@ from tests.lab_host import LabHost
 from tests.tui.test_pilot_keys import until
 from tests.xen.conftest import wait_console
 from vconsole.client import Client
-from vconsole.snapshot import ConsoleRecord, History, Pending, SnapshotFile, decode, encode
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode
+from vconsole.snapshot.model import ConsoleRecord, History, Pending, SnapshotFile
 from vconsole.tui.app import VConsoleApp
 from vconsole.tui.guest_tree import GuestTree
 from vconsole.tui.snapshot_screens import RestoreScreen, snapshot_files

@@ -8,11 +8,18 @@ import logging
 import os
 import socket
 import struct
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from vconsole.broker.attachment import Attachment
 from vconsole.broker.registry import TargetError
 from vconsole.broker.session import BUSY, STOPPED, InputBacklogFull
+from vconsole.broker.snapshots.requests import (
+    parse_restore,
+    parse_snapshot,
+    run_restore,
+    run_snapshot,
+)
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.providers.base import ProviderError
 from vconsole.wire import (
@@ -280,14 +287,21 @@ class ClientConnection(asyncio.Protocol):
         return {"id": rid, "pending": True}
 
     def _snapshot(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
-        from vconsole.broker.snapshot_ops import snapshot_request
-
-        return snapshot_request(self, rid, msg)
+        request = parse_snapshot(self.broker.registry, msg, self.peer_uid)
+        return self._reply_later(rid, run_snapshot(self.broker.registry, rid, request))
 
     def _restore(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
-        from vconsole.broker.snapshot_ops import restore_request
+        request = parse_restore(msg, self.peer_uid)
+        return self._reply_later(rid, run_restore(self.broker.registry, rid, request))
 
-        return restore_request(self, rid, msg)
+    def _reply_later(self, rid: Any, reply: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """Answer ``pending`` now and send ``reply`` when it is ready."""
+
+        async def run() -> None:
+            self.send(await reply)
+
+        self.broker.spawn(run())
+        return {"id": rid, "pending": True}
 
     def _shutdown(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
         self.broker.stop()

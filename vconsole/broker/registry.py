@@ -103,13 +103,7 @@ class ConsoleRegistry:
         """Make or update the guest's sessions; those that need a console opened."""
         todo = []
         for spec in guest.consoles:
-            key = f"{guest.provider}:{guest.id}:{spec.name}"
-            session = self.sessions.get(key)
-            if session is None:
-                session = ConsoleSession(
-                    guest, spec, self.history_cap, self._on_state, lambda s: self.poke()
-                )
-                self.sessions[key] = session
+            session = self.session_for(guest, spec)
             session.guest = guest
             if guest.state != "running":
                 session.unbind(STOPPED, f"{guest.kind} {guest.name} is stopped")
@@ -117,6 +111,15 @@ class ConsoleRegistry:
             if session.endpoint is None:
                 todo.append(session)
         return todo
+
+    def session_for(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleSession:
+        """The session of ``guest``'s console ``spec``, made (not opened) if there is none yet."""
+        key = f"{guest.provider}:{guest.id}:{spec.name}"
+        session = self.sessions.get(key)
+        if session is None:
+            session = ConsoleSession(guest, spec, self.history_cap, self._on_state, lambda s: self.poke())
+            self.sessions[key] = session
+        return session
 
     async def _open(self, provider: Provider, guest: GuestInfo, session: ConsoleSession) -> None:
         if session.endpoint is not None:  # bound meanwhile (another refresh cannot run, but be safe)

@@ -14,7 +14,11 @@ from typing import Any
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
-from vconsole.broker.state_file import SESSIONS_FILE, restore_saved_sessions, save_sessions
+from vconsole.broker.snapshots.saved_sessions import (
+    SESSIONS_FILE,
+    restore_saved_sessions,
+    save_sessions,
+)
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket
 from vconsole.providers.base import Provider

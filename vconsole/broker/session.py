@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vconsole.broker.history import OutputHistory
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
 from vconsole.providers.base import ConsoleSpec, GuestInfo
+from vconsole.snapshot.model import SourceState
 
 if TYPE_CHECKING:
     from vconsole.broker.attachment import Attachment
@@ -63,8 +64,8 @@ class ConsoleSession:
         self.created = time.time()
         self.input_log = bytearray()
         # Source-side facts (termios, rings...) restored from a snapshot while
-        # no endpoint is bound; see broker/snapshotting.py.
-        self.restored_source: Any = None
+        # no endpoint is bound; see broker/snapshots/.
+        self.restored_source: SourceState | None = None
         self.size: tuple[int, int] | None = None
         self._input = bytearray()
         self._writing = False
@@ -119,6 +120,10 @@ class ConsoleSession:
         if (state, reason) != (self.state, self.reason):
             self.state, self.reason = state, reason
             self._on_state(self)
+
+    def read_now(self) -> None:
+        """Read what the source holds into the history now, as the event loop would next."""
+        self._readable()
 
     def _readable(self) -> None:
         endpoint = self.endpoint
@@ -187,6 +192,11 @@ class ConsoleSession:
         self._input += data
         self._write_some()
 
+    @property
+    def input_backlog(self) -> bytes:
+        """Input accepted from clients that the guest has not taken yet."""
+        return bytes(self._input)
+
     def _log_input(self, data: bytes | bytearray) -> None:
         self.input_log += data
         del self.input_log[:-INPUT_LOG]
@@ -222,7 +232,7 @@ class ConsoleSession:
             self.endpoint.resize(cols, rows)
 
     def seed_history(self, data: bytes, start: int, marks: list[dict[str, Any]]) -> None:
-        """Put restored bytes (and their marks) before the current history.
+        """Put restored bytes (and their marks) before the current history; tell whoever watches.
 
         Offsets already handed out move by the length of the restored range,
         so attached clients' cursors and existing marks move with them.
@@ -236,6 +246,7 @@ class ConsoleSession:
         self.seen = self.seen + shift if self.seen else 0
         self.marks[:0] = marks
         del self.marks[:-MAX_MARKS]
+        self._on_state(self)
 
     # --- reporting -------------------------------------------------------
 

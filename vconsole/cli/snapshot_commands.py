@@ -8,6 +8,7 @@ line and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="guest name or id, optionally NAME:N")
     snap.add_argument("--all", action="store_true", help="every console of every guest")
     snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
+    snap.add_argument("--json", action="store_true", help="machine-readable result, with what was not captured")
     restore = sub.add_parser("restore", parents=[common], help="restore a .vcsnap file into live consoles")
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--into", metavar="TARGET[:N]", help="restore into another guest of the same kind")
@@ -61,14 +63,28 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     async with connected(args) as client:
         reply = await client.request("snapshot", path=str(out), **fields)
-    sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
+    missing = [m for m in reply.get("not_captured", []) if isinstance(m, dict)]
+    for item in missing:  # the reason may quote a provider's tool: no control characters reach the terminal
+        sys.stderr.write(printable(str(item.get("message", ""))) + "\n")
+    if args.json:
+        keep = ("path", "records", "size", "sessions", "not_captured")
+        sys.stdout.write(json.dumps({k: reply.get(k) for k in keep}, indent=2) + "\n")
+    else:
+        sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
     return EXIT_OK
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character shown as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def load_file(path: str) -> Any:
     """Read and validate a snapshot file locally; CliError with the reason if refused."""
     from vconsole.cli.exit_codes import EXIT_USAGE, CliError
-    from vconsole.snapshot import MAX_FILE, SnapshotError, decode, read_snapshot_file
+    from vconsole.snapshot.decode import decode
+    from vconsole.snapshot.model import MAX_FILE, SnapshotError
+    from vconsole.snapshot.stream import read_snapshot_file
 
     try:
         data = read_snapshot_file(path, MAX_FILE)  # one buffer of the file's size

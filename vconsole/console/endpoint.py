@@ -3,10 +3,43 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from vconsole.snapshot.model import NotCaptured, Termios
 
 
 class EndpointClosed(Exception):
     """The console went away (guest stopped, pty hung up, ring unmapped)."""
+
+
+@dataclass(frozen=True)
+class RingIndices:
+    """A Xen console ring's free-running indices and its ``connection`` flag."""
+
+    in_cons: int
+    in_prod: int
+    out_cons: int
+    out_prod: int
+    connection: int
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What an endpoint knows about its source, read without consuming anything.
+
+    ``pending_output``: bytes the guest wrote that the broker has not read;
+    ``pending_input``: bytes the broker wrote that the guest has not read
+    (None: unknown). ``unknown`` names the facts this kind of source has but
+    that could not be read now, and why; a fact the source does not have at
+    all (a ring's termios) is simply None.
+    """
+
+    pending_output: int | None = None
+    pending_input: int | None = None
+    termios: Termios | None = None
+    winsize: tuple[int, int] | None = None  # (cols, rows)
+    ring: RingIndices | None = None
+    unknown: tuple[NotCaptured, ...] = ()
 
 
 class ConsoleEndpoint(ABC):
@@ -30,6 +63,10 @@ class ConsoleEndpoint(ABC):
     # EAGAIN; the event loop calls again when more arrives. A ring's event
     # channel says only "something changed", so it must be read until empty.
     level_triggered: bool = False
+    # True when the source's pending output cannot be copied without consuming
+    # it (a pty): a snapshot first reads it into the history, as the broker
+    # would next anyway. A ring's pending output stays put for its provider to copy.
+    drain_before_snapshot: bool = False
 
     @abstractmethod
     def fileno(self) -> int:
@@ -66,6 +103,10 @@ class ConsoleEndpoint(ABC):
     def pending_input(self) -> int | None:
         """Bytes we wrote that the guest has not read yet, or None if unknowable."""
         return None
+
+    def source_facts(self) -> SourceFacts:
+        """The source's own state for a snapshot; reads nothing the guest would read."""
+        return SourceFacts(pending_output=self.pending_output(), pending_input=self.pending_input())
 
     @abstractmethod
     def close(self) -> None:

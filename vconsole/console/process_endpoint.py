@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -25,8 +26,9 @@ from typing import Protocol
 
 from ptyprocess import PtyProcess
 
-from vconsole.console.endpoint import EndpointClosed
+from vconsole.console.endpoint import EndpointClosed, SourceFacts
 from vconsole.console.pty_endpoint import READ_CHUNK, PtyEndpoint
+from vconsole.snapshot.model import NotCaptured, SourceFact
 
 
 class ConsoleToolFailed(Exception):
@@ -163,6 +165,18 @@ class ProcessEndpoint(PtyEndpoint):
 
     def pending_input(self) -> int | None:
         return len(self._out) or None
+
+    def source_facts(self) -> SourceFacts:
+        """The tool's pty: what the tool has not read, and guarded bytes not yet written to it.
+
+        The pty's termios are the tool's (usually raw), not the guest's: not reported.
+        """
+        facts = super().source_facts()
+        pending = None if facts.pending_input is None else facts.pending_input + len(self._out)
+        unknown = [n for n in facts.unknown if n.what is not SourceFact.TERMIOS]
+        unknown.append(NotCaptured(SourceFact.TERMIOS, f"the console is reached through {self.tool}, "
+                                                       "whose terminal is not the guest's"))
+        return dataclasses.replace(facts, pending_input=pending, termios=None, unknown=tuple(unknown))
 
     def close(self) -> None:
         if self._closed:

@@ -8,9 +8,11 @@ import struct
 import termios
 from collections.abc import Callable
 
-from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
+from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed, SourceFacts
+from vconsole.snapshot.model import NotCaptured, SourceFact, Termios
 
 READ_CHUNK = 256 * 1024
+TIOCGPTPEER = getattr(termios, "TIOCGPTPEER", 0x5441)
 
 
 class PtyEndpoint(ConsoleEndpoint):
@@ -21,6 +23,7 @@ class PtyEndpoint(ConsoleEndpoint):
     """
 
     level_triggered = True
+    drain_before_snapshot = True
 
     def __init__(
         self,
@@ -83,6 +86,38 @@ class PtyEndpoint(ConsoleEndpoint):
             return 0
         return int(struct.unpack("i", buf)[0])
 
+    def source_facts(self) -> SourceFacts:
+        """Unread bytes on both sides of the pty, its termios and window size."""
+        unknown: list[NotCaptured] = []
+        pending_input = settings = winsize = None
+        try:
+            pending_input = self.peer_unread()
+        except OSError as exc:
+            unknown.append(NotCaptured(SourceFact.PENDING_INPUT,
+                                       f"the other end of the pty cannot be reached ({exc.strerror})"))
+        try:
+            settings = read_termios(self.fd)
+        except (OSError, termios.error) as exc:
+            unknown.append(NotCaptured(SourceFact.TERMIOS, f"cannot be read ({exc.args[-1]})"))
+        try:
+            winsize = self.window_size()
+        except OSError as exc:
+            unknown.append(NotCaptured(SourceFact.WINDOW_SIZE, f"cannot be read ({exc.strerror})"))
+        return SourceFacts(pending_output=self.pending_output(), pending_input=pending_input,
+                           termios=settings, winsize=winsize, unknown=tuple(unknown))
+
+    def peer_unread(self) -> int:
+        """Bytes queued for the guest's side (its ``TIOCINQ``), reached with ``TIOCGPTPEER``.
+
+        There is no kernel interface to read them without consuming them
+        (TIOCPEEK was never merged). OSError when this fd is not a master.
+        """
+        peer = fcntl.ioctl(self.fd, TIOCGPTPEER, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            return int(struct.unpack("i", fcntl.ioctl(peer, termios.FIONREAD, b"\0" * 4))[0])
+        finally:
+            os.close(peer)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -90,3 +125,11 @@ class PtyEndpoint(ConsoleEndpoint):
         os.close(self.fd)
         if self._on_close is not None:
             self._on_close()
+
+
+def read_termios(fd: int) -> Termios:
+    """The terminal's ``struct termios`` (``line`` from the raw ``TCGETS``); OSError or termios.error."""
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(fd)
+    raw = fcntl.ioctl(fd, termios.TCGETS, b"\0" * 64)
+    ccb = bytes(c[0] if isinstance(c, bytes) else int(c) & 0xFF for c in cc)
+    return Termios(iflag, oflag, cflag, lflag, raw[16], ispeed, ospeed, ccb)

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable
 
-from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
+from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed, RingIndices, SourceFacts
 from vconsole.console.eventchannel import EventChannel
 from vconsole.console.xenring import (
     OUT_SIZE,
@@ -35,6 +35,7 @@ from vconsole.console.xenring import (
     RingCorrupt,
     XenConsoleRing,
 )
+from vconsole.snapshot.model import NotCaptured, SourceFact
 
 # xenconsoled allows each domain 30 events per 200 ms and leaves the event
 # channel masked for the rest of the period once a domain uses them up.  We
@@ -203,6 +204,22 @@ class XenRingEndpoint(ConsoleEndpoint):
             return self.ring.in_pending
         except RingCorrupt:
             return None
+
+    def source_facts(self) -> SourceFacts:
+        """The ring's indices and flag, and what waits in each ring (a ring has no termios)."""
+        if self._closed:
+            return SourceFacts()
+        ring = self.ring
+        try:
+            ring.check()
+            return SourceFacts(
+                pending_output=ring.out_pending, pending_input=ring.in_pending,
+                ring=RingIndices(ring.in_cons, ring.in_prod, ring.out_cons, ring.out_prod, ring.connection),
+            )
+        except RingCorrupt as exc:
+            why = corrupt_reason(exc)
+            return SourceFacts(unknown=(NotCaptured(SourceFact.PENDING_OUTPUT, why),
+                                        NotCaptured(SourceFact.PENDING_INPUT, why)))
 
     def close(self) -> None:
         """Graceful backend exit: DISCONNECTED, notify, unmap, release the lease."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
+from vconsole.snapshot.model import HypervisorLog, RingState
 
 CONSOLE_TYPES = ("vtty", "pv", "serial")
 
@@ -31,6 +32,10 @@ class GuestNotRunning(ProviderError):
 
 class ConsoleUnavailable(ProviderError):
     """The console exists but cannot be opened now (not yet set up, unsupported)."""
+
+
+class NotSupported(ProviderError):
+    """The provider lacks an optional capability (its flag on :class:`Provider` is False)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -60,11 +65,27 @@ class GuestInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RingCapture:
+    """A domU console ring copied for a snapshot without consuming anything, with its hypervisor log."""
+
+    ring: RingState
+    hypervisor_log: HypervisorLog
+
+
 class Provider(ABC):
-    """A source of guests and console endpoints."""
+    """A source of guests and console endpoints.
+
+    Optional capabilities have a flag here, False by default, and methods
+    that raise :class:`NotSupported` unless a provider implements them.
+    """
 
     name: str = "provider"
     host: str = "localhost"
+    # capture_ring / restore_ring work: the provider reaches a domU's console
+    # page itself (the lab does). On a real host the ring belongs to
+    # xenconsoled, and a snapshot holds only what came through its pty.
+    supports_ring_snapshots: bool = False
 
     def __init__(self) -> None:
         self.on_change: Callable[[], None] | None = None
@@ -92,6 +113,14 @@ class Provider(ABC):
     async def stop_guest(self, guest: GuestInfo) -> None:
         """Stop a running guest."""
         raise ProviderError(f"{self.name} cannot stop guests")
+
+    async def capture_ring(self, guest: GuestInfo, spec: ConsoleSpec) -> RingCapture:
+        """A domU ring's indices, unconsumed bytes of both rings and hypervisor log; moves no index."""
+        raise NotSupported(f"not supported by this provider ({self.name})")
+
+    async def restore_ring(self, guest: GuestInfo, spec: ConsoleSpec, out: bytes) -> None:
+        """Have the domU's frontend put ``out`` back into its ``out`` ring, ahead of newer output."""
+        raise NotSupported(f"not supported by this provider ({self.name})")
 
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         """Provider-specific facts about a console for ``ls --json``."""

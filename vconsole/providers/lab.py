@@ -23,8 +23,11 @@ from vconsole.providers.base import (
     GuestNotRunning,
     Provider,
     ProviderError,
+    RingCapture,
 )
-from vconsole.wire import ProtocolError
+from vconsole.snapshot.fields import U8, U32, U64
+from vconsole.snapshot.model import MAX_HV_LOG, RING_IN, RING_OUT, HypervisorLog, RingState
+from vconsole.wire import ProtocolError, field_bytes, field_int
 
 log = logging.getLogger("vconsole.providers.lab")
 
@@ -33,6 +36,7 @@ class LabProvider(Provider):
     """Guests of the lab process (``vconsole lab``), started on demand."""
 
     name = "lab"
+    supports_ring_snapshots = True
 
     def __init__(self, socket_path: Path, *, fleet: Path | None = None, autostart: bool = True):
         super().__init__()
@@ -234,15 +238,28 @@ class LabProvider(Provider):
         endpoint.set_hypervisor_log(bytes(synced.get("hv_log", b"")), int(synced.get("hv_missed", 0)))
         return endpoint
 
-    async def ring_state(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
-        """A domU ring's indices, unconsumed bytes and hypervisor log, for a snapshot."""
+    async def capture_ring(self, guest: GuestInfo, spec: ConsoleSpec) -> RingCapture:
+        """The lab's ``ring_state``: it reads the page as the toolstack, consuming nothing."""
         reply = await self._request({"op": "ring_state", "guest": guest.id, "index": spec.index})
         if not reply.get("ok"):
             raise ProviderError(str((reply.get("error") or {}).get("message", "ring_state failed")))
-        return reply
+        try:
+            in_cons, in_prod, out_cons, out_prod = (
+                field_int(reply, k, lo=0, hi=U32) for k in ("in_cons", "in_prod", "out_cons", "out_prod")
+            )
+            ring = RingState(
+                in_cons, in_prod, out_cons, out_prod, connection=field_int(reply, "connection", lo=0, hi=U8),
+                in_data=field_bytes(reply, "in", max_len=RING_IN),
+                out_data=field_bytes(reply, "out", max_len=RING_OUT),
+            )
+            hv_log = HypervisorLog(field_bytes(reply, "hv_log", max_len=MAX_HV_LOG),
+                                   field_int(reply, "hv_dropped", lo=0, hi=U64))
+        except ProtocolError as exc:
+            raise ProviderError(f"lab ring_state: {exc.message}") from None
+        return RingCapture(ring, hv_log)
 
-    async def ring_restore(self, guest: GuestInfo, spec: ConsoleSpec, out: bytes) -> None:
-        """Have the domU's frontend put restored output back into its ``out`` ring."""
+    async def restore_ring(self, guest: GuestInfo, spec: ConsoleSpec, out: bytes) -> None:
+        """The lab's ``ring_restore``: the domU's frontend, the ring's only producer, writes ``out``."""
         await self._checked({"op": "ring_restore", "guest": guest.id, "index": spec.index, "out": out})
 
     async def start_guest(self, guest: GuestInfo) -> None:

@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from vconsole.snapshot import ConsoleRecord, Pending, SnapshotFile
+from vconsole.snapshot.model import ConsoleRecord, Pending, SnapshotFile
 from vconsole.term.terminal import Terminal
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.terminal_view import TerminalView

@@ -14,14 +14,13 @@ import os
 from pathlib import Path
 
 from vconsole.broker.registry import ConsoleRegistry
-from vconsole.broker.snapshotting import capture_to_file, release_histories, restore_at_start
+from vconsole.broker.snapshots.capture import capture_to_file, host_label, release_histories
+from vconsole.broker.snapshots.restore import seed_session
+from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.runtime_paths import ensure_private_dir
-from vconsole.snapshot import (
-    MAX_FILE,
-    SnapshotError,
-    decode,
-    read_snapshot_file,
-)
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotFile
+from vconsole.snapshot.stream import read_snapshot_file
 
 log = logging.getLogger("vconsole.broker")
 SESSIONS_FILE = "sessions.vcsnap"
@@ -32,17 +31,31 @@ async def save_sessions(registry: ConsoleRegistry, path: Path) -> None:
     sessions = [s for s in registry.sessions.values() if len(s.history) or s.marks]
     if not sessions:
         return
-    hosts = ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
     try:
         ensure_private_dir(path.parent)
         # Streamed by worker threads while the sessions are captured: a
         # gigabyte of histories is neither copied nor written with the loop stopped.
-        snap, size = await capture_to_file(registry, sessions, hosts, str(path))
+        captured, size = await capture_to_file(registry, sessions, host_label(registry), str(path))
     except (OSError, SnapshotError) as exc:
         log.warning("could not save the sessions to %s: %s", path, exc)
         return
-    release_histories(sessions, snap)
+    release_histories(sessions, captured.snapshot)
     log.info("saved %d sessions (%d bytes) to %s", len(sessions), size, path)
+
+
+def restore_at_start(registry: ConsoleRegistry, snapshot: SnapshotFile) -> int:
+    """Recreate the sessions of a broker's shutdown snapshot before consoles are opened.
+
+    Only histories come back: ring contents and input stayed with the live
+    guests when the previous broker let go of them gracefully.
+    """
+    for rec in snapshot.records:
+        guest = GuestInfo(provider=rec.provider, host=snapshot.host, kind=rec.guest_kind,
+                          id=rec.guest_id, name=rec.guest_name, state="running")
+        session = registry.session_for(guest, ConsoleSpec(rec.console_type, rec.console_index))
+        seed_session(session, rec, snapshot.created)
+        session.restored_source = None
+    return len(snapshot.records)
 
 
 def restore_saved_sessions(registry: ConsoleRegistry, path: Path) -> int:

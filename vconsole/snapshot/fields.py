@@ -8,15 +8,14 @@ and range or raises :class:`SnapshotError` naming the field and the problem.
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 from typing import Any
+
+from vconsole.snapshot.model import SnapshotError
 
 U8 = 0xFF
 U32 = 0xFFFFFFFF
 U64 = (1 << 64) - 1
-
-
-class SnapshotError(Exception):
-    """A snapshot file is unusable; the message names what is wrong."""
 
 
 def where(path: str, key: str) -> str:
@@ -24,7 +23,7 @@ def where(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def check_map(value: object, path: str, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+def check_map(value: object, path: str, required: Set[str], optional: Set[str] = frozenset()) -> dict[str, Any]:
     """A map with string keys, all of ``required`` and nothing beyond ``optional``."""
     if type(value) is not dict:
         raise SnapshotError(f"{path or 'body'}: expected a map, got {type(value).__name__}")

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from vconsole.snapshot_model import (
+from vconsole.snapshot.model import (
     FORMAT_VERSION,
     MAGIC,
     MAX_FILE,

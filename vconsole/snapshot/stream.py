@@ -1,6 +1,6 @@
 """Writing and reading ``.vcsnap`` files without building them in memory.
 
-:class:`StreamingWriter` takes the body's pieces (vconsole/snapshot_encode.py:
+:class:`StreamingWriter` takes the body's pieces (vconsole/snapshot/encode.py:
 packed fields and the histories' own buffers) and writes them into a
 temporary file beside the target, after room left for the envelope, while a
 second thread hashes the same pieces. At the end the envelope with the
@@ -20,8 +20,8 @@ import os
 import queue
 import threading
 
-from vconsole.snapshot_encode import EncodedBody, check_size, envelope
-from vconsole.snapshot_model import Chunk, SnapshotError
+from vconsole.snapshot.encode import EncodedBody, check_size, envelope
+from vconsole.snapshot.model import Chunk, SnapshotError
 
 __all__ = ["StreamingWriter", "read_snapshot_file", "write_snapshot", "writev_all"]
 

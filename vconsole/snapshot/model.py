@@ -1,20 +1,19 @@
 """The ``.vcsnap`` snapshot model: what a snapshot holds, and the format's limits.
 
-docs/snapshot-format.md describes every field; vconsole/snapshot_encode.py
-writes the format and vconsole/snapshot_decode.py reads and validates it.
+docs/snapshot-format.md describes every field; vconsole/snapshot/encode.py
+writes the format and vconsole/snapshot/decode.py reads and validates it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from vconsole.snapshot_fields import SnapshotError
 
-__all__ = [
-    "FORMAT_VERSION", "MAGIC", "Chunk", "ConsoleRecord", "History", "HypervisorLog", "Pending",
-    "RingState", "SnapshotError", "SnapshotFile", "Termios",
-]
+class SnapshotError(Exception):
+    """A snapshot file is unusable; the message names what is wrong."""
+
 
 MAGIC = "vconsole-snapshot"
 FORMAT_VERSION = 1
@@ -28,6 +27,8 @@ MAX_CC = 64
 RING_IN, RING_OUT = 1024, 2048  # Xen 4.21 public/io/console.h
 CONSOLE_TYPES = ("vtty", "pv", "serial")
 HOW = ("exact", "input-log", "count-only", "unavailable")
+# The ``source`` of the mark over a history range put back by a restore.
+RESTORED_SOURCE = "restored"
 
 
 @dataclass
@@ -169,6 +170,51 @@ class ConsoleRecord:
     def key(self) -> str:
         """The broker's session key for this console."""
         return f"{self.provider}:{self.guest_id}:{self.console_name}"
+
+
+@dataclass
+class SourceState:
+    """What a record holds about the console's source rather than the broker's history.
+
+    A session restored while no endpoint is bound keeps this, so a snapshot
+    taken before the console is opened again still carries it.
+    """
+
+    pending_output: Pending = field(default_factory=Pending)
+    pending_input: Pending = field(default_factory=Pending)
+    termios: Termios | None = None
+    winsize: tuple[int, int] | None = None  # (cols, rows)
+    ring: RingState | None = None
+    hypervisor_log: HypervisorLog | None = None
+
+    @classmethod
+    def of(cls, record: ConsoleRecord) -> SourceState:
+        """The source part of ``record``."""
+        return cls(record.pending_output, record.pending_input, record.termios, record.winsize,
+                   record.ring, record.hypervisor_log)
+
+
+class SourceFact(StrEnum):
+    """A part of a console's source that a snapshot tries to capture (as a person reads it)."""
+
+    PENDING_OUTPUT = "pending output"
+    PENDING_INPUT = "pending input"
+    TERMIOS = "termios"
+    WINDOW_SIZE = "window size"
+    RING = "ring contents"
+    SOURCE = "pending data and terminal settings"
+
+
+@dataclass(frozen=True)
+class NotCaptured:
+    """A part of a console's source that a snapshot could not capture, and why."""
+
+    what: SourceFact
+    why: str
+
+    def line(self, console: str) -> str:
+        """``web:pv0: ring contents not captured: not supported by this provider (xen)``."""
+        return f"{console}: {self.what} not captured: {self.why}"
 
 
 @dataclass

@@ -8,7 +8,7 @@ valid snapshot, so a refused file can change nothing.
 
 A file laid out by vconsole is decoded without copying its large byte
 strings: the body and each history are views into the file's buffer
-(vconsole/snapshot_views.py). Any other layout takes the general path, where
+(vconsole/snapshot/views.py). Any other layout takes the general path, where
 msgpack copies every value; both paths check the same things.
 """
 
@@ -19,11 +19,10 @@ from typing import Any
 
 import msgpack
 
-from vconsole.snapshot_fields import (
+from vconsole.snapshot.fields import (
     U8,
     U32,
     U64,
-    SnapshotError,
     check_map,
     get_buffer,
     get_bytes,
@@ -36,7 +35,7 @@ from vconsole.snapshot_fields import (
     get_str,
     get_time,
 )
-from vconsole.snapshot_model import (
+from vconsole.snapshot.model import (
     CONSOLE_TYPES,
     FORMAT_VERSION,
     HOW,
@@ -55,10 +54,12 @@ from vconsole.snapshot_model import (
     HypervisorLog,
     Pending,
     RingState,
+    SnapshotError,
     SnapshotFile,
     Termios,
 )
-from vconsole.snapshot_views import unpack_views
+from vconsole.snapshot.views import unpack_views
+from vconsole.term.terminal import Terminal
 
 __all__ = ["decode"]
 
@@ -261,10 +262,7 @@ def _parse_hvlog(value: object, path: str) -> HypervisorLog | None:
 def _parse_screen(value: object, path: str) -> dict[str, Any] | None:
     if value is None:
         return None
-    # The engine validates its own state (ValueError naming the field); it is
-    # a leaf package, imported here only to check.
-    from vconsole.term.terminal import Terminal
-
+    # The engine validates its own state (ValueError naming the field).
     try:
         Terminal.from_state(value)
     except RecursionError:

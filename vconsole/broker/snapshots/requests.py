@@ -1,0 +1,196 @@
+"""The ``snapshot`` and ``restore`` requests of the client protocol (docs/protocol.md).
+
+Each request is two plain functions, so any dispatcher can serve it: a
+``parse_*`` that checks the request's fields at once (ProtocolError or
+TargetError, answered straight away), and a ``run_*`` coroutine that does the
+work and returns the reply. Both answer later with the request's id
+(``pending`` first), since capture asks providers about rings.
+
+Snapshots can be far larger than a frame (MAX_FRAME is 1 MiB), so a client
+that runs as the broker's own uid names a file: the broker writes the snapshot
+there (atomically) or reads it from there. Small snapshots may also travel
+inline as ``data``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from vconsole.broker.registry import ConsoleRegistry, TargetError
+from vconsole.broker.session import ConsoleSession, InputBacklogFull
+from vconsole.broker.snapshots.capture import (
+    Capture,
+    capture,
+    capture_to_file,
+    host_label,
+    release_histories,
+)
+from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
+from vconsole.console.endpoint import EndpointClosed
+from vconsole.providers.base import ProviderError
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode_body, envelope
+from vconsole.snapshot.model import MAX_FILE, SnapshotError
+from vconsole.snapshot.stream import read_snapshot_file
+from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
+
+log = logging.getLogger("vconsole.broker")
+INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
+MAX_TARGETS = 256
+Target = tuple[str, str | int | None]  # a guest name or id, and a console index or name
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """A checked ``snapshot`` request: the sessions, and the file (None: reply inline)."""
+
+    sessions: list[ConsoleSession]
+    path: str | None
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """A checked ``restore`` request: the file or inline data, where to, and whether to re-type input."""
+
+    path: str | None
+    data: bytes | None
+    into: Target | None
+    inject_input: bool
+
+
+def _console_field(value: object, name: str) -> str | int | None:
+    if value is not None and (not isinstance(value, int | str) or isinstance(value, bool)):
+        raise ProtocolError("bad_request", f"field {name!r} must be an index or a name")
+    return value
+
+
+def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
+    if msg.get("path") is None:
+        return None
+    path = field_str(msg, "path", max_len=4096)
+    if not os.path.isabs(path):
+        raise ProtocolError("bad_request", "field 'path' must be an absolute path")
+    if peer_uid is not None and peer_uid != os.getuid():
+        raise ProtocolError("forbidden", "only the broker's own uid may name files; send the data inline")
+    return path
+
+
+def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSession]:
+    if msg.get("all") is True:
+        keys = {f"{g.provider}:{g.id}:{s.name}" for g in registry.guests for s in g.consoles}
+        return [s for k, s in registry.sessions.items() if k in keys]
+    raw = msg.get("targets")
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_TARGETS:
+        raise ProtocolError("bad_request", f"give 'all': true or 'targets': a list of 1..{MAX_TARGETS} targets")
+    sessions: list[ConsoleSession] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ProtocolError("bad_request", "each target must be a map with 'target' and 'console'")
+        session = registry.resolve(field_str(item, "target"), _console_field(item.get("console"), "console"))
+        if session not in sessions:
+            sessions.append(session)
+    return sessions
+
+
+def parse_snapshot(registry: ConsoleRegistry, msg: dict[str, Any], peer_uid: int | None) -> SnapshotRequest:
+    """Check a ``snapshot`` request: ``all`` or ``targets``, and an optional ``path``."""
+    return SnapshotRequest(_targets(registry, msg), _path(msg, peer_uid))
+
+
+def not_captured(captured: Capture) -> list[dict[str, str]]:
+    """The reply's ``not_captured``: per console, what the snapshot lacks and why."""
+    return [
+        {"session": c.record.key, "console": c.console, "what": str(n.what), "why": n.why,
+         "message": n.line(c.console)}
+        for c in captured.consoles for n in c.not_captured
+    ]
+
+
+async def run_snapshot(registry: ConsoleRegistry, rid: Any, request: SnapshotRequest) -> dict[str, Any]:
+    """Capture the sessions into the file or inline bytes; the reply."""
+    began = time.monotonic()
+    sessions, path = request.sessions, request.path
+    if path is None:
+        captured = await capture(registry, sessions, host_label(registry))
+        try:
+            return _inline_reply(rid, captured)
+        finally:
+            release_histories(sessions, captured.snapshot)
+    try:
+        captured, size = await capture_to_file(registry, sessions, host_label(registry), path)
+    except SnapshotError as exc:
+        return error_reply(rid, "too_large", str(exc))
+    except OSError as exc:
+        return error_reply(rid, "io", f"cannot write {path}: {exc.strerror}")
+    release_histories(sessions, captured.snapshot)
+    log.info("snapshot of %d sessions to %s: %d bytes in %.2f s", len(sessions), path, size,
+             time.monotonic() - began)
+    return ok_reply(rid, records=len(captured.snapshot.records), size=size,
+                    sessions=[r.key for r in captured.snapshot.records], path=path,
+                    not_captured=not_captured(captured))
+
+
+def _inline_reply(rid: Any, captured: Capture) -> dict[str, Any]:
+    """A small snapshot in the reply itself."""
+    snap = captured.snapshot
+    try:
+        body = encode_body(snap)
+    except SnapshotError as exc:
+        return error_reply(rid, "too_large", str(exc))
+    size = len(envelope(body.size, bytes(32))) + body.size
+    if size > INLINE_LIMIT:
+        return error_reply(rid, "too_large", f"snapshot of {size} bytes does not fit a frame: name a file")
+    data = b"".join(body.pieces)
+    return ok_reply(rid, records=len(snap.records), size=size, sessions=[r.key for r in snap.records],
+                    data=envelope(body.size, hashlib.sha256(data).digest()) + data,
+                    not_captured=not_captured(captured))
+
+
+def parse_restore(msg: dict[str, Any], peer_uid: int | None) -> RestoreRequest:
+    """Check a ``restore`` request: ``path`` or ``data``, optional ``into`` and ``inject_input``."""
+    path = _path(msg, peer_uid)
+    inline = field_bytes(msg, "data") if path is None else None
+    into_raw = msg.get("into")
+    into: Target | None = None
+    if into_raw is not None:
+        if not isinstance(into_raw, dict):
+            raise ProtocolError("bad_request", "field 'into' must be a map with 'target' and 'console'")
+        into = (field_str(into_raw, "target"), _console_field(into_raw.get("console"), "into.console"))
+    inject = msg.get("inject_input", False)
+    if not isinstance(inject, bool):
+        raise ProtocolError("bad_request", "field 'inject_input' must be a boolean")
+    return RestoreRequest(path, inline, into, inject)
+
+
+async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreRequest) -> dict[str, Any]:
+    """Validate the snapshot fully, then restore it into live sessions; the reply."""
+    loop = asyncio.get_running_loop()
+    began = time.monotonic()
+    try:
+        if request.path is None:
+            data: bytes | bytearray | None = request.data
+        else:
+            data = await loop.run_in_executor(None, read_snapshot_file, request.path, MAX_FILE)
+        assert data is not None
+        read = time.monotonic()
+        snap = await loop.run_in_executor(None, decode, data)
+        decoded = time.monotonic()
+        steps = plan_restore(registry, snap, request.into, request.inject_input)
+    except SnapshotError as exc:
+        return error_reply(rid, "bad_snapshot", str(exc))
+    except (RestoreRefused, TargetError) as exc:
+        return error_reply(rid, exc.code, str(exc))
+    try:
+        result = await apply_restore(steps, snap.created)
+    except (ProviderError, TimeoutError, EndpointClosed, InputBacklogFull) as exc:
+        return error_reply(rid, "partial", f"history restored, but: {exc or 'timed out'}")
+    log.info("restore of %d records: read %.2f s, decode %.2f s, apply %.2f s", len(steps),
+             read - began, decoded - read, time.monotonic() - decoded)
+    return ok_reply(rid, **dataclasses.asdict(result))
