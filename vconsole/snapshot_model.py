@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vconsole.domain import SessionKey
 from vconsole.snapshot_fields import SnapshotError
 
 __all__ = [
@@ -166,9 +167,9 @@ class ConsoleRecord:
         return f"{self.console_type}{self.console_index}"
 
     @property
-    def key(self) -> str:
+    def key(self) -> SessionKey:
         """The broker's session key for this console."""
-        return f"{self.provider}:{self.guest_id}:{self.console_name}"
+        return SessionKey(self.provider, self.guest_id, self.console_name)
 
 
 @dataclass

@@ -10,14 +10,34 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import msgpack
+
+from vconsole.domain import Mark, SessionKey
 
 PROTOCOL_VERSION = 1
 # Output chunks are at most 256 KiB, so 1 MiB leaves room for any request.
 MAX_FRAME = 1 << 20
 HEADER = struct.Struct(">I")
+
+
+class Op(StrEnum):
+    """The operations of the broker's client protocol (docs/protocol.md)."""
+
+    HELLO = "hello"
+    LIST = "list"
+    WATCH = "watch"
+    ATTACH = "attach"
+    INPUT = "input"
+    RESIZE = "resize"
+    DETACH = "detach"
+    START = "start"
+    STOP = "stop"
+    SNAPSHOT = "snapshot"
+    RESTORE = "restore"
+    SHUTDOWN = "shutdown"
 
 
 class ProtocolError(Exception):
@@ -35,10 +55,19 @@ class ProtocolError(Exception):
         self.fatal = fatal
 
 
+def _wire_form(value: object) -> object:
+    """How a domain value travels: a session key as its text, a mark as its map."""
+    if isinstance(value, SessionKey):
+        return value.text
+    if isinstance(value, Mark):
+        return value.to_wire()
+    raise TypeError(f"can not serialize {type(value).__name__!r} object")
+
+
 def encode(message: dict[str, Any]) -> bytes:
-    """Encode one message as a frame."""
+    """Encode one message as a frame (domain values in their wire form)."""
     try:
-        body: bytes = msgpack.packb(message, use_bin_type=True)
+        body: bytes = msgpack.packb(message, use_bin_type=True, default=_wire_form)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError("bad_message", f"cannot encode message: {exc}") from None
     if len(body) > MAX_FRAME:
@@ -144,6 +173,11 @@ def error_reply(req_id: Any, code: str, message: str) -> dict[str, Any]:
 def ok_reply(req_id: Any, **fields: Any) -> dict[str, Any]:
     """A successful reply to request ``req_id``."""
     return {"id": req_id, "ok": True, **fields}
+
+
+def pending_reply(req_id: Any) -> dict[str, Any]:
+    """Request ``req_id`` is under way: its real reply follows with the same id."""
+    return {"id": req_id, "pending": True}
 
 
 # --- field validation: every request field is untrusted ---------------------

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from vconsole.broker.registry import TargetError
-from vconsole.broker.session import ConsoleSession, InputBacklogFull
+from vconsole.broker.session import ConsoleSession, InputBacklogFull, session_key
 from vconsole.broker.snapshotting import (
     RestoreRefused,
     apply_restore,
@@ -27,6 +27,8 @@ from vconsole.broker.snapshotting import (
     release_histories,
 )
 from vconsole.console.endpoint import EndpointClosed
+from vconsole.domain import Target
+from vconsole.protocol import target_field
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot import (
     MAX_FILE,
@@ -47,12 +49,6 @@ INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
 MAX_TARGETS = 256
 
 
-def _console_field(value: object, name: str) -> str | int | None:
-    if value is not None and (not isinstance(value, int | str) or isinstance(value, bool)):
-        raise ProtocolError("bad_request", f"field {name!r} must be an index or a name")
-    return value
-
-
 def _path(conn: ClientConnection, msg: dict[str, Any]) -> str | None:
     if msg.get("path") is None:
         return None
@@ -67,7 +63,7 @@ def _path(conn: ClientConnection, msg: dict[str, Any]) -> str | None:
 def _targets(conn: ClientConnection, msg: dict[str, Any]) -> list[ConsoleSession]:
     registry = conn.broker.registry
     if msg.get("all") is True:
-        keys = {f"{g.provider}:{g.id}:{s.name}" for g in registry.guests for s in g.consoles}
+        keys = {session_key(g, s) for g in registry.guests for s in g.consoles}
         return [s for k, s in registry.sessions.items() if k in keys]
     raw = msg.get("targets")
     if not isinstance(raw, list) or not raw or len(raw) > MAX_TARGETS:
@@ -76,7 +72,7 @@ def _targets(conn: ClientConnection, msg: dict[str, Any]) -> list[ConsoleSession
     for item in raw:
         if not isinstance(item, dict):
             raise ProtocolError("bad_request", "each target must be a map with 'target' and 'console'")
-        session = registry.resolve(field_str(item, "target"), _console_field(item.get("console"), "console"))
+        session = registry.resolve(target_field(item))
         if session not in sessions:
             sessions.append(session)
     return sessions
@@ -141,11 +137,11 @@ def restore_request(conn: ClientConnection, rid: Any, msg: dict[str, Any]) -> di
     path = _path(conn, msg)
     inline = field_bytes(msg, "data") if path is None else None
     into_raw = msg.get("into")
-    into: tuple[str, str | int | None] | None = None
+    into: Target | None = None
     if into_raw is not None:
         if not isinstance(into_raw, dict):
             raise ProtocolError("bad_request", "field 'into' must be a map with 'target' and 'console'")
-        into = (field_str(into_raw, "target"), _console_field(into_raw.get("console"), "into.console"))
+        into = target_field(into_raw)
     inject = msg.get("inject_input", False)
     if not isinstance(inject, bool):
         raise ProtocolError("bad_request", "field 'inject_input' must be a boolean")

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session import ConsoleSession
 from vconsole.console.pty_endpoint import PtyEndpoint
+from vconsole.domain import GuestState, Mark, MarkSource, Target
 from vconsole.providers.base import ConsoleSpec, GuestInfo, ProviderError
 from vconsole.snapshot import (
     ConsoleRecord,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vconsole.broker")
 TIOCGPTPEER = getattr(termios, "TIOCGPTPEER", 0x5441)
 PROVIDER_TIMEOUT = 5.0
-RESTORED = "restored"
+RESTORED = MarkSource.RESTORED
 # The screen is rendered from the history's last `rows` lines, at most this
 # many bytes, without scrollback: it is a picture for viewing, and rendering
 # 128 KiB per console made a 1000-console snapshot take tens of seconds.
@@ -172,7 +173,7 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         guest_kind=session.guest.kind, console_type=session.spec.type, console_index=session.spec.index,
         history=History(view.parts, view.start, view.end, history.dropped, session.lost),
         created=session.created, last_output=session.last_output,
-        marks=[dict(m) for m in session.marks if m.get("source") != RESTORED],
+        marks=[m.to_wire() for m in session.marks if m.source != RESTORED],
         pending_output=out, pending_input=inp, termios=term_state, winsize=winsize,
         ring=ring, hypervisor_log=hvlog, screen=render_screen(history, winsize),
     )
@@ -236,7 +237,7 @@ class RestoreStep:
 def plan_restore(
     registry: ConsoleRegistry,
     snapshot: SnapshotFile,
-    into: tuple[str, str | int | None] | None,
+    into: Target | None,
     inject_input: bool,
 ) -> list[RestoreStep]:
     """Match records to sessions and check everything; RestoreRefused changes nothing."""
@@ -248,7 +249,7 @@ def plan_restore(
     for rec in snapshot.records:
         if into is not None:
             try:
-                session = registry.resolve(*into)
+                session = registry.resolve(into)
             except TargetError as exc:
                 raise RestoreRefused(exc.code, str(exc)) from None
         else:
@@ -287,7 +288,7 @@ def plan_restore(
 def _already_restored(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> bool:
     """Whether this record of this snapshot was restored into ``session`` before (its mark says so)."""
     return bool(rec.history.data) and any(
-        m.get("source") == RESTORED and m.get("snapshot") == snapshot_created and m.get("first") == rec.created
+        m.source == RESTORED and m.snapshot == snapshot_created and m.first == rec.created
         for m in session.marks
     )
 
@@ -295,10 +296,9 @@ def _already_restored(session: ConsoleSession, rec: ConsoleRecord, snapshot_crea
 def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> None:
     """Prefill a session's history from a record (the part that cannot fail)."""
     h = rec.history
-    marks = [dict(m) for m in rec.marks]
+    marks = [Mark.from_wire(m) for m in rec.marks]
     if h.data:
-        marks.append({"start": h.start, "end": h.end, "source": RESTORED, "first": rec.created,
-                      "last": rec.last_output, "snapshot": snapshot_created})
+        marks.append(Mark(h.start, h.end, RESTORED, rec.created, rec.last_output, snapshot_created))
     # Only the newest bytes survive the cap in front of what the session
     # holds: copy just those (none at all when its history is full).
     keep = min(h.size, max(0, session.history.cap - len(session.history)))
@@ -342,7 +342,7 @@ def restore_at_start(registry: ConsoleRegistry, snapshot: SnapshotFile) -> int:
         session = registry.sessions.get(rec.key)
         if session is None:
             guest = GuestInfo(provider=rec.provider, host=snapshot.host, kind=rec.guest_kind,
-                              id=rec.guest_id, name=rec.guest_name, state="running")
+                              id=rec.guest_id, name=rec.guest_name, state=GuestState.RUNNING)
             session = ConsoleSession(guest, ConsoleSpec(rec.console_type, rec.console_index),
                                      registry.history_cap, registry._on_state, lambda s: registry.poke())
             registry.sessions[rec.key] = session

@@ -31,14 +31,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument("--theme", default=argparse.SUPPRESS, help="TUI theme")
 
 
-def split_target(text: str) -> tuple[str, str | int | None]:
-    """``NAME[:N]`` -> (NAME, N as an int if numeric, else the name, or None)."""
-    name, sep, console = text.rpartition(":")
-    if not sep or not name:
-        return text, None
-    return name, int(console) if console.isdigit() else console
-
-
 def snapshots_dir() -> Path:
     """Where snapshots go by default: ``$XDG_STATE_HOME/vconsole/snapshots``."""
     from vconsole.runtime_paths import state_dir
@@ -56,24 +48,20 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
     """``vconsole snapshot TARGET[:N] | --all [-o FILE]``."""
     import sys
 
-    from vconsole.cli.commands import connected
+    from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 
     if bool(args.target) == bool(args.all):
         raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
-    fields: dict[str, Any]
-    if args.all:
-        fields, label = {"all": True}, "all"
-    else:
-        target, console = split_target(args.target)
-        fields, label = {"targets": [{"target": target, "console": console}]}, args.target
+    targets = None if args.all else [target_arg(args.target)]
+    label = "all" if args.all else args.target
     out = Path(args.output) if args.output else default_name(label)
     out = out.absolute()
     if not args.output:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     async with connected(args) as client:
-        reply = await client.request("snapshot", path=str(out), **fields)
-    sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
+        reply = await client.snapshot(targets, str(out))
+    sys.stdout.write(f"{out}: {reply.records} console(s), {reply.size} bytes\n")
     return EXIT_OK
 
 
@@ -96,20 +84,17 @@ async def cmd_restore(args: argparse.Namespace) -> int:
     """``vconsole restore FILE [--into TARGET[:N]] [--inject-input]``."""
     import sys
 
-    from vconsole.cli.commands import connected
+    from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK
+    from vconsole.protocol import RestoreRequest
 
     load_file(args.file)  # refuse a bad file before bothering the broker
-    fields: dict[str, Any] = {"path": os.path.abspath(args.file), "inject_input": args.inject_input}
-    if args.into:
-        target, console = split_target(args.into)
-        fields["into"] = {"target": target, "console": console}
+    into = target_arg(args.into) if args.into else None
+    request = RestoreRequest(os.path.abspath(args.file), into=into, inject_input=args.inject_input)
     async with connected(args) as client:
-        reply = await client.request("restore", **fields)
-    restored = ", ".join(reply.get("restored", []))
-    sys.stdout.write(
-        f"restored {restored}: ring {reply.get('ring_bytes', 0)} bytes, input {reply.get('input_bytes', 0)} bytes\n"
-    )
+        reply = await client.restore(request)
+    restored = ", ".join(map(str, reply.restored))
+    sys.stdout.write(f"restored {restored}: ring {reply.ring_bytes} bytes, input {reply.input_bytes} bytes\n")
     return EXIT_OK
 
 

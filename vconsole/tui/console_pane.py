@@ -8,12 +8,13 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.widgets import Static, TabPane
 
+from vconsole.domain import ConsoleState
 from vconsole.tui.terminal_view import TerminalPalette, TerminalView
 
 ADVICE = {
-    "stopped": "the guest is stopped: open the palette (prefix :) and choose Start guest",
-    "busy": "another opener holds this console (vzctl/xl/lxc console); vconsole attaches when it is released",
-    "disconnected": "the console is not connected; vconsole keeps retrying",
+    ConsoleState.STOPPED: "the guest is stopped: open the palette (prefix :) and choose Start guest",
+    ConsoleState.BUSY: "another opener holds this console (vzctl/xl/lxc console); vconsole attaches when it is released",
+    ConsoleState.DISCONNECTED: "the console is not connected; vconsole keeps retrying",
 }
 
 
@@ -44,7 +45,7 @@ class ConsolePane(TabPane):
         self.title = title
         self.session = session
         self.read_only = read_only
-        self.state = "connected"
+        self.state: str = ConsoleState.CONNECTED
         self.unread = 0
         self.view = TerminalView(palette, send, resize)
         self.status = Static("", classes="status")
@@ -61,12 +62,12 @@ class ConsolePane(TabPane):
         """Update the status line for a state change."""
         self.state = state
         parts = [self.title, "READ-ONLY (spy)" if self.read_only else "read-write", state]
-        if state != "connected":
+        if state != ConsoleState.CONNECTED:
             parts.append(ADVICE.get(state, reason))
             if reason:
                 parts.append(reason)
         self.status.update(" " + " · ".join(parts))
-        self.status.set_class(state != "connected", "-problem")
+        self.status.set_class(state != ConsoleState.CONNECTED, "-problem")
 
     def tab_label(self) -> str:
         """The tab title, with unread bytes while the tab is not visible."""

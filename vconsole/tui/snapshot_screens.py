@@ -22,16 +22,11 @@ from textual.widgets.option_list import Option
 
 from vconsole.cli.snapshot_commands import default_name, snapshots_dir
 from vconsole.client import RequestFailed
+from vconsole.domain import SessionKey
+from vconsole.protocol import RestoreRequest
 
 if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
-
-
-def target_of(session: str) -> tuple[str, str]:
-    """(guest id, console name) of a session key ``provider:id:console``."""
-    _provider, _, rest = session.partition(":")
-    guest, _, console = rest.rpartition(":")
-    return guest, console
 
 
 def snapshot_files(directory: Path | None = None) -> list[Path]:
@@ -107,17 +102,15 @@ async def snapshot_active(app: VConsoleApp) -> None:
     if pane is None or app.link is None:
         app.notify("open a console first", severity="warning")
         return
-    guest, console = target_of(pane.session)
+    target = SessionKey.parse(pane.session).target
     out = default_name(pane.title.replace(":", "-"))
     try:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        reply = await app.link.client.request(
-            "snapshot", path=str(out), targets=[{"target": guest, "console": console}]
-        )
+        reply = await app.link.client.snapshot([target], str(out))
     except (RequestFailed, OSError, ConnectionError) as exc:
         app.notify(f"snapshot failed: {exc}", severity="error")
         return
-    app.notify(f"snapshot of {pane.title}: {out} ({reply['size']} bytes)", timeout=8)
+    app.notify(f"snapshot of {pane.title}: {out} ({reply.size} bytes)", timeout=8)
 
 
 async def restore_dialog(app: VConsoleApp) -> None:
@@ -131,14 +124,12 @@ async def restore_dialog(app: VConsoleApp) -> None:
     async def chosen(path: str | None) -> None:
         if path is None or app.link is None:
             return
-        guest, console = target_of(session)
+        into = SessionKey.parse(session).target
         try:
-            reply = await app.link.client.request(
-                "restore", path=path, into={"target": guest, "console": console}
-            )
+            reply = await app.link.client.restore(RestoreRequest(path, into=into))
         except (RequestFailed, ConnectionError) as exc:
             app.notify(f"restore refused: {exc}", severity="error", timeout=10)
             return
-        app.notify(f"restored {Path(path).name} into {title} (ring {reply.get('ring_bytes', 0)} bytes)")
+        app.notify(f"restored {Path(path).name} into {title} (ring {reply.ring_bytes} bytes)")
 
     await app.screen.mount(RestoreScreen(title, chosen))
