@@ -19,7 +19,7 @@ COMMANDS = ("snapshot", "restore", "show")
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the three subcommands to the ``vconsole`` parser."""
     snap = sub.add_parser("snapshot", parents=[common], help="save consoles' buffered data to a .vcsnap file")
-    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="guest name or id, optionally NAME:N")
+    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="NAME, NAME:N, provider:id or provider:id:N")
     snap.add_argument("--all", action="store_true", help="every console of every guest")
     snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
     restore = sub.add_parser("restore", parents=[common], help="restore a .vcsnap file into live consoles")
