@@ -26,7 +26,7 @@ from vconsole.protocol import (
     SnapshotRequest,
 )
 from vconsole.runtime_paths import RuntimePaths, ensure_private_dir
-from vconsole.wire import FrameDecoder, Op, ProtocolError, encode
+from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode
 
 
 class BrokerUnreachable(Exception):
@@ -42,7 +42,7 @@ class RequestFailed(Exception):
         self.message = message
 
 
-EventHandler = Callable[[dict[str, Any]], None]
+EventHandler = Callable[[Message], None]
 
 
 class _Link(asyncio.Protocol):
@@ -99,8 +99,8 @@ class Client:
         self._transport = transport
         self._link = link
         self._next_id = 0
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._waiting: dict[int, asyncio.Future[Message]] = {}
+        self.events: asyncio.Queue[Message] = asyncio.Queue()
         self.on_event: EventHandler | None = None
         self.closed = asyncio.Event()
         link.client = self
@@ -133,16 +133,16 @@ class Client:
             raise BrokerUnreachable(f"the broker refused us: {exc}") from None
         return client
 
-    def _write(self, message: dict[str, Any]) -> None:
+    def _write(self, message: Message) -> None:
         if self.closed.is_set() or self._transport.is_closing():
             raise ConnectionError("the connection to the broker is closed")
         self._transport.write(encode(message))
 
-    async def request(self, op: Op | str, **fields: Any) -> dict[str, Any]:
+    async def request(self, op: Op | str, **fields: Any) -> Message:
         """Send a request and return its reply; RequestFailed on a structured error."""
         self._next_id += 1
         rid = self._next_id
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
         try:
             self._write({"op": op, "id": rid, **fields})
@@ -173,7 +173,7 @@ class Client:
         """Greet the broker with our protocol version (``connect`` does it)."""
         return HelloReply.from_wire(await self.request(Op.HELLO, **Hello().fields()))
 
-    async def list_guests(self) -> dict[str, Any]:
+    async def list_guests(self) -> Message:
         """Every guest and console, as ``list`` reports them (docs/protocol.md)."""
         return await self.request(Op.LIST)
 
@@ -244,7 +244,7 @@ class Client:
             if not fut.done():
                 fut.set_exception(exc)
 
-    def _dispatch(self, item: dict[str, Any]) -> None:
+    def _dispatch(self, item: Message) -> None:
         if "event" in item:
             if self.on_event is not None:
                 self.on_event(item)

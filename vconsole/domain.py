@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -68,6 +68,10 @@ class SessionKey:
     def __str__(self) -> str:
         return self.text
 
+    def __hash__(self) -> int:
+        # The text's hash, which Python keeps: keys are looked up on every keystroke.
+        return hash(self.text)
+
     @cached_property
     def text(self) -> str:
         """The wire form, made once: it names every output event."""
@@ -84,11 +88,16 @@ class SessionKey:
 
         A guest id may itself hold a colon; a provider or console name never does.
         """
-        provider, sep, rest = text.partition(":")
-        guest_id, sep2, console = rest.rpartition(":")
-        if not (sep and sep2 and provider and guest_id and console):
-            raise ValueError(f"{text!r} is not a session key (provider:id:console)")
-        return cls(provider, guest_id, console)
+        return _parse_session_key(text)
+
+
+@lru_cache(maxsize=4096)  # every keystroke names its session: parse each key once
+def _parse_session_key(text: str) -> SessionKey:
+    provider, sep, rest = text.partition(":")
+    guest_id, sep2, console = rest.rpartition(":")
+    if not (sep and sep2 and provider and guest_id and console):
+        raise ValueError(f"{text!r} is not a session key (provider:id:console)")
+    return SessionKey(provider, guest_id, console)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vconsole.domain import AttachMode
+from vconsole.wire import Message
 
 if TYPE_CHECKING:
     from vconsole.broker.session import ConsoleSession
@@ -25,7 +26,7 @@ class EventSink(Protocol):
     def client_id(self) -> int:
         """The connection's number, for ``list``."""
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         """Queue a message to the client without blocking."""
 
 
@@ -68,7 +69,7 @@ class Attachment:
             self.cursor += len(data)
         self.session.sent(self.cursor)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Message:
         """This client as ``list`` reports it."""
         return {
             "client": self.sink.client_id,

@@ -8,14 +8,14 @@ import logging
 import os
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vconsole.broker.attachment import Attachment
 from vconsole.broker.operations import OPERATIONS
 from vconsole.broker.registry import TargetError
 from vconsole.broker.session import ConsoleSession
 from vconsole.domain import AttachMode, SessionKey
-from vconsole.wire import FrameDecoder, Op, ProtocolError, encode, error_reply
+from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode, error_reply
 
 if TYPE_CHECKING:
     from vconsole.broker.server import Broker
@@ -35,7 +35,8 @@ class ClientConnection(asyncio.Protocol):
         self.client_id = next(_ids)
         self.transport: asyncio.Transport | None = None
         self.decoder = FrameDecoder()
-        self.attachments: dict[SessionKey, Attachment] = {}
+        # By the key's text: every keystroke looks its session up here.
+        self.attachments: dict[str, Attachment] = {}
         self.greeted = False
         self.watching = False
         self.peer_uid: int | None = None
@@ -79,7 +80,7 @@ class ClientConnection(asyncio.Protocol):
         for attachment in sorted(self.attachments.values(), key=lambda a: a.session.history.end - a.cursor):
             attachment.pump()
 
-    def refuse(self, error: dict[str, Any]) -> None:
+    def refuse(self, error: Message) -> None:
         """Send a last error and end the connection without losing that error.
 
         Closing a Unix socket that still holds unread input resets it, and the
@@ -122,14 +123,14 @@ class ClientConnection(asyncio.Protocol):
                 log.exception("request %r failed", item.get("op"))
                 self.send(error_reply(rid, "internal", f"{type(exc).__name__}: {exc}"))
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         """Queue a message; the transport buffers and tells us when we are too far ahead."""
         if self.transport is not None and not self.transport.is_closing() and not self.refused:
             self.transport.write(encode(message))
 
     # --- requests --------------------------------------------------------
 
-    def handle(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+    def handle(self, msg: Message) -> Message | None:
         """Answer one request through the operations table.
 
         None: the request succeeded and asked for no reply (``input`` with
@@ -144,7 +145,7 @@ class ClientConnection(asyncio.Protocol):
         operation = OPERATIONS.get(op) if isinstance(op, str) else None
         if operation is None:
             raise ProtocolError("unknown_op", f"unknown operation {op!r}")
-        reply: dict[str, Any] | None = operation(self, rid, msg)
+        reply: Message | None = operation(self, rid, msg)
         return reply
 
     # --- this client's attachments (the sessions own them) ----------------
@@ -154,17 +155,17 @@ class ClientConnection(asyncio.Protocol):
     ) -> Attachment:
         """Attach this client to ``session`` (again: the new attachment replaces the old)."""
         attachment = session.attach(self, mode, start, tail_lines)
-        self.attachments[session.key] = attachment
+        self.attachments[session.key.text] = attachment
         return attachment
 
     def attachment(self, key: SessionKey) -> Attachment:
         """This client's attachment to session ``key``; ``not_attached`` if none."""
-        attachment = self.attachments.get(key)
+        attachment = self.attachments.get(key.text)
         if attachment is None:
             raise ProtocolError("not_attached", f"not attached to {key}")
         return attachment
 
     def detach(self, attachment: Attachment) -> None:
         """Leave a session."""
-        del self.attachments[attachment.session.key]
+        del self.attachments[attachment.session.key.text]
         attachment.session.detach(attachment)

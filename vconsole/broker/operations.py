@@ -28,13 +28,13 @@ from vconsole.protocol import (
     Hello,
     HelloReply,
     Input,
-    Message,
     NoFields,
     Resize,
 )
 from vconsole.providers.base import ProviderError
 from vconsole.wire import (
     PROTOCOL_VERSION,
+    Message,
     Op,
     ProtocolError,
     error_reply,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from vconsole.broker.connection import ClientConnection
 
 RequestId = int | None
-Reply = dict[str, Any]
+Reply = Message  # a reply to send
 R = TypeVar("R")
 
 

@@ -108,7 +108,7 @@ def _pty_input(session: ConsoleSession, count: int | None, backlog: bytes) -> Pe
 
 async def _ring_facts(provider: Provider | None, session: ConsoleSession) -> dict[str, Any] | None:
     ring_state = getattr(provider, "ring_state", None)
-    if ring_state is None or session.guest.kind != "domu" or session.guest.state != "running":
+    if ring_state is None or session.guest.kind != "domu" or session.guest.state != GuestState.RUNNING:
         return None
     try:
         facts: dict[str, Any] = await asyncio.wait_for(
@@ -270,7 +270,7 @@ def plan_restore(
         step = RestoreStep(rec, session)
         if rec.ring is not None and rec.ring.out_data:
             provider = next((p for p in registry.providers if p.name == session.guest.provider), None)
-            if getattr(provider, "ring_restore", None) is None or session.guest.state != "running":
+            if getattr(provider, "ring_restore", None) is None or session.guest.state != GuestState.RUNNING:
                 raise RestoreRefused("unavailable", f"cannot put ring contents back into {session.key}: its ring is not reachable")
             step.ring_out = rec.ring.out_data
         if inject_input:

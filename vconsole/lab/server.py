@@ -30,6 +30,7 @@ from vconsole.lab.vtty import VttyBusy
 from vconsole.runtime_paths import ensure_private_dir
 from vconsole.wire import (
     PROTOCOL_VERSION,
+    Message,
     ProtocolError,
     error_reply,
     field_bytes,
@@ -40,7 +41,7 @@ from vconsole.wire import (
 
 log = logging.getLogger("vconsole.lab")
 Guest = LabContainer | LabDomU
-Answer = tuple[dict[str, Any], list[int]]  # the reply's fields, and fds to hand over
+Answer = tuple[Message, list[int]]  # the reply's fields, and fds to hand over
 # What the guests raise, as the error codes the kernel interfaces would answer.
 _ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (VttyBusy, "EBUSY"),
@@ -80,7 +81,7 @@ class Refused(Exception):
 class LabCall:
     """One request as a handler sees it: the message, its connection and that connection's leases."""
 
-    msg: dict[str, Any]
+    msg: Message
     conn: FramedSocket
     leases: list[tuple[Guest, int]]
 
@@ -191,7 +192,7 @@ class LabServer:
                 guest.release(index, conn)
             conn.close()
 
-    async def _answer(self, call: LabCall) -> tuple[dict[str, Any], list[int]]:
+    async def _answer(self, call: LabCall) -> tuple[Message, list[int]]:
         """One request through the table; every refusal becomes a structured error here."""
         rid = call.msg.get("id")
         op = call.msg.get("op")
