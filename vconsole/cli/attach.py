@@ -137,7 +137,12 @@ async def run_attach(
         client.on_event = term.on_event
         for event in events:
             term.on_event(event)
-        loop.add_reader(term.stdin, term.on_stdin)
+        try:
+            loop.add_reader(term.stdin, term.on_stdin)
+        except PermissionError:
+            # A regular file or /dev/null: epoll cannot watch it, and reading it never blocks.
+            while not term.done.done():
+                term.on_stdin()
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGWINCH, term.send_size)
         closed = asyncio.ensure_future(client.closed.wait())
