@@ -268,7 +268,7 @@ class AttachReply:
             "session": self.session, "guest": self.guest, "console": self.console,
             "state": self.state, "mode": self.mode, "offset": self.offset, "start": self.start,
             "end": self.end, "missed": self.missed, "lost": self.lost, "marks": list(self.marks),
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_wire(cls, reply: Message) -> AttachReply:
@@ -277,7 +277,7 @@ class AttachReply:
             ConsoleState(reply["state"]), AttachMode(reply["mode"]), int(reply["offset"]),
             int(reply["start"]), int(reply["end"]), int(reply["missed"]), int(reply["lost"]),
             [Mark.from_wire(m) for m in reply.get("marks", [])],
-        )  # fmt: skip
+        )
 
 
 @dataclass(slots=True)
@@ -296,7 +296,7 @@ class SnapshotReply:
             int(reply["records"]), int(reply["size"]),
             [SessionKey.parse(s) for s in reply.get("sessions", [])],
             reply.get("path"), reply.get("data"),
-        )  # fmt: skip
+        )
 
 
 @dataclass(slots=True)

@@ -144,7 +144,7 @@ class ConsoleRegistry:
         matches = [
             g for g in self.guests
             if target.guest in (g.name, g.id) and target.provider in (None, g.provider)
-        ]  # fmt: skip
+        ]
         if not matches:
             raise TargetError("unknown_guest", f"no guest named {target.guest_ref!r}")
         if len(matches) > 1:
