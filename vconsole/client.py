@@ -7,7 +7,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from vconsole.detached import socket_answers, start_detached, wait_for_socket
 from vconsole.domain import AttachMode, SessionKey, Target
@@ -43,6 +43,7 @@ class RequestFailed(Exception):
 
 
 EventHandler = Callable[[Message], None]
+T = TypeVar("T")
 
 
 class _Link(asyncio.Protocol):
@@ -171,7 +172,7 @@ class Client:
 
     async def hello(self) -> HelloReply:
         """Greet the broker with our protocol version (``connect`` does it)."""
-        return HelloReply.from_wire(await self.request(Op.HELLO, **Hello().fields()))
+        return _parsed(HelloReply.from_wire, await self.request(Op.HELLO, **Hello().fields()))
 
     async def list_guests(self) -> Message:
         """Every guest and console, as ``list`` reports them (docs/protocol.md)."""
@@ -191,12 +192,12 @@ class Client:
     ) -> AttachReply:
         """Attach to a console; output replays from ``start``, the last lines, or from now."""
         request = Attach(target, mode, start, tail_lines)
-        return AttachReply.from_wire(await self.request(Op.ATTACH, **request.fields()))
+        return _parsed(AttachReply.from_wire, await self.request(Op.ATTACH, **request.fields()))
 
     async def input(self, session: SessionKey, data: bytes) -> int:
         """Send keys and wait for the broker to take them; how many it accepted."""
         reply = await self.request(Op.INPUT, **Input(session, data).fields())
-        return int(reply["accepted"])
+        return _parsed(lambda r: int(r["accepted"]), reply)
 
     def input_nowait(self, session: SessionKey, data: bytes) -> None:
         """Send keys without waiting (errors come back as ``error`` events)."""
@@ -225,11 +226,11 @@ class Client:
     async def snapshot(self, targets: list[Target] | None, path: str | None = None) -> SnapshotReply:
         """Snapshot ``targets`` (None: every console) into ``path`` (None: inline)."""
         request = SnapshotRequest(targets, path)
-        return SnapshotReply.from_wire(await self.request(Op.SNAPSHOT, **request.fields()))
+        return _parsed(SnapshotReply.from_wire, await self.request(Op.SNAPSHOT, **request.fields()))
 
     async def restore(self, request: RestoreRequest) -> RestoreReply:
         """Restore a snapshot into live consoles."""
-        return RestoreReply.from_wire(await self.request(Op.RESTORE, **request.fields()))
+        return _parsed(RestoreReply.from_wire, await self.request(Op.RESTORE, **request.fields()))
 
     async def shutdown(self) -> None:
         """Stop the broker (its consoles go back to their guests)."""
@@ -271,6 +272,14 @@ class Client:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._link.lost), 5)
         self.closed.set()
+
+
+def _parsed(parse: Callable[[Message], T], reply: Message) -> T:
+    """A typed reply; a reply without the fields the protocol promises is RequestFailed."""
+    try:
+        return parse(reply)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RequestFailed("bad_reply", f"the broker's reply lacks or garbles {exc}") from None
 
 
 async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
