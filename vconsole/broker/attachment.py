@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from vconsole.domain import AttachMode
+from vconsole.wire import Message
 
 if TYPE_CHECKING:
     from vconsole.broker.session import ConsoleSession
@@ -23,7 +26,7 @@ class EventSink(Protocol):
     def client_id(self) -> int:
         """The connection's number, for ``list``."""
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Message) -> None:
         """Queue a message to the client without blocking."""
 
 
@@ -36,7 +39,7 @@ class Attachment:
     bytes the history no longer holds.
     """
 
-    def __init__(self, session: ConsoleSession, sink: EventSink, mode: str, cursor: int) -> None:
+    def __init__(self, session: ConsoleSession, sink: EventSink, mode: AttachMode, cursor: int) -> None:
         self.id = next(_ids)
         self.session = session
         self.sink = sink
@@ -47,12 +50,12 @@ class Attachment:
     @property
     def read_only(self) -> bool:
         """Whether this client may only watch."""
-        return self.mode == "ro"
+        return self.mode == AttachMode.RO
 
     def pump(self) -> None:
         """Send whatever the client has not had yet, as far as its socket allows."""
         history = self.session.history
-        key = self.session.key
+        key = self.session.key.text  # made once: it names every output event
         if self.cursor < history.start:
             gap = history.start - self.cursor
             self.missed += gap
@@ -64,10 +67,9 @@ class Attachment:
             data = history.read(self.cursor, CHUNK)
             self.sink.send({"event": "output", "session": key, "offset": self.cursor, "data": data})
             self.cursor += len(data)
-        if self.cursor > self.session.seen:
-            self.session.seen = self.cursor
+        self.session.sent(self.cursor)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Message:
         """This client as ``list`` reports it."""
         return {
             "client": self.sink.client_id,

@@ -62,15 +62,9 @@ class Broker:
         for client in list(self.clients):
             if client.watching:
                 client.send({"event": "state", "console": info, "guest": session.guest.name})
-            if session.key in client.attachments:
-                client.send(
-                    {
-                        "event": "state",
-                        "session": session.key,
-                        "state": session.state,
-                        "reason": session.reason,
-                    }
-                )
+        event = {"event": "state", "session": session.key, "state": session.state, "reason": session.reason}
+        for attachment in list(session.attachments):
+            attachment.sink.send(event)
 
     def stop(self) -> None:
         """Begin a graceful shutdown."""

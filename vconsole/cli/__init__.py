@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
     attach = sub.add_parser("attach", parents=[common], help="attach this terminal to a console")
-    attach.add_argument("target", metavar="TARGET", help="guest name or id, optionally NAME:N")
+    attach.add_argument("target", metavar="TARGET", help="NAME, NAME:N, provider:id or provider:id:N")
     attach.add_argument("console", metavar="N", nargs="?", help="console number or name (default 0)")
     attach.add_argument("-r", "--read-only", action="store_true", help="watch without typing")
     attach.add_argument(
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, what in (("start", "start a guest"), ("stop", "stop a guest")):
         cmd = sub.add_parser(name, parents=[common], help=what)
-        cmd.add_argument("target", metavar="GUEST")
+        cmd.add_argument("target", metavar="GUEST", help="NAME or provider:id")
 
     serve = sub.add_parser("serve", parents=[common], help="run the broker in the foreground")
     serve.add_argument("-v", "--verbose", action="store_true")

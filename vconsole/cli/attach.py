@@ -15,6 +15,7 @@ from typing import Any
 from vconsole.cli.escape import EscapeFilter, describe_escape
 from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_STOPPED
 from vconsole.client import Client
+from vconsole.domain import AttachMode, ConsoleState, SessionKey, Target
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -36,7 +37,9 @@ def _notice(text: str) -> None:
 class AttachedTerminal:
     """Relays between the local terminal and one broker session."""
 
-    def __init__(self, client: Client, session: str, read_only: bool, escape: int | None) -> None:
+    def __init__(
+        self, client: Client, session: SessionKey, state: ConsoleState, read_only: bool, escape: int | None
+    ) -> None:
         self.client = client
         self.session = session
         self.read_only = read_only
@@ -44,7 +47,7 @@ class AttachedTerminal:
         self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.stdin = sys.stdin.fileno()
         self.stdout = sys.stdout.fileno()
-        self.state = "connected"
+        self.state = state
 
     def finish(self, code: int) -> None:
         """End the attach with exit ``code``."""
@@ -54,23 +57,23 @@ class AttachedTerminal:
     def on_event(self, event: dict[str, Any]) -> None:
         """Output, gaps and state changes from the broker."""
         kind = event.get("event")
-        if event.get("session") not in (None, self.session):
+        if event.get("session") not in (None, self.session.text):
             return
         if kind == "output":
             _write_all(self.stdout, event["data"])
         elif kind == "missed":
             _notice(f"{event['count']} bytes of history were dropped before you saw them")
         elif kind == "state":
-            state = event.get("state")
+            state = ConsoleState(event["state"])
             if state == self.state:
                 return  # a client count changed, nothing for this terminal
-            self.state = str(state)
-            if state == "stopped":
+            self.state = state
+            if state == ConsoleState.STOPPED:
                 _notice(f"the guest stopped: {event.get('reason', '')}")
                 self.finish(EXIT_STOPPED)
-            elif state in ("disconnected", "busy"):
+            elif state in (ConsoleState.DISCONNECTED, ConsoleState.BUSY):
                 _notice(f"console {state}: {event.get('reason', '')}; waiting")
-            elif state == "connected":
+            else:
                 _notice("console connected")
         elif kind == "error":
             _notice(f"{event.get('code')}: {event.get('message')}")
@@ -86,7 +89,7 @@ class AttachedTerminal:
             return
         keys, detach = self.filter.feed(data)
         if keys and not self.read_only:
-            self.client.send_nowait("input", session=self.session, data=keys)
+            self.client.input_nowait(self.session, keys)
         if detach:
             self.finish(EXIT_OK)
 
@@ -95,13 +98,12 @@ class AttachedTerminal:
         if self.read_only:
             return
         size = shutil.get_terminal_size()
-        self.client.send_nowait("resize", session=self.session, cols=size.columns, rows=size.lines)
+        self.client.resize_nowait(self.session, size.columns, size.lines)
 
 
 async def run_attach(
     client: Client,
-    target: str,
-    console: int | str,
+    target: Target,
     *,
     read_only: bool,
     from_start: bool,
@@ -109,23 +111,22 @@ async def run_attach(
 ) -> int:
     """Attach, relay until the escape, EOF or the guest stops; return the exit code."""
     rows = shutil.get_terminal_size().lines
-    fields: dict[str, Any] = {"target": target, "console": console, "mode": "ro" if read_only else "rw"}
-    if from_start:
-        fields["from"] = 0
-    else:
-        fields["tail_lines"] = rows
     events: list[dict[str, Any]] = []
     client.on_event = events.append  # hold replayed output until we are set up
-    reply = await client.request("attach", **fields)
-    term = AttachedTerminal(client, reply["session"], read_only, escape)
-    term.state = str(reply["state"])
+    reply = await client.attach(
+        target,
+        AttachMode.RO if read_only else AttachMode.RW,
+        start=0 if from_start else None,
+        tail_lines=None if from_start else rows,
+    )
+    term = AttachedTerminal(client, reply.session, reply.state, read_only, escape)
     mode = "read-only" if read_only else "read-write"
     sys.stderr.write(
-        f"[vconsole: attached to {reply['guest']} {reply['console']} ({mode}); "
+        f"[vconsole: attached to {reply.guest} {reply.console} ({mode}); "
         f"detach with {describe_escape(escape)} then .]\r\n"
     )
-    if reply.get("missed"):
-        _notice(f"{reply['missed']} bytes of history were dropped before you attached")
+    if reply.missed:
+        _notice(f"{reply.missed} bytes of history were dropped before you attached")
     loop = asyncio.get_running_loop()
     saved = None
     if os.isatty(term.stdin):
@@ -136,7 +137,12 @@ async def run_attach(
         client.on_event = term.on_event
         for event in events:
             term.on_event(event)
-        loop.add_reader(term.stdin, term.on_stdin)
+        try:
+            loop.add_reader(term.stdin, term.on_stdin)
+        except PermissionError:
+            # A regular file or /dev/null: epoll cannot watch it, and reading it never blocks.
+            while not term.done.done():
+                term.on_stdin()
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGWINCH, term.send_size)
         closed = asyncio.ensure_future(client.closed.wait())
@@ -148,7 +154,7 @@ async def run_attach(
             _notice("the broker went away")
         if code == EXIT_OK:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.request("detach", session=term.session), 2.0)
+                await asyncio.wait_for(client.detach(term.session), 2.0)
             _notice("detached")
         return code
     finally:

@@ -25,6 +25,7 @@ from vconsole.cli.listing import render_table
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.config import Config
 from vconsole.detached import DaemonAlreadyRunning, socket_answers
+from vconsole.domain import Target, TargetSyntaxError, parse_target
 from vconsole.local_broker import LocalBroker, build_broker
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
 
@@ -33,6 +34,20 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
     return RuntimePaths.resolve(args.socket)
 
 
+def target_arg(text: str, console: str | None = None) -> Target:
+    """A TARGET argument (and the N of ``TARGET N``); a bad one is a usage error."""
+    try:
+        return parse_target(text, console)
+    except TargetSyntaxError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def guest_arg(text: str) -> Target:
+    """A GUEST argument: a target without a console."""
+    target = target_arg(text)
+    if target.console is not None:
+        raise CliError(f"{text!r} names a console; give the guest: {target.guest_ref}", EXIT_USAGE)
+    return target
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
@@ -57,7 +72,7 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
 async def cmd_default(args: argparse.Namespace) -> int:
     """No subcommand and no terminal (a script, a pipe): the fleet table."""
     async with connected(args) as client:
-        listing = await client.request("list")
+        listing = await client.list_guests()
     sys.stdout.write(render_table(listing))
     sys.stdout.write("\nAttach with: vconsole attach GUEST [N]   (detach with ^] then .)\n")
     return EXIT_OK
@@ -66,7 +81,7 @@ async def cmd_default(args: argparse.Namespace) -> int:
 async def cmd_ls(args: argparse.Namespace) -> int:
     """``vconsole ls [--json]``."""
     async with connected(args) as client:
-        listing = await client.request("list")
+        listing = await client.list_guests()
     if args.json:
         out = {"guests": listing["guests"], "providers": listing["providers"]}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
@@ -80,10 +95,9 @@ async def cmd_ls(args: argparse.Namespace) -> int:
 
 async def cmd_attach(args: argparse.Namespace) -> int:
     """``vconsole attach TARGET [N]``."""
-    target, console = args.target, args.console
-    if console is None and ":" in target:
-        target, _, console = target.rpartition(":")
-    index: int | str = 0 if console is None else (int(console) if console.isdigit() else console)
+    target = target_arg(args.target, args.console)
+    if target.console is None:
+        target = target.with_console(0)
     try:
         escape = parse_escape(args.escape if args.escape is not None else Config.load().escape)
     except EscapeError as exc:
@@ -92,7 +106,6 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         return await run_attach(
             client,
             target,
-            index,
             read_only=args.read_only,
             from_start=args.from_start,
             escape=escape,
@@ -101,15 +114,17 @@ async def cmd_attach(args: argparse.Namespace) -> int:
 
 async def cmd_start(args: argparse.Namespace) -> int:
     """``vconsole start GUEST``."""
+    guest = guest_arg(args.target)
     async with connected(args) as client:
-        await client.request("start", target=args.target)
+        await client.start(guest)
     return EXIT_OK
 
 
 async def cmd_stop(args: argparse.Namespace) -> int:
     """``vconsole stop GUEST``."""
+    guest = guest_arg(args.target)
     async with connected(args) as client:
-        await client.request("stop", target=args.target)
+        await client.stop(guest)
     return EXIT_OK
 
 
@@ -157,7 +172,7 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
     if socket_answers(paths.socket):
         args.no_daemon = True  # never start a broker just to stop it
         async with connected(args) as client:
-            await client.request("shutdown")
+            await client.shutdown()
     if args.lab and socket_answers(paths.lab_socket):
         from vconsole.framed_socket import FramedSocket
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from vconsole.domain import GuestState
 from vconsole.lab.fleet import ContainerSpec
 from vconsole.lab.vtty import VttyPort
 
@@ -21,7 +22,7 @@ class LabContainer:
 
     def __init__(self, spec: ContainerSpec, on_change: Callable[[], None]) -> None:
         self.spec = spec
-        self.state = "stopped"
+        self.state = GuestState.STOPPED
         self._on_change = on_change
         self.ports: list[VttyPort] = []
 
@@ -43,7 +44,7 @@ class LabContainer:
 
     def start(self) -> None:
         """Boot: create the vttys and run init on vtty 0."""
-        if self.state == "running":
+        if self.state == GuestState.RUNNING:
             return
         self.ports = [
             VttyPort(
@@ -54,15 +55,15 @@ class LabContainer:
             )
             for i in range(self.spec.vttys)
         ]
-        self.state = "running"
+        self.state = GuestState.RUNNING
         self.ports[0].spawn()
         self._on_change()
 
     def stop(self) -> None:
         """Kill every process of the container and destroy its vttys."""
-        if self.state == "stopped":
+        if self.state == GuestState.STOPPED:
             return
-        self.state = "stopped"
+        self.state = GuestState.STOPPED
         for port in self.ports:
             port.stop()
         self.ports = []
@@ -70,13 +71,13 @@ class LabContainer:
 
     def port(self, index: int) -> VttyPort | None:
         """The vtty ``index`` of a running container."""
-        if self.state != "running" or not 0 <= index < len(self.ports):
+        if self.state != GuestState.RUNNING or not 0 <= index < len(self.ports):
             return None
         return self.ports[index]
 
     def open_console(self, index: int, lessee: object) -> tuple[list[int], dict[str, Any]]:
         """Open vtty ``index``'s master for ``lessee``: ([fd], facts for the opener)."""
-        if self.state != "running":
+        if self.state != GuestState.RUNNING:
             raise GuestStopped(f"container {self.name} is stopped")
         port = self.port(index)
         if port is None:

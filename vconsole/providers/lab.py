@@ -13,6 +13,7 @@ from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.console.xen_endpoint import XenRingEndpoint, corrupt_reason
 from vconsole.console.xenring import RingCorrupt
 from vconsole.detached import start_detached, wait_for_socket
+from vconsole.domain import GuestState, ProviderName
 from vconsole.framed_socket import FramedSocket
 from vconsole.providers.base import (
     CONSOLE_TYPES,
@@ -35,7 +36,7 @@ log = logging.getLogger("vconsole.providers.lab")
 class LabProvider(Provider):
     """Guests of the lab process (``vconsole lab``), started on demand."""
 
-    name = "lab"
+    name = ProviderName.LAB
     supports_ring_snapshots = True
 
     def __init__(self, socket_path: Path, *, fleet: Path | None = None, autostart: bool = True):
@@ -145,7 +146,7 @@ class LabProvider(Provider):
                     kind=str(raw["kind"]),
                     id=str(raw["id"]),
                     name=str(raw["name"]),
-                    state=str(raw["state"]),
+                    state=_guest_state(raw.get("state")),
                     consoles=consoles,
                     extra=extra,
                 )
@@ -275,3 +276,11 @@ class LabProvider(Provider):
 
     async def close(self) -> None:
         self._drop_control()
+
+
+def _guest_state(value: object) -> GuestState:
+    """A lab guest's state; anything else means the lab speaks another protocol."""
+    try:
+        return GuestState(str(value))
+    except ValueError:
+        raise ProviderError(f"the lab reported a guest state {value!r}") from None

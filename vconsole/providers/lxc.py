@@ -23,6 +23,7 @@ from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
 from vconsole.console.process_endpoint import ProcessEndpoint
+from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -59,16 +60,16 @@ class LxcEscapeGuard:
         """``data`` with every escape byte doubled."""
         return data.replace(self._escape, self._escape * 2)
 MAX_LOG_HISTORY = 64 << 10  # how much of a console log file to show as history
-STATES = {"RUNNING": "running", "STOPPED": "stopped", "FROZEN": "frozen",
-          "STARTING": "starting", "STOPPING": "stopping", "ABORTING": "stopping",
-          "FREEZING": "running", "THAWED": "running"}
+STATES = {"RUNNING": GuestState.RUNNING, "STOPPED": GuestState.STOPPED, "FROZEN": GuestState.FROZEN,
+          "STARTING": GuestState.STARTING, "STOPPING": GuestState.STOPPING,
+          "ABORTING": GuestState.STOPPING, "FREEZING": GuestState.RUNNING, "THAWED": GuestState.RUNNING}
 
 
 @dataclass
 class LxcInfo:
     """What ``lxc-info`` says about one container."""
 
-    state: str
+    state: GuestState
     pid: int | None
     tty_max: int
     logfile: str
@@ -130,7 +131,7 @@ def read_log_tail(path: str, limit: int = MAX_LOG_HISTORY) -> bytes:
 class LxcProvider(Provider):
     """LXC containers of one lxcpath."""
 
-    name = "lxc"
+    name = ProviderName.LXC
 
     def __init__(
         self,
@@ -187,13 +188,13 @@ class LxcProvider(Provider):
                     extra=extra,
                 )
             )
-            if info.state != "running":
+            if info.state != GuestState.RUNNING:
                 self._history_given.discard(name)
         self._info = infos
         return guests
 
     async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
-        if guest.state != "running":
+        if guest.state != GuestState.RUNNING:
             raise GuestNotRunning(f"container {guest.name} is {guest.state}")
         if spec.type != "vtty":
             raise ConsoleUnavailable(f"LXC containers have no {spec.type} consoles")

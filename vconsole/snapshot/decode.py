@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 
+from vconsole.domain import SessionKey
 from vconsole.snapshot.fields import (
     U8,
     U32,
@@ -131,7 +132,7 @@ def _snapshot(value: object) -> SnapshotFile:
     host = get_str(m, "host", "")
     raw_records = get_list(m, "records", "", MAX_RECORDS)
     records = [_parse_record(r, f"records[{i}]") for i, r in enumerate(raw_records)]
-    seen: set[str] = set()
+    seen: set[SessionKey] = set()
     for i, rec in enumerate(records):
         if rec.key in seen:
             raise SnapshotError(f"records[{i}]: a second record for {rec.key}")

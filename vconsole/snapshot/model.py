@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from vconsole.domain import MarkSource, SessionKey
+
 
 class SnapshotError(Exception):
     """A snapshot file is unusable; the message names what is wrong."""
@@ -28,7 +30,7 @@ RING_IN, RING_OUT = 1024, 2048  # Xen 4.21 public/io/console.h
 CONSOLE_TYPES = ("vtty", "pv", "serial")
 HOW = ("exact", "input-log", "count-only", "unavailable")
 # The ``source`` of the mark over a history range put back by a restore.
-RESTORED_SOURCE = "restored"
+RESTORED_SOURCE = MarkSource.RESTORED
 
 
 @dataclass
@@ -167,9 +169,9 @@ class ConsoleRecord:
         return f"{self.console_type}{self.console_index}"
 
     @property
-    def key(self) -> str:
+    def key(self) -> SessionKey:
         """The broker's session key for this console."""
-        return f"{self.provider}:{self.guest_id}:{self.console_name}"
+        return SessionKey(self.provider, self.guest_id, self.console_name)
 
 
 @dataclass

@@ -25,7 +25,8 @@ from typing import Any
 
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.registry import ConsoleRegistry
-from vconsole.broker.session import STOPPED, ConsoleSession
+from vconsole.broker.session import ConsoleSession
+from vconsole.domain import ConsoleState, GuestState
 from vconsole.providers.base import Provider, ProviderError
 from vconsole.snapshot.encode import encode_body
 from vconsole.snapshot.model import (
@@ -119,7 +120,7 @@ def _live_source(session: ConsoleSession, missing: list[NotCaptured]) -> SourceS
         if session.endpoint is not endpoint:
             endpoint = None  # it closed while being read
     if endpoint is None:
-        if session.state != STOPPED:  # a stopped guest's console has nothing to capture
+        if session.state != ConsoleState.STOPPED:  # a stopped guest's console has nothing to capture
             reason = f": {session.reason}" if session.reason else ""
             missing.append(NotCaptured(SourceFact.SOURCE, f"the console is {session.state}{reason}"))
         return SourceState()
@@ -159,7 +160,7 @@ async def _capture_ring(
 def _has_ring(session: ConsoleSession) -> bool:
     """A running domU's PV console is a Xen ring (its serial consoles are ptys)."""
     guest = session.guest
-    return guest.kind == "domu" and guest.state == "running" and session.spec.type == "pv"
+    return guest.kind == "domu" and guest.state == GuestState.RUNNING and session.spec.type == "pv"
 
 
 async def capture_session(session: ConsoleSession, provider: Provider | None) -> CapturedConsole:
@@ -182,7 +183,7 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         guest_kind=session.guest.kind, console_type=session.spec.type, console_index=session.spec.index,
         history=History(view.parts, view.start, view.end, history.dropped, session.lost),
         created=session.created, last_output=session.last_output,
-        marks=[dict(m) for m in session.marks if m.get("source") != RESTORED_SOURCE],
+        marks=[m.to_wire() for m in session.marks if m.source != RESTORED_SOURCE],
         pending_output=source.pending_output, pending_input=source.pending_input,
         termios=source.termios, winsize=winsize, ring=source.ring, hypervisor_log=source.hypervisor_log,
         screen=render_screen(history, winsize),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vconsole.broker.registry import ConsoleRegistry, TargetError
-from vconsole.broker.session import ConsoleSession, InputBacklogFull
+from vconsole.broker.session import ConsoleSession, InputBacklogFull, session_key
 from vconsole.broker.snapshots.capture import (
     Capture,
     capture,
@@ -34,6 +34,8 @@ from vconsole.broker.snapshots.capture import (
 )
 from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
 from vconsole.console.endpoint import EndpointClosed
+from vconsole.domain import Target
+from vconsole.protocol import target_field
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope
@@ -44,7 +46,6 @@ from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, fi
 log = logging.getLogger("vconsole.broker")
 INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
 MAX_TARGETS = 256
-Target = tuple[str, str | int | None]  # a guest name or id, and a console index or name
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,6 @@ class RestoreRequest:
     inject_input: bool
 
 
-def _console_field(value: object, name: str) -> str | int | None:
-    if value is not None and (not isinstance(value, int | str) or isinstance(value, bool)):
-        raise ProtocolError("bad_request", f"field {name!r} must be an index or a name")
-    return value
-
-
 def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
     if msg.get("path") is None:
         return None
@@ -84,7 +79,7 @@ def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
 
 def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSession]:
     if msg.get("all") is True:
-        keys = {f"{g.provider}:{g.id}:{s.name}" for g in registry.guests for s in g.consoles}
+        keys = {session_key(g, s) for g in registry.guests for s in g.consoles}
         return [s for k, s in registry.sessions.items() if k in keys]
     raw = msg.get("targets")
     if not isinstance(raw, list) or not raw or len(raw) > MAX_TARGETS:
@@ -93,7 +88,7 @@ def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSess
     for item in raw:
         if not isinstance(item, dict):
             raise ProtocolError("bad_request", "each target must be a map with 'target' and 'console'")
-        session = registry.resolve(field_str(item, "target"), _console_field(item.get("console"), "console"))
+        session = registry.resolve(target_field(item))
         if session not in sessions:
             sessions.append(session)
     return sessions
@@ -107,7 +102,7 @@ def parse_snapshot(registry: ConsoleRegistry, msg: dict[str, Any], peer_uid: int
 def not_captured(captured: Capture) -> list[dict[str, str]]:
     """The reply's ``not_captured``: per console, what the snapshot lacks and why."""
     return [
-        {"session": c.record.key, "console": c.console, "what": str(n.what), "why": n.why,
+        {"session": c.record.key.text, "console": c.console, "what": str(n.what), "why": n.why,
          "message": n.line(c.console)}
         for c in captured.consoles for n in c.not_captured
     ]
@@ -162,7 +157,7 @@ def parse_restore(msg: dict[str, Any], peer_uid: int | None) -> RestoreRequest:
     if into_raw is not None:
         if not isinstance(into_raw, dict):
             raise ProtocolError("bad_request", "field 'into' must be a map with 'target' and 'console'")
-        into = (field_str(into_raw, "target"), _console_field(into_raw.get("console"), "into.console"))
+        into = target_field(into_raw)
     inject = msg.get("inject_input", False)
     if not isinstance(inject, bool):
         raise ProtocolError("bad_request", "field 'inject_input' must be a boolean")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from vconsole.broker.registry import ConsoleRegistry, TargetError
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.capture import PROVIDER_TIMEOUT
+from vconsole.domain import GuestState, Mark, SessionKey, Target
 from vconsole.providers.base import Provider
 from vconsole.snapshot.model import RESTORED_SOURCE, ConsoleRecord, SnapshotFile, SourceState
 
@@ -42,15 +43,15 @@ class RestoreStep:
 class RestoreResult:
     """What a restore put back: the sessions, ring bytes and injected input bytes."""
 
-    restored: list[str] = field(default_factory=list)
+    restored: list[SessionKey] = field(default_factory=list)
     ring_bytes: int = 0
     input_bytes: int = 0
 
 
-def _target(registry: ConsoleRegistry, rec: ConsoleRecord, into: tuple[str, str | int | None] | None) -> ConsoleSession:
+def _target(registry: ConsoleRegistry, rec: ConsoleRecord, into: Target | None) -> ConsoleSession:
     if into is not None:
         try:
-            return registry.resolve(*into)
+            return registry.resolve(into)
         except TargetError as exc:
             raise RestoreRefused(exc.code, str(exc)) from None
     found = registry.sessions.get(rec.key)
@@ -62,7 +63,7 @@ def _target(registry: ConsoleRegistry, rec: ConsoleRecord, into: tuple[str, str 
 def plan_restore(
     registry: ConsoleRegistry,
     snapshot: SnapshotFile,
-    into: tuple[str, str | int | None] | None,
+    into: Target | None,
     inject_input: bool,
 ) -> list[RestoreStep]:
     """Match records to sessions and check everything; RestoreRefused changes nothing."""
@@ -85,7 +86,7 @@ def plan_restore(
         step = RestoreStep(rec, session)
         if rec.ring is not None and rec.ring.out_data:
             provider = providers.get(session.guest.provider)
-            if provider is None or not provider.supports_ring_snapshots or session.guest.state != "running":
+            if provider is None or not provider.supports_ring_snapshots or session.guest.state != GuestState.RUNNING:
                 raise RestoreRefused("unavailable", f"cannot put ring contents back into {session.key}: its ring is not reachable")
             step.provider, step.ring_out = provider, rec.ring.out_data
         if inject_input:
@@ -103,7 +104,7 @@ def plan_restore(
 def _already_restored(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> bool:
     """Whether this record of this snapshot was restored into ``session`` before (its mark says so)."""
     return bool(rec.history.data) and any(
-        m.get("source") == RESTORED_SOURCE and m.get("snapshot") == snapshot_created and m.get("first") == rec.created
+        m.source == RESTORED_SOURCE and m.snapshot == snapshot_created and m.first == rec.created
         for m in session.marks
     )
 
@@ -111,10 +112,9 @@ def _already_restored(session: ConsoleSession, rec: ConsoleRecord, snapshot_crea
 def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> None:
     """Prefill a session's history from a record (the part that cannot fail)."""
     h = rec.history
-    marks = [dict(m) for m in rec.marks]
+    marks = [Mark.from_wire(m) for m in rec.marks]
     if h.data:
-        marks.append({"start": h.start, "end": h.end, "source": RESTORED_SOURCE, "first": rec.created,
-                      "last": rec.last_output, "snapshot": snapshot_created})
+        marks.append(Mark(h.start, h.end, RESTORED_SOURCE, rec.created, rec.last_output, snapshot_created))
     # Only the newest bytes survive the cap in front of what the session
     # holds: copy just those (none at all when its history is full).
     keep = min(h.size, max(0, session.history.cap - len(session.history)))

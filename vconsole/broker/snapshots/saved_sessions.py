@@ -16,6 +16,7 @@ from pathlib import Path
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.snapshots.capture import capture_to_file, host_label, release_histories
 from vconsole.broker.snapshots.restore import seed_session
+from vconsole.domain import GuestState
 from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.runtime_paths import ensure_private_dir
 from vconsole.snapshot.decode import decode
@@ -51,7 +52,7 @@ def restore_at_start(registry: ConsoleRegistry, snapshot: SnapshotFile) -> int:
     """
     for rec in snapshot.records:
         guest = GuestInfo(provider=rec.provider, host=snapshot.host, kind=rec.guest_kind,
-                          id=rec.guest_id, name=rec.guest_name, state="running")
+                          id=rec.guest_id, name=rec.guest_name, state=GuestState.RUNNING)
         session = registry.session_for(guest, ConsoleSpec(rec.console_type, rec.console_index))
         seed_session(session, rec, snapshot.created)
         session.restored_source = None
