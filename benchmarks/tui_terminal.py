@@ -17,7 +17,7 @@ sessions of COLS x ROWS: the TUI, run as the pane's command, and the plain
 bash. Keys go in with ``send-keys -H`` (raw bytes, no key-name parsing) and
 the pane is read with ``capture-pane -p`` every POLL seconds until the
 echo shows; a figure runs from sending the key to the capture that shows it.
-Both go through one persistent control-mode client (``tmux -C`` with
+Both go through one persistent control-mode client (benchmarks/tmux_control.py: ``tmux -C`` with
 ``refresh-client -f no-output``, so no pane output is copied to it): a
 command is a line on a pipe and its reply, with no process started per poll.
 A capture round trip costs tens of microseconds (measured each run, in the
@@ -32,127 +32,34 @@ import asyncio
 import contextlib
 import os
 import re
-import select
 import shlex
-import statistics
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.echo import _percentiles
 from benchmarks.harness import cpu_ns, lab
 from benchmarks.report import Report, Row, Stats
 from benchmarks.scale import wait_all_connected
+from benchmarks.tmux_control import POLL, Screen, TmuxControl, line_ends, no_line_ends
 from tests.lab_host import LabHost
 from tests.tmux_pane import TmuxPane
 from tests.tui.person import open_console, vconsole_argv, wait_tui_ready
 
 BENCH = "tuiterm"
 COLS, ROWS = 120, 40
-POLL = 0.001  # seconds between captures while waiting for an echo
 GAP = 0.01  # seconds between keys: one key in flight at a time, like typing
 LINE_KEYS = 20  # letters per line before Ctrl-U clears it
+MIN_KEYS = LINE_KEYS  # samples per phase at the least, whatever its time budget
 FLOOD_BEFORE_CTRL_C = 0.5  # seconds ``yes`` runs before Ctrl-C: the backlog a person meets
 PLAIN_PROMPT = "plain# "
 FLEET_CONTAINERS, FLEET_VTTYS = 100, 12
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 FLOOD_LINE = re.compile(r"(?:^|\W)y$")  # a line of ``yes`` output, right of whatever frames it
-Screen = list[str]
-Check = Callable[[Screen], bool]
-
-
-class TmuxControl:
-    """A persistent control-mode client (``tmux -C``) of a tmux server: commands over pipes."""
-
-    def __init__(self, socket_name: str, session: str, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(["tmux", "-L", socket_name, "-C", "attach-session", "-t", session],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
-        self._buf = b""
-        # A command sent before the attach is done finds no client: wait for it.
-        deadline = time.monotonic() + 10
-        while not self._line(deadline).startswith(b"%session-changed "):
-            pass
-        self.command("refresh-client -f no-output")
-
-    def _line(self, deadline: float) -> bytes:
-        while (end := self._buf.find(b"\n")) < 0:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._out], [], [], left)[0]:
-                raise TimeoutError("the tmux control client did not answer")
-            chunk = os.read(self._out, 1 << 16)
-            if not chunk:
-                raise ConnectionError("the tmux control client exited")
-            self._buf += chunk
-        line, self._buf = self._buf[:end], self._buf[end + 1:]
-        return line
-
-    def command(self, line: str, timeout: float = 10.0) -> Screen:
-        """Run one tmux command; its output lines."""
-        os.write(self._in, line.encode() + b"\n")
-        deadline = time.monotonic() + timeout
-        body: list[bytes] | None = None
-        while True:
-            got = self._line(deadline)
-            if body is None:
-                # A block with flags 0 answers a command this client did not send (its own
-                # attach); any other line outside a block is a notification.
-                if got.startswith(b"%begin ") and not got.endswith(b" 0"):
-                    body = []
-            elif got.startswith((b"%end ", b"%error ")):
-                text = [b.decode(errors="replace") for b in body]
-                if got.startswith(b"%error "):
-                    raise RuntimeError(f"tmux {line!r}: {' '.join(text)}")
-                return text
-            else:
-                body.append(got)
-
-    def send(self, pane: str, data: bytes) -> None:
-        """Bytes typed into ``pane``."""
-        self.command(f"send-keys -t {pane} -H {data.hex(' ')}")
-
-    def screen(self, pane: str) -> Screen:
-        """The pane's visible text, one string a row."""
-        return self.command(f"capture-pane -p -t {pane}")
-
-    def wait(self, pane: str, check: Check, what: str, timeout: float = 20.0) -> Screen:
-        """Capture ``pane`` every POLL seconds until ``check`` holds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen(pane)
-            if check(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} never showed; screen:\n" + "\n".join(screen))
-            time.sleep(POLL)
-
-    def close(self) -> None:
-        """End the control client (the server stays)."""
-        with contextlib.suppress(OSError):
-            os.close(self._in)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-def line_ends(text: str) -> Check:
-    """Some row ends with ``text`` (trailing blanks ignored)."""
-    return lambda screen: any(row.rstrip().endswith(text) for row in screen)
-
-
-def no_line_ends(text: str) -> Check:
-    """No row ends with ``text``."""
-    ends = line_ends(text)
-    return lambda screen: not ends(screen)
 
 
 def flooding(screen: Screen) -> bool:
@@ -161,11 +68,16 @@ def flooding(screen: Screen) -> bool:
         not any("PS1=" in row for row in screen)
 
 
-def echo_keys(tmux: TmuxControl, pane: str, count: int, prompt_end: str = "# ") -> list[float]:
-    """Seconds from typing each of ``count`` letters at a shell prompt until it shows."""
+def echo_keys(tmux: TmuxControl, pane: str, count: int, budget: float = 60.0, prompt_end: str = "# ") -> list[float]:
+    """Seconds from typing each letter at a shell prompt until it shows.
+
+    ``count`` letters, or fewer (never under MIN_KEYS) once ``budget`` seconds
+    have passed: a slow path still gets enough samples for its median.
+    """
     out: list[float] = []
     line = 0
-    while len(out) < count:
+    end = time.monotonic() + budget
+    while len(out) < count and (len(out) < MIN_KEYS or time.monotonic() < end):
         # Each line starts at another letter, so no earlier line on screen can match.
         text = (LETTERS[line % 26:] + LETTERS)[:LINE_KEYS]
         typed = ""
@@ -196,8 +108,8 @@ def ctrl_c(tmux: TmuxControl, pane: str, trial: int) -> float:
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """p50 and p99, in ms."""
-    ordered = sorted(samples)
-    return statistics.median(ordered) * 1e3, ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1e3
+    p50, p99 = _percentiles(samples)
+    return p50 * 1e3, p99 * 1e3
 
 
 def tui_pid(pane_pid: int) -> int:
@@ -305,9 +217,9 @@ def settle(meter: CpuMeter, below: float = 15.0, timeout: float = 10.0) -> None:
 
 def measure_keys(report: Report, quick: bool) -> None:
     """Echo (idle, hidden flood) and Ctrl-C, TUI against a plain pane of the same tmux server."""
-    keys, rounds, trials = (30, 2, 4) if quick else (80, 3, 10)
+    keys, budget, rounds, trials = (30, 3.0, 2, 3) if quick else (80, 8.0, 3, 8)
     res: dict[str, list[tuple[float, float]]] = {"plain": [], "quiet": [], "flood": []}
-    cpu: dict[str, list[float]] = {"quiet": [], "flood": []}
+    cpu: dict[str, list[float]] = {"quiet": [], "flood": [], "broker_quiet": [], "broker_flood": []}
     rates: list[float] = []
     cc: dict[str, list[float]] = {"tui": [], "plain": []}
     with lab(build=flood_fleet) as host, tui_pane(host) as shown, person_steps():
@@ -328,11 +240,15 @@ def measure_keys(report: Report, quick: bool) -> None:
         echo_keys(tmux, plain, 10)  # warm up both paths
         echo_keys(tmux, tui, 10)
         meter = CpuMeter(shown.pid)
+        assert host.broker is not None
+        broker = CpuMeter(host.broker.pid)
         for _ in range(rounds):
-            res["plain"].append(percentiles(echo_keys(tmux, plain, keys)))
+            res["plain"].append(percentiles(echo_keys(tmux, plain, keys, budget)))
             meter.mark()
-            res["quiet"].append(percentiles(echo_keys(tmux, tui, keys)))
+            broker.mark()
+            res["quiet"].append(percentiles(echo_keys(tmux, tui, keys, budget)))
             cpu["quiet"].append(meter.percent())
+            cpu["broker_quiet"].append(broker.percent())
             start = history_end(host, "lab:103:vtty0")
             go.touch()
             deadline = time.monotonic() + 20
@@ -343,8 +259,10 @@ def measure_keys(report: Report, quick: bool) -> None:
             time.sleep(0.5)
             start, at = history_end(host, "lab:103:vtty0"), time.monotonic()
             meter.mark()
-            res["flood"].append(percentiles(echo_keys(tmux, tui, keys)))
+            broker.mark()
+            res["flood"].append(percentiles(echo_keys(tmux, tui, keys, budget)))
             cpu["flood"].append(meter.percent())
+            cpu["broker_flood"].append(broker.percent())
             rates.append((history_end(host, "lab:103:vtty0") - start) / (time.monotonic() - at) / 1e6)
             go.unlink()
             settle(meter)
@@ -364,12 +282,14 @@ def measure_keys(report: Report, quick: bool) -> None:
         Row(BENCH, "key echo p99, hidden tab flooding", "ms", col("flood", 1), "same TUI, no flood", col("quiet", 1)),
         Row(BENCH, "TUI CPU while typing, hidden tab flooding", "% of a core", Stats(cpu["flood"]),
             "same TUI, no flood", Stats(cpu["quiet"])),
+        Row(BENCH, "broker CPU while typing, hidden tab flooding", "% of a core", Stats(cpu["broker_flood"]),
+            "no flood", Stats(cpu["broker_quiet"])),
         Row(BENCH, "Ctrl-C on yes until the prompt", "ms", Stats(cc["tui"]), ref, Stats(cc["plain"]),
             "≤ 50 ms p50", absolute_max=50.0),
     ])
     report.note(BENCH, f"tmux {COLS}x{ROWS}; the TUI has two tabs (web: the lab's demo bash, visible; flood: "
                 "`yes` while asked, hidden); the plain pane runs the same bash. Echo: "
-                f"{keys} letters per round, one in flight ({GAP * 1e3:.0f} ms apart), {LINE_KEYS} per line then "
+                f"{keys} letters per round (fewer, never under {MIN_KEYS}, once a round took {budget:g} s), one in flight ({GAP * 1e3:.0f} ms apart), {LINE_KEYS} per line then "
                 f"Ctrl-U; {rounds} rounds of plain, TUI quiet, TUI with the hidden flood (after 10 warm-up keys "
                 "each); p50/p99 within a round, then median [min..max] over rounds.")
     report.note(BENCH, "The hidden flood ran at " + ", ".join(f"{r:.0f}" for r in rates) + " MB/s (bytes the "
