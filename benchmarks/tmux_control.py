@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import subprocess
 import time
@@ -99,12 +100,17 @@ class TmuxControl:
             self.proc.stdout.close()
 
 
-def line_ends(text: str) -> Check:
-    """Some row ends with ``text`` (trailing blanks ignored)."""
-    return lambda screen: any(row.rstrip().endswith(text) for row in screen)
+def shows(text: str) -> Check:
+    """Some row has ``text`` with only blanks after it: at the row's end, or before a gap.
+
+    The gap allows for an overlay drawn over the right of the screen (a TUI's
+    notification) that leaves ``text`` in plain sight.
+    """
+    pattern = re.compile(re.escape(text) + r"(?:\s*$|\s{3,})")
+    return lambda screen: any(pattern.search(row) for row in screen)
 
 
-def no_line_ends(text: str) -> Check:
-    """No row ends with ``text``."""
-    ends = line_ends(text)
-    return lambda screen: not ends(screen)
+def hides(text: str) -> Check:
+    """No row shows ``text`` (see ``shows``)."""
+    seen = shows(text)
+    return lambda screen: not seen(screen)

@@ -45,7 +45,7 @@ from benchmarks.echo import _percentiles
 from benchmarks.harness import cpu_ns, lab
 from benchmarks.report import Report, Row, Stats
 from benchmarks.scale import wait_all_connected
-from benchmarks.tmux_control import POLL, Screen, TmuxControl, line_ends, no_line_ends
+from benchmarks.tmux_control import POLL, Screen, TmuxControl, hides, shows
 from tests.lab_host import LabHost
 from tests.tmux_pane import TmuxPane
 from tests.tui.person import open_console, vconsole_argv, wait_tui_ready
@@ -85,11 +85,11 @@ def echo_keys(tmux: TmuxControl, pane: str, count: int, budget: float = 60.0, pr
             typed += char
             began = time.perf_counter()
             tmux.send(pane, char.encode())
-            tmux.wait(pane, line_ends(prompt_end + typed), f"the echo of {typed!r}")
+            tmux.wait(pane, shows(prompt_end + typed), f"the echo of {typed!r}")
             out.append(time.perf_counter() - began)
             time.sleep(GAP)
         tmux.send(pane, b"\x15")  # Ctrl-U clears the line for the next one
-        tmux.wait(pane, no_line_ends(prompt_end + typed), "the line to clear")
+        tmux.wait(pane, hides(prompt_end + typed), "the line to clear")
         line += 1
     return out
 
@@ -102,7 +102,7 @@ def ctrl_c(tmux: TmuxControl, pane: str, trial: int) -> float:
     time.sleep(FLOOD_BEFORE_CTRL_C)
     began = time.perf_counter()
     tmux.send(pane, b"\x03")
-    tmux.wait(pane, line_ends(mark), f"the prompt {mark!r} after Ctrl-C")
+    tmux.wait(pane, shows(mark), f"the prompt {mark!r} after Ctrl-C")
     return time.perf_counter() - began
 
 
@@ -232,7 +232,7 @@ def measure_keys(report: Report, quick: bool) -> None:
         # Only now: TmuxPane's steps target "0", the pane of the newest session's window.
         plain = tmux.command(f"new-session -d -P -F '#{{pane_id}}' -s plain -x {COLS} -y {ROWS} "
                              f"\"env PS1='{PLAIN_PROMPT}' HISTFILE= bash --noprofile --norc -i\"")[0]
-        tmux.wait(plain, line_ends(PLAIN_PROMPT.rstrip()), "the plain prompt")
+        tmux.wait(plain, shows(PLAIN_PROMPT.rstrip()), "the plain prompt")
         began = time.perf_counter()
         for _ in range(100):
             tmux.screen(plain)
