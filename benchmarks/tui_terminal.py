@@ -296,7 +296,7 @@ def measure_keys(report: Report, quick: bool) -> None:
                 "broker read from the flood guest while keys were timed); after a flood the TUI is left to "
                 "drain (its CPU under 15%) before the next round.")
     report.note(BENCH, f"Ctrl-C: {trials} trials per pane, interleaved: `PS1='cN> '; yes`, wait until the flood "
-                f"fills the pane, {FLOOD_BEFORE_CTRL_C:g} s more, Ctrl-C, until a row ends with the new prompt; "
+                f"fills the pane, {FLOOD_BEFORE_CTRL_C:g} s more, Ctrl-C, until a row shows the new prompt; "
                 "figure and reference are median [min..max] over trials.")
     report.note(BENCH, f"Method: send-keys -H and capture-pane -p through one persistent control-mode client "
                 f"(`tmux -C`, no pane output), a capture every {POLL * 1e3:g} ms; a capture round trip took "
