@@ -45,7 +45,7 @@ def ring_connection(lab_host: LabHost) -> int:
 
 def test_no_daemon_tui_quit_saves_sessions_and_disconnects_the_ring(lab_host: LabHost, pane: TmuxPane) -> None:
     lab_host.start_lab(lab_host.write_fleet([], [{"id": DOMID, "name": "xpv", "frontend": "flag-aware"}]))
-    sessions = state_dir() / "sessions.vcsnap"  # the broker's saved sessions (broker/state_file.py)
+    sessions = state_dir() / "sessions.vcsnap"  # the broker's saved sessions (broker/snapshots/saved_sessions.py)
     assert not sessions.exists()
     assert ring_connection(lab_host) == XENCONSOLE_DISCONNECTED  # as the toolstack leaves it
 
