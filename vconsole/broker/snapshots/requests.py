@@ -15,7 +15,6 @@ inline as ``data``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 import os
@@ -188,4 +187,4 @@ async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreReque
         return error_reply(rid, "partial", f"history restored, but: {exc or 'timed out'}")
     log.info("restore of %d records: read %.2f s, decode %.2f s, apply %.2f s", len(steps),
              read - began, decoded - read, time.monotonic() - decoded)
-    return ok_reply(rid, **dataclasses.asdict(result))
+    return ok_reply(rid, restored=result.restored, ring_bytes=result.ring_bytes, input_bytes=result.input_bytes)
