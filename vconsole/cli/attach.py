@@ -123,6 +123,8 @@ class AttachedTerminal:
     def on_link(self, event: LinkEvent) -> None:
         """The broker connection: lost, back, the console re-attached (or not)."""
         if isinstance(event, Disconnected):
+            if self.link is None or not self.link.reconnect:
+                return  # GaveUp follows at once
             how = describe_escape(self.filter.escape)
             _notice(f"broker lost, reconnecting… (keys typed now are not sent; detach with {how} then .)")
         elif isinstance(event, GaveUp):
