@@ -219,7 +219,7 @@ async def test_a_console_gone_while_away_fails_to_resume(lab_host: LabHost) -> N
         rec.gate.clear()
         lab_host.kill_broker(signal.SIGTERM)
         await rec.wait(lambda: rec.of(Disconnected), "Disconnected")
-        await _destroy(lab_host, "keeper")
+        await lab_host.destroy("keeper")
         lab_host.start_broker()
         rec.gate.set()
         await rec.wait(lambda: rec.of(ResumeFailed), "ResumeFailed")
@@ -235,13 +235,3 @@ async def test_the_first_connect_fails_plainly(lab_host: LabHost) -> None:
     with pytest.raises(BrokerUnreachable):
         await rec.link.start()
 
-
-async def _destroy(lab_host: LabHost, guest: str) -> None:
-    from vconsole.framed_socket import FramedSocket
-
-    conn = await FramedSocket.connect(lab_host.paths.lab_socket)
-    try:
-        reply, _ = await conn.request({"op": "destroy", "id": 1, "guest": guest})
-        assert reply["ok"], reply
-    finally:
-        conn.close()
