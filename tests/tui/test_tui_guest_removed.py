@@ -10,7 +10,14 @@ import pytest
 
 from tests.lab_host import LabHost
 from tests.tmux_pane import TmuxPane, needs_tmux
-from tests.tui.person import active_status, open_console, quit_tui, start_fleet, tui_command, wait_tui_ready
+from tests.tui.person import (
+    active_status,
+    open_console,
+    quit_tui,
+    start_fleet,
+    tui_command,
+    wait_tui_ready,
+)
 
 pytestmark = needs_tmux
 
