@@ -103,8 +103,9 @@ class HeldSession:
     created: float | None  # which history ``offset`` counts in
     lost: int
     size: tuple[int, int] | None = None
-    held: list[Message] | None = None  # its events, kept back while it is being re-attached
-    fresh: bool = False  # output came in after the attach was sent
+    # Its events, kept back while it is being attached: they are delivered (and
+    # move ``offset``) after the reply is dealt with.
+    held: list[Message] | None = None
 
 
 class ReconnectingClient:
@@ -241,10 +242,8 @@ class ReconnectingClient:
             kind = event.get("event")
             if kind == "output":
                 held.offset = event["offset"] + len(event["data"])
-                held.fresh = True
             elif kind == "missed":
                 held.offset = event["offset"]
-                held.fresh = True
         self.on_event(event)
 
     def _release(self, held: HeldSession) -> None:
@@ -292,7 +291,7 @@ class ReconnectingClient:
     async def _resume_all(self, client: Client) -> None:
         """Attach every held session again from its offset, in the order they were attached."""
         for held in list(self.sessions.values()):
-            held.held, held.fresh = [], False
+            held.held = []
             try:
                 reply = await client.attach(
                     held.key.target, held.mode, start=held.offset, created=held.created, size=held.size
@@ -307,9 +306,7 @@ class ReconnectingClient:
                 return  # lost again: the watch loop sees it
             restarted = held.created is not None and reply.created != held.created
             lost = reply.lost if restarted else max(0, reply.lost - held.lost)
-            if not held.fresh:
-                held.offset = reply.offset
-            held.created, held.lost = reply.created, reply.lost
+            held.offset, held.created, held.lost = reply.offset, reply.created, reply.lost
             self.on_link(Resumed(held.key, reply, reply.missed, lost, restarted))
             self._release(held)
 
