@@ -189,9 +189,15 @@ class Client:
         *,
         start: int | None = None,
         tail_lines: int | None = None,
+        created: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> AttachReply:
-        """Attach to a console; output replays from ``start``, the last lines, or from now."""
-        request = Attach(target, mode, start, tail_lines)
+        """Attach to a console; output replays from ``start``, the last lines, or from now.
+
+        ``created`` names the history ``start`` counts in (an earlier reply's
+        ``created``); ``size`` is our window (cols, rows) for the size rule.
+        """
+        request = Attach(target, mode, start, tail_lines, created, size)
         return _parsed(AttachReply.from_wire, await self.request(Op.ATTACH, **request.fields()))
 
     async def input(self, session: SessionKey, data: bytes) -> int:

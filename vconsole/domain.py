@@ -21,6 +21,7 @@ class ConsoleState(StrEnum):
     DISCONNECTED = "disconnected"  # retried on every refresh
     STOPPED = "stopped"  # the guest is not running
     BUSY = "busy"  # another opener holds the console exclusively
+    GONE = "gone"  # the guest was removed from its host (its provider no longer lists it)
 
 
 class GuestState(StrEnum):

@@ -13,6 +13,7 @@ not frozen, which makes one three times cheaper to build.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from vconsole.domain import (
@@ -62,6 +63,21 @@ def target_fields(target: Target) -> Message:
     return {"target": target.guest_ref, "console": target.console}
 
 
+def window_size(msg: Message) -> tuple[int, int]:
+    """A window size: ``cols`` and ``rows`` (``resize``, and ``attach`` when it gives one)."""
+    return field_int(msg, "cols", lo=1, hi=4096), field_int(msg, "rows", lo=1, hi=4096)
+
+
+def created_field(msg: Message) -> float | None:
+    """An optional history creation time (seconds since the epoch, finite)."""
+    value = msg.get("created")
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ProtocolError("bad_request", "field 'created' must be a finite number")
+    return float(value)
+
+
 def session_field(msg: Message) -> SessionKey:
     """The session a request is about; a key that names none is ``not_attached``."""
     text = field_str(msg, "session", max_len=1024)
@@ -104,12 +120,19 @@ class NoFields:
 
 @dataclass(slots=True)
 class Attach:
-    """Attach to a console, replaying from an offset, the last lines, or from now."""
+    """Attach to a console, replaying from an offset, the last lines, or from now.
+
+    ``created`` goes with ``start``: the history that offset counts in, as an
+    earlier attach reply named it (a client resuming after a broker restart).
+    ``size`` is the client's window (cols, rows), for the size rule.
+    """
 
     target: Target
     mode: AttachMode = AttachMode.RW
     start: int | None = None  # "from" on the wire
     tail_lines: int | None = None
+    created: float | None = None
+    size: tuple[int, int] | None = None
 
     def fields(self) -> Message:
         out: Message = {**target_fields(self.target), "mode": self.mode}
@@ -117,6 +140,10 @@ class Attach:
             out["from"] = self.start
         if self.tail_lines is not None:
             out["tail_lines"] = self.tail_lines
+        if self.created is not None:
+            out["created"] = self.created
+        if self.size is not None:
+            out["cols"], out["rows"] = self.size
         return out
 
     @classmethod
@@ -125,7 +152,8 @@ class Attach:
         mode = AttachMode(field_choice(msg, "mode", tuple(AttachMode), AttachMode.RW))
         start = field_opt_int(msg, "from", lo=0, hi=MAX_OFFSET)
         tail = field_opt_int(msg, "tail_lines", lo=0, hi=100_000)
-        return cls(target, mode, start, tail)
+        size = None if msg.get("cols") is None and msg.get("rows") is None else window_size(msg)
+        return cls(target, mode, start, tail, created_field(msg), size)
 
 
 @dataclass(slots=True)
@@ -159,7 +187,7 @@ class Resize:
     @classmethod
     def parse(cls, msg: Message) -> Resize:
         session = session_field(msg)
-        return cls(session, field_int(msg, "cols", lo=1, hi=4096), field_int(msg, "rows", lo=1, hi=4096))
+        return cls(session, *window_size(msg))
 
 
 @dataclass(slots=True)
@@ -263,21 +291,27 @@ class AttachReply:
     missed: int  # bytes asked for that the history no longer holds
     lost: int
     marks: list[Mark] = field(default_factory=list)
+    # When this history began: the same value after a broker restart means the
+    # same history (saved and restored), so offsets in it still count.
+    created: float | None = None
 
     def fields(self) -> Message:
         return {
             "session": self.session, "guest": self.guest, "console": self.console,
             "state": self.state, "mode": self.mode, "offset": self.offset, "start": self.start,
             "end": self.end, "missed": self.missed, "lost": self.lost, "marks": list(self.marks),
+            "created": self.created,
         }
 
     @classmethod
     def from_wire(cls, reply: Message) -> AttachReply:
+        created = reply.get("created")
         return cls(
             SessionKey.parse(reply["session"]), str(reply["guest"]), str(reply["console"]),
             ConsoleState(reply["state"]), AttachMode(reply["mode"]), int(reply["offset"]),
             int(reply["start"]), int(reply["end"]), int(reply["missed"]), int(reply["lost"]),
             [Mark.from_wire(m) for m in reply.get("marks", [])],
+            None if created is None else float(created),
         )
 
 

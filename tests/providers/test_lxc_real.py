@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -319,3 +320,44 @@ def test_real_lxc_with_fake_openvz_and_xen_together(
     finally:
         h.cleanup()
         fake.close()
+
+
+def test_destroyed_container_ends_attach_with_guest_removed(
+    host: LabHost, containers: tuple[str, str], tmp_path: Path
+) -> None:
+    """Issue 14 item 4: ``lxc-destroy -f`` while attached: "guest removed", exit 8.
+
+    The broker is frozen (SIGSTOP) across the destroy, so its next look at the
+    host comes after the container is gone, as in the run that found the bug
+    (the client then waited on "disconnected" forever). Unfrozen, a broker may
+    also catch the container stopped first; attach then ends with "stopped"
+    (exit 5), which is right too.
+    """
+    doomed = PREFIX + "c"
+    _create(doomed, tmp_path)
+    try:
+        started = _lxc("lxc-start", "-n", doomed)
+        assert started.returncode == 0, started.stderr
+        _wait_state(doomed, "RUNNING")
+        host.start_broker()
+        _console_states(host, doomed, {"vtty1": "connected"})
+        att = Attached(host.paths.socket, doomed, "1")
+        try:
+            att.poke_until(b"\r", b"login: ")
+            assert host.broker is not None
+            os.kill(host.broker.pid, signal.SIGSTOP)
+            try:
+                destroyed = _lxc("lxc-destroy", "-f", "-n", doomed)
+                assert destroyed.returncode == 0, destroyed.stderr
+            finally:
+                os.kill(host.broker.pid, signal.SIGCONT)
+            att.expect(f"guest removed: container {doomed} was removed".encode(), timeout=20)
+            deadline = time.monotonic() + 10
+            while att.proc.isalive() and time.monotonic() < deadline:
+                att._pump(0.1)
+            assert not att.proc.isalive() and att.proc.exitstatus == 8
+        finally:
+            att.close()
+        assert doomed not in {g["name"] for g in _ls(host)["guests"]}
+    finally:
+        _destroy(doomed)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 CHUNK = 256 * 1024
 _ids = itertools.count(1)
+_activity = itertools.count(1)  # one clock for every attachment: larger is more recent
 
 
 class EventSink(Protocol):
@@ -46,11 +47,17 @@ class Attachment:
         self.mode = mode
         self.cursor = cursor
         self.missed = 0
+        self.size: tuple[int, int] | None = None  # (cols, rows) the client reported
+        self.active = 0  # when the client last typed, resized or attached with a size
 
     @property
     def read_only(self) -> bool:
         """Whether this client may only watch."""
         return self.mode == AttachMode.RO
+
+    def touch(self) -> None:
+        """The client was active just now (for the size rule: the latest active client's size)."""
+        self.active = next(_activity)
 
     def pump(self) -> None:
         """Send whatever the client has not had yet, as far as its socket allows."""

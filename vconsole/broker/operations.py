@@ -90,7 +90,14 @@ def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
         return error_reply(rid, "stopped", session.reason or f"{session.guest.name} is stopped")
     if session.state == ConsoleState.BUSY:
         return error_reply(rid, "busy", f"{session.key} is busy: {session.reason}")
-    attachment = conn.attach(session, req.mode, req.start, req.tail_lines)
+    start = req.start
+    if start is not None and req.created is not None and req.created != session.created:
+        # The offset counts in a history this broker does not hold (it restarted
+        # without saving it): replay all it holds; the reply's ``created`` says so.
+        start = session.history.start
+    attachment = conn.attach(session, req.mode, start, req.tail_lines)
+    if req.size is not None and not attachment.read_only:
+        session.client_size(attachment, *req.size)
     history = session.history
     reply = AttachReply(
         session=session.key,
@@ -105,6 +112,7 @@ def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
         lost=session.lost,
         # Where the history holds the hypervisor log or restored bytes, as in `list`.
         marks=list(session.marks),
+        created=session.created,
     )
     # Replay after the reply so the client knows the session key first.
     asyncio.get_running_loop().call_soon(attachment.pump)
@@ -119,6 +127,7 @@ def send_input(conn: ClientConnection, rid: RequestId, req: Input) -> Reply | No
     if attachment.read_only:
         raise ProtocolError("read_only", "this client is attached read-only")
     try:
+        attachment.session.client_typed(attachment)
         attachment.session.send_input(req.data)
     except EndpointClosed as exc:
         raise ProtocolError("disconnected", str(exc)) from None
@@ -128,11 +137,11 @@ def send_input(conn: ClientConnection, rid: RequestId, req: Input) -> Reply | No
 
 
 def resize(conn: ClientConnection, rid: RequestId, req: Resize) -> Reply:
-    """The client's window size (the last resizer wins)."""
+    """The client's window size (the latest active read-write client's size is the console's)."""
     attachment = conn.attachment(req.session)
     if attachment.read_only:
         raise ProtocolError("read_only", "this client is attached read-only")
-    attachment.session.resize(req.cols, req.rows)
+    attachment.session.client_size(attachment, req.cols, req.rows)
     return ok_reply(rid)
 
 

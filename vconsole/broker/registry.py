@@ -78,9 +78,18 @@ class ConsoleRegistry:
                     guests += [g for g in self.guests if g.provider == provider.name]
                     continue
                 self.provider_errors.pop(provider.name, None)
+                self._end_removed(provider.name, found)
                 guests += found
                 await self._service_all(provider, found)
             self.guests = guests
+
+    def _end_removed(self, provider: str, found: list[GuestInfo]) -> None:
+        """The consoles of guests ``provider`` no longer lists are gone: say so to their clients."""
+        present = {g.id for g in found}
+        for session in self.sessions.values():
+            guest = session.guest  # as last discovered
+            if guest.provider == provider and guest.id not in present and session.state != ConsoleState.GONE:
+                session.unbind(ConsoleState.GONE, f"{guest.kind} {guest.name} was removed")
 
     async def _service_all(self, provider: Provider, guests: list[GuestInfo]) -> None:
         """Open the consoles of ``guests``, up to OPEN_CONCURRENCY guests at a time.

@@ -66,6 +66,8 @@ class ConsoleSession:
         # no endpoint is bound; see broker/snapshots/.
         self.restored_source: SourceState | None = None
         self.size: tuple[int, int] | None = None
+        # The attachment whose window gave the console its size (see client_size).
+        self.size_owner: Attachment | None = None
         self._input = bytearray()
         self._writing = False
         self._wake: asyncio.TimerHandle | None = None
@@ -177,22 +179,54 @@ class ConsoleSession:
         no longer holds; the caller pumps the attachment once the client
         knows the session key.
         """
-        for old in [a for a in self.attachments if a.sink is sink]:
-            self.attachments.discard(old)
         history = self.history
         if start is None:
             start = history.tail_offset(tail_lines) if tail_lines is not None else history.end
         attachment = Attachment(self, sink, mode, max(min(start, history.end), history.start))
         attachment.missed = max(0, history.start - start)
+        for old in [a for a in self.attachments if a.sink is sink]:
+            self.attachments.discard(old)
+            if not attachment.read_only:  # the same client: its size and activity carry over
+                attachment.size, attachment.active = old.size, old.active
+            if old is self.size_owner:
+                self.size_owner = attachment if not attachment.read_only else None
         self.attachments.add(attachment)
         self._on_state(self)  # the client count changed
         return attachment
 
     def detach(self, attachment: Attachment) -> None:
-        """A client leaves; the session goes on being serviced."""
+        """A client leaves; the session goes on being serviced.
+
+        If its window gave the console its size, the size goes to the
+        read-write client that was active most recently of those left.
+        """
         if attachment in self.attachments:
             self.attachments.discard(attachment)
+            if attachment is self.size_owner:
+                self.size_owner = None
+                sized = [a for a in self.attachments if a.size is not None and not a.read_only]
+                if sized:
+                    self._size_from(max(sized, key=lambda a: a.active))
             self._on_state(self)
+
+    # --- the window size: the latest active read-write client's (tmux's window-size latest) ---
+
+    def client_size(self, attachment: Attachment, cols: int, rows: int) -> None:
+        """A read-write client's window size, at attach or on resize: the console takes it."""
+        attachment.size = (cols, rows)
+        attachment.touch()
+        self._size_from(attachment)
+
+    def client_typed(self, attachment: Attachment) -> None:
+        """A client typed: it is now the latest active one, so the console takes its size."""
+        attachment.touch()
+        if attachment is not self.size_owner and attachment.size is not None:
+            self._size_from(attachment)
+
+    def _size_from(self, attachment: Attachment) -> None:
+        self.size_owner = attachment
+        if attachment.size is not None and attachment.size != self.size:
+            self.resize(*attachment.size)
 
     def sent(self, offset: int) -> None:
         """A client has been sent the history up to ``offset``."""
@@ -257,7 +291,7 @@ class ConsoleSession:
             self._writing = want
 
     def resize(self, cols: int, rows: int) -> None:
-        """Set the guest's window size (the last resizing client wins, as in tmux)."""
+        """Set the guest's window size (clients go through client_size and client_typed)."""
         self.size = (cols, rows)
         if self.endpoint is not None:
             self.endpoint.resize(cols, rows)

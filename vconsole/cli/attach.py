@@ -1,4 +1,13 @@
-"""``vconsole attach``: this terminal, raw, connected to one console."""
+"""``vconsole attach``: this terminal, raw, connected to one console.
+
+When the broker goes away (restarted, shut down, crashed), attach says
+"broker lost, reconnecting…" and waits for a broker to answer again on the
+same socket (it never starts one: run any vconsole command for that), then
+re-attaches from the last byte it showed and says how many bytes it missed.
+Keys typed meanwhile are refused with a notice, never queued: they would
+reach a guest whose state the user has not seen. ``--no-reconnect`` exits
+at once and ``--reconnect-timeout`` after a while, both with EXIT_NO_BROKER.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +18,35 @@ import shutil
 import signal
 import sys
 import termios
+import time
 import tty
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from vconsole.cli.escape import EscapeFilter, describe_escape
-from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_STOPPED
+from vconsole.cli.exit_codes import (
+    BY_ERROR_CODE,
+    EXIT_ERROR,
+    EXIT_GONE,
+    EXIT_NO_BROKER,
+    EXIT_OK,
+    EXIT_STOPPED,
+)
 from vconsole.client import Client
 from vconsole.domain import AttachMode, ConsoleState, SessionKey, Target
+from vconsole.reconnect import (
+    Connected,
+    Disconnected,
+    GaveUp,
+    LinkEvent,
+    ReconnectingClient,
+    Resumed,
+    ResumeFailed,
+)
+
+REFUSED_NOTICE_EVERY = 1.0  # seconds between "keys not sent" notices while disconnected
+# A console the broker no longer knows when we come back was removed meanwhile.
+GONE_CODES = ("unknown_guest", "unknown_console")
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -34,20 +65,25 @@ def _notice(text: str) -> None:
     sys.stderr.flush()
 
 
-class AttachedTerminal:
-    """Relays between the local terminal and one broker session."""
+def _window() -> tuple[int, int]:
+    size = shutil.get_terminal_size()
+    return size.columns, size.lines
 
-    def __init__(
-        self, client: Client, session: SessionKey, state: ConsoleState, read_only: bool, escape: int | None
-    ) -> None:
-        self.client = client
-        self.session = session
+
+class AttachedTerminal:
+    """Relays between the local terminal and one broker session, across broker restarts."""
+
+    def __init__(self, read_only: bool, escape: int | None) -> None:
+        self.link: ReconnectingClient | None = None
+        self.session: SessionKey | None = None
         self.read_only = read_only
         self.filter = EscapeFilter(escape)
         self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.stdin = sys.stdin.fileno()
         self.stdout = sys.stdout.fileno()
-        self.state = state
+        self.state = ConsoleState.CONNECTED
+        self.refused = 0  # keys not sent since the last notice
+        self._refused_notice = 0.0
 
     def finish(self, code: int) -> None:
         """End the attach with exit ``code``."""
@@ -57,29 +93,73 @@ class AttachedTerminal:
     def on_event(self, event: dict[str, Any]) -> None:
         """Output, gaps and state changes from the broker."""
         kind = event.get("event")
-        if event.get("session") not in (None, self.session.text):
+        if self.session is not None and event.get("session") not in (None, self.session.text):
             return
         if kind == "output":
             _write_all(self.stdout, event["data"])
         elif kind == "missed":
             _notice(f"{event['count']} bytes of history were dropped before you saw them")
         elif kind == "state":
-            state = ConsoleState(event["state"])
-            if state == self.state:
-                return  # a client count changed, nothing for this terminal
-            self.state = state
-            if state == ConsoleState.STOPPED:
-                _notice(f"the guest stopped: {event.get('reason', '')}")
-                self.finish(EXIT_STOPPED)
-            elif state in (ConsoleState.DISCONNECTED, ConsoleState.BUSY):
-                _notice(f"console {state}: {event.get('reason', '')}; waiting")
-            else:
-                _notice("console connected")
+            self.state_changed(ConsoleState(event["state"]), str(event.get("reason", "")))
         elif kind == "error":
             _notice(f"{event.get('code')}: {event.get('message')}")
 
+    def state_changed(self, state: ConsoleState, reason: str) -> None:
+        """The console's state: stopped and gone end the attach, the rest is waited out."""
+        if state == self.state:
+            return  # a client count changed, nothing for this terminal
+        self.state = state
+        if state == ConsoleState.STOPPED:
+            _notice(f"the guest stopped: {reason}")
+            self.finish(EXIT_STOPPED)
+        elif state == ConsoleState.GONE:
+            _notice(f"guest removed: {reason}")
+            self.finish(EXIT_GONE)
+        elif state in (ConsoleState.DISCONNECTED, ConsoleState.BUSY):
+            _notice(f"console {state}: {reason}; waiting")
+        else:
+            _notice("console connected")
+
+    def on_link(self, event: LinkEvent) -> None:
+        """The broker connection: lost, back, the console re-attached (or not)."""
+        if isinstance(event, Disconnected):
+            if self.link is None or not self.link.reconnect:
+                return  # GaveUp follows at once
+            how = describe_escape(self.filter.escape)
+            _notice(f"broker lost, reconnecting… (keys typed now are not sent; detach with {how} then .)")
+        elif isinstance(event, GaveUp):
+            _notice(event.reason)
+            self.finish(EXIT_NO_BROKER)
+        elif isinstance(event, Resumed):
+            self.resumed(event)
+        elif isinstance(event, ResumeFailed):
+            if event.code in GONE_CODES:
+                _notice(f"guest removed while the broker was away: {event.message}")
+                self.finish(EXIT_GONE)
+            else:
+                _notice(f"could not re-attach: {event.message}")
+                self.finish(BY_ERROR_CODE.get(event.code, EXIT_ERROR))
+        elif isinstance(event, Connected) and event.reconnected:
+            self.refused_notice(force=True)
+
+    def resumed(self, event: Resumed) -> None:
+        """Say what the time without a broker cost, before the output that follows."""
+        parts = ["reconnected"]
+        if event.history_restarted:
+            parts.append(
+                "the broker restarted without this console's history; showing what it holds now"
+            )
+        if event.missed:
+            parts.append(f"{event.missed} bytes were dropped from the history before you saw them")
+        if event.lost:
+            parts.append(f"{event.lost} bytes the guest wrote while no broker held the console were lost")
+        if not (event.history_restarted or event.missed or event.lost):
+            parts.append("nothing was missed")
+        _notice("; ".join(parts))
+        self.state_changed(event.reply.state, "")
+
     def on_stdin(self) -> None:
-        """Keys typed: through the escape filter to the guest."""
+        """Keys typed: through the escape filter to the guest, or refused while disconnected."""
         try:
             data = os.read(self.stdin, 65536)
         except BlockingIOError:
@@ -88,17 +168,26 @@ class AttachedTerminal:
             self.finish(EXIT_OK)  # end of input (a script piping keys) detaches
             return
         keys, detach = self.filter.feed(data)
-        if keys and not self.read_only:
-            self.client.input_nowait(self.session, keys)
+        link, session = self.link, self.session
+        if keys and not self.read_only and link and session and not link.input_nowait(session, keys):
+            self.refused += len(keys)
+            self.refused_notice()
         if detach:
             self.finish(EXIT_OK)
 
+    def refused_notice(self, force: bool = False) -> None:
+        """Tell the user keys were not sent (at most once a second while they keep typing)."""
+        now = time.monotonic()
+        if self.refused and (force or now - self._refused_notice >= REFUSED_NOTICE_EVERY):
+            _notice(f"not connected to the broker: {self.refused} typed bytes were not sent")
+            self.refused = 0
+            self._refused_notice = now
+
     def send_size(self) -> None:
         """Tell the guest our window size (SIGWINCH follows it)."""
-        if self.read_only:
+        if self.read_only or self.link is None or self.session is None:
             return
-        size = shutil.get_terminal_size()
-        self.client.resize_nowait(self.session, size.columns, size.lines)
+        self.link.resize_nowait(self.session, *_window())
 
 
 async def run_attach(
@@ -108,18 +197,38 @@ async def run_attach(
     read_only: bool,
     from_start: bool,
     escape: int | None,
+    reconnect: Callable[[], Awaitable[Client]] | None = None,
+    reconnect_timeout: float | None = None,
 ) -> int:
-    """Attach, relay until the escape, EOF or the guest stops; return the exit code."""
-    rows = shutil.get_terminal_size().lines
-    events: list[dict[str, Any]] = []
-    client.on_event = events.append  # hold replayed output until we are set up
-    reply = await client.attach(
-        target,
-        AttachMode.RO if read_only else AttachMode.RW,
-        start=0 if from_start else None,
-        tail_lines=None if from_start else rows,
+    """Attach, relay until the escape, EOF, the guest stops or goes; return the exit code.
+
+    ``reconnect`` connects again after the broker went away (None: exit then).
+    """
+    cols, rows = _window()
+    term = AttachedTerminal(read_only, escape)
+    link = ReconnectingClient(
+        reconnect or _no_reconnect,
+        term.on_link,
+        term.on_event,
+        reconnect=reconnect is not None,
+        timeout=reconnect_timeout,
     )
-    term = AttachedTerminal(client, reply.session, reply.state, read_only, escape)
+    await link.start(client)
+    term.link = link
+    try:
+        # Our output arrives once this returns and the code below has set up.
+        reply = await link.attach(
+            target,
+            AttachMode.RO if read_only else AttachMode.RW,
+            start=0 if from_start else None,
+            tail_lines=None if from_start else rows,
+            size=None if read_only else (cols, rows),
+        )
+    except BaseException:
+        await link.close()
+        raise
+    term.session = reply.session
+    term.state = reply.state
     mode = "read-only" if read_only else "read-write"
     sys.stderr.write(
         f"[vconsole: attached to {reply.guest} {reply.console} ({mode}); "
@@ -133,10 +242,6 @@ async def run_attach(
         saved = termios.tcgetattr(term.stdin)
         tty.setraw(term.stdin)
     try:
-        term.send_size()
-        client.on_event = term.on_event
-        for event in events:
-            term.on_event(event)
         try:
             loop.add_reader(term.stdin, term.on_stdin)
         except PermissionError:
@@ -145,16 +250,10 @@ async def run_attach(
                 term.on_stdin()
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGWINCH, term.send_size)
-        closed = asyncio.ensure_future(client.closed.wait())
-        closed.add_done_callback(lambda _: term.finish(EXIT_NO_BROKER))
-        await asyncio.wait([term.done])
-        closed.cancel()
-        code = term.done.result()
-        if code == EXIT_NO_BROKER:
-            _notice("the broker went away")
+        code = await term.done
         if code == EXIT_OK:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.detach(term.session), 2.0)
+                await asyncio.wait_for(link.detach(reply.session), 2.0)
             _notice("detached")
         return code
     finally:
@@ -163,3 +262,8 @@ async def run_attach(
             loop.remove_signal_handler(signal.SIGWINCH)
         if saved is not None:
             termios.tcsetattr(term.stdin, termios.TCSADRAIN, saved)
+        await link.close()
+
+
+async def _no_reconnect() -> Client:
+    raise ConnectionError("attach was told not to reconnect")

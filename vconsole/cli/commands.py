@@ -102,6 +102,11 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         escape = parse_escape(args.escape if args.escape is not None else Config.load().escape)
     except EscapeError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    paths = _paths(args)
+
+    async def reconnect() -> Client:
+        return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
+
     async with connected(args) as client:
         return await run_attach(
             client,
@@ -109,6 +114,8 @@ async def cmd_attach(args: argparse.Namespace) -> int:
             read_only=args.read_only,
             from_start=args.from_start,
             escape=escape,
+            reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
+            reconnect_timeout=args.reconnect_timeout,
         )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_NO_BROKER = 3
+EXIT_NO_BROKER = 3  # no broker, or attach lost it and was told not to wait (or waited long enough)
 EXIT_UNKNOWN = 4
 EXIT_STOPPED = 5
 EXIT_BUSY = 6
 EXIT_REFUSED = 7
+EXIT_GONE = 8  # attach: the guest was removed from its host (destroyed) while attached
 
 # Broker error codes to exit codes.
 BY_ERROR_CODE = {

@@ -60,6 +60,7 @@ class LabOp(StrEnum):
     WATCH = "watch"
     START = "start"
     STOP = "stop"
+    DESTROY = "destroy"
     OPEN_TTY = "open_tty"
     OPEN_RING = "open_ring"
     CLOSE_TTY = "close_tty"
@@ -237,6 +238,14 @@ class LabServer:
         self._guest(call).stop()
         return {}, []
 
+    async def _destroy(self, call: LabCall) -> Answer:
+        """Remove a guest from the host, as ``lxc-destroy -f`` does: stopped, then no longer listed."""
+        guest = self._guest(call)
+        self.guests.remove(guest)  # first, so no listing shows it stopped but still there
+        guest.stop()
+        self._changed()
+        return {}, []
+
     async def _open(self, call: LabCall) -> Answer:
         """open_tty hands over a vtty master, open_ring a domU's page and event channel."""
         guest = self._guest(call)
@@ -291,6 +300,7 @@ _HANDLERS: dict[str, Callable[[LabServer, LabCall], Awaitable[Answer]]] = {
     LabOp.WATCH: LabServer._watch,
     LabOp.START: LabServer._start,
     LabOp.STOP: LabServer._stop,
+    LabOp.DESTROY: LabServer._destroy,
     LabOp.OPEN_TTY: LabServer._open,
     LabOp.OPEN_RING: LabServer._open,
     LabOp.CLOSE_TTY: LabServer._close_tty,

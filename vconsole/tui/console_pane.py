@@ -31,6 +31,7 @@ ADVICE: dict[str, str] = {  # keyed by ConsoleState (a str)
     ConsoleState.STOPPED: "the guest is stopped: open the palette (prefix :) and choose Start guest",
     ConsoleState.BUSY: "another opener holds this console (vzctl/xl/lxc console); vconsole attaches when it is released",
     ConsoleState.DISCONNECTED: "the console is not connected; vconsole keeps retrying",
+    ConsoleState.GONE: "guest removed (prefix w closes the tab)",
 }
 MISSED_NOTICE = 10.0  # seconds between "bytes were dropped" notices for one tab
 REPLAY_LINES = 200  # lines of history a new tab shows
