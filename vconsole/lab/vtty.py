@@ -2,8 +2,10 @@
 
 The guest side is the slave of a real pty; the host side opens the master,
 one opener at a time (a second open is EBUSY). While no master is open the
-guest's writes never block: the port keeps the newest bytes in a 4 KiB buffer
-and counts what it drops, and the next opener receives the buffer first.
+guest's writes never block: the first 4 KiB fill the port buffer, and once it
+is full further writes are zapped (discarded, yet reported to the guest as
+written) and counted, as the Virtuozzo driver does. The next opener receives
+the buffer first, so its first read gets the oldest bytes.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class VttyPort:
         self.process: PtyProcess | None = None
         self.lessee: object | None = None
         self.port_buffer = bytearray()
-        self.zapped = 0  # bytes dropped from the port buffer since the last open
+        self.zapped = 0  # bytes written to a full port buffer since the last open
         self._reading = False
 
     @property
@@ -81,7 +83,8 @@ class VttyPort:
             return
         self.process = PtyProcess.spawn(self.argv, env=self.env, dimensions=(24, 80))
         os.set_blocking(self.process.fd, False)
-        self.port_buffer.clear()
+        # The port outlives a login shell that exited (the kernel keeps a vtty
+        # until the container is destroyed): what it buffered stays for the opener.
         if self.lessee is None:
             self._start_reading()
 
@@ -164,7 +167,7 @@ class VttyPort:
         self._reading = False
 
     def _drain(self) -> None:
-        """Read everything the guest wrote into the port buffer, zapping the oldest."""
+        """Read everything the guest wrote: keep it while the port buffer has room, zap the rest."""
         proc = self.process
         if proc is None:
             return
@@ -179,8 +182,8 @@ class VttyPort:
                 # The guest closed its side; stop watching until it is reaped.
                 self._stop_reading()
                 return
-            self.port_buffer += data
-            excess = len(self.port_buffer) - PORT_BUFFER_SIZE
-            if excess > 0:
-                del self.port_buffer[:excess]
-                self.zapped += excess
+            # The kernel keeps what the buffer already holds and drops the new
+            # writes, so the oldest bytes (a boot log's start) survive.
+            room = PORT_BUFFER_SIZE - len(self.port_buffer)
+            self.port_buffer += data[:room]
+            self.zapped += max(0, len(data) - room)
