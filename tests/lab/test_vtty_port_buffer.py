@@ -80,3 +80,28 @@ async def test_full_port_buffer_keeps_the_oldest_bytes_and_zaps_later_writes(lab
         assert (port["port_buffer"], port["zapped"], port["master_open"]) == (0, 0, True)
     finally:
         conn.close()
+
+
+async def test_port_buffer_outlives_a_login_shell_that_exited_unread(lab_host: LabHost) -> None:
+    lab_host.start_lab(lab_host.write_fleet([
+        {"id": 702, "name": "brief", "vttys": 2, "login": "sleep 0.3; echo goodbye"},
+    ]))
+    # The first open starts the login shell (as a getty would); the opener leaves at once.
+    conn = await FramedSocket.connect(lab_host.paths.lab_socket)
+    reply, fds = await conn.request({"op": "open_tty", "id": 1, "guest": "brief", "index": 1})
+    assert reply["ok"]
+    os.close(fds[0])
+    conn.close()
+    # The shell writes with no master open, then exits: the vtty keeps its words.
+    deadline = time.monotonic() + 10
+    while (await _port(lab_host, "brief", 1))["port_buffer"] == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    conn = await FramedSocket.connect(lab_host.paths.lab_socket)
+    try:
+        reply, fds = await conn.request({"op": "open_tty", "id": 1, "guest": "brief", "index": 1})
+        assert reply["ok"] and len(fds) == 1
+        os.close(fds[0])
+        assert reply["port_buffer"] == b"goodbye\r\n"
+    finally:
+        conn.close()

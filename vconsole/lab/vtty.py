@@ -125,6 +125,8 @@ class VttyPort:
             pid = proc.pid
         if pid == 0:
             return False
+        if self.lessee is None:
+            self._drain()  # its last words, still in the pty, belong in the port buffer
         self._teardown()
         self._on_exit(self)
         return True
