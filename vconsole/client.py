@@ -190,7 +190,15 @@ class Client:
 
 
 async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
-    """Start ``vconsole serve`` in the background unless one answers; one starter at a time."""
+    """Start ``vconsole serve`` in the background unless one answers; one starter at a time.
+
+    The configuration (and the fleet file it names) is checked first, so a
+    mistake in it is a ConfigError at once rather than a broker that dies.
+    """
+    from vconsole.config import Config
+    from vconsole.lab.fleet import check_named_fleet
+
+    check_named_fleet(Config.load())
     ensure_private_dir(paths.directory)
     fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -203,10 +211,8 @@ async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
                 await asyncio.sleep(0.05)
         if socket_answers(paths.socket):
             return
-        start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
-        if not await wait_for_socket(paths.socket, timeout):
-            raise BrokerUnreachable(
-                "the broker did not start; see broker.log in the state directory"
-            )
+        started = start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
+        if not await wait_for_socket(paths.socket, timeout, started):
+            raise BrokerUnreachable(started.failure("the broker"))
     finally:
         os.close(fd)

@@ -37,10 +37,12 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
 
 
 def make_broker(paths: RuntimePaths, config: Config) -> Broker:
-    """A broker with the providers this host has."""
+    """A broker with the providers this host has (a bad fleet file named by ``config`` is a ConfigError)."""
     from vconsole.broker.server import Broker
+    from vconsole.lab.fleet import check_named_fleet
     from vconsole.providers.detect import providers_for
 
+    check_named_fleet(config)
     providers: list[Provider] = providers_for(config, paths.lab_socket)
     return Broker(paths, config, providers)
 
@@ -195,6 +197,11 @@ def run_tui(args: argparse.Namespace) -> int:
     from vconsole.tui.app import VConsoleApp
 
     paths = _paths(args)
+    if not socket_answers(paths.socket):
+        # A config mistake is one line on this terminal, not an error inside the app.
+        from vconsole.lab.fleet import check_named_fleet
+
+        check_named_fleet(Config.load())
 
     async def connect() -> Client:
         if args.no_daemon and not socket_answers(paths.socket):
