@@ -20,7 +20,7 @@ from typing import Any
 
 from vconsole.console.xenring import OUT_SIZE
 from vconsole.framed_socket import FramedSocket
-from vconsole.lab.container import GuestStopped, LabContainer
+from vconsole.lab.container import GuestStartFailed, GuestStopped, LabContainer
 from vconsole.lab.domu import LabDomU, RingCorruptError
 from vconsole.lab.fleet import Fleet
 from vconsole.lab.vtty import VttyBusy
@@ -83,7 +83,10 @@ class LabServer:
             loop.add_signal_handler(sig, self._stopping.set)
         for guest in self.guests:
             if guest.spec.autostart:
-                guest.start()
+                try:
+                    guest.start()
+                except GuestStartFailed as err:
+                    log.error("autostart: %s", err)  # the others still boot
         accept = asyncio.create_task(self._accept_loop(server))
         log.info("lab %s serving %d guests on %s", self.fleet.host, len(self.guests), self.socket_path)
         await self._stopping.wait()
@@ -138,6 +141,8 @@ class LabServer:
                     reply = await self._ring_connected(msg, conn)
                 elif msg.get("op") == "ring_restore":
                     reply = await self._ring_restore(msg)
+                elif msg.get("op") == "start":
+                    reply = await self._start(msg)
                 else:
                     reply, give = self._handle(msg, conn, leases)
                 await conn.send(reply, give)
@@ -150,6 +155,21 @@ class LabServer:
             for guest, index in leases:
                 guest.release(index, conn)
             conn.close()
+
+    async def _start(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Start a guest and wait until its init runs: a failure is the reply's error."""
+        rid = msg.get("id")
+        try:
+            guest = self.find(field_str(msg, "guest"))
+            if guest is None:
+                return error_reply(rid, "unknown_guest", f"no guest {msg['guest']!r} in the lab")
+            await guest.start_settled()
+        except ProtocolError as err:
+            return error_reply(rid, err.code, err.message)
+        except GuestStartFailed as err:
+            log.error("%s", err)
+            return error_reply(rid, "start_failed", str(err))
+        return ok_reply(rid)
 
     async def _ring_connected(self, msg: dict[str, Any], conn: FramedSocket) -> dict[str, Any]:
         """The backend set CONNECTED on a ring it opened here: hand it the hypervisor log."""
@@ -207,9 +227,6 @@ class LabServer:
             guest = self.find(field_str(msg, "guest"))
             if guest is None:
                 return error_reply(rid, "unknown_guest", f"no guest {msg['guest']!r} in the lab"), []
-            if op == "start":
-                guest.start()
-                return ok_reply(rid), []
             if op == "stop":
                 guest.stop()
                 return ok_reply(rid), []
@@ -242,5 +259,6 @@ class LabServer:
             return error_reply(rid, "stopped", str(err)), []
         except LookupError as err:
             return error_reply(rid, "no_console", str(err)), []
-        except RuntimeError as err:
+        except (RuntimeError, OSError) as err:
+            # Answer, never drop the connection: it may hold other masters' leases.
             return error_reply(rid, "unavailable", str(err)), []

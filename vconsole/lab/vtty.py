@@ -15,13 +15,17 @@ import os
 import signal
 from collections.abc import Callable
 
-from ptyprocess import PtyProcess
+from ptyprocess import PtyProcess, PtyProcessError
 
 PORT_BUFFER_SIZE = 4096
 
 
 class VttyBusy(Exception):
     """The master is already open (EBUSY)."""
+
+
+class ProgramFailed(RuntimeError):
+    """The vtty's program could not be run (not found, not executable, a bad binary)."""
 
 
 def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
@@ -65,6 +69,7 @@ class VttyPort:
         self.lessee: object | None = None
         self.port_buffer = bytearray()
         self.zapped = 0  # bytes written to a full port buffer since the last open
+        self.exit_status: int | None = None  # how the last program ended (-N: signal N)
         self._reading = False
 
     @property
@@ -81,7 +86,15 @@ class VttyPort:
         """Start the vtty's program on a fresh pty (init, or a login shell)."""
         if self.process is not None:
             return
-        self.process = PtyProcess.spawn(self.argv, env=self.env, dimensions=(24, 80))
+        try:
+            self.process = PtyProcess.spawn(self.argv, env=self.env, dimensions=(24, 80))
+        except FileNotFoundError:
+            # ptyprocess looks the command up on PATH before it forks.
+            raise ProgramFailed(f"{self.argv[0]}: not found or not executable") from None
+        except (OSError, PtyProcessError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ProgramFailed(f"{self.argv[0]}: {reason}") from None
+        self.exit_status = None
         os.set_blocking(self.process.fd, False)
         # The port outlives a login shell that exited (the kernel keeps a vtty
         # until the container is destroyed): what it buffered stays for the opener.
@@ -120,11 +133,12 @@ class VttyPort:
         if proc is None:
             return False
         try:
-            pid, _status = os.waitpid(proc.pid, os.WNOHANG)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
         except ChildProcessError:
-            pid = proc.pid
+            pid, status = proc.pid, 0
         if pid == 0:
             return False
+        self.exit_status = os.waitstatus_to_exitcode(status)
         if self.lessee is None:
             self._drain()  # its last words, still in the pty, belong in the port buffer
         self._teardown()
