@@ -190,15 +190,7 @@ class Client:
 
 
 async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
-    """Start ``vconsole serve`` in the background unless one answers; one starter at a time.
-
-    The configuration (and the fleet file it names) is checked first, so a
-    mistake in it is a ConfigError at once rather than a broker that dies.
-    """
-    from vconsole.config import Config
-    from vconsole.lab.fleet import check_named_fleet
-
-    check_named_fleet(Config.load())
+    """Start ``vconsole serve`` in the background unless one answers; one starter at a time."""
     ensure_private_dir(paths.directory)
     fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vconsole.cli.attach import run_attach
+from vconsole.cli.config_check import check_before_starting, check_config
 from vconsole.cli.escape import EscapeError, parse_escape
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
@@ -37,12 +38,10 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
 
 
 def make_broker(paths: RuntimePaths, config: Config) -> Broker:
-    """A broker with the providers this host has (a bad fleet file named by ``config`` is a ConfigError)."""
+    """A broker with the providers this host has."""
     from vconsole.broker.server import Broker
-    from vconsole.lab.fleet import check_named_fleet
     from vconsole.providers.detect import providers_for
 
-    check_named_fleet(config)
     providers: list[Provider] = providers_for(config, paths.lab_socket)
     return Broker(paths, config, providers)
 
@@ -51,6 +50,7 @@ def make_broker(paths: RuntimePaths, config: Config) -> Broker:
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
     paths = _paths(args)
+    check_before_starting(paths)
     broker = None
     try:
         if args.no_daemon and not socket_answers(paths.socket):
@@ -146,8 +146,10 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     from vconsole.broker.server import BrokerAlreadyRunning
 
     _setup_logging(args.verbose)
+    config = Config.load()
+    check_config(config)
     try:
-        broker = make_broker(_paths(args), Config.load())
+        broker = make_broker(_paths(args), config)
         await broker.serve_forever()
     except (BrokerAlreadyRunning, RuntimeDirError) as exc:
         raise CliError(str(exc)) from None
@@ -197,11 +199,7 @@ def run_tui(args: argparse.Namespace) -> int:
     from vconsole.tui.app import VConsoleApp
 
     paths = _paths(args)
-    if not socket_answers(paths.socket):
-        # A config mistake is one line on this terminal, not an error inside the app.
-        from vconsole.lab.fleet import check_named_fleet
-
-        check_named_fleet(Config.load())
+    check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
 
     async def connect() -> Client:
         if args.no_daemon and not socket_answers(paths.socket):
