@@ -302,10 +302,8 @@ async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
                 await asyncio.sleep(0.05)
         if socket_answers(paths.socket):
             return
-        start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
-        if not await wait_for_socket(paths.socket, timeout):
-            raise BrokerUnreachable(
-                "the broker did not start; see broker.log in the state directory"
-            )
+        started = start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
+        if not await wait_for_socket(paths.socket, timeout, started):
+            raise BrokerUnreachable(started.failure("the broker"))
     finally:
         os.close(fd)

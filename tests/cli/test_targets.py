@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.lab_host import LabHost
 from tests.providers.fakehost import FakeHost
 
@@ -93,9 +94,10 @@ def test_a_name_two_providers_share_is_refused_everywhere(two_webs: LabHost) -> 
 def test_provider_id_targets_attach_and_snapshot(lab_host: LabHost) -> None:
     lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 2}]))
     lab_host.start_broker()
+    socket = str(lab_host.paths.socket)
     for target in (("lab:101:1",), ("lab:101", "1"), ("lab:web:vtty1",), ("web:1",), ("web", "1")):
-        # stdin is /dev/null: attach replays, sees EOF and detaches.
-        shown = lab_host.cli("attach", *target, "--read-only", "--from-start")
+        # stdin holds the escape: attach replays, then detaches at it (at EOF it would keep watching).
+        shown = run_cli("attach", *target, "--read-only", "--from-start", "--socket", socket, input=b"\x1d.")
         assert shown.returncode == 0, (target, shown.stderr)
         assert "attached to web vtty1" in shown.stderr, (target, shown.stderr)
     snap = lab_host.base / "t.vcsnap"

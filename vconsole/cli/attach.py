@@ -7,6 +7,13 @@ re-attaches from the last byte it showed and says how many bytes it missed.
 Keys typed meanwhile are refused with a notice, never queued: they would
 reach a guest whose state the user has not seen. ``--no-reconnect`` exits
 at once and ``--reconnect-timeout`` after a while, both with EXIT_NO_BROKER.
+
+Input that is not a terminal (a pipe, a file, ``/dev/null``) is sent as it
+comes, each chunk acknowledged (and held while the broker is away: it was
+not typed blind, it is the script's input in order); at its end attach keeps
+showing output, like ``ssh -n``, until the escape (which may be in the
+input), the guest stopping, or SIGINT / SIGTERM / SIGHUP, which detach
+cleanly and exit with 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
+import select
 import signal
 import sys
 import termios
@@ -32,7 +39,7 @@ from vconsole.cli.exit_codes import (
     EXIT_OK,
     EXIT_STOPPED,
 )
-from vconsole.client import Client
+from vconsole.client import Client, RequestFailed
 from vconsole.domain import AttachMode, ConsoleState, SessionKey, Target
 from vconsole.reconnect import (
     Connected,
@@ -47,6 +54,9 @@ from vconsole.reconnect import (
 REFUSED_NOTICE_EVERY = 1.0  # seconds between "keys not sent" notices while disconnected
 # A console the broker no longer knows when we come back was removed meanwhile.
 GONE_CODES = ("unknown_guest", "unknown_console")
+INPUT_CHUNK = 4096
+INPUT_RETRY = 0.05  # seconds between tries while the guest's input backlog is full or no broker answers
+DETACH_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -55,6 +65,7 @@ def _write_all(fd: int, data: bytes) -> None:
         try:
             n = os.write(fd, view)
         except BlockingIOError:
+            select.select([], [fd], [])  # a non-blocking stdout we inherited: wait, do not spin
             continue
         view = view[n:]
 
@@ -65,9 +76,14 @@ def _notice(text: str) -> None:
     sys.stderr.flush()
 
 
-def _window() -> tuple[int, int]:
-    size = shutil.get_terminal_size()
-    return size.columns, size.lines
+def _terminal_size() -> tuple[int, int] | None:
+    """(cols, rows) of whichever standard stream is a terminal; None when none is."""
+    for stream in (sys.stdout, sys.stdin, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            size = os.get_terminal_size(stream.fileno())
+            if size.columns > 0 and size.lines > 0:
+                return size.columns, size.lines
+    return None
 
 
 class AttachedTerminal:
@@ -79,7 +95,8 @@ class AttachedTerminal:
         self.read_only = read_only
         self.filter = EscapeFilter(escape)
         self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.stdin = sys.stdin.fileno()
+        # A closed stdin (``<&-``) reads as an empty one.
+        self.stdin = sys.stdin.fileno() if sys.stdin is not None else os.open(os.devnull, os.O_RDONLY)
         self.stdout = sys.stdout.fileno()
         self.state = ConsoleState.CONNECTED
         self.refused = 0  # keys not sent since the last notice
@@ -96,7 +113,11 @@ class AttachedTerminal:
         if self.session is not None and event.get("session") not in (None, self.session.text):
             return
         if kind == "output":
-            _write_all(self.stdout, event["data"])
+            try:
+                _write_all(self.stdout, event["data"])
+            except OSError:
+                # Whoever read our output has gone (``| head``): nothing left to show.
+                self.finish(EXIT_OK)
         elif kind == "missed":
             _notice(f"{event['count']} bytes of history were dropped before you saw them")
         elif kind == "state":
@@ -164,8 +185,10 @@ class AttachedTerminal:
             data = os.read(self.stdin, 65536)
         except BlockingIOError:
             return
+        except OSError:
+            data = b""
         if not data:
-            self.finish(EXIT_OK)  # end of input (a script piping keys) detaches
+            self.finish(EXIT_OK)  # the terminal hung up
             return
         keys, detach = self.filter.feed(data)
         link, session = self.link, self.session
@@ -183,11 +206,78 @@ class AttachedTerminal:
             self.refused = 0
             self._refused_notice = now
 
+    async def pump_input(self) -> None:
+        """Input that is not a terminal: send it in order, then keep showing output.
+
+        Each chunk waits for the broker's ack and is retried while the guest's
+        input backlog is full, so a large file arrives whole; keystroke
+        latency does not matter here.
+        """
+        while not self.done.done():
+            data = await _read_input(self.stdin)
+            if not data:
+                _notice("end of input; still showing output (interrupt to detach)")
+                return
+            keys, detach = self.filter.feed(data)
+            if not self.read_only:
+                for at in range(0, len(keys), INPUT_CHUNK):
+                    await self._send_acked(keys[at : at + INPUT_CHUNK])
+            if detach:
+                self.finish(EXIT_OK)
+
+    async def _send_acked(self, chunk: bytes) -> None:
+        while not self.done.done():
+            client = self.link.client if self.link is not None else None
+            if client is not None and self.session is not None:
+                try:
+                    await client.input(self.session, chunk)
+                    return
+                except RequestFailed as exc:
+                    if exc.code not in ("input_full", "not_attached"):
+                        _notice(f"{exc.code}: {exc.message}")
+                        return
+                except ConnectionError:
+                    pass  # the link reconnects (or gives up, which ends the attach)
+            await asyncio.sleep(INPUT_RETRY)
+
     def send_size(self) -> None:
-        """Tell the guest our window size (SIGWINCH follows it)."""
-        if self.read_only or self.link is None or self.session is None:
+        """Tell the guest our window size (SIGWINCH follows it); without a terminal, none."""
+        size = _terminal_size()
+        if self.read_only or size is None or self.link is None or self.session is None:
             return
-        self.link.resize_nowait(self.session, *_window())
+        self.link.resize_nowait(self.session, *size)
+
+
+async def _read_input(fd: int) -> bytes:
+    """The next chunk of a non-terminal stdin, b"" at its end.
+
+    A pipe or socket is waited on with the event loop; a regular file or
+    ``/dev/null`` cannot be polled (epoll refuses them) but never blocks.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def readable(ready: asyncio.Future[None] = ready) -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        try:
+            loop.add_reader(fd, readable)
+        except PermissionError:
+            pass
+        else:
+            try:
+                await ready
+            finally:
+                loop.remove_reader(fd)
+        try:
+            return os.read(fd, 65536)
+        except BlockingIOError:
+            continue  # a non-blocking pipe that had nothing after all
+        except OSError as exc:
+            _notice(f"cannot read input: {exc.strerror or exc}")
+            return b""
 
 
 async def run_attach(
@@ -200,11 +290,12 @@ async def run_attach(
     reconnect: Callable[[], Awaitable[Client]] | None = None,
     reconnect_timeout: float | None = None,
 ) -> int:
-    """Attach, relay until the escape, EOF, the guest stops or goes; return the exit code.
+    """Attach, relay until the escape, a signal, the guest stops or goes; return the exit code.
 
     ``reconnect`` connects again after the broker went away (None: exit then).
     """
-    cols, rows = _window()
+    size = _terminal_size()
+    rows = (size or (80, 24))[1]
     term = AttachedTerminal(read_only, escape)
     link = ReconnectingClient(
         reconnect or _no_reconnect,
@@ -222,7 +313,7 @@ async def run_attach(
             AttachMode.RO if read_only else AttachMode.RW,
             start=0 if from_start else None,
             tail_lines=None if from_start else rows,
-            size=None if read_only else (cols, rows),
+            size=None if read_only else size,
         )
     except BaseException:
         await link.close()
@@ -238,30 +329,38 @@ async def run_attach(
         _notice(f"{reply.missed} bytes of history were dropped before you attached")
     loop = asyncio.get_running_loop()
     saved = None
-    if os.isatty(term.stdin):
+    interactive = os.isatty(term.stdin)
+    if interactive:
         saved = termios.tcgetattr(term.stdin)
         tty.setraw(term.stdin)
+    pump: asyncio.Task[None] | None = None
     try:
-        try:
+        if interactive:
             loop.add_reader(term.stdin, term.on_stdin)
-        except PermissionError:
-            # A regular file or /dev/null: epoll cannot watch it, and reading it never blocks.
-            while not term.done.done():
-                term.on_stdin()
+        else:
+            pump = asyncio.create_task(term.pump_input())
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGWINCH, term.send_size)
+        for sig in DETACH_SIGNALS:
+            with contextlib.suppress(RuntimeError, ValueError):
+                loop.add_signal_handler(sig, term.finish, 128 + sig)
         code = await term.done
-        if code == EXIT_OK:
+        if code == EXIT_OK or code > 128:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(link.detach(reply.session), 2.0)
-            _notice("detached")
+            _notice("detached" if code == EXIT_OK else f"{signal.Signals(code - 128).name}: detached")
         return code
     finally:
-        loop.remove_reader(term.stdin)
-        with contextlib.suppress(RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGWINCH)
+        if pump is not None:
+            pump.cancel()
+        if interactive:
+            loop.remove_reader(term.stdin)
+        for sig in (signal.SIGWINCH, *DETACH_SIGNALS):
+            with contextlib.suppress(RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
         if saved is not None:
-            termios.tcsetattr(term.stdin, termios.TCSADRAIN, saved)
+            with contextlib.suppress(termios.error):  # a terminal that hung up has no modes
+                termios.tcsetattr(term.stdin, termios.TCSADRAIN, saved)
         await link.close()
 
 

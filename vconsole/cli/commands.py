@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from vconsole.cli.attach import run_attach
+from vconsole.cli.config_check import check_before_starting, check_config
 from vconsole.cli.escape import EscapeError, parse_escape
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
@@ -51,7 +52,9 @@ def guest_arg(text: str) -> Target:
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
-    local = LocalBroker(_paths(args), in_process=args.no_daemon)
+    paths = _paths(args)
+    check_before_starting(paths)
+    local = LocalBroker(paths, in_process=args.no_daemon)
     try:
         client = await local.connect()
     except BrokerUnreachable as exc:
@@ -145,8 +148,10 @@ def _setup_logging(verbose: bool) -> None:
 async def cmd_serve(args: argparse.Namespace) -> int:
     """``vconsole serve``: the broker, in the foreground."""
     _setup_logging(args.verbose)
+    config = Config.load()
+    check_config(config)
     try:
-        broker = build_broker(_paths(args), Config.load())
+        broker = build_broker(_paths(args), config)
         await broker.serve_forever()
     except (DaemonAlreadyRunning, RuntimeDirError) as exc:
         raise CliError(str(exc)) from None
@@ -196,7 +201,9 @@ def run_tui(args: argparse.Namespace) -> int:
     from vconsole.tui import key_parser
     from vconsole.tui.app import VConsoleApp  # Textual loads only when a TUI runs (start-up time)
 
-    local = LocalBroker(_paths(args), in_process=args.no_daemon)
+    paths = _paths(args)
+    check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
+    local = LocalBroker(paths, in_process=args.no_daemon)
 
     async def run() -> None:
         try:

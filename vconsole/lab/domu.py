@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,7 +37,7 @@ from typing import Any
 from vconsole.console.eventchannel import EventChannel
 from vconsole.console.xenring import RingCorrupt, XenConsoleRing
 from vconsole.domain import GuestState
-from vconsole.lab.container import GuestStopped
+from vconsole.lab.container import GuestStartFailed, GuestStopped
 from vconsole.lab.fleet import DomUSpec
 from vconsole.lab.hypervisor_log import (
     ACK,
@@ -100,9 +101,16 @@ class LabDomU:
         return env
 
     def start(self) -> None:
-        """Create the domain: its console page, event channel and frontend."""
+        """Create the domain: its console page, event channel and frontend.
+
+        GuestStartFailed, with nothing created, when the program cannot run.
+        """
         if self.state == GuestState.RUNNING:
             return
+        env = self._env()
+        program = self.spec.program[0]
+        if shutil.which(program, path=env.get("PATH")) is None:
+            raise GuestStartFailed(f"domu {self.name}: program cannot run: {program}: not found or not executable")
         self.pages.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.page_path.unlink()
@@ -134,7 +142,7 @@ class LabDomU:
         try:
             self.proc = subprocess.Popen(
                 argv,
-                env=self._env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 pass_fds=(guest_end.fileno(), hvc_guest.fileno()),
                 start_new_session=True,
@@ -149,6 +157,14 @@ class LabDomU:
         self.state = GuestState.RUNNING
         log.info("domU %s: frontend %s pid %d, page %s", self.name, self.spec.frontend, self.proc.pid, self.page_path)
         self._on_change()
+
+    async def start_settled(self) -> None:
+        """Start, as ``start``: the program is checked first, but a domU does not wait for it.
+
+        (The frontend is a Python process of its own; how soon it runs the
+        program depends on the host's load, so no settle time would be exact.)
+        """
+        self.start()
 
     def stop(self) -> None:
         """Destroy the domain: kill its frontend (and program), remove its page."""

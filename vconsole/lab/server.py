@@ -23,7 +23,7 @@ from typing import Any
 from vconsole.console.xenring import OUT_SIZE
 from vconsole.detached import DaemonSocket
 from vconsole.framed_socket import FramedSocket
-from vconsole.lab.container import GuestStopped, LabContainer
+from vconsole.lab.container import GuestStartFailed, GuestStopped, LabContainer
 from vconsole.lab.domu import LabDomU, RingCorruptError
 from vconsole.lab.fleet import Fleet
 from vconsole.lab.vtty import VttyBusy
@@ -48,6 +48,8 @@ _ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (GuestStopped, "stopped"),
     (LookupError, "no_console"),
     (RuntimeError, "unavailable"),
+    # Answer, never drop the connection: it may hold other masters' leases.
+    (OSError, "unavailable"),
 )
 
 
@@ -124,7 +126,10 @@ class LabServer:
             loop.add_signal_handler(sig, self._stopping.set)
         for guest in self.guests:
             if guest.spec.autostart:
-                guest.start()
+                try:
+                    guest.start()
+                except GuestStartFailed as err:
+                    log.error("autostart: %s", err)  # the others still boot
         accept = asyncio.create_task(self._accept_loop(server))
         log.info("lab %s serving %d guests on %s", self.fleet.host, len(self.guests), self.socket_path)
         await self._stopping.wait()
@@ -231,7 +236,13 @@ class LabServer:
         return {}, []
 
     async def _start(self, call: LabCall) -> Answer:
-        self._guest(call).start()
+        """Start a guest and wait until its init runs: a failure is the reply's error."""
+        guest = self._guest(call)
+        try:
+            await guest.start_settled()
+        except GuestStartFailed as err:
+            log.error("%s", err)
+            raise Refused("start_failed", str(err)) from None
         return {}, []
 
     async def _stop(self, call: LabCall) -> Answer:

@@ -69,9 +69,9 @@ class LabProvider(Provider):
             args = ["lab", "--socket", str(self.socket_path)]
             if self.fleet is not None:
                 args += ["--fleet", str(self.fleet)]
-            start_detached(args, "lab.log")
-            if not await wait_for_socket(self.socket_path, 10.0):
-                raise ProviderError("the lab did not start (see lab.log in the state directory)") from None
+            started = start_detached(args, "lab.log")
+            if not await wait_for_socket(self.socket_path, 10.0, started):
+                raise ProviderError(started.failure("the lab")) from None
             control = await FramedSocket.connect(self.socket_path)
         hello = await self._call(control, {"op": "hello"})
         self.host = str(hello.get("host", "lab"))
