@@ -25,9 +25,11 @@ import pytest
 from tests.guest_program import pattern
 from tests.lab_host import LabHost
 from tests.xen.conftest import history_until, read_history, wait_console
-from vconsole.broker.snapshots.saved_sessions import saved_sessions_file
+from vconsole.broker.registry import ConsoleRegistry
+from vconsole.broker.snapshots.saved_sessions import SavedSessions, saved_sessions_file
 from vconsole.cli.exit_codes import EXIT_NOT_SAVED
 from vconsole.detached import socket_answers
+from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.snapshot.decode import decode
 
 
@@ -236,3 +238,29 @@ async def test_two_brokers_sharing_a_state_directory_restore_only_their_own(runt
     finally:
         for host in hosts.values():
             host.cleanup()
+
+
+async def test_a_bad_or_unreadable_saved_file_is_set_aside_never_overwritten(tmp_path: Path) -> None:
+    registry = ConsoleRegistry([], 1 << 20, lambda s: None)
+    bad = tmp_path / "bad" / "sessions-x.vcsnap"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x80 not a snapshot")
+    saved = SavedSessions(registry, bad)
+    saved.start_restore()
+    await saved.restored()
+    assert (saved.status.restore, saved.status.restored) == ("refused", 0)
+    assert "refused the saved sessions" in saved.status.error
+    assert not bad.exists() and bad.with_suffix(".refused.vcsnap").read_bytes() == b"\x80 not a snapshot"
+
+    unreadable = tmp_path / "unreadable" / "sessions-x.vcsnap"
+    unreadable.mkdir(parents=True)  # read() fails: not a file
+    (unreadable / "inside").write_text("kept")
+    saved = SavedSessions(registry, unreadable)
+    saved.start_restore()
+    await saved.restored()
+    assert saved.status.restore == "failed" and unreadable.is_dir()
+    session = registry.session_for(GuestInfo("lab", "h", "container", "1", "ct", "running"), ConsoleSpec("vtty", 0))
+    session.history.append(b"new history\r\n")
+    assert await saved.save() == 1
+    assert decode(unreadable.read_bytes()).records[0].history.data == b"new history\r\n"
+    assert (unreadable.with_suffix(".unrestored.vcsnap") / "inside").read_text() == "kept"

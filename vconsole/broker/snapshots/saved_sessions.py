@@ -16,7 +16,9 @@ HASH the first 16 hex digits of the SHA-256 of the socket's real path.
   over, so a client's replay starts with the restored bytes. The file stays
   where it is: it is the last good one until the next save replaces it. A
   file that does not validate is renamed ``sessions-HASH.refused.vcsnap``
-  and changes nothing.
+  and changes nothing; one that could not be read (an IO error, no memory)
+  is left in place and moved to ``sessions-HASH.unrestored.vcsnap`` before
+  the next save.
 """
 
 from __future__ import annotations
@@ -128,9 +130,17 @@ class SavedSessions:
     async def restored(self) -> None:
         """Wait until the restore at start is over, however it ended."""
         if self._restore is not None:
-            await asyncio.shield(self._restore)
+            with contextlib.suppress(Exception):  # _restore_file reports its own failures
+                await asyncio.shield(self._restore)
 
     async def _restore_file(self) -> None:
+        try:
+            await self._read_and_seed()
+        except Exception as exc:  # a bug or no memory: attaching and saving must not wait forever
+            log.exception("restoring %s failed", self.path)
+            self._restore_failed(RestoreState.FAILED, f"could not restore {self.path}: {exc}")
+
+    async def _read_and_seed(self) -> None:
         began = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
@@ -193,6 +203,12 @@ class SavedSessions:
             # Saving now would replace the file with histories it has not given back yet.
             log.info("waiting for the restore of %s before saving", self.path)
             await self.restored()
+        if self.status.restore is RestoreState.FAILED and self.path.exists():
+            # It could not be read, not that it is bad: keep it out of the way of this save.
+            aside = self.path.with_suffix(".unrestored.vcsnap")
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+                log.warning("moved %s, which could not be restored, to %s", self.path, aside)
         sessions = sorted((s for s in self.registry.sessions.values() if len(s.history) or s.marks),
                           key=console_order)
         if not sessions:
