@@ -86,7 +86,7 @@ ESCAPES = st.sampled_from(["\x1b[5;7H", "\x1b[2J", "\x1b[41m \x1b[K\x1b[m", "\x1
                            "\x1b7\x1b[9;2H\x1b8", "\x1b[?1049h", "\x1b[?1049l", "\x1b[2;4r", "\x1bM"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(LINE_TEXT | ESCAPES, max_size=12), st.integers(1, 120), st.integers(1, 40))
 def test_a_bounded_screen_is_the_top_left_of_the_full_window(parts: list[str], cols: int, rows: int) -> None:
     history = OutputHistory(1 << 16)

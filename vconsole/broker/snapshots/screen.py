@@ -6,9 +6,9 @@ console's window: a 1000x1000 window over a few lines of output must not
 cost a million cells per console in every snapshot and saved-sessions file.
 
 * Output without escape sequences can only reach as many rows as it has
-  lines (wrapped at the window's width) and as many columns as its longest
-  line (a tab at most eight), so it is rendered at that size: exactly the
-  top-left of what the full window would show.
+  line breaks (and wraps) and as many columns as it has bytes between
+  carriage returns (a tab at most eight), so it is rendered at that size:
+  exactly the top-left of what the full window would show.
 * Output with escape sequences can address any cell, so it is rendered at
   the window's size (at most MAX_WINDOW) and then cropped to the rows and
   columns that hold something, or a cursor.
@@ -41,17 +41,17 @@ def window(size: tuple[int, int] | None) -> tuple[int, int]:
 def plain_extent(data: bytes, cols: int, rows: int) -> tuple[int, int]:
     """The columns and rows that ``data`` without escape sequences can reach in a ``cols`` x ``rows`` window.
 
-    Every cell needs at least one byte (a tab at most TAB cells), so a line
-    of n bytes reaches at most that many columns; one more column keeps a
-    full line's cursor where the full window would have it. Lines longer
-    than the window wrap onto several rows.
+    Only a CR goes back to column 0 (a line feed keeps the column), and
+    every cell takes at least one byte (a tab at most TAB cells): so the
+    bytes between CRs bound the columns reached. One more column keeps a
+    full line's cursor where the full window would have it. Rows: one per
+    line break, plus the wraps of runs wider than the window.
     """
-    widths = [len(line) + (TAB - 1) * line.count(b"\t")
-              for segment in _LINE_BREAKS.split(data) for line in segment.split(b"\r")]
-    width = min(cols, max(widths) + 1)
-    lines = [len(segment) + (TAB - 1) * segment.count(b"\t") for segment in _LINE_BREAKS.split(data)]
-    needed = sum(max(1, -(-n // width)) for n in lines)
-    return width, min(rows, needed)
+    cells = [len(run) - len(_LINE_BREAKS.findall(run)) + (TAB - 1) * run.count(b"\t")
+             for run in data.split(b"\r")]
+    width = min(cols, max(cells) + 1)
+    wraps = sum(max(0, -(-n // width) - 1) for n in cells)
+    return width, min(rows, 1 + len(_LINE_BREAKS.findall(data)) + wraps)
 
 
 def _line_extent(line: Line) -> int:
