@@ -224,16 +224,26 @@ def attach_after_restore(conn: ClientConnection, rid: RequestId, req: Attach) ->
     return _reply_later(conn, rid, later())
 
 
+async def _once_restored(conn: ClientConnection, reply: Coroutine[Any, Any, Reply]) -> Reply:
+    """``reply``, once the saved sessions are back: a snapshot or restore sees every history."""
+    try:
+        await conn.broker.saved.restored()
+    except BaseException:
+        reply.close()  # cancelled (the broker stops): never started
+        raise
+    return await reply
+
+
 def snapshot(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
     """Capture consoles into a file or inline (answered once written)."""
     request = parse_snapshot(conn.broker.registry, msg, conn.peer_uid)
-    return _reply_later(conn, rid, run_snapshot(conn.broker.registry, rid, request))
+    return _reply_later(conn, rid, _once_restored(conn, run_snapshot(conn.broker.registry, rid, request)))
 
 
 def restore(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
     """Restore a snapshot into consoles (answered once applied)."""
     request = parse_restore(msg, conn.peer_uid)
-    return _reply_later(conn, rid, run_restore(conn.broker.registry, rid, request))
+    return _reply_later(conn, rid, _once_restored(conn, run_restore(conn.broker.registry, rid, request)))
 
 
 # Keyed by Op, looked up with the request's string (an Op is that string).
