@@ -44,6 +44,12 @@ class ProviderName(StrEnum):
     XEN = "xen"
 
 
+# The largest window a console may have, in columns and in rows. Terminals
+# top out around here; a larger size only costs memory (a snapshot renders
+# the screen at the console's size), so the protocol refuses it.
+MAX_WINDOW = 1000
+
+
 class AttachMode(StrEnum):
     """How a client attaches: typing, or only watching."""
 

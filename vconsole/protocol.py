@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from vconsole.domain import (
+    MAX_WINDOW,
     AttachMode,
     ConsoleState,
     Mark,
@@ -65,7 +66,7 @@ def target_fields(target: Target) -> Message:
 
 def window_size(msg: Message) -> tuple[int, int]:
     """A window size: ``cols`` and ``rows`` (``resize``, and ``attach`` when it gives one)."""
-    return field_int(msg, "cols", lo=1, hi=4096), field_int(msg, "rows", lo=1, hi=4096)
+    return field_int(msg, "cols", lo=1, hi=MAX_WINDOW), field_int(msg, "rows", lo=1, hi=MAX_WINDOW)
 
 
 def created_field(msg: Message) -> float | None:
@@ -175,14 +176,17 @@ class Input:
 
 @dataclass(slots=True)
 class Resize:
-    """The window size of an attached session's client."""
+    """The window size of an attached session's client (each at most MAX_WINDOW)."""
 
     session: SessionKey
     cols: int
     rows: int
 
     def fields(self) -> Message:
-        return {"session": self.session.text, "cols": self.cols, "rows": self.rows}
+        # A window larger than a console may be is sent as the largest one
+        # (the broker refuses more), so a huge terminal still gets a size.
+        return {"session": self.session.text, "cols": min(self.cols, MAX_WINDOW),
+                "rows": min(self.rows, MAX_WINDOW)}
 
     @classmethod
     def parse(cls, msg: Message) -> Resize:
@@ -366,6 +370,13 @@ class RestoreReply:
     restored: list[SessionKey]
     ring_bytes: int
     input_bytes: int
+    history_bytes: int = 0  # put in front of the histories
+    held_bytes: int = 0  # already there: the console's own snapshot overlaps its history
+
+    def fields(self) -> Message:
+        return {"restored": list(self.restored), "ring_bytes": self.ring_bytes,
+                "input_bytes": self.input_bytes, "history_bytes": self.history_bytes,
+                "held_bytes": self.held_bytes}
 
     @classmethod
     def from_wire(cls, reply: Message) -> RestoreReply:
@@ -373,4 +384,6 @@ class RestoreReply:
             [SessionKey.parse(s) for s in reply.get("restored", [])],
             int(reply.get("ring_bytes", 0)),
             int(reply.get("input_bytes", 0)),
+            int(reply.get("history_bytes", 0)),
+            int(reply.get("held_bytes", 0)),
         )

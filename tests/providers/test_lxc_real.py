@@ -8,6 +8,7 @@ with only the LXC provider, configured with that lxcpath.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -361,3 +362,50 @@ def test_destroyed_container_ends_attach_with_guest_removed(
         assert doomed not in {g["name"] for g in _ls(host)["guests"]}
     finally:
         _destroy(doomed)
+async def _history_until(host: LabHost, name: str, console: int, needle: bytes, timeout: float = 20) -> bytes:
+    from tests.xen.conftest import read_history
+
+    client = await host.client()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            data, _ = await read_history(client, name, f"vtty{console}")
+            if needle in data:
+                return data
+            if time.monotonic() > deadline:
+                pytest.fail(f"{needle!r} never appeared in vtty{console}: {data[-500:]!r}")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+
+
+async def test_line_endings_are_what_the_guest_wrote(host: LabHost, containers: tuple[str, str]) -> None:
+    """A line the guest's tty ends with \\r\\n is \\r\\n in the history, on console 0 as on a tty.
+
+    lxc-console's terminal and LXC's proxy pty for console 0 each added a CR
+    (\\r\\r\\r\\n); LXC's own console log file records what the guest's console wrote.
+    """
+    running, _ = containers
+    host.start_broker()
+    consoles = _console_states(host, running, {"vtty0": "connected", "vtty1": "connected"})
+    typist = await host.client()
+    try:
+        key0 = (await typist.request("attach", target=running, console=0, mode="rw"))["session"]
+        await typist.request("input", session=key0, data=b"\r")
+        await _history_until(host, running, 0, b"# ")
+        await typist.request("input", session=key0, data=b"printf 'LF-%s\\n' ONE TWO\r")
+        data = await _history_until(host, running, 0, b"LF-TWO")
+        assert b"LF-ONE\r\nLF-TWO\r\n" in data, data[-300:]
+        log = Path(consoles["vtty0"]["log"]).read_bytes()
+        assert data[data.index(b"LF-ONE\r") : data.index(b"LF-TWO\r") + 8] in log
+
+        key1 = (await typist.request("attach", target=running, console=1, mode="rw"))["session"]
+        for line in (b"\r", b"root\r"):
+            await typist.request("input", session=key1, data=line)
+            await asyncio.sleep(0.5)
+        await _history_until(host, running, 1, b"# ")
+        await typist.request("input", session=key1, data=b"printf 'TTY-%s\\n' ONE TWO; exit\r")
+        data = await _history_until(host, running, 1, b"TTY-TWO")
+        assert b"TTY-ONE\r\nTTY-TWO\r\n" in data, data[-300:]
+    finally:
+        await typist.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from vconsole.broker.registry import TargetError
 from vconsole.broker.session import InputBacklogFull
 from vconsole.broker.snapshots.requests import (
     parse_restore,
@@ -23,6 +24,7 @@ from vconsole.broker.snapshots.requests import (
     run_restore,
     run_snapshot,
 )
+from vconsole.broker.snapshots.saved_sessions import SaveFailed
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import ConsoleState
 from vconsole.protocol import (
@@ -73,8 +75,8 @@ def hello(conn: ClientConnection, rid: RequestId, req: Hello) -> Reply:
 
 
 def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
-    """Every guest and console."""
-    return ok_reply(rid, **conn.broker.registry.describe())
+    """Every guest and console, and how saving and restoring the sessions went."""
+    return ok_reply(rid, **conn.broker.registry.describe(), saved_sessions=conn.broker.saved.status.to_wire())
 
 
 def watch(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
@@ -180,9 +182,22 @@ def stop(conn: ClientConnection, rid: RequestId, req: GuestCommand) -> Reply:
 
 
 def shutdown(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
-    """Stop the broker; consoles go back to their guests."""
-    conn.broker.stop()
-    return ok_reply(rid)
+    """Save the sessions, then stop the broker (consoles go back to their guests).
+
+    A failed save is the request's error, and the broker keeps running with
+    every history rather than lose them.
+    """
+    broker = conn.broker
+
+    async def save_then_stop() -> Reply:
+        try:
+            await broker.saved.save()
+        except SaveFailed as exc:
+            return error_reply(rid, "save_failed", f"{exc}; the broker keeps running with every history")
+        broker.stop(saved=True)
+        return ok_reply(rid)
+
+    return _reply_later(conn, rid, save_then_stop())
 
 
 def _unparsed(msg: Message) -> Message:
@@ -200,16 +215,44 @@ def _reply_later(conn: ClientConnection, rid: RequestId, reply: Coroutine[Any, A
     return pending_reply(rid)
 
 
+def attach_after_restore(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
+    """``attach``, once the saved sessions are back: a replay must start with the restored history."""
+    saved = conn.broker.saved
+    if not saved.restoring:
+        return attach(conn, rid, req)
+
+    async def later() -> Reply:
+        await saved.restored()
+        try:
+            return attach(conn, rid, req)
+        except ProtocolError as err:
+            return error_reply(rid, err.code, err.message)
+        except TargetError as err:
+            return error_reply(rid, err.code, str(err))
+
+    return _reply_later(conn, rid, later())
+
+
+async def _once_restored(conn: ClientConnection, reply: Coroutine[Any, Any, Reply]) -> Reply:
+    """``reply``, once the saved sessions are back: a snapshot or restore sees every history."""
+    try:
+        await conn.broker.saved.restored()
+    except BaseException:
+        reply.close()  # cancelled (the broker stops): never started
+        raise
+    return await reply
+
+
 def snapshot(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
     """Capture consoles into a file or inline (answered once written)."""
     request = parse_snapshot(conn.broker.registry, msg, conn.peer_uid)
-    return _reply_later(conn, rid, run_snapshot(conn.broker.registry, rid, request))
+    return _reply_later(conn, rid, _once_restored(conn, run_snapshot(conn.broker.registry, rid, request)))
 
 
 def restore(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
     """Restore a snapshot into consoles (answered once applied)."""
     request = parse_restore(msg, conn.peer_uid)
-    return _reply_later(conn, rid, run_restore(conn.broker.registry, rid, request))
+    return _reply_later(conn, rid, _once_restored(conn, run_restore(conn.broker.registry, rid, request)))
 
 
 # Keyed by Op, looked up with the request's string (an Op is that string).
@@ -217,7 +260,7 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.HELLO: Operation(Hello.parse, hello),
     Op.LIST: Operation(NoFields.parse, list_guests),
     Op.WATCH: Operation(NoFields.parse, watch),
-    Op.ATTACH: Operation(Attach.parse, attach),
+    Op.ATTACH: Operation(Attach.parse, attach_after_restore),
     Op.INPUT: Operation(Input.parse, send_input),
     Op.RESIZE: Operation(Resize.parse, resize),
     Op.DETACH: Operation(Detach.parse, detach),

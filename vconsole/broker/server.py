@@ -14,15 +14,11 @@ from typing import Any
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
-from vconsole.broker.snapshots.saved_sessions import (
-    SESSIONS_FILE,
-    restore_saved_sessions,
-    save_sessions,
-)
+from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket
 from vconsole.providers.base import Provider
-from vconsole.runtime_paths import RuntimePaths, state_dir
+from vconsole.runtime_paths import RuntimePaths
 
 log = logging.getLogger("vconsole.broker")
 
@@ -46,9 +42,10 @@ class Broker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
         self._socket = DaemonSocket(paths.socket, "broker")
-        # Every session is saved here on shutdown and restored on start.
-        self.state_file = state_dir() / SESSIONS_FILE
+        # Every session is saved on shutdown and restored on start, in a file of this broker's own.
+        self.saved = SavedSessions(self.registry, saved_sessions_file(paths.socket))
         self._started = False
+        self._saved_for_stop = False  # a shutdown request saved the sessions already
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run background work tied to the broker's lifetime."""
@@ -66,8 +63,9 @@ class Broker:
         for attachment in list(session.attachments):
             attachment.sink.send(event)
 
-    def stop(self) -> None:
-        """Begin a graceful shutdown."""
+    def stop(self, saved: bool = False) -> None:
+        """Begin a graceful shutdown; ``saved``: the sessions were just saved, do not save them again."""
+        self._saved_for_stop = self._saved_for_stop or saved
         self._stopping.set()
 
     async def start(self) -> None:
@@ -85,9 +83,6 @@ class Broker:
             except Exception as exc:
                 self.registry.provider_errors[provider.name] = str(exc)
                 log.warning("provider %s: %s", provider.name, exc)
-        # Histories saved by the previous broker come back before any console
-        # is opened, so new output lands after them.
-        restore_saved_sessions(self.registry, self.state_file)
         await self.registry.refresh()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(
@@ -95,6 +90,10 @@ class Broker:
         )
         self.spawn(self.registry.run())
         self._started = True
+        # Histories saved by the previous broker come back in the background
+        # (a large file must not keep the socket silent), in front of any
+        # output that arrives meanwhile; attaching waits for them.
+        self.saved.start_restore()
         log.info("broker %d serving on %s", os.getpid(), self.paths.socket)
 
     async def serve_forever(self) -> None:
@@ -122,8 +121,11 @@ class Broker:
         try:
             if self._started:
                 self._started = False
-                await save_sessions(self.registry, self.state_file)
+                if not self._saved_for_stop:
+                    with contextlib.suppress(SaveFailed):  # logged; the last good file is kept
+                        await self.saved.save()
         finally:
             # Whatever saving did, release the consoles and the socket.
+            await self.saved.close()
             await self.registry.close()
             self._socket.release()

@@ -85,14 +85,17 @@ async def cmd_ls(args: argparse.Namespace) -> int:
     """``vconsole ls [--json]``."""
     async with connected(args) as client:
         listing = await client.list_guests()
+    saved = listing.get("saved_sessions")
     if args.json:
-        out = {"guests": listing["guests"], "providers": listing["providers"]}
+        out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(render_table(listing))
     for provider in listing["providers"]:
         if provider.get("error"):
             sys.stderr.write(f"vconsole: provider {provider['name']} failed: {provider['error']}\n")
+    if isinstance(saved, dict) and saved.get("save") == "failed":
+        sys.stderr.write(f"vconsole: {saved.get('error')}\n")
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@ EXIT_STOPPED = 5
 EXIT_BUSY = 6
 EXIT_REFUSED = 7
 EXIT_GONE = 8  # attach: the guest was removed from its host (destroyed) while attached
+EXIT_BAD_SNAPSHOT = 10  # a snapshot file that does not validate (corrupt, truncated, too large)
+EXIT_NOT_SAVED = 11  # shutdown could not save the sessions: the broker keeps running with them
 
 # Broker error codes to exit codes.
 BY_ERROR_CODE = {
@@ -21,6 +23,8 @@ BY_ERROR_CODE = {
     "busy": EXIT_BUSY,
     "read_only": EXIT_REFUSED,
     "forbidden": EXIT_REFUSED,
+    "bad_snapshot": EXIT_BAD_SNAPSHOT,
+    "save_failed": EXIT_NOT_SAVED,
 }
 
 

@@ -69,20 +69,26 @@ def printable(text: str) -> str:
 
 
 def load_file(path: str) -> Any:
-    """Read and validate a snapshot file locally; CliError with the reason if refused."""
-    from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+    """Read and validate a snapshot file locally; CliError with the reason if refused.
+
+    A file that cannot be read is a bad argument (EXIT_USAGE); one that is
+    read and refused (corrupt, truncated, too large) is EXIT_BAD_SNAPSHOT.
+    """
+    from vconsole.cli.exit_codes import EXIT_BAD_SNAPSHOT, EXIT_USAGE, CliError
     from vconsole.snapshot.decode import decode
-    from vconsole.snapshot.model import MAX_FILE, SnapshotError
+    from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotUnreadable
     from vconsole.snapshot.stream import read_snapshot_file
 
     try:
         data = read_snapshot_file(path, MAX_FILE)  # one buffer of the file's size
-    except SnapshotError as exc:  # unreadable or too large; the message starts with the path
+    except SnapshotUnreadable as exc:  # the message starts with the path
         raise CliError(str(exc), EXIT_USAGE) from None
+    except SnapshotError as exc:  # too large
+        raise CliError(str(exc), EXIT_BAD_SNAPSHOT) from None
     try:
         return decode(data)
     except SnapshotError as exc:
-        raise CliError(f"{path}: refused: {exc}", EXIT_USAGE) from None
+        raise CliError(f"{path}: refused: {exc}", EXIT_BAD_SNAPSHOT) from None
 
 
 async def cmd_restore(args: argparse.Namespace) -> int:
@@ -99,7 +105,9 @@ async def cmd_restore(args: argparse.Namespace) -> int:
     async with connected(args) as client:
         reply = await client.restore(request)
     restored = ", ".join(map(str, reply.restored))
-    sys.stdout.write(f"restored {restored}: ring {reply.ring_bytes} bytes, input {reply.input_bytes} bytes\n")
+    held = f" ({reply.held_bytes} already there)" if reply.held_bytes else ""
+    sys.stdout.write(f"restored {restored}: history {reply.history_bytes} bytes{held}, "
+                     f"ring {reply.ring_bytes} bytes, input {reply.input_bytes} bytes\n")
     return EXIT_OK
 
 

@@ -17,6 +17,10 @@ class SnapshotError(Exception):
     """A snapshot file is unusable; the message names what is wrong."""
 
 
+class SnapshotUnreadable(SnapshotError):
+    """A snapshot file could not be read at all (missing, no permission, an IO error)."""
+
+
 MAGIC = "vconsole-snapshot"
 FORMAT_VERSION = 1
 MAX_FILE = 2 << 30  # the whole file: 1000 consoles x 1 MiB plus the rest exceeds 1 GiB
@@ -127,6 +131,17 @@ class History:
             out.append(take)
             n -= len(take)
         return b"".join(reversed(out))
+
+    def between(self, lo: int, hi: int) -> bytes:
+        """The bytes at offsets ``[lo, hi)`` (within ``[start, end]``), copying only those."""
+        out: list[Chunk] = []
+        at = self.start
+        for part in self.parts:
+            a, b = max(lo, at), min(hi, at + len(part))
+            if a < b:
+                out.append(part[a - at : b - at])
+            at += len(part)
+        return b"".join(out)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):

@@ -28,17 +28,18 @@ from vconsole.broker.snapshots.capture import (
     Capture,
     capture,
     capture_to_file,
+    console_order,
     host_label,
     release_histories,
 )
 from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import Target
-from vconsole.protocol import target_field
+from vconsole.protocol import RestoreReply, target_field
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope
-from vconsole.snapshot.model import MAX_FILE, SnapshotError
+from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotUnreadable
 from vconsole.snapshot.stream import read_snapshot_file
 from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
 
@@ -79,7 +80,7 @@ def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
 def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSession]:
     if msg.get("all") is True:
         keys = {session_key(g, s) for g in registry.guests for s in g.consoles}
-        return [s for k, s in registry.sessions.items() if k in keys]
+        return sorted((s for k, s in registry.sessions.items() if k in keys), key=console_order)
     raw = msg.get("targets")
     if not isinstance(raw, list) or not raw or len(raw) > MAX_TARGETS:
         raise ProtocolError("bad_request", f"give 'all': true or 'targets': a list of 1..{MAX_TARGETS} targets")
@@ -177,6 +178,8 @@ async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreReque
         snap = await loop.run_in_executor(None, decode, data)
         decoded = time.monotonic()
         steps = plan_restore(registry, snap, request.into, request.inject_input)
+    except SnapshotUnreadable as exc:
+        return error_reply(rid, "io", str(exc))
     except SnapshotError as exc:
         return error_reply(rid, "bad_snapshot", str(exc))
     except (RestoreRefused, TargetError) as exc:
@@ -187,4 +190,5 @@ async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreReque
         return error_reply(rid, "partial", f"history restored, but: {exc or 'timed out'}")
     log.info("restore of %d records: read %.2f s, decode %.2f s, apply %.2f s", len(steps),
              read - began, decoded - read, time.monotonic() - decoded)
-    return ok_reply(rid, restored=result.restored, ring_bytes=result.ring_bytes, input_bytes=result.input_bytes)
+    return ok_reply(rid, **RestoreReply(result.restored, result.ring_bytes, result.input_bytes,
+                                        result.history_bytes, result.held_bytes).fields())
