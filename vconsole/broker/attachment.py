@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 CHUNK = 256 * 1024
 _ids = itertools.count(1)
+_activity = itertools.count(1)  # orders what read-write clients did last
 
 
 class EventSink(Protocol):
@@ -46,6 +47,13 @@ class Attachment:
         self.mode = mode
         self.cursor = cursor
         self.missed = 0
+        # Output from here on is live; before it, a replay: never marked for answering.
+        self.live_from = session.history.end
+        self.active_at = 0
+
+    def note_active(self) -> None:
+        """The client attached, typed or resized: it is now the session's latest."""
+        self.active_at = next(_activity)
 
     @property
     def read_only(self) -> bool:
@@ -63,9 +71,15 @@ class Attachment:
                 {"event": "missed", "session": key, "offset": history.start, "count": gap}
             )
             self.cursor = history.start
+        # The active writer's terminal answers the queries in live output (docs/protocol.md).
+        answer = self.session.active_writer() is self
         while self.cursor < history.end and not self.sink.paused:
-            data = history.read(self.cursor, CHUNK)
-            self.sink.send({"event": "output", "session": key, "offset": self.cursor, "data": data})
+            replay = self.cursor < self.live_from
+            data = history.read(self.cursor, min(CHUNK, self.live_from - self.cursor) if replay else CHUNK)
+            event = {"event": "output", "session": key, "offset": self.cursor, "data": data}
+            if answer and not replay:
+                event["answer"] = True
+            self.sink.send(event)
             self.cursor += len(data)
         self.session.sent(self.cursor)
 

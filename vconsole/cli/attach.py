@@ -15,7 +15,9 @@ from typing import Any
 from vconsole.cli.escape import EscapeFilter, describe_escape
 from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_STOPPED
 from vconsole.client import Client
+from vconsole.display_text import printable
 from vconsole.domain import AttachMode, ConsoleState, SessionKey, Target
+from vconsole.term.queries import QueryFilter
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -29,8 +31,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _notice(text: str) -> None:
-    # Notices go to stderr so a redirected stdout carries only console bytes.
-    sys.stderr.write(f"\r\n[vconsole: {text}]\r\n")
+    # Notices go to stderr so a redirected stdout carries only console bytes. They quote
+    # the broker's reasons (a provider tool's words): nothing in them may act on the terminal.
+    sys.stderr.write(f"\r\n[vconsole: {printable(text, 1024)}]\r\n")
     sys.stderr.flush()
 
 
@@ -48,6 +51,7 @@ class AttachedTerminal:
         self.stdin = sys.stdin.fileno()
         self.stdout = sys.stdout.fileno()
         self.state = state
+        self.queries = QueryFilter()
 
     def finish(self, code: int) -> None:
         """End the attach with exit ``code``."""
@@ -60,7 +64,11 @@ class AttachedTerminal:
         if event.get("session") not in (None, self.session.text):
             return
         if kind == "output":
-            _write_all(self.stdout, event["data"])
+            # The terminal sees a query only where the broker says this client answers it
+            # (live output, the active read-write client): its answer is typed into the guest.
+            data = self.queries.feed(event["data"], answer=bool(event.get("answer")) and not self.read_only)
+            if data:
+                _write_all(self.stdout, data)
         elif kind == "missed":
             _notice(f"{event['count']} bytes of history were dropped before you saw them")
         elif kind == "state":
@@ -122,7 +130,7 @@ async def run_attach(
     term = AttachedTerminal(client, reply.session, reply.state, read_only, escape)
     mode = "read-only" if read_only else "read-write"
     sys.stderr.write(
-        f"[vconsole: attached to {reply.guest} {reply.console} ({mode}); "
+        f"[vconsole: attached to {printable(reply.guest)} {printable(reply.console)} ({mode}); "
         f"detach with {describe_escape(escape)} then .]\r\n"
     )
     if reply.missed:
