@@ -10,10 +10,28 @@ as one hex line, so a test sees exactly what terminals typed back.
 from __future__ import annotations
 
 import os
+import re
 import select
 import sys
 import termios
 import tty
+from pathlib import Path
+
+QUERY = b"\x1b[c\x1b[6n"  # DA1 and DSR 6: what busybox and many shells ask
+DA_REPLY = re.compile(rb"\x1b\[\?[0-9;]*c")
+CPR_REPLY = re.compile(rb"\x1b\[[0-9]+;[0-9]+R")
+
+
+def typed(ctl: Path) -> bytes:
+    """Everything the guest has read so far (from tests)."""
+    log = ctl / "input.hex"
+    return b"".join(bytes.fromhex(line) for line in log.read_text().split()) if log.exists() else b""
+
+
+def answers(ctl: Path) -> tuple[int, int]:
+    """How many DA and cursor-position answers the guest has read (from tests)."""
+    data = typed(ctl)
+    return len(DA_REPLY.findall(data)), len(CPR_REPLY.findall(data))
 
 
 def main() -> None:
@@ -38,8 +56,9 @@ def main() -> None:
             with open(cmd) as f:
                 data = bytes.fromhex(f.read().strip())
             os.write(out, f"ask {seq}\r\n".encode() + data + f"asked {seq}\r\n".encode())
-            with open(os.path.join(ctl, f"{seq}.done"), "w"):
-                pass
+            with open(os.path.join(ctl, f"{seq}.done.tmp"), "w") as f:
+                f.write("0\n")  # LabHost.wait_done reads a duration
+            os.rename(os.path.join(ctl, f"{seq}.done.tmp"), os.path.join(ctl, f"{seq}.done"))
             seq += 1
 
 
