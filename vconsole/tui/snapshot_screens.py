@@ -91,9 +91,9 @@ async def snapshot_pane(pane: ConsolePane) -> None:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         size = await pane.link.snapshot(str(out))
     except (RequestFailed, OSError, ConnectionError) as exc:
-        pane.notify(f"snapshot failed: {exc}", severity="error")
+        pane.notify(f"snapshot failed: {exc}", severity="error", markup=False)
         return
-    pane.notify(f"snapshot of {pane.title}: {out} ({size} bytes)", timeout=8)
+    pane.notify(f"snapshot of {pane.title}: {out} ({size} bytes)", timeout=8, markup=False)
 
 
 async def restore_into(pane: ConsolePane, path: str | None) -> None:
@@ -103,6 +103,6 @@ async def restore_into(pane: ConsolePane, path: str | None) -> None:
     try:
         ring_bytes = await pane.link.restore(path)
     except (RequestFailed, ConnectionError) as exc:
-        pane.notify(f"restore refused: {exc}", severity="error", timeout=10)
+        pane.notify(f"restore refused: {exc}", severity="error", timeout=10, markup=False)
         return
-    pane.notify(f"restored {Path(path).name} into {pane.title} (ring {ring_bytes} bytes)")
+    pane.notify(f"restored {Path(path).name} into {pane.title} (ring {ring_bytes} bytes)", markup=False)
