@@ -15,6 +15,7 @@ from pathlib import Path
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -52,7 +53,7 @@ class RestoreScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Restore a snapshot into {self.console}  (Enter picks, Esc cancels)")
+            yield Static(Content(f"Restore a snapshot into {self.console}  (Enter picks, Esc cancels)"))
             if self.files:
                 yield OptionList(*[Option(p.name, id=str(p)) for p in self.files])
             else:
