@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 CHUNK = 256 * 1024
 _ids = itertools.count(1)
-_activity = itertools.count(1)  # orders what read-write clients did last
+_activity = itertools.count(1)  # one clock for every attachment: larger is more recent
 
 
 class EventSink(Protocol):
@@ -47,18 +47,18 @@ class Attachment:
         self.mode = mode
         self.cursor = cursor
         self.missed = 0
+        self.active = 0  # when the client last typed, resized or attached with a size
         # Output from here on is live; before it, a replay: never marked for answering.
         self.live_from = session.history.end
-        self.active_at = 0
-
-    def note_active(self) -> None:
-        """The client attached, typed or resized: it is now the session's latest."""
-        self.active_at = next(_activity)
 
     @property
     def read_only(self) -> bool:
         """Whether this client may only watch."""
         return self.mode == AttachMode.RO
+
+    def touch(self) -> None:
+        """The client was active just now (for the size rule: the latest active client's size)."""
+        self.active = next(_activity)
 
     def pump(self) -> None:
         """Send whatever the client has not had yet, as far as its socket allows."""

@@ -118,7 +118,7 @@ def send_input(conn: ClientConnection, rid: RequestId, req: Input) -> Reply | No
     # and sending one per key saves the broker and the client real time.
     if attachment.read_only:
         raise ProtocolError("read_only", "this client is attached read-only")
-    attachment.session.note_active(attachment)
+    attachment.touch()  # the latest active client answers terminal queries
     try:
         attachment.session.send_input(req.data)
     except EndpointClosed as exc:
@@ -133,7 +133,7 @@ def resize(conn: ClientConnection, rid: RequestId, req: Resize) -> Reply:
     attachment = conn.attachment(req.session)
     if attachment.read_only:
         raise ProtocolError("read_only", "this client is attached read-only")
-    attachment.session.note_active(attachment)
+    attachment.touch()
     attachment.session.resize(req.cols, req.rows)
     return ok_reply(rid)
 

@@ -57,7 +57,6 @@ class ConsoleSession:
         )
         self.reason = ""
         self.attachments: set[Attachment] = set()
-        self._writer: Attachment | None = None  # see active_writer
         self.seen = 0  # furthest offset any client has been sent
         self.lost = 0  # bytes the source dropped before we could read them
         self.last_output: float | None = None
@@ -186,8 +185,6 @@ class ConsoleSession:
         attachment = Attachment(self, sink, mode, max(min(start, history.end), history.start))
         attachment.missed = max(0, history.start - start)
         self.attachments.add(attachment)
-        self.note_active(attachment)
-        self._elect_writer()  # a replaced attachment may have been the writer
         self._on_state(self)  # the client count changed
         return attachment
 
@@ -195,26 +192,7 @@ class ConsoleSession:
         """A client leaves; the session goes on being serviced."""
         if attachment in self.attachments:
             self.attachments.discard(attachment)
-            self._elect_writer()
             self._on_state(self)
-
-    def note_active(self, attachment: Attachment) -> None:
-        """A client attached, typed or resized; a read-write one becomes the active writer."""
-        if not attachment.read_only:
-            attachment.note_active()
-            self._writer = attachment  # the latest now: no need to look at the others
-
-    def active_writer(self) -> Attachment | None:
-        """The attached read-write client that was active last (attached, typed, resized), if any.
-
-        Its terminal is the one that answers terminal queries in live output
-        (docs/protocol.md, "Terminal queries"), as one terminal would.
-        """
-        return self._writer
-
-    def _elect_writer(self) -> None:
-        writers = [a for a in self.attachments if not a.read_only]
-        self._writer = max(writers, key=lambda a: a.active_at, default=None)
 
     def sent(self, offset: int) -> None:
         """A client has been sent the history up to ``offset``."""
@@ -300,6 +278,17 @@ class ConsoleSession:
         self._on_state(self)
 
     # --- reporting -------------------------------------------------------
+
+    def active_writer(self) -> Attachment | None:
+        """The attached read-write client that was active last, if any: its terminal answers queries.
+
+        Active means typed, resized or attached with a size (``Attachment.active``);
+        of clients never active, the one that attached last. It is the one
+        terminal that answers the terminal queries in live output
+        (docs/protocol.md, "Terminal queries").
+        """
+        writers = [a for a in self.attachments if not a.read_only]
+        return max(writers, key=lambda a: (a.active, a.id), default=None)
 
     @property
     def unread(self) -> int:
