@@ -49,6 +49,8 @@ class Attachment:
         self.missed = 0
         self.size: tuple[int, int] | None = None  # (cols, rows) the client reported
         self.active = 0  # when the client last typed, resized or attached with a size
+        # Output from here on is live; before it, a replay: never marked for answering.
+        self.live_from = session.history.end
 
     @property
     def read_only(self) -> bool:
@@ -70,9 +72,15 @@ class Attachment:
                 {"event": "missed", "session": key, "offset": history.start, "count": gap}
             )
             self.cursor = history.start
+        # The active writer's terminal answers the queries in live output (docs/protocol.md).
+        answer = self.session.active_writer() is self
         while self.cursor < history.end and not self.sink.paused:
-            data = history.read(self.cursor, CHUNK)
-            self.sink.send({"event": "output", "session": key, "offset": self.cursor, "data": data})
+            replay = self.cursor < self.live_from
+            data = history.read(self.cursor, min(CHUNK, self.live_from - self.cursor) if replay else CHUNK)
+            event = {"event": "output", "session": key, "offset": self.cursor, "data": data}
+            if answer and not replay:
+                event["answer"] = True
+            self.sink.send(event)
             self.cursor += len(data)
         self.session.sent(self.cursor)
 

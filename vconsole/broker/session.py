@@ -313,6 +313,17 @@ class ConsoleSession:
 
     # --- reporting -------------------------------------------------------
 
+    def active_writer(self) -> Attachment | None:
+        """The attached read-write client that was active last, if any: its terminal answers queries.
+
+        Active means typed, resized or attached with a size (``Attachment.active``);
+        of clients never active, the one that attached last. It is the one
+        terminal that answers the terminal queries in live output
+        (docs/protocol.md, "Terminal queries").
+        """
+        writers = [a for a in self.attachments if not a.read_only]
+        return max(writers, key=lambda a: (a.active, a.id), default=None)
+
     @property
     def unread(self) -> int:
         """Bytes no client has been sent yet."""

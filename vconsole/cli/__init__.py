@@ -12,13 +12,17 @@ from vconsole import __version__
 from vconsole.cli import snapshot_commands
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
+from vconsole.display_text import printable
+
+# An error quotes names and a provider tool's words: shown through printable, up to this long.
+MAX_ERROR = 2048
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error instead of a usage dump."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: {message} (see {self.prog} --help)\n")
+        sys.stderr.write(f"{self.prog}: {printable(message, MAX_ERROR)} (see {self.prog} --help)\n")
         sys.exit(EXIT_USAGE)
 
 
@@ -104,10 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_tui(args)
         return asyncio.run(_dispatch(args))
     except CliError as err:
-        sys.stderr.write(f"vconsole: {err}\n")
+        sys.stderr.write(f"vconsole: {printable(str(err), MAX_ERROR)}\n")
         return err.code
     except ConfigError as err:
-        sys.stderr.write(f"vconsole: {err}\n")
+        sys.stderr.write(f"vconsole: {printable(str(err), MAX_ERROR)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

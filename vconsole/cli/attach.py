@@ -40,6 +40,7 @@ from vconsole.cli.exit_codes import (
     EXIT_STOPPED,
 )
 from vconsole.client import Client, RequestFailed
+from vconsole.display_text import printable
 from vconsole.domain import AttachMode, ConsoleState, SessionKey, Target
 from vconsole.reconnect import (
     Connected,
@@ -50,6 +51,7 @@ from vconsole.reconnect import (
     Resumed,
     ResumeFailed,
 )
+from vconsole.term.queries import QueryFilter
 
 REFUSED_NOTICE_EVERY = 1.0  # seconds between "keys not sent" notices while disconnected
 # A console the broker no longer knows when we come back was removed meanwhile.
@@ -71,8 +73,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _notice(text: str) -> None:
-    # Notices go to stderr so a redirected stdout carries only console bytes.
-    sys.stderr.write(f"\r\n[vconsole: {text}]\r\n")
+    # Notices go to stderr so a redirected stdout carries only console bytes. They quote
+    # the broker's reasons (a provider tool's words): nothing in them may act on the terminal.
+    sys.stderr.write(f"\r\n[vconsole: {printable(text, 1024)}]\r\n")
     sys.stderr.flush()
 
 
@@ -101,6 +104,7 @@ class AttachedTerminal:
         self.state = ConsoleState.CONNECTED
         self.refused = 0  # keys not sent since the last notice
         self._refused_notice = 0.0
+        self.queries = QueryFilter()
 
     def finish(self, code: int) -> None:
         """End the attach with exit ``code``."""
@@ -113,8 +117,12 @@ class AttachedTerminal:
         if self.session is not None and event.get("session") not in (None, self.session.text):
             return
         if kind == "output":
+            # The terminal sees a query only where the broker says this client answers it
+            # (live output, the active read-write client): its answer is typed into the guest.
+            data = self.queries.feed(event["data"], answer=bool(event.get("answer")) and not self.read_only)
             try:
-                _write_all(self.stdout, event["data"])
+                if data:
+                    _write_all(self.stdout, data)
             except OSError:
                 # Whoever read our output has gone (``| head``): nothing left to show.
                 self.finish(EXIT_OK)
@@ -322,7 +330,7 @@ async def run_attach(
     term.state = reply.state
     mode = "read-only" if read_only else "read-write"
     sys.stderr.write(
-        f"[vconsole: attached to {reply.guest} {reply.console} ({mode}); "
+        f"[vconsole: attached to {printable(reply.guest)} {printable(reply.console)} ({mode}); "
         f"detach with {describe_escape(escape)} then .]\r\n"
     )
     if reply.missed:

@@ -26,6 +26,7 @@ from vconsole.cli.listing import render_table
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.config import Config
 from vconsole.detached import DaemonAlreadyRunning, socket_answers
+from vconsole.display_text import printable
 from vconsole.domain import Target, TargetSyntaxError, parse_target
 from vconsole.local_broker import LocalBroker, build_broker
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
@@ -93,9 +94,10 @@ async def cmd_ls(args: argparse.Namespace) -> int:
         sys.stdout.write(render_table(listing))
     for provider in listing["providers"]:
         if provider.get("error"):
-            sys.stderr.write(f"vconsole: provider {provider['name']} failed: {provider['error']}\n")
+            failed = printable(f"provider {provider['name']} failed: {provider['error']}", 2048)
+            sys.stderr.write(f"vconsole: {failed}\n")
     if isinstance(saved, dict) and saved.get("save") == "failed":
-        sys.stderr.write(f"vconsole: {saved.get('error')}\n")
+        sys.stderr.write(f"vconsole: {printable(str(saved.get('error')), 2048)}\n")
     return EXIT_OK
 
 
@@ -141,11 +143,17 @@ async def cmd_stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _PrintableLog(logging.Formatter):
+    """Log lines quote guest names and tools' words: shown through printable (tracebacks as they are)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record), 8192)
+
+
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PrintableLog("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:

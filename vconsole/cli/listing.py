@@ -1,9 +1,15 @@
-"""The table ``vconsole ls`` prints."""
+"""The table ``vconsole ls`` prints.
+
+Names, ids and states come from providers (fleet files, ``lxc-ls``, ``xl
+list``, ``vzlist``): every cell is shown through :func:`printable`, so none
+can act on the terminal; ``ls --json`` keeps the exact values.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from vconsole.display_text import printable
 from vconsole.units import human
 
 COLUMNS = ("GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED")
@@ -13,7 +19,7 @@ def render_table(listing: dict[str, Any]) -> str:
     """One line per console, the guest columns only on its first console."""
     rows: list[tuple[str, ...]] = []
     for guest in listing["guests"]:
-        head = (guest["name"], guest["id"], guest["kind"], guest["state"])
+        head = (printable(guest["name"]), printable(guest["id"]), printable(guest["kind"]), printable(guest["state"]))
         consoles = guest["consoles"] or [None]
         for i, con in enumerate(consoles):
             left = head if i == 0 else ("", "", "", "")
@@ -24,8 +30,8 @@ def render_table(listing: dict[str, Any]) -> str:
             rows.append(
                 (
                     *left,
-                    con["name"],
-                    con["state"],
+                    printable(con["name"]),
+                    printable(con["state"]),
                     str(con["clients"]),
                     human(con["unread"]),
                     human(con["pending"]),

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vconsole.display_text import printable
 from vconsole.runtime_paths import default_snapshot_path
 
 COMMANDS = ("snapshot", "restore", "show")
@@ -55,17 +56,12 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
     async with connected(args) as client:
         reply = await client.snapshot(targets, str(out))
     for item in reply.not_captured:  # the reason may quote a provider's tool: no control characters reach the terminal
-        sys.stderr.write(printable(item.message) + "\n")
+        sys.stderr.write(printable(item.message, 1024) + "\n")
     if args.json:
         sys.stdout.write(json.dumps(reply.summary(), indent=2) + "\n")
     else:
-        sys.stdout.write(f"{out}: {reply.records} console(s), {reply.size} bytes\n")
+        sys.stdout.write(f"{printable(str(out), 4096)}: {reply.records} console(s), {reply.size} bytes\n")
     return EXIT_OK
-
-
-def printable(text: str) -> str:
-    """``text`` with every non-printable character shown as ``?``."""
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def load_file(path: str) -> Any:
@@ -104,7 +100,7 @@ async def cmd_restore(args: argparse.Namespace) -> int:
     request = RestoreRequest(os.path.abspath(args.file), into=into, inject_input=args.inject_input)
     async with connected(args) as client:
         reply = await client.restore(request)
-    restored = ", ".join(map(str, reply.restored))
+    restored = printable(", ".join(map(str, reply.restored)), 2048)  # session keys hold provider ids
     held = f" ({reply.held_bytes} already there)" if reply.held_bytes else ""
     sys.stdout.write(f"restored {restored}: history {reply.history_bytes} bytes{held}, "
                      f"ring {reply.ring_bytes} bytes, input {reply.input_bytes} bytes\n")

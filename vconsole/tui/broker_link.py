@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from textual.message_pump import MessagePump
+from textual.widget import Widget
 
 from vconsole.client import Client, RequestFailed
 from vconsole.tui.messages import BrokerLost, FleetListed
@@ -66,7 +67,7 @@ class BrokerLink:
         if link is None:
             return  # a console no tab shows (any more)
         if kind == "output":
-            link.receive(event["data"])
+            link.receive(event["data"], answer=bool(event.get("answer")))
         elif kind == "missed":
             link.missed(event["count"])
         elif kind == "state":
@@ -77,7 +78,7 @@ class BrokerLink:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def open_session(self, ref: ConsoleRef, read_only: bool, pane: MessagePump) -> SessionLink:
+    def open_session(self, ref: ConsoleRef, read_only: bool, pane: Widget) -> SessionLink:
         """The link of a console about to be attached; its events go to ``pane`` from now on."""
         link = SessionLink(self, ref, read_only, pane)
         self._sessions[ref.session] = link

@@ -7,8 +7,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
 from vconsole.client import RequestFailed
+from vconsole.display_text import printable
 from vconsole.domain import GuestState
 from vconsole.tui.guest_tree import console_refs
 
@@ -29,7 +31,7 @@ class VConsoleCommands(Provider):
         main = cast("MainScreen", self.screen)
         out: list[tuple[str, Callable[[], Any], str]] = []
         for ref in console_refs(main.listing):
-            name = f"{ref.guest}:{ref.console}"
+            name = escape(printable(f"{ref.guest}:{ref.console}"))  # the palette reads titles as markup
             out.append((f"Open {name}", partial(main.open_console, ref), f"attach to {name} ({ref.state})"))
             out.append(
                 (f"Spy on {name} (read-only)", partial(main.open_console, ref, True), "watch without typing")
@@ -37,7 +39,8 @@ class VConsoleCommands(Provider):
         for guest in main.listing.get("guests", []):
             op = "stop" if guest["state"] == GuestState.RUNNING else "start"
             out.append(
-                (f"{op.title()} guest {guest['name']}", partial(self._guest_op, op, guest["id"]), f"{guest['kind']} {guest['id']}")
+                (f"{op.title()} guest {escape(printable(guest['name']))}", partial(self._guest_op, op, guest["id"]),
+                 escape(printable(f"{guest['kind']} {guest['id']}")))
             )
         for theme in sorted(app.themes):
             out.append((f"Theme: {theme}", partial(app.switch_theme, theme), "switch colours"))
@@ -55,9 +58,9 @@ class VConsoleCommands(Provider):
         try:
             await app.link.guest_op(op, guest_id)
         except RequestFailed as exc:
-            app.notify(exc.message, title=f"{op} failed", severity="error")
+            app.notify(printable(exc.message, 1024), title=f"{op} failed", severity="error", markup=False)
         else:
-            app.notify(f"{op} {guest_id}: done")
+            app.notify(f"{op} {printable(guest_id)}: done", markup=False)
             await app.link.refresh()
 
     async def discover(self) -> Hits:

@@ -8,9 +8,11 @@ import time
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.widgets import Static, TabbedContent, TabPane
 
 from vconsole.client import RequestFailed
+from vconsole.display_text import printable
 from vconsole.domain import ConsoleState
 from vconsole.tui.messages import (
     ConsoleMissed,
@@ -52,8 +54,9 @@ class ConsolePane(TabPane):
     """
 
     def __init__(self, ref: ConsoleRef, read_only: bool, palette: TerminalPalette, broker: BrokerLink) -> None:
-        title = f"{ref.guest}:{ref.console}"
-        super().__init__(title, id=pane_id(ref.session))
+        # Names come from providers: shown through printable, and never read as Textual markup.
+        title = printable(f"{ref.guest}:{ref.console}")
+        super().__init__(Content(title), id=pane_id(ref.session))
         self.title = title
         self.session = ref.session
         self.read_only = read_only
@@ -129,7 +132,7 @@ class ConsolePane(TabPane):
         if now - self._missed_told >= MISSED_NOTICE:
             self._missed_told = now
             self.notify(f"{self.title}: {self._missed_total} bytes were dropped before this tab saw them",
-                        severity="warning")
+                        severity="warning", markup=False)
 
     def on_console_state_changed(self, message: ConsoleStateChanged) -> None:
         """The console changed state."""
@@ -154,8 +157,8 @@ class ConsolePane(TabPane):
         if state != ConsoleState.CONNECTED:
             parts.append(ADVICE.get(state, reason))
             if reason:
-                parts.append(reason)
-        self.status.update(" " + " · ".join(parts))
+                parts.append(printable(reason, 1024))  # a provider tool's words
+        self.status.update(Content(" " + " · ".join(parts)))
         self.status.set_class(state != ConsoleState.CONNECTED, "-problem")
 
     def tab_label(self) -> str:
@@ -170,4 +173,4 @@ class ConsolePane(TabPane):
         # A flooding hidden tab would relabel dozens of times a second, each a new layout;
         # its label ("+7.1M") changes far less often.
         if tab.label_text != label:
-            tab.label = label
+            tab.label = Content(label)

@@ -10,6 +10,7 @@ from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from vconsole.display_text import printable
 from vconsole.domain import ConsoleState, GuestState
 from vconsole.tui.messages import OpenConsole
 from vconsole.units import human
@@ -42,7 +43,7 @@ class ConsoleRef:
 def console_label(ref: ConsoleRef, local_unread: int = 0) -> Text:
     """``vtty0 ● +1.2K 2c``: name, state, unread bytes, clients."""
     glyph, colour = BADGES.get(ref.state, ("?", "white"))
-    label = Text(ref.console)
+    label = Text(printable(ref.console))  # names come from providers: nothing in them may act
     label.append(f" {glyph}", style=colour)
     unread = ref.unread + local_unread
     if unread:
@@ -117,18 +118,18 @@ class GuestTree(Tree[ConsoleRef | None]):
             host_key = f"{guest['host']} ({guest['provider']})"
             host = hosts.get(host_key)
             if host is None:
-                host = hosts[host_key] = self.root.add(Text(host_key, style="bold"), expand=True)
+                host = hosts[host_key] = self.root.add(Text(printable(host_key), style="bold"), expand=True)
             group_key = (host_key, guest["kind"])
             group = groups.get(group_key)
             if group is None:
                 label = KIND_GROUPS.get(guest["kind"], guest["kind"])
-                group = groups[group_key] = host.add(label, expand=True)
+                group = groups[group_key] = host.add(Text(printable(label)), expand=True)
             gnode = guest_nodes.get(ref.guest)
             if gnode is None:
-                text = Text(ref.guest)
-                text.append(f" {guest['id']}", style="dim")
+                text = Text(printable(ref.guest))
+                text.append(f" {printable(guest['id'])}", style="dim")
                 if guest["state"] != GuestState.RUNNING:
-                    text.append(f" {guest['state']}", style="grey50")
+                    text.append(f" {printable(guest['state'])}", style="grey50")
                 gnode = guest_nodes[ref.guest] = group.add(text, expand=True)
             node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)
             self._console_nodes[ref.session] = node

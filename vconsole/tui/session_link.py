@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual.message_pump import MessagePump
+from textual.widget import Widget
 
+from vconsole.term.queries import QueryFilter
 from vconsole.tui.messages import ConsoleMissed, ConsoleStateChanged, OutputWaiting
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class SessionLink:
     leaves bytes behind.
     """
 
-    def __init__(self, broker: BrokerLink, ref: ConsoleRef, read_only: bool, pane: MessagePump) -> None:
+    def __init__(self, broker: BrokerLink, ref: ConsoleRef, read_only: bool, pane: Widget) -> None:
         self.broker = broker
         self.client = broker.client
         self.session = ref.session
@@ -72,12 +73,22 @@ class SessionLink:
         self.read_only = read_only
         self.pane = pane
         self.backlog = OutputBacklog()
+        self.queries = QueryFilter()
         self._waiting = False  # an OutputWaiting is in flight
 
     # --- from the broker ----------------------------------------------------
 
-    def receive(self, data: bytes) -> None:
-        """Output for this console: into the backlog, and tell the pane if it is not told yet."""
+    def receive(self, data: bytes, answer: bool = False) -> None:
+        """Output for this console: into the backlog, and tell the pane if it is not told yet.
+
+        The tab's terminal answers queries (DA, DSR) like a real one, so it sees
+        them only where it should answer: live output the broker marks for this
+        client (``answer``), in a visible read-write tab. A replay or a hidden
+        tab never types an answer into the guest (docs/protocol.md).
+        """
+        data = self.queries.feed(data, answer=answer and not self.read_only and self.pane.display)
+        if not data:
+            return
         dropped = self.backlog.push(data)
         if dropped:
             self.pane.post_message(ConsoleMissed(dropped))

@@ -15,6 +15,7 @@ from pathlib import Path
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -52,7 +53,7 @@ class RestoreScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Restore a snapshot into {self.console}  (Enter picks, Esc cancels)")
+            yield Static(Content(f"Restore a snapshot into {self.console}  (Enter picks, Esc cancels)"))
             if self.files:
                 yield OptionList(*[Option(p.name, id=str(p)) for p in self.files])
             else:
@@ -91,9 +92,9 @@ async def snapshot_pane(pane: ConsolePane) -> None:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         size = await pane.link.snapshot(str(out))
     except (RequestFailed, OSError, ConnectionError) as exc:
-        pane.notify(f"snapshot failed: {exc}", severity="error")
+        pane.notify(f"snapshot failed: {exc}", severity="error", markup=False)
         return
-    pane.notify(f"snapshot of {pane.title}: {out} ({size} bytes)", timeout=8)
+    pane.notify(f"snapshot of {pane.title}: {out} ({size} bytes)", timeout=8, markup=False)
 
 
 async def restore_into(pane: ConsolePane, path: str | None) -> None:
@@ -103,6 +104,6 @@ async def restore_into(pane: ConsolePane, path: str | None) -> None:
     try:
         ring_bytes = await pane.link.restore(path)
     except (RequestFailed, ConnectionError) as exc:
-        pane.notify(f"restore refused: {exc}", severity="error", timeout=10)
+        pane.notify(f"restore refused: {exc}", severity="error", timeout=10, markup=False)
         return
-    pane.notify(f"restored {Path(path).name} into {pane.title} (ring {ring_bytes} bytes)")
+    pane.notify(f"restored {Path(path).name} into {pane.title} (ring {ring_bytes} bytes)", markup=False)

@@ -13,8 +13,10 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from vconsole.display_text import printable
 from vconsole.snapshot.model import ConsoleRecord, Pending, SnapshotFile
 from vconsole.term.terminal import Terminal
 from vconsole.tui.palette import TerminalPalette
@@ -67,7 +69,7 @@ class SnapshotViewerApp(App[None]):
         super().__init__()
         self.snapshot = snapshot
         self.title = f"vconsole show {title}"
-        self.sub_title = f"{snapshot.host}, {len(snapshot.records)} console(s)"
+        self.sub_title = f"{printable(snapshot.host)}, {len(snapshot.records)} console(s)"
         self.themes, _errors = discover_themes()
         self.requested_theme = theme or DEFAULT_THEME
         self.terminal_palette = TerminalPalette.of_theme(self.themes.get(self.requested_theme))
@@ -77,8 +79,9 @@ class SnapshotViewerApp(App[None]):
         yield Header()
         with TabbedContent():
             for i, rec in enumerate(self.snapshot.records):
-                with TabPane(f"{rec.guest_name}:{rec.console_index}", id=f"rec{i}"):
-                    yield Static(describe(rec), classes="facts")
+                # A snapshot file is untrusted: its names are shown through printable, never as markup.
+                with TabPane(Content(printable(f"{rec.guest_name}:{rec.console_index}")), id=f"rec{i}"):
+                    yield Static(Content(printable(describe(rec), 4096)), classes="facts")
                     view = TerminalView(self.terminal_palette)
                     if rec.history.data or rec.screen is None:
                         view.term.feed(rec.history.data)
