@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -23,6 +23,8 @@ from vconsole.tui.snapshot_screens import RestoreScreen, restore_into, snapshot_
 if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
 
+NARROW_BELOW = 100  # terminal columns under which the guest list narrows (30 -> 24 columns)
+
 WELCOME = """No console open.
 
 Pick one in the guest list and press Enter (type to filter the list).
@@ -39,7 +41,9 @@ class MainScreen(Screen[None]):
 
     DEFAULT_CSS = """
     #main { height: 1fr; }
-    GuestTree { width: 34; border-right: solid $panel; }
+    GuestTree { width: 30; border-right: solid $panel; scrollbar-size-vertical: 1; }
+    MainScreen.-narrow GuestTree { width: 24; }
+    MainScreen.-no-guests GuestTree { display: none; }
     TabbedContent { width: 1fr; }
     #statusbar { height: 1; background: $panel; color: $text-muted; }
     #right { width: 1fr; }
@@ -75,6 +79,24 @@ class MainScreen(Screen[None]):
         """Start in the guest list."""
         self.query_one(GuestTree).focus()
         self.show_welcome()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A small terminal (80x24 over SSH) gets the narrow guest list."""
+        self.set_class(event.size.width < NARROW_BELOW, "-narrow")
+
+    @property
+    def guests_hidden(self) -> bool:
+        """Whether the guest list is collapsed (prefix b)."""
+        return self.has_class("-no-guests")
+
+    def show_guests(self, shown: bool) -> None:
+        """Show or collapse the guest list; collapsed, the tabs get its columns."""
+        tree = self.query_one(GuestTree)
+        self.set_class(not shown, "-no-guests")
+        if not shown and tree.has_focus:
+            active = self.active_pane()
+            if active is not None:
+                active.view.focus()
 
     def show_welcome(self) -> None:
         """The welcome text while no tab is open, the tabs otherwise."""
@@ -175,6 +197,7 @@ class MainScreen(Screen[None]):
         if nxt is not None:
             nxt.view.focus()
         else:
+            self.show_guests(True)  # nothing else to show
             self.query_one(GuestTree).focus()
 
     def set_palette(self, palette: TerminalPalette) -> None:
@@ -235,8 +258,16 @@ class MainScreen(Screen[None]):
             await self.close_pane(active)
 
     def action_focus_guests(self) -> None:
-        """Into the guest list."""
+        """Into the guest list (shown again if it was collapsed)."""
+        self.show_guests(True)
         self.query_one(GuestTree).focus()
+
+    def action_toggle_guests(self) -> None:
+        """Collapse the guest list, or show it again."""
+        if not self.guests_hidden and not self.panes():
+            self.notify("no console is open: the guest list stays", severity="warning")
+            return
+        self.show_guests(self.guests_hidden)
 
     async def action_snapshot(self) -> None:
         """Snapshot the visible tab's console."""
