@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -10,6 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent
+from textual.widgets._tabs import Underline
+from textual.widgets.tabbed_content import ContentTabs
 
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
 
 NARROW_BELOW = 100  # terminal columns under which the guest list narrows (30 -> 24 columns)
+READ_ONLY_NOTICE = 4.0  # seconds a "keys are not sent" notice shows; typing on shows no second one meanwhile
+UNDERLINE_SLIDE = 0.3  # seconds, as Textual slides the tab underline
+SCROLLBACK_KEYS = ("shift+pageup", "shift+pagedown")  # the terminal's own keys: never sent, so fine in a spy tab
 
 WELCOME = """No console open.
 
@@ -60,6 +66,7 @@ class MainScreen(Screen[None]):
         self.prefix_pending = False
         self.idle_status = "starting"
         self._pane_of: dict[str, ConsolePane] = {}  # session: its tab, a cache for pane()
+        self._read_only_told = float("-inf")  # when a spy tab last said keys are not sent
 
     @property
     def vconsole(self) -> VConsoleApp:
@@ -79,6 +86,7 @@ class MainScreen(Screen[None]):
         """Start in the guest list."""
         self.query_one(GuestTree).focus()
         self.show_welcome()
+        self.screen_layout_refresh_signal.subscribe(self, self.place_tab_underline)
 
     def on_resize(self, event: events.Resize) -> None:
         """A small terminal (80x24 over SSH) gets the narrow guest list."""
@@ -151,6 +159,25 @@ class MainScreen(Screen[None]):
         active = self.query_one(TabbedContent).active_pane
         return active if isinstance(active, ConsolePane) else None
 
+    def place_tab_underline(self, _screen: Screen[Any]) -> None:
+        """After a layout, put the tab bar's underline under the active tab if it is elsewhere.
+
+        Textual measures the active tab right after activating it. A tab opened
+        from the command palette is activated while the palette holds screen
+        updates back (App.delay_update), so it is measured before it is laid out
+        (width 0) and the underline stayed at column 0.
+        """
+        tabs = self.query_one(ContentTabs)
+        tab = tabs.active_tab
+        if tab is None or not tab.size.width:
+            return
+        underline = tabs.query_one(Underline)
+        start, end = tab.virtual_region.shrink(tab.styles.gutter).column_span
+        if (underline.highlight_start, underline.highlight_end) != (start, end):
+            # As Textual moves it: an animation replaces one still sliding to the wrong place.
+            underline.animate("highlight_start", start, duration=UNDERLINE_SLIDE, level="basic")
+            underline.animate("highlight_end", end, duration=UNDERLINE_SLIDE, level="basic")
+
     def show_pane(self, pane: ConsolePane) -> None:
         """Make a tab the visible one."""
         self.query_one(TabbedContent).active = pane.id or ""
@@ -169,14 +196,27 @@ class MainScreen(Screen[None]):
         await self.open_console(message.ref)
 
     async def open_console(self, ref: ConsoleRef, read_only: bool = False) -> None:
-        """Focus the console's tab, or attach and open a new one."""
+        """Focus the console's tab, or attach and open a new one.
+
+        One client holds one attachment per console, so a console has one tab.
+        Spying on a console open read-write here is refused (it would take the
+        keyboard away from that tab); opening read-write a console open as a spy
+        turns that tab read-write. Either way a notice says so.
+        """
         existing = self.pane(ref.session)
         if existing is not None and existing.read_only == read_only:
             self.show_pane(existing)
             existing.view.focus()
             return
+        if existing is not None and read_only:
+            self.show_pane(existing)
+            existing.view.focus()
+            self.notify(f"{existing.title} is open read-write in this tab; close it "
+                        f"({key_label(self.prefix)} w) to spy on it instead", severity="warning")
+            return
         if existing is not None:
             await self.close_pane(existing)
+            self.notify(f"{existing.title}: the spy tab is now read-write (keys are sent)")
         link = self.vconsole.link
         if link is None:
             self.notify("not connected to the broker yet", severity="warning")
@@ -208,7 +248,11 @@ class MainScreen(Screen[None]):
     # --- the prefix key -----------------------------------------------------
 
     async def take_prefix_key(self, key: str) -> bool:
-        """Whether ``key`` was the prefix's: the prefix itself, or the command key after it."""
+        """Whether ``key`` was the prefix's: the prefix itself, or the command key after it.
+
+        Every key passes here before any widget, so a key typed into a spy tab
+        (which sends nothing) is answered here with a notice.
+        """
         if self.prefix_pending:
             self.prefix_pending = False
             self.set_status(self.idle_status)
@@ -220,7 +264,22 @@ class MainScreen(Screen[None]):
             self.prefix_pending = True
             self.set_status(f"{key_label(self.prefix)} … {prefix_hint()}")
             return True
+        self.tell_if_read_only(key)
         return False
+
+    def tell_if_read_only(self, key: str) -> None:
+        """A key for a spy tab's guest is not sent: say so, at most once per READ_ONLY_NOTICE seconds."""
+        active = self.active_pane()
+        if active is None or not active.read_only or not active.view.has_focus or key in SCROLLBACK_KEYS:
+            return
+        now = time.monotonic()
+        if now - self._read_only_told < READ_ONLY_NOTICE:
+            return
+        self._read_only_told = now
+        palette = f"{key_label(self.prefix)} :"
+        self.notify(f"keys are not sent: {active.title} is a spy tab. "
+                    f"To type, open it read-write ({palette} Open {active.title}).",
+                    title="read-only", severity="warning", timeout=READ_ONLY_NOTICE)
 
     def action_step_tab(self, step: int) -> None:
         """The next (1) or previous (-1) tab, round."""
