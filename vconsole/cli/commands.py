@@ -33,10 +33,14 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
     return RuntimePaths.resolve(args.socket)
 
 
+def _say(line: str) -> None:
+    sys.stderr.write(f"vconsole: {line}\n")
+
+
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
-    local = LocalBroker(_paths(args), in_process=args.no_daemon)
+    local = LocalBroker(_paths(args), in_process=args.no_daemon, announce=_say)
     try:
         client = await local.connect()
     except BrokerUnreachable as exc:

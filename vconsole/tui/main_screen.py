@@ -6,6 +6,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -14,6 +15,7 @@ from textual.widgets import Static, TabbedContent
 from textual.widgets._tabs import Underline
 from textual.widgets.tabbed_content import ContentTabs
 
+from vconsole.providers.detect import describe_choice
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
@@ -33,10 +35,23 @@ SCROLLBACK_KEYS = ("shift+pageup", "shift+pagedown")  # the terminal's own keys:
 
 WELCOME = """No console open.
 
-Pick one in the guest list and press Enter (type to filter the list).
-Every key then goes to the guest, except the prefix {prefix}:
-{prefix} n / p / 1-9 switch tabs, {prefix} u jumps to unread output,
-{prefix} : opens the command palette, {prefix} ? lists every key."""
+Pick one in the guest list and press Enter (type to filter it). Every key then goes to the guest, except the prefix {prefix}:
+
+  {prefix} n / p / 1-9  switch tabs
+  {prefix} u            next unread output
+  {prefix} b            hide / show the guest list
+  {prefix} :            command palette
+  {prefix} ?            every key"""
+
+
+def welcome_text(prefix: str, providers: tuple[str, ...]) -> Text:
+    """The right-hand side while no tab is open: how to start, and where the guests come from."""
+    text = Text(WELCOME.format(prefix=key_label(prefix)))
+    if providers:
+        # On a host with LXC the demo lab is off; this line says so and how to choose.
+        choice = describe_choice(providers)
+        text.append(f"\n\n{choice[:1].upper()}{choice[1:]}.")
+    return text
 
 
 class MainScreen(Screen[None]):
@@ -65,6 +80,7 @@ class MainScreen(Screen[None]):
         self.listing: dict[str, Any] = {"guests": []}
         self.prefix_pending = False
         self.idle_status = "starting"
+        self.providers: tuple[str, ...] = ()  # the broker's, from its listing
         self._pane_of: dict[str, ConsolePane] = {}  # session: its tab, a cache for pane()
         self._read_only_told = float("-inf")  # when a spy tab last said keys are not sent
 
@@ -77,7 +93,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main"):
             yield GuestTree(id="guests")
             with Vertical(id="right"):
-                yield Static(WELCOME.format(prefix=key_label(self.prefix)), id="welcome")
+                yield Static(welcome_text(self.prefix, ()), id="welcome")
                 with TabbedContent(id="tabs"):
                     pass
         yield Static(f" vconsole · prefix {key_label(self.prefix)} · {key_label(self.prefix)} ? for help", id="statusbar")
@@ -120,9 +136,12 @@ class MainScreen(Screen[None]):
         self.query_one("#statusbar", Static).update(f" vconsole · {text}")
 
     def link_up(self) -> None:
-        """Connected: the idle status line says so."""
-        self.idle_status = f"connected · prefix {key_label(self.prefix)} · {key_label(self.prefix)} ? for help"
-        self.set_status(self.idle_status)
+        """Connected: the idle status line says so, and which providers the broker serves."""
+        label = key_label(self.prefix)
+        serves = f" · {', '.join(self.providers)}" if self.providers else ""
+        self.idle_status = f"connected{serves} · prefix {label} · {label} ? for help"
+        if not self.prefix_pending:
+            self.set_status(self.idle_status)
 
     def on_broker_lost(self, message: BrokerLost) -> None:
         """Say so; the tabs keep what they showed."""
@@ -132,6 +151,11 @@ class MainScreen(Screen[None]):
     def on_fleet_listed(self, message: FleetListed) -> None:
         """Sidebar badges from a fresh listing (plus what open tabs received unseen)."""
         self.listing = message.listing
+        providers = tuple(str(p.get("name", "?")) for p in message.listing.get("providers", []))
+        if providers != self.providers:
+            self.providers = providers
+            self.query_one("#welcome", Static).update(welcome_text(self.prefix, providers))
+            self.link_up()
         tree = self.query_one(GuestTree)
         tree.local_unread = {p.session: p.unread for p in self.panes()}
         tree.update_listing(message.listing)
