@@ -10,10 +10,11 @@ DISCONNECTED), exactly as a daemon does on SIGTERM.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vconsole.client import BrokerUnreachable, Client
-from vconsole.config import Config
+from vconsole.config import Config, ConfigError
 from vconsole.detached import DaemonAlreadyRunning, socket_answers
 from vconsole.runtime_paths import RuntimePaths
 
@@ -38,12 +39,23 @@ class LocalBroker:
     and checked at once, so a bad setting is a ConfigError before anything
     starts. A daemon reads its own configuration, so a client that only
     connects never refuses to run (say, to shut a broker down) over it.
+
+    When a broker is started here, ``announce`` (if given) gets one line
+    saying which providers it serves and how to choose others.
     """
 
-    def __init__(self, paths: RuntimePaths, *, in_process: bool, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        paths: RuntimePaths,
+        *,
+        in_process: bool,
+        config: Config | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.paths = paths
         self.in_process = in_process
         self.config = config
+        self.announce = announce
         if in_process:
             from vconsole.providers.detect import check_provider_config  # as in build_broker
 
@@ -59,7 +71,8 @@ class LocalBroker:
         socket (then that one is used, as a daemon would be). Otherwise the
         daemon is started in the background when none answers.
         """
-        if self.in_process and self.broker is None and not socket_answers(self.paths.socket):
+        starting = not socket_answers(self.paths.socket)
+        if self.in_process and self.broker is None and starting:
             broker = build_broker(self.paths, self.config or Config.load())
             try:
                 await broker.start()
@@ -72,7 +85,22 @@ class LocalBroker:
             await self.close()
             raise
         self._clients.append(client)
+        if starting and self.announce is not None:
+            self._announce_start(self.announce)
         return client
+
+    def _announce_start(self, announce: Callable[[str], None]) -> None:
+        # A daemon chose its providers from this same environment and config file.
+        from vconsole.providers.detect import describe_choice, wanted
+
+        if self.broker is not None:
+            names = [p.name for p in self.broker.registry.providers]
+        else:
+            try:
+                names = wanted(self.config or Config.load())
+            except ConfigError:
+                return  # the daemon started, so it read the file; a race with an edit: say nothing
+        announce(f"started the broker: {describe_choice(names)}")
 
     async def close(self) -> None:
         """Close every client made here, then stop the in-process broker (if any)."""

@@ -23,7 +23,8 @@ OUTPUT = {
     "lab:102:vtty0": FIXTURES / "term" / "top_batch.bin",
     "lab:1:pv0": FIXTURES / "term" / "dialog_box.bin",
 }
-# Printed by an already open session when another one is attached: an unread badge.
+# Printed by the first open session when a second one is attached: an unread badge. Only then,
+# so tabs opened later change no label (a relabel re-places the tab underline, hiding its bugs).
 LATER = b"\r\n[db] heartbeat 7: service healthy\r\n"
 
 
@@ -63,8 +64,8 @@ class ReplayBroker:
                      end=len(data), missed=0, lost=0),
             {"event": "output", "session": session, "offset": 0, "data": data},
         ]
-        for earlier in self.attached:
-            out.append({"event": "output", "session": earlier, "offset": 1 << 20, "data": LATER})
+        if len(self.attached) == 1:
+            out.append({"event": "output", "session": self.attached[0], "offset": 1 << 20, "data": LATER})
         self.attached.append(session)
         return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from tests.lab_host import LabHost
+from tests.tui.pilot_wait import until
 from vconsole.client import Client
 from vconsole.tui.app import VConsoleApp
 from vconsole.tui.console_pane import ConsolePane
@@ -19,19 +20,6 @@ from vconsole.tui.guest_tree import GuestTree
 from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.screens import HelpScreen
 from vconsole.tui.snapshot_screens import RestoreScreen
-
-
-async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Let the app run until ``check()`` is truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def fleet(lab_host: LabHost) -> Path:

@@ -2,53 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.lab_host import REPO
-from vconsole.client import Client
+from tests.tui.replay_app import make_app, settle
 from vconsole.runtime_paths import RuntimePaths
-from vconsole.tui.app import VConsoleApp
 
 SIZE = (100, 30)
-
-
-@pytest.fixture
-def replay_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimePaths]:
-    base = Path(tempfile.mkdtemp(prefix="vcs", dir="/tmp"))
-    # No user theme files and no user config may leak into the pictures.
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
-    # The tab underline slides when a tab opens; a picture mid-slide differs run to run.
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
-    sock = base / "replay.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.tui.replay_broker", str(sock)], cwd=REPO)
-    deadline = time.monotonic() + 10
-    while not sock.exists():
-        assert time.monotonic() < deadline and proc.poll() is None, "replay broker did not start"
-        time.sleep(0.02)
-    yield RuntimePaths(sock)
-    proc.kill()
-    proc.wait()
-
-
-def make_app(paths: RuntimePaths, theme: str | None = None) -> VConsoleApp:
-    return VConsoleApp(lambda: Client.connect(paths, autostart=False), theme=theme)
-
-
-async def settle(pilot: Any) -> None:
-    # Wait for the listing and a few frames; the replay is immediate.
-    for _ in range(100):
-        await pilot.pause(0.02)
-        if pilot.app.main_screen.listing.get("guests"):
-            break
-    await pilot.pause(0.2)
 
 
 async def open_nth(pilot: Any, presses: list[str]) -> None:

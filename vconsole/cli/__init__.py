@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -91,6 +92,12 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
         help="broker socket (default: $VCONSOLE_SOCKET or the runtime dir)",
     )
     parser.add_argument(
+        "--providers",
+        default=default,
+        metavar="LIST",
+        help="providers of a broker this starts: lab, lxc, openvz, xen, comma-separated (sets $VCONSOLE_PROVIDERS)",
+    )
+    parser.add_argument(
         "--no-daemon",
         action="store_true",
         default=default if default is not None else False,
@@ -101,6 +108,14 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.providers:
+        from vconsole.providers.detect import ENV, REAL, unknown_names
+
+        unknown = unknown_names(args.providers)
+        if unknown:
+            sys.stderr.write(f"vconsole: unknown provider {unknown[0]!r} (known: {', '.join((*REAL, 'lab'))})\n")
+            return EXIT_USAGE
+        os.environ[ENV] = args.providers  # read by the broker this starts, in-process or in the background
     try:
         if args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
             from vconsole.cli.commands import run_tui

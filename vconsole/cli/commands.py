@@ -50,12 +50,18 @@ def guest_arg(text: str) -> Target:
     if target.console is not None:
         raise CliError(f"{text!r} names a console; give the guest: {target.guest_ref}", EXIT_USAGE)
     return target
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"vconsole: {line}\n")
+
+
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
     paths = _paths(args)
     check_before_starting(paths)
-    local = LocalBroker(paths, in_process=args.no_daemon)
+    local = LocalBroker(paths, in_process=args.no_daemon, announce=_say)
     try:
         client = await local.connect()
     except BrokerUnreachable as exc:

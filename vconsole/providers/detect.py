@@ -12,13 +12,18 @@ The lab: ``[lab] enabled = true`` always adds it beside the real providers,
 ``false`` never; unset, the lab is used only when no real provider is, so a
 fresh install on a machine without containers still shows something.
 
-``VCONSOLE_PROVIDERS`` (e.g. ``lab`` or ``lxc,xen``) overrides all of this
-with an exact list; tests use it to keep a real host's guests out of a lab run.
+``VCONSOLE_PROVIDERS`` (e.g. ``lab`` or ``lxc,xen``; ``vconsole --providers``
+sets it) overrides all of this with an exact list; tests use it to keep a real
+host's guests out of a lab run.
+
+On a host with LXC the lab is therefore off unless asked for; describe_choice()
+says so, with the way to ask, wherever a broker starts and on the TUI's first screen.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +97,26 @@ def wanted(config: Config, environ: dict[str, str] | None = None) -> list[str]:
     if config.lab_enabled or (config.lab_enabled is None and not chosen):
         chosen.append("lab")
     return chosen
+
+
+def unknown_names(text: str) -> list[str]:
+    """The names in a ``VCONSOLE_PROVIDERS``-style list that are no provider."""
+    return [n.strip() for n in text.split(",") if n.strip() and n.strip() not in (*REAL, "lab")]
+
+
+def describe_choice(names: Sequence[str]) -> str:
+    """One line for a person: which providers a broker serves, and how to get the lab when it is off."""
+    real = [n for n in names if n != "lab"]
+    if not real:
+        return "guests from the demo lab (a simulated host)" if names else "no providers"
+    shown = ", ".join(real)
+    if "lab" in names:
+        return f"guests from {shown} and the demo lab"
+    return (
+        f"guests from {shown}; the demo lab is off. To see it: vconsole shutdown, then "
+        f"vconsole --providers lab (VCONSOLE_PROVIDERS=lab: the lab alone), "
+        f"or [lab] enabled = true in config.toml (beside {shown})"
+    )
 
 
 def build(name: str, config: Config, lab_socket: Path) -> Provider:

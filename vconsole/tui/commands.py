@@ -32,14 +32,16 @@ class VConsoleCommands(Provider):
         out: list[tuple[str, Callable[[], Any], str]] = []
         for ref in console_refs(main.listing):
             name = escape(printable(f"{ref.guest}:{ref.console}"))  # the palette reads titles as markup
+            open_tab = main.pane(ref.session)
             out.append((f"Open {name}", partial(main.open_console, ref), f"attach to {name} ({ref.state})"))
-            out.append(
-                (f"Spy on {name} (read-only)", partial(main.open_console, ref, True), "watch without typing")
-            )
+            spy_help = "watch without typing"
+            if open_tab is not None and not open_tab.read_only:
+                spy_help = "open read-write in a tab: close that tab first"
+            out.append((f"Spy on {name} (read-only)", partial(main.open_console, ref, True), spy_help))
         for guest in main.listing.get("guests", []):
             op = "stop" if guest["state"] == GuestState.RUNNING else "start"
             out.append(
-                (f"{op.title()} guest {escape(printable(guest['name']))}", partial(self._guest_op, op, guest["id"]),
+                (f"{op.title()} guest {escape(printable(guest['name']))}", partial(self._guest_op, op, f"{guest['provider']}:{guest['id']}"),
                  escape(printable(f"{guest['kind']} {guest['id']}")))
             )
         for theme in sorted(app.themes):

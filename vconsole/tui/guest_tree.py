@@ -78,6 +78,7 @@ class GuestTree(Tree[ConsoleRef | None]):
     def __init__(self, id: str | None = None) -> None:
         super().__init__("guests", id=id)
         self.show_root = False
+        self.guide_depth = 2  # the narrowest Textual allows: the sidebar is narrow at 80 columns
         self.filter_text = ""
         self.listing: dict[str, Any] = {"guests": []}
         self.local_unread: dict[str, int] = {}

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from textual import on
+from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent
+from textual.widgets._tabs import Underline
+from textual.widgets.tabbed_content import ContentTabs
 
+from vconsole.providers.detect import describe_choice
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
@@ -23,12 +28,30 @@ from vconsole.tui.snapshot_screens import RestoreScreen, restore_into, snapshot_
 if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
 
+NARROW_BELOW = 100  # terminal columns under which the guest list narrows (30 -> 24 columns)
+READ_ONLY_NOTICE = 4.0  # seconds a "keys are not sent" notice shows; typing on shows no second one meanwhile
+UNDERLINE_SLIDE = 0.3  # seconds, as Textual slides the tab underline
+SCROLLBACK_KEYS = ("shift+pageup", "shift+pagedown")  # the terminal's own keys: never sent, so fine in a spy tab
+
 WELCOME = """No console open.
 
-Pick one in the guest list and press Enter (type to filter the list).
-Every key then goes to the guest, except the prefix {prefix}:
-{prefix} n / p / 1-9 switch tabs, {prefix} u jumps to unread output,
-{prefix} : opens the command palette, {prefix} ? lists every key."""
+Pick one in the guest list and press Enter (type to filter it). Every key then goes to the guest, except the prefix {prefix}:
+
+  {prefix} n / p / 1-9  switch tabs
+  {prefix} u            next unread output
+  {prefix} b            hide / show the guest list
+  {prefix} :            command palette
+  {prefix} ?            every key"""
+
+
+def welcome_text(prefix: str, providers: tuple[str, ...]) -> Text:
+    """The right-hand side while no tab is open: how to start, and where the guests come from."""
+    text = Text(WELCOME.format(prefix=key_label(prefix)))
+    if providers:
+        # On a host with LXC the demo lab is off; this line says so and how to choose.
+        choice = describe_choice(providers)
+        text.append(f"\n\n{choice[:1].upper()}{choice[1:]}.")
+    return text
 
 
 class MainScreen(Screen[None]):
@@ -39,7 +62,9 @@ class MainScreen(Screen[None]):
 
     DEFAULT_CSS = """
     #main { height: 1fr; }
-    GuestTree { width: 34; border-right: solid $panel; }
+    GuestTree { width: 30; border-right: solid $panel; scrollbar-size-vertical: 1; }
+    MainScreen.-narrow GuestTree { width: 24; }
+    MainScreen.-no-guests GuestTree { display: none; }
     TabbedContent { width: 1fr; }
     #statusbar { height: 1; background: $panel; color: $text-muted; }
     #right { width: 1fr; }
@@ -55,7 +80,9 @@ class MainScreen(Screen[None]):
         self.listing: dict[str, Any] = {"guests": []}
         self.prefix_pending = False
         self.idle_status = "starting"
+        self.providers: tuple[str, ...] = ()  # the broker's, from its listing
         self._pane_of: dict[str, ConsolePane] = {}  # session: its tab, a cache for pane()
+        self._read_only_told = float("-inf")  # when a spy tab last said keys are not sent
 
     @property
     def vconsole(self) -> VConsoleApp:
@@ -66,7 +93,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="main"):
             yield GuestTree(id="guests")
             with Vertical(id="right"):
-                yield Static(WELCOME.format(prefix=key_label(self.prefix)), id="welcome")
+                yield Static(welcome_text(self.prefix, ()), id="welcome")
                 with TabbedContent(id="tabs"):
                     pass
         yield Static(f" vconsole · prefix {key_label(self.prefix)} · {key_label(self.prefix)} ? for help", id="statusbar")
@@ -75,6 +102,25 @@ class MainScreen(Screen[None]):
         """Start in the guest list."""
         self.query_one(GuestTree).focus()
         self.show_welcome()
+        self.screen_layout_refresh_signal.subscribe(self, self.place_tab_underline)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A small terminal (80x24 over SSH) gets the narrow guest list."""
+        self.set_class(event.size.width < NARROW_BELOW, "-narrow")
+
+    @property
+    def guests_hidden(self) -> bool:
+        """Whether the guest list is collapsed (prefix b)."""
+        return self.has_class("-no-guests")
+
+    def show_guests(self, shown: bool) -> None:
+        """Show or collapse the guest list; collapsed, the tabs get its columns."""
+        tree = self.query_one(GuestTree)
+        self.set_class(not shown, "-no-guests")
+        if not shown and tree.has_focus:
+            active = self.active_pane()
+            if active is not None:
+                active.view.focus()
 
     def show_welcome(self) -> None:
         """The welcome text while no tab is open, the tabs otherwise."""
@@ -90,9 +136,12 @@ class MainScreen(Screen[None]):
         self.query_one("#statusbar", Static).update(f" vconsole · {text}")
 
     def link_up(self) -> None:
-        """Connected: the idle status line says so."""
-        self.idle_status = f"connected · prefix {key_label(self.prefix)} · {key_label(self.prefix)} ? for help"
-        self.set_status(self.idle_status)
+        """Connected: the idle status line says so, and which providers the broker serves."""
+        label = key_label(self.prefix)
+        serves = f" · {', '.join(self.providers)}" if self.providers else ""
+        self.idle_status = f"connected{serves} · prefix {label} · {label} ? for help"
+        if not self.prefix_pending:
+            self.set_status(self.idle_status)
 
     def on_broker_lost(self, message: BrokerLost) -> None:
         """Say so; the tabs keep what they showed."""
@@ -102,6 +151,11 @@ class MainScreen(Screen[None]):
     def on_fleet_listed(self, message: FleetListed) -> None:
         """Sidebar badges from a fresh listing (plus what open tabs received unseen)."""
         self.listing = message.listing
+        providers = tuple(str(p.get("name", "?")) for p in message.listing.get("providers", []))
+        if providers != self.providers:
+            self.providers = providers
+            self.query_one("#welcome", Static).update(welcome_text(self.prefix, providers))
+            self.link_up()
         tree = self.query_one(GuestTree)
         tree.local_unread = {p.session: p.unread for p in self.panes()}
         tree.update_listing(message.listing)
@@ -129,6 +183,25 @@ class MainScreen(Screen[None]):
         active = self.query_one(TabbedContent).active_pane
         return active if isinstance(active, ConsolePane) else None
 
+    def place_tab_underline(self, _screen: Screen[Any]) -> None:
+        """After a layout, put the tab bar's underline under the active tab if it is elsewhere.
+
+        Textual measures the active tab right after activating it. A tab opened
+        from the command palette is activated while the palette holds screen
+        updates back (App.delay_update), so it is measured before it is laid out
+        (width 0) and the underline stayed at column 0.
+        """
+        tabs = self.query_one(ContentTabs)
+        tab = tabs.active_tab
+        if tab is None or not tab.size.width:
+            return
+        underline = tabs.query_one(Underline)
+        start, end = tab.virtual_region.shrink(tab.styles.gutter).column_span
+        if (underline.highlight_start, underline.highlight_end) != (start, end):
+            # As Textual moves it: an animation replaces one still sliding to the wrong place.
+            underline.animate("highlight_start", start, duration=UNDERLINE_SLIDE, level="basic")
+            underline.animate("highlight_end", end, duration=UNDERLINE_SLIDE, level="basic")
+
     def show_pane(self, pane: ConsolePane) -> None:
         """Make a tab the visible one."""
         self.query_one(TabbedContent).active = pane.id or ""
@@ -147,14 +220,27 @@ class MainScreen(Screen[None]):
         await self.open_console(message.ref)
 
     async def open_console(self, ref: ConsoleRef, read_only: bool = False) -> None:
-        """Focus the console's tab, or attach and open a new one."""
+        """Focus the console's tab, or attach and open a new one.
+
+        One client holds one attachment per console, so a console has one tab.
+        Spying on a console open read-write here is refused (it would take the
+        keyboard away from that tab); opening read-write a console open as a spy
+        turns that tab read-write. Either way a notice says so.
+        """
         existing = self.pane(ref.session)
         if existing is not None and existing.read_only == read_only:
             self.show_pane(existing)
             existing.view.focus()
             return
+        if existing is not None and read_only:
+            self.show_pane(existing)
+            existing.view.focus()
+            self.notify(f"{existing.title} is open read-write in this tab; close it "
+                        f"({key_label(self.prefix)} w) to spy on it instead", severity="warning")
+            return
         if existing is not None:
             await self.close_pane(existing)
+            self.notify(f"{existing.title}: the spy tab is now read-write (keys are sent)")
         link = self.vconsole.link
         if link is None:
             self.notify("not connected to the broker yet", severity="warning")
@@ -175,6 +261,7 @@ class MainScreen(Screen[None]):
         if nxt is not None:
             nxt.view.focus()
         else:
+            self.show_guests(True)  # nothing else to show
             self.query_one(GuestTree).focus()
 
     def set_palette(self, palette: TerminalPalette) -> None:
@@ -185,7 +272,11 @@ class MainScreen(Screen[None]):
     # --- the prefix key -----------------------------------------------------
 
     async def take_prefix_key(self, key: str) -> bool:
-        """Whether ``key`` was the prefix's: the prefix itself, or the command key after it."""
+        """Whether ``key`` was the prefix's: the prefix itself, or the command key after it.
+
+        Every key passes here before any widget, so a key typed into a spy tab
+        (which sends nothing) is answered here with a notice.
+        """
         if self.prefix_pending:
             self.prefix_pending = False
             self.set_status(self.idle_status)
@@ -197,7 +288,22 @@ class MainScreen(Screen[None]):
             self.prefix_pending = True
             self.set_status(f"{key_label(self.prefix)} … {prefix_hint()}")
             return True
+        self.tell_if_read_only(key)
         return False
+
+    def tell_if_read_only(self, key: str) -> None:
+        """A key for a spy tab's guest is not sent: say so, at most once per READ_ONLY_NOTICE seconds."""
+        active = self.active_pane()
+        if active is None or not active.read_only or not active.view.has_focus or key in SCROLLBACK_KEYS:
+            return
+        now = time.monotonic()
+        if now - self._read_only_told < READ_ONLY_NOTICE:
+            return
+        self._read_only_told = now
+        palette = f"{key_label(self.prefix)} :"
+        self.notify(f"keys are not sent: {active.title} is a spy tab. "
+                    f"To type, open it read-write ({palette} Open {active.title}).",
+                    title="read-only", severity="warning", timeout=READ_ONLY_NOTICE)
 
     def action_step_tab(self, step: int) -> None:
         """The next (1) or previous (-1) tab, round."""
@@ -235,8 +341,16 @@ class MainScreen(Screen[None]):
             await self.close_pane(active)
 
     def action_focus_guests(self) -> None:
-        """Into the guest list."""
+        """Into the guest list (shown again if it was collapsed)."""
+        self.show_guests(True)
         self.query_one(GuestTree).focus()
+
+    def action_toggle_guests(self) -> None:
+        """Collapse the guest list, or show it again."""
+        if not self.guests_hidden and not self.panes():
+            self.notify("no console is open: the guest list stays", severity="warning")
+            return
+        self.show_guests(self.guests_hidden)
 
     async def action_snapshot(self) -> None:
         """Snapshot the visible tab's console."""

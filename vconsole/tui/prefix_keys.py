@@ -29,6 +29,7 @@ PREFIX_KEYS = (
     PrefixKey("u", "next console with unread output", (("u", "next_unread"),)),
     PrefixKey("w", "close the tab (the session stays in the broker)", (("w", "close_tab"),)),
     PrefixKey("l", "focus the guest list", (("l", "focus_guests"),)),
+    PrefixKey("b", "hide / show the guest list", (("b", "toggle_guests"),)),
     PrefixKey("s", "snapshot the console", (("s", "snapshot"),)),
     PrefixKey("r", "restore a snapshot", (("r", "restore"),)),
     PrefixKey(":", "command palette", (("colon", "app.command_palette"), (":", "app.command_palette"))),
