@@ -1,6 +1,10 @@
 """Daemons (the broker and the lab): starting one, and the socket and pid file it holds.
 
 The first client starts a daemon in the background, as tmux starts its server.
+The daemon forks once more as its first step and the process the client
+started exits at once (the classic double fork): the daemon's parent is then
+init, never the client, so a client that outlives a daemon it started (a TUI,
+a ``--no-daemon`` broker that started the lab) never holds a zombie.
 
 Both daemons live in one runtime directory (runtime_paths.py): each listens on
 a private Unix socket there and writes ``SOCKET.pid`` beside it, so a client can
@@ -19,6 +23,9 @@ import time
 from pathlib import Path
 
 from vconsole.runtime_paths import ensure_private_dir, state_dir
+
+# Set by start_detached for the process it starts; daemonize_if_asked consumes it.
+DAEMONIZE_ENV = "_VCONSOLE_DAEMONIZE"
 
 
 class DaemonAlreadyRunning(Exception):
@@ -79,8 +86,12 @@ class DaemonSocket:
                 path.unlink()
 
 
-def start_detached(args: list[str], log_name: str) -> int:
-    """Run ``python -m vconsole ARGS`` in a new session, output to a log; return its pid."""
+async def start_detached(args: list[str], log_name: str) -> None:
+    """Run ``python -m vconsole ARGS`` as a daemon in a new session, output to a log.
+
+    Returns once the process started here has forked the daemon and exited
+    (and been reaped): the daemon itself is init's child from then on.
+    """
     logs = state_dir()
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / log_name, "ab") as log:
@@ -91,8 +102,23 @@ def start_detached(args: list[str], log_name: str) -> int:
             stderr=log,
             start_new_session=True,
             close_fds=True,
+            env={**os.environ, DAEMONIZE_ENV: "1"},
         )
-    return proc.pid
+    # It forks before importing anything heavy: a Python start-up, a few tens of ms.
+    while proc.poll() is None:
+        await asyncio.sleep(0.01)
+
+
+def daemonize_if_asked() -> None:
+    """In a process start_detached started: fork, and let that first process exit at once.
+
+    Called first thing by ``python -m vconsole``. The variable is removed, so
+    nothing the daemon runs (guests, host tools) inherits it.
+    """
+    if os.environ.pop(DAEMONIZE_ENV, None) != "1":
+        return
+    if os.fork() > 0:
+        os._exit(0)
 
 
 def socket_answers(path: Path) -> bool:
@@ -116,3 +142,43 @@ async def wait_for_socket(path: Path, timeout: float) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The pid in ``SOCKET.pid`` beside the daemon socket ``path``, if there is one."""
+    try:
+        return int(DaemonSocket(path, "daemon").pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # The state follows the ")" closing the command name.
+    return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
+
+
+async def wait_gone(path: Path, pid: int | None, timeout: float, *, process: bool = False) -> bool:
+    """Wait until the daemon of socket ``path`` has let go of it, or ``pid`` has exited.
+
+    A daemon removes its socket last on its way out. With ``process``, wait
+    for ``pid`` itself to exit (the lab stops its guests after its socket).
+    False after ``timeout`` seconds.
+    """
+    def gone() -> bool:
+        exited = pid is not None and not process_running(pid)
+        if process and pid is not None:
+            return exited
+        return exited or not (path.exists() or path.is_symlink())
+
+    deadline = time.monotonic() + timeout
+    while not gone():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ class LabContainer:
         self.state = GuestState.STOPPED
         self._on_change = on_change
         self.ports: list[VttyPort] = []
+        self.boot = ""  # new at every start, like a boot id
 
     @property
     def id(self) -> str:
@@ -56,6 +58,7 @@ class LabContainer:
             for i in range(self.spec.vttys)
         ]
         self.state = GuestState.RUNNING
+        self.boot = secrets.token_hex(8)
         self.ports[0].spawn()
         self._on_change()
 
@@ -110,6 +113,7 @@ class LabContainer:
             "name": self.name,
             "kind": self.kind,
             "state": self.state,
+            "boot": self.boot,
             "consoles": [
                 {
                     "type": "vtty",
