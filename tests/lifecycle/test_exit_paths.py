@@ -41,15 +41,18 @@ def _daemons_up(run_dir: Path) -> tuple[int, int]:
     return broker, lab
 
 
+def _wait_exited(*pids: int) -> None:
+    wait_for(lambda: not any(process_running(pid) for pid in pids), 30.0, what=f"{pids} to exit")
+
+
 def test_shutdown_lab_leaves_no_lab_running(runtime: Path) -> None:
     run_dir = _run_dir(runtime)
-    for attempt in range(3):  # it failed 4 times in 5 before
+    for _attempt in range(3):  # it failed 4 times in 5 before
         broker, lab = _daemons_up(run_dir)
         result = run_cli("shutdown", "--lab")
         assert result.returncode == 0, result.stderr
         returned_after_exit = not process_running(broker) and not process_running(lab)
-        wait_for(lambda: not process_running(broker) and not process_running(lab), 30.0,
-                 what=f"both daemons to exit (attempt {attempt})")
+        _wait_exited(broker, lab)
         time.sleep(1.0)  # a lab the broker started on its way out would be up by now
         _no_lab_left(run_dir)
         assert returned_after_exit, "shutdown returns once both daemons are gone"
@@ -57,12 +60,11 @@ def test_shutdown_lab_leaves_no_lab_running(runtime: Path) -> None:
 
 def test_sigterm_to_broker_and_lab_together_starts_no_lab(runtime: Path) -> None:
     run_dir = _run_dir(runtime)
-    for attempt in range(2):
+    for _attempt in range(2):
         broker, lab = _daemons_up(run_dir)
         os.kill(broker, signal.SIGTERM)
         os.kill(lab, signal.SIGTERM)
-        wait_for(lambda: not process_running(broker) and not process_running(lab), 30.0,
-                 what=f"both daemons to exit (attempt {attempt})")
+        _wait_exited(broker, lab)
         time.sleep(1.0)
         _no_lab_left(run_dir)
         assert not (run_dir / "broker.sock").exists()
