@@ -22,10 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from vconsole.daemon_fork import DAEMONIZE_ENV
 from vconsole.runtime_paths import ensure_private_dir, state_dir
-
-# Set by start_detached for the process it starts; daemonize_if_asked consumes it.
-DAEMONIZE_ENV = "_VCONSOLE_DAEMONIZE"
 
 
 class DaemonAlreadyRunning(Exception):
@@ -107,18 +105,6 @@ async def start_detached(args: list[str], log_name: str) -> None:
     # It forks before importing anything heavy: a Python start-up, a few tens of ms.
     while proc.poll() is None:
         await asyncio.sleep(0.01)
-
-
-def daemonize_if_asked() -> None:
-    """In a process start_detached started: fork, and let that first process exit at once.
-
-    Called first thing by ``python -m vconsole``. The variable is removed, so
-    nothing the daemon runs (guests, host tools) inherits it.
-    """
-    if os.environ.pop(DAEMONIZE_ENV, None) != "1":
-        return
-    if os.fork() > 0:
-        os._exit(0)
 
 
 def socket_answers(path: Path) -> bool:

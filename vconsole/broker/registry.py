@@ -113,13 +113,13 @@ class ConsoleRegistry:
         for spec in guest.consoles:
             session = self.session_for(guest, spec)
             session.guest = guest
+            if guest.state != GuestState.RUNNING:
+                session.unbind(ConsoleState.STOPPED, f"{guest.kind} {guest.name} is stopped")
+                continue
             if session.endpoint is not None and self._opened_for.get(session.key) != guest.incarnation:
                 # Rebooted between two discoveries (or its lab was replaced): the
                 # endpoint belongs to the previous run, whatever it still reads.
                 session.unbind(ConsoleState.STOPPED, f"{guest.kind} {guest.name} restarted")
-            if guest.state != GuestState.RUNNING:
-                session.unbind(ConsoleState.STOPPED, f"{guest.kind} {guest.name} is stopped")
-                continue
             if session.endpoint is None:
                 todo.append(session)
         return todo
