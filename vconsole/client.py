@@ -25,7 +25,7 @@ from vconsole.protocol import (
     SnapshotReply,
     SnapshotRequest,
 )
-from vconsole.runtime_paths import RuntimePaths, ensure_private_dir
+from vconsole.runtime_paths import RuntimePaths, default_runtime_dir, ensure_private_dir
 from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode
 
 
@@ -104,6 +104,7 @@ class Client:
         self.events: asyncio.Queue[Message] = asyncio.Queue()
         self.on_event: EventHandler | None = None
         self.closed = asyncio.Event()
+        self.broker_info: HelloReply | None = None  # the broker's hello: pid, providers
         link.client = self
         for data in link.early:
             link.data_received(data)
@@ -171,8 +172,9 @@ class Client:
     # --- one method per operation (docs/protocol.md) ----------------------
 
     async def hello(self) -> HelloReply:
-        """Greet the broker with our protocol version (``connect`` does it)."""
-        return _parsed(HelloReply.from_wire, await self.request(Op.HELLO, **Hello().fields()))
+        """Greet the broker with our protocol version (``connect`` does it); kept as ``broker_info``."""
+        self.broker_info = _parsed(HelloReply.from_wire, await self.request(Op.HELLO, **Hello().fields()))
+        return self.broker_info
 
     async def list_guests(self) -> Message:
         """Every guest and console, as ``list`` reports them (docs/protocol.md)."""
@@ -288,8 +290,28 @@ def _parsed(parse: Callable[[Message], T], reply: Message) -> T:
         raise RequestFailed("bad_reply", f"the broker's reply lacks or garbles {exc}") from None
 
 
+def check_runtime_dir(paths: RuntimePaths) -> None:
+    """BrokerUnreachable when ``paths`` is in a directory that does not exist, unless it is the default one.
+
+    Autostart creates only the default runtime directory: a ``--socket`` or
+    ``VCONSOLE_SOCKET`` into a directory that is not there is most likely a
+    typo, and a broker started there would take every console of the host
+    beside the broker the user meant. ``vconsole serve --socket`` (or
+    ``--no-daemon``) serves there on purpose, and creates it.
+    """
+    directory = paths.directory
+    if directory.is_dir() or directory == default_runtime_dir():
+        return
+    what = "is not a directory" if directory.exists() else "does not exist"
+    raise BrokerUnreachable(
+        f"no broker on {paths.socket}: {directory} {what}"
+        f" (to serve one there: vconsole serve --socket {paths.socket})"
+    )
+
+
 async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
     """Start ``vconsole serve`` in the background unless one answers; one starter at a time."""
+    check_runtime_dir(paths)
     ensure_private_dir(paths.directory)
     fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -302,7 +324,7 @@ async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
                 await asyncio.sleep(0.05)
         if socket_answers(paths.socket):
             return
-        started = start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
+        started = await start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
         if not await wait_for_socket(paths.socket, timeout, started):
             raise BrokerUnreachable(started.failure("the broker"))
     finally:

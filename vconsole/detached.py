@@ -1,6 +1,10 @@
 """Daemons (the broker and the lab): starting one, and the socket and pid file it holds.
 
 The first client starts a daemon in the background, as tmux starts its server.
+The daemon forks once more as its first step and the process the client
+started exits at once (the classic double fork): the daemon's parent is then
+init, never the client, so a client that outlives a daemon it started (a TUI,
+a ``--no-daemon`` broker that started the lab) never holds a zombie.
 
 Both daemons live in one runtime directory (runtime_paths.py): each listens on
 a private Unix socket there and writes ``SOCKET.pid`` beside it, so a client can
@@ -19,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vconsole.daemon_fork import DAEMONIZE_ENV
 from vconsole.runtime_paths import ensure_private_dir, state_dir
 
 
@@ -84,17 +89,13 @@ class DaemonSocket:
 class DetachedStart:
     """A daemon just started in the background: its pid and where this start's log begins."""
 
-    pid: int
+    pid: int | None  # the daemon's (init's child, not ours); None if its fork did not say
     log: Path
     log_offset: int
 
     def exited(self) -> bool:
-        """Whether it has already exited (reaping it: it is our child)."""
-        try:
-            pid, _ = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            return True  # already reaped by subprocess's own clean-up
-        return pid != 0
+        """Whether the daemon has already exited (it failed at start: its log says why)."""
+        return self.pid is not None and not process_running(self.pid)
 
     def failure(self, what: str) -> str:
         """One line: ``what`` did not start, its last logged line, and the log's path."""
@@ -108,21 +109,43 @@ class DetachedStart:
         return f"{what} did not start{reason} (see {self.log})"
 
 
-def start_detached(args: list[str], log_name: str) -> DetachedStart:
-    """Run ``python -m vconsole ARGS`` in a new session, output to a log in the state directory."""
+async def start_detached(args: list[str], log_name: str) -> DetachedStart:
+    """Run ``python -m vconsole ARGS`` as a daemon in a new session, output to a log.
+
+    Returns once the process started here has forked the daemon, told us its
+    pid and exited (and been reaped): the daemon itself is init's child.
+    """
     logs = state_dir()
     logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / log_name, "ab") as log:
-        offset = log.tell()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vconsole", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return DetachedStart(proc.pid, logs / log_name, offset)
+    report_r, report_w = os.pipe()  # the first process writes the daemon's pid here
+    os.set_blocking(report_r, False)
+    try:
+        with open(logs / log_name, "ab") as log:
+            offset = log.tell()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "vconsole", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(report_w,),
+                env={**os.environ, DAEMONIZE_ENV: str(report_w)},
+            )
+        os.close(report_w)
+        report_w = -1
+        # It forks before importing anything heavy: a Python start-up, a few tens of ms.
+        while proc.poll() is None:
+            await asyncio.sleep(0.01)
+        try:
+            said = os.read(report_r, 32)
+        except BlockingIOError:
+            said = b""
+    finally:
+        os.close(report_r)
+        if report_w >= 0:
+            os.close(report_w)
+    return DetachedStart(int(said) if said.isdigit() else None, logs / log_name, offset)
 
 
 def socket_answers(path: Path) -> bool:
@@ -149,3 +172,43 @@ async def wait_for_socket(path: Path, timeout: float, started: DetachedStart | N
             return os.path.exists(path) and socket_answers(path)
         await asyncio.sleep(0.05)
     return False
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The pid in ``SOCKET.pid`` beside the daemon socket ``path``, if there is one."""
+    try:
+        return int(DaemonSocket(path, "daemon").pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # The state follows the ")" closing the command name.
+    return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
+
+
+async def wait_gone(path: Path, pid: int | None, timeout: float, *, process: bool = False) -> bool:
+    """Wait until the daemon of socket ``path`` has let go of it, or ``pid`` has exited.
+
+    A daemon removes its socket last on its way out. With ``process``, wait
+    for ``pid`` itself to exit (the lab stops its guests after its socket).
+    False after ``timeout`` seconds.
+    """
+    def gone() -> bool:
+        exited = pid is not None and not process_running(pid)
+        if process and pid is not None:
+            return exited
+        return exited or not (path.exists() or path.is_symlink())
+
+    deadline = time.monotonic() + timeout
+    while not gone():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

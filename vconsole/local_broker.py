@@ -10,6 +10,8 @@ DISCONNECTED), exactly as a daemon does on SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,35 @@ def build_broker(paths: RuntimePaths, config: Config) -> Broker:
     from vconsole.providers.detect import providers_for
 
     return Broker(paths, config, providers_for(config, paths.lab_socket))
+
+
+def providers_notice(client: Client, environ: dict[str, str] | None = None) -> str | None:
+    """What to tell the user when the broker runs other providers than this client would start.
+
+    A broker reads ``VCONSOLE_PROVIDERS`` and the configuration once, when it
+    starts; a later client's own choice (``make run`` sets the variable) would
+    otherwise be ignored without a word. None when they agree, when the broker
+    does not say, or when this client cannot tell (an unreadable config is
+    the broker's business, reported when one starts).
+    """
+    from vconsole.providers.detect import ENV, wanted  # as in build_broker
+
+    info = client.broker_info
+    if info is None or not info.providers:
+        return None
+    env = os.environ if environ is None else environ
+    try:
+        asked = wanted(Config.load(), dict(env))
+    except ConfigError:
+        return None
+    if set(asked) == set(info.providers):
+        return None
+    source = f"{ENV}={env[ENV]}" if env.get(ENV, "").strip() else "this host's configuration"
+    return (
+        f"the running broker (pid {info.pid}) uses providers {', '.join(info.providers)},"
+        f" but {source} asks for {', '.join(asked) or 'none'}:"
+        " run `vconsole shutdown` first to restart it with them"
+    )
 
 
 class LocalBroker:
@@ -63,6 +94,8 @@ class LocalBroker:
             check_provider_config(self.config)
         self.broker: Broker | None = None  # the in-process broker, once started
         self._clients: list[Client] = []
+        self._closer: asyncio.Task[None] | None = None  # closes the broker when one asks it to stop
+        self._shut_down = False  # a client shut the in-process broker down: serve no other
 
     async def connect(self) -> Client:
         """A connected client; BrokerUnreachable or RuntimeDirError when there is no broker.
@@ -73,10 +106,13 @@ class LocalBroker:
         """
         starting = not socket_answers(self.paths.socket)
         if self.in_process and self.broker is None and starting:
+            if self._shut_down:
+                raise BrokerUnreachable(f"the broker on {self.paths.socket} was shut down")
             broker = build_broker(self.paths, self.config or Config.load())
             try:
                 await broker.start()
                 self.broker = broker
+                self._closer = asyncio.create_task(self._close_when_stopped(broker))
             except DaemonAlreadyRunning:
                 pass  # another client served one meanwhile: use it like a daemon
         try:
@@ -102,6 +138,14 @@ class LocalBroker:
                 return  # the daemon started, so it read the file; a race with an edit: say nothing
         announce(f"started the broker: {describe_choice(names)}")
 
+    async def _close_when_stopped(self, broker: Broker) -> None:
+        """A client asked the in-process broker to shut down: close it as a daemon would exit."""
+        await broker.wait_stopping()
+        if self.broker is broker:
+            self.broker = None
+            self._shut_down = True
+            await broker.close()
+
     async def close(self) -> None:
         """Close every client made here, then stop the in-process broker (if any)."""
         clients, self._clients = self._clients, []
@@ -110,5 +154,10 @@ class LocalBroker:
                 await client.close()
         finally:
             broker, self.broker = self.broker, None
+            closer, self._closer = self._closer, None
             if broker is not None:
+                if closer is not None:
+                    closer.cancel()  # still waiting: nobody asked the broker to stop
                 await broker.close()
+            elif closer is not None:
+                await closer  # it is closing the broker now: let it finish

@@ -271,13 +271,20 @@ class HelloReply:
     version: int
     pid: int
     max_frame: int = MAX_FRAME
+    # The providers the broker runs (lab, lxc, ...); a broker that does not say sends none.
+    providers: tuple[str, ...] = ()
 
     def fields(self) -> Message:
-        return {"version": self.version, "pid": self.pid, "max_frame": self.max_frame}
+        return {"version": self.version, "pid": self.pid, "max_frame": self.max_frame,
+                "providers": list(self.providers)}
 
     @classmethod
     def from_wire(cls, reply: Message) -> HelloReply:
-        return cls(int(reply["version"]), int(reply["pid"]), int(reply["max_frame"]))
+        providers = reply.get("providers", [])
+        if not isinstance(providers, list):
+            raise TypeError("providers")
+        return cls(int(reply["version"]), int(reply["pid"]), int(reply["max_frame"]),
+                   tuple(str(p) for p in providers))
 
 
 @dataclass(slots=True)

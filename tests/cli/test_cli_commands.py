@@ -57,7 +57,8 @@ def test_ls_json_start_stop(lab_host: LabHost) -> None:
 
     table = lab_host.cli("ls")
     assert table.returncode == 0
-    assert table.stdout.splitlines()[0].split()[:5] == ["GUEST", "ID", "KIND", "STATE", "CONSOLE"]
+    assert table.stdout.splitlines()[0] == "providers: lab (testlab)"
+    assert table.stdout.splitlines()[1].split()[:5] == ["GUEST", "ID", "KIND", "STATE", "CONSOLE"]
     assert any(line.startswith("db") and "vtty0" in line for line in table.stdout.splitlines())
 
 

@@ -71,7 +71,8 @@ class Operation(Generic[R]):
 def hello(conn: ClientConnection, rid: RequestId, req: Hello) -> Reply:
     """The greeting; every other operation waits for it."""
     conn.greeted = True
-    return ok_reply(rid, **HelloReply(PROTOCOL_VERSION, os.getpid()).fields())
+    providers = tuple(p.name for p in conn.broker.registry.providers)
+    return ok_reply(rid, **HelloReply(PROTOCOL_VERSION, os.getpid(), providers=providers).fields())
 
 
 def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:

@@ -45,6 +45,8 @@ class ConsoleRegistry:
         self.guests: list[GuestInfo] = []
         self.sessions: dict[SessionKey, ConsoleSession] = {}
         self.provider_errors: dict[str, str] = {}
+        # The guest incarnation each bound session's endpoint was opened for.
+        self._opened_for: dict[SessionKey, str] = {}
         self._on_state = on_state
         self._wake = asyncio.Event()
         self._refreshing = asyncio.Lock()
@@ -60,6 +62,11 @@ class ConsoleRegistry:
                 await asyncio.wait_for(self._wake.wait(), REFRESH_INTERVAL)
             except TimeoutError:
                 pass
+
+    def stop_starting(self) -> None:
+        """The broker is stopping: no provider starts a daemon from now on (see Provider.stop_starting)."""
+        for provider in self.providers:
+            provider.stop_starting()
 
     def poke(self) -> None:
         """Ask for a refresh soon (a guest started or stopped, a console closed)."""
@@ -118,6 +125,10 @@ class ConsoleRegistry:
             if guest.state != GuestState.RUNNING:
                 session.unbind(ConsoleState.STOPPED, f"{guest.kind} {guest.name} is stopped")
                 continue
+            if session.endpoint is not None and self._opened_for.get(session.key) != guest.incarnation:
+                # Rebooted between two discoveries (or its lab was replaced): the
+                # endpoint belongs to the previous run, whatever it still reads.
+                session.unbind(ConsoleState.STOPPED, f"{guest.kind} {guest.name} restarted")
             if session.endpoint is None:
                 todo.append(session)
         return todo
@@ -145,6 +156,7 @@ class ConsoleRegistry:
         except ProviderError as exc:
             session.set_state(ConsoleState.DISCONNECTED, str(exc))
             return
+        self._opened_for[session.key] = guest.incarnation
         session.bind(endpoint)
 
     def find(self, target: Target) -> tuple[Provider, GuestInfo]:

@@ -64,9 +64,17 @@ class Broker:
             attachment.sink.send(event)
 
     def stop(self, saved: bool = False) -> None:
-        """Begin a graceful shutdown; ``saved``: the sessions were just saved, do not save them again."""
+        """Begin a graceful shutdown; from now on no provider starts a daemon (the lab).
+
+        ``saved``: the sessions were just saved, do not save them again.
+        """
         self._saved_for_stop = self._saved_for_stop or saved
+        self.registry.stop_starting()
         self._stopping.set()
+
+    async def wait_stopping(self) -> None:
+        """Return once a shutdown was asked for (stop(), a client's ``shutdown``, a signal)."""
+        await self._stopping.wait()
 
     async def start(self) -> None:
         """Bind the socket and start servicing consoles.
@@ -104,12 +112,17 @@ class Broker:
                 loop.add_signal_handler(sig, self.stop)
         await self.start()
         try:
-            await self._stopping.wait()
+            await self.wait_stopping()
         finally:
             await self.close()
 
     async def close(self) -> None:
-        """Close the socket and release every console so its source takes over."""
+        """Close the socket and release every console so its source takes over.
+
+        Nothing here starts a daemon: saving the sessions asks the lab for ring
+        state only if it still answers.
+        """
+        self.registry.stop_starting()
         if self._server is not None:
             self._server.close()
             self._server = None

@@ -23,12 +23,12 @@ from vconsole.cli.exit_codes import (
     CliError,
 )
 from vconsole.cli.listing import render_table
-from vconsole.client import BrokerUnreachable, Client, RequestFailed
+from vconsole.client import BrokerUnreachable, Client, RequestFailed, check_runtime_dir
 from vconsole.config import Config
-from vconsole.detached import DaemonAlreadyRunning, socket_answers
+from vconsole.detached import DaemonAlreadyRunning, read_pid_file, socket_answers, wait_gone
 from vconsole.display_text import printable
 from vconsole.domain import Target, TargetSyntaxError, parse_target
-from vconsole.local_broker import LocalBroker, build_broker
+from vconsole.local_broker import LocalBroker, build_broker, providers_notice
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
 
 
@@ -69,6 +69,9 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     except RuntimeDirError as exc:
         await local.close()
         raise CliError(str(exc), EXIT_NO_BROKER) from None
+    notice = providers_notice(client)
+    if notice is not None:
+        sys.stderr.write(f"vconsole: warning: {notice}\n")
     try:
         yield client
     except RequestFailed as exc:
@@ -195,21 +198,52 @@ async def cmd_lab(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# How long `shutdown` waits for the broker to save its sessions and let go, and for the lab.
+BROKER_EXIT_WAIT = 60.0
+LAB_EXIT_WAIT = 20.0
+
+
 async def cmd_shutdown(args: argparse.Namespace) -> int:
-    """``vconsole shutdown [--lab]``."""
+    """``vconsole shutdown [--lab]``: returns once the broker (and the lab) are gone.
+
+    The broker goes first and the lab only once the broker has let go of its
+    consoles, so the broker saves ring state and hands the rings back while
+    the lab still answers. Nothing here starts a daemon.
+    """
     paths = _paths(args)
+    try:
+        check_runtime_dir(paths)
+    except BrokerUnreachable as exc:
+        raise CliError(str(exc), EXIT_NO_BROKER) from None
     if socket_answers(paths.socket):
-        args.no_daemon = True  # never start a broker just to stop it
-        async with connected(args) as client:
+        try:
+            client = await Client.connect(paths, autostart=False)
+        except BrokerUnreachable as exc:
+            raise CliError(str(exc), EXIT_NO_BROKER) from None
+        try:
+            pid = client.broker_info.pid if client.broker_info is not None else None
             await client.shutdown()
+        except RequestFailed as exc:
+            raise CliError(exc.message, BY_ERROR_CODE.get(exc.code, EXIT_ERROR)) from None
+        except ConnectionError:
+            raise CliError("lost the connection to the broker", EXIT_NO_BROKER) from None
+        finally:
+            await client.close()
+        # The socket goes last on the broker's way out; an in-process (--no-daemon)
+        # broker's pid is its client's, which lives on.
+        if not await wait_gone(paths.socket, pid, BROKER_EXIT_WAIT):
+            raise CliError(f"the broker (pid {pid}) did not exit within {BROKER_EXIT_WAIT:.0f} s")
     if args.lab and socket_answers(paths.lab_socket):
         from vconsole.framed_socket import FramedSocket
 
+        lab_pid = read_pid_file(paths.lab_socket)
         lab = await FramedSocket.connect(paths.lab_socket)
         try:
             await lab.request({"op": "shutdown", "id": 1})
         finally:
             lab.close()
+        if not await wait_gone(paths.lab_socket, lab_pid, LAB_EXIT_WAIT, process=True):
+            raise CliError(f"the lab (pid {lab_pid}) did not exit within {LAB_EXIT_WAIT:.0f} s")
     return EXIT_OK
 
 
@@ -219,12 +253,29 @@ def run_tui(args: argparse.Namespace) -> int:
     from vconsole.tui.app import VConsoleApp  # Textual loads only when a TUI runs (start-up time)
 
     paths = _paths(args)
+    if not args.no_daemon:
+        try:
+            check_runtime_dir(paths)  # one line here, not an error inside the TUI
+        except BrokerUnreachable as exc:
+            raise CliError(str(exc), EXIT_NO_BROKER) from None
     check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
     local = LocalBroker(paths, in_process=args.no_daemon)
+    warned = False
+
+    async def connect() -> Client:
+        nonlocal warned
+        client = await local.connect()
+        notice = providers_notice(client)
+        if notice is not None and not warned:
+            warned = True
+            app.notify(notice, title="other providers", severity="warning", timeout=30, markup=False)
+        return client
+
+    app = VConsoleApp(connect, theme=getattr(args, "theme", None))
 
     async def run() -> None:
         try:
-            await VConsoleApp(local.connect, theme=getattr(args, "theme", None)).run_async()
+            await app.run_async()
         finally:
             # --no-daemon: save the sessions and give the consoles back, as a daemon does.
             await local.close()

@@ -15,8 +15,21 @@ from vconsole.units import human
 COLUMNS = ("GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED")
 
 
+def render_providers(listing: dict[str, Any]) -> str:
+    """The header line: the providers the broker runs, with their hosts, failures marked."""
+    names = []
+    for provider in listing.get("providers", []):
+        failed = ", failed" if provider.get("error") else ""
+        names.append(f"{provider['name']} ({provider.get('host', '?')}{failed})")
+    return f"providers: {', '.join(names) or 'none'}\n"
+
+
 def render_table(listing: dict[str, Any]) -> str:
-    """One line per console, the guest columns only on its first console."""
+    """The providers line, then one line per console, the guest columns only on its first console."""
+    return render_providers(listing) + _console_rows(listing)
+
+
+def _console_rows(listing: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = []
     for guest in listing["guests"]:
         head = (printable(guest["name"]), printable(guest["id"]), printable(guest["kind"]), printable(guest["state"]))

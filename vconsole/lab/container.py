@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,7 @@ class LabContainer:
         self.ports: list[VttyPort] = []
         self.init_status: int | None = None  # how init ended, once it has
         self._init_ended = asyncio.Event()
+        self.boot = ""  # new at every start, like a boot id
 
     @property
     def id(self) -> str:
@@ -88,6 +90,7 @@ class LabContainer:
         self.state = GuestState.RUNNING
         self.init_status = None
         self._init_ended.clear()
+        self.boot = secrets.token_hex(8)
         self._on_change()
 
     async def start_settled(self) -> None:
@@ -159,6 +162,7 @@ class LabContainer:
             "name": self.name,
             "kind": self.kind,
             "state": self.state,
+            "boot": self.boot,
             "consoles": [
                 {
                     "type": "vtty",

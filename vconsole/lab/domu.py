@@ -381,6 +381,7 @@ class LabDomU:
             "name": self.name,
             "kind": self.kind,
             "state": self.state,
+            "boot": self.boot,
             "frontend": self.spec.frontend,
             "consoles": [console],
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -97,6 +98,8 @@ class LabServer:
         self.pages = pages
         self.guests: list[Guest] = [LabContainer(c, self._changed) for c in fleet.containers]
         self.guests += [LabDomU(d, pages, self._changed) for d in fleet.domus]
+        # New at every start: a broker that reaches another instance knows every guest rebooted.
+        self.instance = secrets.token_hex(8)
         self._watchers: set[FramedSocket] = set()
         self._stopping = asyncio.Event()
         self._server: socket.socket | None = None
@@ -222,10 +225,11 @@ class LabServer:
         return guest
 
     async def _hello(self, call: LabCall) -> Answer:
-        return {"version": PROTOCOL_VERSION, "host": self.fleet.host}, []
+        return {"version": PROTOCOL_VERSION, "host": self.fleet.host, "instance": self.instance}, []
 
     async def _list(self, call: LabCall) -> Answer:
-        return {"host": self.fleet.host, "guests": [g.describe() for g in self.guests]}, []
+        guests = [g.describe() for g in self.guests]
+        return {"host": self.fleet.host, "instance": self.instance, "guests": guests}, []
 
     async def _shutdown(self, call: LabCall) -> Answer:
         self._stopping.set()

@@ -64,6 +64,9 @@ class GuestInfo:
     state: GuestState
     consoles: list[ConsoleSpec] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # This run of the guest (a boot id, init's pid): when it changes, the guest
+    # restarted and endpoints opened before are stale; "" when a provider cannot tell.
+    incarnation: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,12 @@ class Provider(ABC):
 
     async def connect(self) -> None:  # noqa: B027 - most providers have nothing to connect
         """Prepare the provider (connect to a daemon, start the lab)."""
+
+    def stop_starting(self) -> None:  # noqa: B027 - most providers start no daemon
+        """The broker is stopping: from now on start no daemon, whatever asks (a capture, a request).
+
+        Only discovery while the broker runs may start one (the lab).
+        """
 
     @abstractmethod
     async def discover(self) -> list[GuestInfo]:

@@ -34,7 +34,16 @@ log = logging.getLogger("vconsole.providers.lab")
 
 
 class LabProvider(Provider):
-    """Guests of the lab process (``vconsole lab``), started on demand."""
+    """Guests of the lab process (``vconsole lab``), started on demand.
+
+    Only discovery (and ``connect``) may start the lab, and only until the
+    broker calls ``stop_starting``: a capture, a guest command or a shutdown
+    that finds no lab fails instead, so nothing on an exit path starts one.
+    A lab that exits and comes back (killed, restarted) is another instance
+    (its hello says which): its guests are new boots, each with a new
+    ``GuestInfo.incarnation``, so the broker drops the old masters and opens
+    the new guests' consoles.
+    """
 
     name = ProviderName.LAB
     supports_ring_snapshots = True
@@ -43,8 +52,9 @@ class LabProvider(Provider):
         super().__init__()
         self.socket_path = socket_path
         self.fleet = fleet
-        self.autostart = autostart
         self.host = "lab"
+        self._may_start = autostart
+        self._instance = ""  # the instance of the lab we last reached (its hello)
         self._control: FramedSocket | None = None
         self._lock = asyncio.Lock()
         self._watch_task: asyncio.Task[None] | None = None
@@ -55,29 +65,50 @@ class LabProvider(Provider):
         self._hv_seen: dict[tuple[str, str], tuple[str, int]] = {}
 
     async def connect(self) -> None:
+        """Reach the lab, starting it if none answers (unless starting was stopped)."""
         async with self._lock:
-            await self._ensure_control()
+            await self._ensure_control(start=True)
 
-    async def _ensure_control(self) -> FramedSocket:
+    def stop_starting(self) -> None:
+        self._may_start = False
+
+    async def _ensure_control(self, *, start: bool) -> FramedSocket:
+        """The control connection; the lab is started only if ``start`` and starting is still allowed."""
         if self._control is not None:
             return self._control
         try:
             control = await FramedSocket.connect(self.socket_path)
         except OSError:
-            if not self.autostart:
+            if not (start and self._may_start):
                 raise ProviderError(f"the lab is not running at {self.socket_path}") from None
-            args = ["lab", "--socket", str(self.socket_path)]
-            if self.fleet is not None:
-                args += ["--fleet", str(self.fleet)]
-            started = start_detached(args, "lab.log")
-            if not await wait_for_socket(self.socket_path, 10.0, started):
-                raise ProviderError(started.failure("the lab")) from None
-            control = await FramedSocket.connect(self.socket_path)
-        hello = await self._call(control, {"op": "hello"})
+            control = await self._start_lab()
+        try:
+            hello = await self._call(control, {"op": "hello"})
+        except ProviderError:
+            control.close()
+            raise
         self.host = str(hello.get("host", "lab"))
+        instance = str(hello.get("instance", ""))
+        if self._instance and instance != self._instance:
+            log.warning("the lab on %s is a new instance: its guests are new boots", self.socket_path)
+        self._instance = instance
         self._control = control
-        self._watch_task = asyncio.create_task(self._watch())
+        self._watch_task = asyncio.create_task(self._watch(control))
         return control
+
+    async def _start_lab(self) -> FramedSocket:
+        args = ["lab", "--socket", str(self.socket_path)]
+        if self.fleet is not None:
+            args += ["--fleet", str(self.fleet)]
+        log.info("starting the lab on %s", self.socket_path)
+        # Checked and started in one step of the loop: stop_starting cannot slip in between.
+        started = await start_detached(args, "lab.log")
+        if not await wait_for_socket(self.socket_path, 10.0, started):
+            raise ProviderError(started.failure("the lab"))
+        try:
+            return await FramedSocket.connect(self.socket_path)
+        except OSError as exc:
+            raise ProviderError(f"cannot reach the lab: {exc.strerror}") from None
 
     async def _call(self, conn: FramedSocket, msg: dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
@@ -89,9 +120,10 @@ class LabProvider(Provider):
             os.close(fd)
         return reply
 
-    async def _request(self, msg: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, msg: dict[str, Any], *, start: bool = False) -> dict[str, Any]:
+        """One request on the control connection; only discovery passes ``start``."""
         async with self._lock:
-            control = await self._ensure_control()
+            control = await self._ensure_control(start=start)
             try:
                 return await self._call(control, msg)
             except ProviderError:
@@ -106,24 +138,34 @@ class LabProvider(Provider):
             self._watch_task.cancel()
             self._watch_task = None
 
-    async def _watch(self) -> None:
-        """Relay the lab's change events; a lost lab is noticed on the next request."""
+    async def _watch(self, control: FramedSocket) -> None:
+        """Relay the lab's change events; when the lab goes away, forget its control connection.
+
+        The next discovery then reaches whatever lab answers (or starts one),
+        and its hello tells whether it is still the same lab.
+        """
         try:
             conn = await FramedSocket.connect(self.socket_path)
         except OSError:
-            return
-        try:
-            await conn.request({"op": "watch", "id": 0})
-            while True:
-                await conn.recv()
-                self.changed()
-        except (OSError, EOFError, ProtocolError):
-            self.changed()
-        finally:
-            conn.close()
+            conn = None
+        if conn is not None:
+            try:
+                await conn.request({"op": "watch", "id": 0})
+                while True:
+                    await conn.recv()
+                    self.changed()
+            except (OSError, EOFError, ProtocolError):
+                pass
+            finally:
+                conn.close()
+        if self._control is control:  # not replaced meanwhile: this lab is gone
+            self._watch_task = None
+            self._control = None
+            control.close()
+        self.changed()
 
     async def discover(self) -> list[GuestInfo]:
-        reply = await self._request({"op": "list"})
+        reply = await self._request({"op": "list"}, start=True)
         if not reply.get("ok"):
             raise ProviderError(f"lab list failed: {reply.get('error')}")
         guests = []
@@ -138,7 +180,7 @@ class LabProvider(Provider):
                 for c in raw.get("consoles", [])
                 if c.get("type") in CONSOLE_TYPES and isinstance(c.get("index"), int)
             ]
-            extra = {k: v for k, v in raw.items() if k not in ("id", "name", "kind", "state", "consoles")}
+            extra = {k: v for k, v in raw.items() if k not in ("id", "name", "kind", "state", "consoles", "boot")}
             guests.append(
                 GuestInfo(
                     provider=self.name,
@@ -149,6 +191,7 @@ class LabProvider(Provider):
                     state=_guest_state(raw.get("state")),
                     consoles=consoles,
                     extra=extra,
+                    incarnation=f"{self._instance}:{raw.get('boot', '')}",
                 )
             )
         self._console_facts = facts
@@ -275,6 +318,7 @@ class LabProvider(Provider):
             raise ProviderError(str((reply.get("error") or {}).get("message", "failed")))
 
     async def close(self) -> None:
+        self.stop_starting()
         self._drop_control()
 
 

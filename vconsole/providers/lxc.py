@@ -199,7 +199,8 @@ class LxcProvider(Provider):
         self.timeout = timeout
         self.host = host or os.uname().nodename
         self._info: dict[str, LxcInfo] = {}
-        self._history_given: set[str] = set()
+        # Per container, the run (incarnation) whose console log was shown as history.
+        self._history_given: dict[str, str] = {}
 
     def _tool(self, name: str) -> list[str]:
         argv = [os.path.join(self.bindir, name) if self.bindir else name]
@@ -238,10 +239,12 @@ class LxcProvider(Provider):
                     state=info.state,
                     consoles=[ConsoleSpec("vtty", i) for i in range(info.tty_max + 1)],
                     extra=extra,
+                    # init's pid names the run: a stop and start between two discoveries changes it.
+                    incarnation=str(info.pid or ""),
                 )
             )
             if info.state != GuestState.RUNNING:
-                self._history_given.discard(name)
+                self._history_given.pop(name, None)
         self._info = infos
         return guests
 
@@ -263,8 +266,9 @@ class LxcProvider(Provider):
         info = self._info.get(guest.id)
         # The console log holds /dev/console's output from before we attached:
         # shown once per container run, as the start of vtty0's history.
-        if spec.index == 0 and info is not None and info.logfile and guest.id not in self._history_given:
-            self._history_given.add(guest.id)
+        given = self._history_given.get(guest.id)
+        if spec.index == 0 and info is not None and info.logfile and given != guest.incarnation:
+            self._history_given[guest.id] = guest.incarnation
             endpoint.initial = read_log_tail(info.logfile) + endpoint.initial
         return endpoint
 
