@@ -94,6 +94,7 @@ def test_a_bad_fleet_named_by_the_config_is_refused_at_once(runtime: Path, text:
 def test_a_broker_that_dies_at_start_is_reported_at_once_with_its_log(runtime: Path) -> None:
     # A socket path longer than a Unix socket allows: the broker cannot bind and exits.
     socket = runtime / ("d" * 110) / "broker.sock"
+    socket.parent.mkdir()  # a missing directory is refused before any start (tests/lifecycle)
     result, took = _run("ls", "--socket", str(socket))
     log = runtime / "state" / "vconsole" / "broker.log"
     _assert_one_line(result, took, 3, "the broker did not start", "path too long", str(log))
