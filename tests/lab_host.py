@@ -150,14 +150,15 @@ class LabHost:
         """A connected client (never autostarts anything)."""
         return await Client.connect(self.paths, autostart=False)
 
-    def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        """Run ``vconsole ARGS --socket ...`` against this host."""
+    def cli(self, *args: str, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``vconsole ARGS --socket ...`` against this host (stdin: ``input``, else /dev/null)."""
         return subprocess.run(
             [sys.executable, "-m", "vconsole", *args, "--socket", str(self.paths.socket)],
             capture_output=True,
             text=True,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
         )
 
     def cleanup(self) -> None:

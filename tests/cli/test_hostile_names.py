@@ -79,8 +79,8 @@ def test_ls_shows_names_escaped_and_json_keeps_them_exact(hostile: LabHost) -> N
 
 
 def test_attach_banner_and_errors_show_names_escaped(hostile: LabHost) -> None:
-    # stdin at EOF: attach, print the banner, detach at once.
-    attached = hostile.cli("attach", "201")
+    # The escape as input: attach, print the banner, detach at once.
+    attached = hostile.cli("attach", "201", input="\x1d.")
     assert attached.returncode == 0, attached.stderr
     assert "attached to evil^[]0;PWNED^Gx vtty0" in attached.stderr
     assert_inert(attached.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -39,7 +40,11 @@ def pane(lab_host: LabHost) -> Iterator[TmuxPane]:
 
 def ring_connection(lab_host: LabHost) -> int:
     """The ``connection`` byte of the domU's console page, read without consuming anything."""
-    with XenConsoleRing.open(lab_host.paths.lab_pages / f"domu-{DOMID}-pv0.page") as ring:
+    page = lab_host.paths.lab_pages / f"domu-{DOMID}-pv0.page"
+    deadline = time.monotonic() + 10
+    while not page.exists() and time.monotonic() < deadline:  # the lab boots its guests after it answers
+        time.sleep(0.05)
+    with XenConsoleRing.open(page) as ring:
         return ring.connection
 
 

@@ -20,7 +20,7 @@ def render_providers(listing: dict[str, Any]) -> str:
     names = []
     for provider in listing.get("providers", []):
         failed = ", failed" if provider.get("error") else ""
-        names.append(f"{provider['name']} ({provider.get('host', '?')}{failed})")
+        names.append(f"{printable(str(provider['name']))} ({printable(str(provider.get('host', '?')))}{failed})")
     return f"providers: {', '.join(names) or 'none'}\n"
 
 
