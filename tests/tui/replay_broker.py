@@ -33,6 +33,7 @@ class ReplayBroker:
     def __init__(self) -> None:
         self.listing: dict[str, Any] = json.loads((FIXTURES / "tui" / "listing.json").read_text())
         self.attached: list[str] = []
+        self.ends: dict[str, int] = {}  # offset after each session's last output sent (output is contiguous)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
@@ -62,8 +63,10 @@ class ReplayBroker:
             {"event": "output", "session": session, "offset": 0, "data": data},
         ]
         for earlier in self.attached:
-            out.append({"event": "output", "session": earlier, "offset": 1 << 20, "data": LATER})
+            out.append({"event": "output", "session": earlier, "offset": self.ends[earlier], "data": LATER})
+            self.ends[earlier] += len(LATER)
         self.attached.append(session)
+        self.ends[session] = len(data)
         return out
 
 

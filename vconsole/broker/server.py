@@ -25,6 +25,8 @@ from vconsole.providers.base import Provider
 from vconsole.runtime_paths import RuntimePaths, state_dir
 
 log = logging.getLogger("vconsole.broker")
+# Watchers hear of a console's new output (its unread count) at most this often.
+OUTPUT_REPORT_INTERVAL = 1.0
 
 
 def raise_fd_limit() -> None:
@@ -100,6 +102,7 @@ class Broker:
             lambda: ClientConnection(self), sock=self._socket.listen()
         )
         self.spawn(self.registry.run())
+        self.spawn(self._report_output())
         self._started = True
         log.info("broker %d serving on %s", os.getpid(), self.paths.socket)
 
@@ -133,3 +136,27 @@ class Broker:
             # Whatever saving did, release the consoles and the socket.
             await self.registry.close()
             self._socket.release()
+
+    async def _report_output(self) -> None:
+        """Send watchers a console's ``state`` event when its output or read position moved.
+
+        State events say a console's unread bytes, but output moves them far
+        more often than states change: once a second at most, and only for
+        consoles whose history end or furthest-sent offset moved, watchers get
+        the console again, so a guest list stays current without asking for
+        a full listing every second. An idle host sends nothing.
+        """
+        told: dict[str, tuple[int, int]] = {}
+        while True:
+            await asyncio.sleep(OUTPUT_REPORT_INTERVAL)
+            watchers = [client for client in self.clients if client.watching]
+            if not watchers:
+                continue
+            for session in list(self.registry.sessions.values()):
+                now = (session.history.end, session.seen)
+                if told.get(session.key) == now:
+                    continue
+                told[session.key] = now
+                event = {"event": "state", "console": session.describe(), "guest": session.guest.name}
+                for client in watchers:
+                    client.send(event)

@@ -98,6 +98,13 @@ class GuestTree(Tree[ConsoleRef | None]):
                 node.data = ref
                 node.set_label(console_label(ref, self.local_unread.get(ref.session, 0)))
 
+    def set_local_unread(self, session: str, count: int) -> None:
+        """What an open tab got while hidden, added to its console's badge (no listing needed)."""
+        self.local_unread[session] = count
+        node = self._console_nodes.get(session)
+        if node is not None and node.data is not None:
+            node.set_label(console_label(node.data, count))
+
     def _matches(self, ref: ConsoleRef) -> bool:
         needle = self.filter_text.lower()
         return not needle or any(

@@ -5,7 +5,7 @@ dataclass ``__init__`` calls, so these need nothing more.
 
 Two directions: the broker link posts what the broker says to the screen
 (a listing, a lost connection) or to one console's pane (output waiting,
-bytes missed, a state change); a terminal view posts what the person does
+unread output, bytes missed, a state change); a terminal view posts what the person does
 (keys, a new size), which bubbles up to its pane and from there goes to the
 broker.
 """
@@ -37,10 +37,15 @@ class BrokerLost(Message, bubble=False):
 
 @dataclass
 class OutputWaiting(Message, bubble=False):
-    """A pane's console has output waiting in its session link; the pane feeds one step of it.
+    """A visible pane's console has output waiting in its session link; the pane feeds it.
 
     At most one is in flight per pane, so a flood never fills a queue that keys wait in.
     """
+
+
+@dataclass
+class ConsoleUnread(Message, bubble=False):
+    """A hidden pane's console wrote more; the pane relabels its tab (a few times a second at most)."""
 
 
 @dataclass
@@ -56,6 +61,14 @@ class ConsoleStateChanged(Message, bubble=False):
 
     state: str
     reason: str
+
+
+@dataclass
+class TabUnread(Message):
+    """A tab's unread count changed (what its guest wrote while it was hidden), for the guest list."""
+
+    session: str
+    count: int
 
 
 @dataclass

@@ -14,8 +14,6 @@ from vconsole.term.keys import encode_key, encode_paste
 from vconsole.tui.messages import TerminalInput, TerminalResized
 from vconsole.tui.palette import TerminalPalette
 
-FRAME = 1 / 60  # repaint at most 60 times a second
-
 
 class TerminalView(Widget, can_focus=True):
     """One console's screen; every key goes up as a TerminalInput message.
@@ -41,13 +39,16 @@ class TerminalView(Widget, can_focus=True):
         self.term = Terminal(80, 24, scrollback=scrollback)
         self.palette = palette
         self.scroll_back = 0  # lines scrolled up into the scrollback
-        self._timer: object | None = None
         self._last_cursor = (0, 0)
 
     # --- output -------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Bytes from the guest; the repaint follows within a frame."""
+        """Bytes from the guest; the changed rows are repainted with Textual's next screen update.
+
+        Textual already paces its updates (at most 60 a second, at once after
+        a quiet spell), so a timer of our own would only delay an echo.
+        """
         self.term.feed(data)
         replies = self.term.read_replies()
         if replies:
@@ -55,8 +56,7 @@ class TerminalView(Widget, can_focus=True):
         if self.scroll_back:
             # New output while scrolled back keeps the view where the user put it.
             self.scroll_back = min(self.scroll_back, len(self.term.scrollback))
-        if self._timer is None:
-            self._timer = self.set_timer(FRAME, self._repaint)
+        self._repaint()
 
     def set_palette(self, palette: TerminalPalette) -> None:
         """Switch theme colours."""
@@ -64,7 +64,6 @@ class TerminalView(Widget, can_focus=True):
         self.refresh()
 
     def _repaint(self) -> None:
-        self._timer = None
         rows = self.term.changed_rows()
         width = self.size.width
         if self.scroll_back:
