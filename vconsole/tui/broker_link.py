@@ -12,7 +12,7 @@ asks the broker for nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from textual.message_pump import MessagePump
@@ -120,9 +120,11 @@ class BrokerLink:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def open_session(self, ref: ConsoleRef, read_only: bool, pane: Widget) -> SessionLink:
-        """The link of a console about to be attached; its events go to ``pane`` from now on."""
-        link = SessionLink(self, ref, read_only, pane)
+    def open_session(
+        self, ref: ConsoleRef, read_only: bool, pane: Widget, feed: Callable[[bytes], None]
+    ) -> SessionLink:
+        """The link of a console about to be attached; its events go to ``pane``, small output to ``feed``."""
+        link = SessionLink(self, ref, read_only, pane, feed)
         self._sessions[ref.session] = link
         return link
 

@@ -57,9 +57,9 @@ class ConsolePane(TabPane):
         self.session = ref.session
         self.read_only = read_only
         self.state = "connected"
-        # The pane's own session: from here on the console's events come to this pane.
-        self.link = broker.open_session(ref, read_only, self)
         self.view = TerminalView(palette)
+        # The pane's own session: from here on the console's events come to this pane.
+        self.link = broker.open_session(ref, read_only, self, self.view.feed)
         self.status = Static("", classes="status")
         self._missed_total = 0
         self._missed_told = float("-inf")

@@ -94,7 +94,8 @@ class GuestTree(Tree[ConsoleRef | None]):
             return
         for ref in refs:
             node = self._console_nodes.get(ref.session)
-            if node is not None:
+            # Only what changed is relabelled: each relabel repaints a tree line.
+            if node is not None and (node.data != ref or ref.session in self.local_unread):
                 node.data = ref
                 node.set_label(console_label(ref, self.local_unread.get(ref.session, 0)))
 

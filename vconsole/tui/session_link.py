@@ -13,6 +13,7 @@ a screen needs only its tail.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.widget import Widget
@@ -30,7 +31,11 @@ TAIL_LIMIT = 256 * 1024
 # 5 us a line, so one feed stays within a few milliseconds and keys never wait long.
 FEED_LINES = 1000
 FEED_BYTES = 64 * 1024
-BADGE_INTERVAL = 0.25  # seconds: a hidden tab's badge changes at most this often
+# Seconds: a hidden tab's badge changes at most this often (a new label is a new layout).
+BADGE_INTERVAL = 1.0
+# Output up to this size for a visible tab with nothing waiting (an echo, a prompt) is fed at
+# once, without a message hop that would wait behind whatever else is queued (a flood's reads).
+FEED_AT_ONCE = 4096
 
 
 class OutputTail:
@@ -99,7 +104,9 @@ class SessionLink:
     One OutputWaiting is in flight at a time, and only while the tab is visible.
     """
 
-    def __init__(self, broker: BrokerLink, ref: ConsoleRef, read_only: bool, pane: Widget) -> None:
+    def __init__(
+        self, broker: BrokerLink, ref: ConsoleRef, read_only: bool, pane: Widget, feed: Callable[[bytes], None]
+    ) -> None:
         self.broker = broker
         self.client = broker.client
         self.session = ref.session
@@ -107,6 +114,7 @@ class SessionLink:
         self.console = ref.console
         self.read_only = read_only
         self.pane = pane
+        self.feed = feed  # the pane's terminal
         self.tail = OutputTail()
         self.end = 0
         self.seen = 0
@@ -129,14 +137,18 @@ class SessionLink:
     def receive(self, offset: int, data: bytes) -> None:
         """Output for this console at ``offset``: kept raw; a visible tab is told, a hidden one counts."""
         self.end = offset + len(data)
-        self.tail.push(data)
-        if self.visible:
-            self.seen = self.end
+        if not self.visible:
+            self.tail.push(data)
+            self._tell_unread()
+            return
+        self.seen = self.end
+        if self._waiting or len(self.tail) or len(data) > FEED_AT_ONCE:
+            self.tail.push(data)
             if not self._waiting:
                 self._waiting = True
                 self.pane.post_message(OutputWaiting())
         else:
-            self._tell_unread()
+            self.feed(data)
 
     def missed(self, offset: int, count: int) -> None:
         """The broker says this client missed ``count`` bytes before ``offset`` (its history wrapped)."""

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from vconsole.term import Terminal
 from vconsole.term.keys import encode_key, encode_paste
 from vconsole.tui.messages import TerminalInput, TerminalResized
 from vconsole.tui.palette import TerminalPalette
+
+# A repaint of more than FEW_ROWS rows (a scroll, a redraw) waits until FRAME has passed since
+# the last one, so a flood repaints 60 times a second; an echo or a quiet spell's first output,
+# a few rows, is repainted at once.
+FRAME = 1 / 60
+FEW_ROWS = 4
 
 
 class TerminalView(Widget, can_focus=True):
@@ -40,15 +49,14 @@ class TerminalView(Widget, can_focus=True):
         self.palette = palette
         self.scroll_back = 0  # lines scrolled up into the scrollback
         self._last_cursor = (0, 0)
+        self._painted_at = float("-inf")  # when the last repaint was asked for
+        self._repaint_timer: Timer | None = None
+        self._changed: set[int] = set()  # rows changed since the last repaint
 
     # --- output -------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Bytes from the guest; the changed rows are repainted with Textual's next screen update.
-
-        Textual already paces its updates (at most 60 a second, at once after
-        a quiet spell), so a timer of our own would only delay an echo.
-        """
+        """Bytes from the guest; the changed rows are repainted at once, or within a frame in a flood."""
         self.term.feed(data)
         replies = self.term.read_replies()
         if replies:
@@ -56,7 +64,14 @@ class TerminalView(Widget, can_focus=True):
         if self.scroll_back:
             # New output while scrolled back keeps the view where the user put it.
             self.scroll_back = min(self.scroll_back, len(self.term.scrollback))
-        self._repaint()
+        self._changed |= self.term.changed_rows()
+        if self._repaint_timer is not None:
+            return  # a repaint is on its way: it takes these rows too
+        wait = self._painted_at + FRAME - time.monotonic()
+        if wait > 0 and len(self._changed) > FEW_ROWS:
+            self._repaint_timer = self.set_timer(wait, self._repaint)
+        else:
+            self._repaint()
 
     def set_palette(self, palette: TerminalPalette) -> None:
         """Switch theme colours."""
@@ -64,7 +79,10 @@ class TerminalView(Widget, can_focus=True):
         self.refresh()
 
     def _repaint(self) -> None:
-        rows = self.term.changed_rows()
+        self._repaint_timer = None
+        rows, self._changed = self._changed | self.term.changed_rows(), set()
+        if len(rows) > FEW_ROWS:
+            self._painted_at = time.monotonic()
         width = self.size.width
         if self.scroll_back:
             self.refresh()

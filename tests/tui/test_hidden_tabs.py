@@ -1,0 +1,103 @@
+"""A hidden tab parses nothing and counts what its guest wrote; shown, it shows the newest screen; an idle TUI asks nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import TabbedContent
+
+from tests.broker.test_history_cap import _console
+from tests.lab_host import LabHost
+from tests.tui.test_pilot_keys import open_console, screen_of, until
+from vconsole.client import Client
+from vconsole.tui.app import VConsoleApp
+from vconsole.tui.guest_tree import GuestTree
+from vconsole.units import human
+
+LAST = 1_000_000  # `seq 1 LAST` prints about 6.9 MB
+
+
+@pytest.fixture
+async def app_pilot(lab_host: LabHost) -> AsyncIterator[tuple[VConsoleApp, Pilot[Any]]]:
+    lab_host.start_lab(lab_host.write_fleet([
+        {"id": 101, "name": "web", "vttys": 1},  # the lab's demo shell
+        {"id": 102, "name": "talk", "vttys": 1, "init": lab_host.scripted("talk")},
+    ]))
+    lab_host.start_broker()
+    app = VConsoleApp(lambda: Client.connect(lab_host.paths, autostart=False))
+    async with app.run_test(size=(110, 32)) as pilot:
+        tree = app.query_one(GuestTree)
+        await until(pilot, lambda: len(tree._console_nodes) == 2, "the guest tree")
+        yield app, pilot
+
+
+async def history_end(lab_host: LabHost, guest: str) -> int:
+    client = await lab_host.client()
+    try:
+        return int(_console(await client.request("list"), guest, "vtty0")["end"])
+    finally:
+        await client.close()
+
+
+def counting(feed: Callable[[bytes], None], calls: list[int]) -> Callable[[bytes], None]:
+    def counted(data: bytes) -> None:
+        calls.append(len(data))
+        feed(data)
+    return counted
+
+
+async def test_a_hidden_tab_parses_nothing_counts_the_guest_bytes_and_shows_the_newest_screen(
+    app_pilot: tuple[VConsoleApp, Pilot[Any]], lab_host: LabHost,
+) -> None:
+    app, pilot = app_pilot
+    tabs = app.query_one(TabbedContent)
+    web = await open_console(app, pilot, "lab:101:vtty0")
+    await until(pilot, lambda: "root@web:~#" in screen_of(app), "the shell prompt")
+    # The flood starts a second from now, once the web tab is hidden.
+    web.link.send_input(f"sleep 1; seq 1 {LAST}; echo flood-over\r".encode())
+    await open_console(app, pilot, "lab:102:vtty0")
+    assert tabs.active != web.id
+    parsed: list[int] = []
+    web.view.term.feed = counting(web.view.term.feed, parsed)  # type: ignore[method-assign]
+
+    await until(pilot, lambda: b"flood-over" in bytes(web.link.tail._unfed), "the hidden flood to end", timeout=60)
+    await pilot.pause(0.3)  # the prompt after it
+    assert parsed == [], f"the hidden tab parsed {sum(parsed)} bytes"
+    # The badge counts what the guest wrote while the tab was hidden, not what the tab kept.
+    end = await history_end(lab_host, "web")
+    assert web.unread == end - web.link.seen
+    assert web.unread > len("\r\n".join(str(i) for i in range(1, LAST + 1)))
+    assert len(web.link.tail) < web.unread // 10
+    await until(pilot, lambda: str(tabs.get_tab(web.id or "").label) == f"web:vtty0 +{human(web.unread)}",
+                "the badge in guest bytes")
+
+    await pilot.press("ctrl+right_square_bracket", "1")
+    await until(pilot, lambda: tabs.active == web.id, "the web tab to show")
+    await until(pilot, lambda: "flood-over" in screen_of(app), "the newest output on screen")
+    assert 0 < sum(parsed) <= 64 * 1024, "shown, the tab parses a screenful, not megabytes"
+    rows = [row.rstrip() for row in web.view.term.screen_text()]
+    at = rows.index("flood-over")
+    numbers = rows[:at][-10:]
+    assert numbers == [str(i) for i in range(LAST - 9, LAST + 1)], rows
+    assert web.unread == 0 and str(tabs.get_tab(web.id or "").label) == "web:vtty0"
+
+
+async def test_an_idle_tui_asks_the_broker_nothing(app_pilot: tuple[VConsoleApp, Pilot[Any]]) -> None:
+    app, pilot = app_pilot
+    await open_console(app, pilot, "lab:101:vtty0")
+    link = app.link
+    assert link is not None
+    sent: list[str] = []
+    request = link.client.request
+
+    async def counted(op: str, **fields: Any) -> dict[str, Any]:
+        sent.append(op)
+        return await request(op, **fields)
+
+    link.client.request = counted  # type: ignore[method-assign]
+    await asyncio.sleep(3.5)
+    assert sent == [], f"an idle TUI sent {sent}"
