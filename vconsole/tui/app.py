@@ -8,6 +8,7 @@ pane; everything the tree and tabs do happens in the main screen.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -23,6 +24,10 @@ from vconsole.tui.prefix_keys import DEFAULT_PREFIX
 from vconsole.tui.themes import DEFAULT_THEME, discover_themes
 
 Connector = Callable[[], Awaitable[Client]]
+# Textual reads keys and writes the screen in threads of its own. While the event loop is busy
+# (a flood being drawn) they wait for the GIL, up to the switch interval: 5 ms by default on
+# each of a key's way in and its echo's way out. A shorter interval keeps them prompt.
+GIL_SWITCH_INTERVAL = 0.0005
 
 
 class VConsoleApp(App[None]):
@@ -60,6 +65,7 @@ class VConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         """Register themes, then connect in the background."""
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         for found in self.themes.values():
             self.register_theme(found.theme)
         for error in self.theme_errors:

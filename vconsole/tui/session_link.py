@@ -33,9 +33,11 @@ FEED_LINES = 1000
 FEED_BYTES = 64 * 1024
 # Seconds: a hidden tab's badge changes at most this often (a new label is a new layout).
 BADGE_INTERVAL = 1.0
-# Output up to this size for a visible tab with nothing waiting (an echo, a prompt) is fed at
-# once, without a message hop that would wait behind whatever else is queued (a flood's reads).
-FEED_AT_ONCE = 4096
+# A little output after a quiet spell (an echo, a prompt) reaches a visible tab's terminal at
+# once, without a message hop that would wait behind whatever else is queued (a hidden flood's
+# reads). Anything else goes through the tail, so a flood is parsed a screenful at a time.
+FEED_AT_ONCE = 1024
+QUIET = 0.002  # seconds without output before a console counts as quiet
 
 
 class OutputTail:
@@ -119,6 +121,7 @@ class SessionLink:
         self.end = 0
         self.seen = 0
         self._waiting = False  # an OutputWaiting is in flight
+        self._received_at = float("-inf")  # when output last came
         self._badge_at = float("-inf")  # when the pane last heard of unread bytes
         self._badge_later: asyncio.TimerHandle | None = None
 
@@ -142,13 +145,16 @@ class SessionLink:
             self._tell_unread()
             return
         self.seen = self.end
-        if self._waiting or len(self.tail) or len(data) > FEED_AT_ONCE:
-            self.tail.push(data)
-            if not self._waiting:
-                self._waiting = True
-                self.pane.post_message(OutputWaiting())
-        else:
+        now = asyncio.get_running_loop().time()
+        quiet = now - self._received_at > QUIET
+        self._received_at = now
+        if quiet and not self._waiting and not self.tail and len(data) <= FEED_AT_ONCE:
             self.feed(data)
+            return
+        self.tail.push(data)
+        if not self._waiting:
+            self._waiting = True
+            self.pane.post_message(OutputWaiting())
 
     def missed(self, offset: int, count: int) -> None:
         """The broker says this client missed ``count`` bytes before ``offset`` (its history wrapped)."""

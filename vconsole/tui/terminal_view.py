@@ -22,6 +22,7 @@ from vconsole.tui.palette import TerminalPalette
 # a few rows, is repainted at once.
 FRAME = 1 / 60
 FEW_ROWS = 4
+STRIP_CACHE = 512  # drawn rows kept for reuse: a few screens
 
 
 class TerminalView(Widget, can_focus=True):
@@ -52,6 +53,7 @@ class TerminalView(Widget, can_focus=True):
         self._painted_at = float("-inf")  # when the last repaint was asked for
         self._repaint_timer: Timer | None = None
         self._changed: set[int] = set()  # rows changed since the last repaint
+        self._strips: dict[tuple[object, ...], Strip] = {}  # rows drawn lately, by content
 
     # --- output -------------------------------------------------------------
 
@@ -76,6 +78,7 @@ class TerminalView(Widget, can_focus=True):
     def set_palette(self, palette: TerminalPalette) -> None:
         """Switch theme colours."""
         self.palette = palette
+        self._strips.clear()
         self.refresh()
 
     def _repaint(self) -> None:
@@ -120,6 +123,17 @@ class TerminalView(Widget, can_focus=True):
         return self._strip(term.row_runs(y), width, cursor_x)
 
     def _strip(self, runs: list[tuple[str, int]], width: int, cursor_x: int | None) -> Strip:
+        # A row drawn before (scrolled up a line since, or the same as another) reuses its Strip,
+        # and with it Textual's caches on that Strip: a scrolling screen redraws one new row.
+        key = (tuple(runs), width, cursor_x)
+        found = self._strips.get(key)
+        if found is None:
+            if len(self._strips) >= STRIP_CACHE:
+                self._strips.clear()
+            found = self._strips[key] = self._new_strip(runs, width, cursor_x)
+        return found
+
+    def _new_strip(self, runs: list[tuple[str, int]], width: int, cursor_x: int | None) -> Strip:
         style_of = self.palette.style
         segments: list[Segment] = []
         x = 0
