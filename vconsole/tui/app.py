@@ -21,6 +21,7 @@ from vconsole.tui.broker_link import BrokerLink
 from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import DEFAULT_PREFIX
+from vconsole.tui.terminal_view import TerminalView
 from vconsole.tui.themes import DEFAULT_THEME, discover_themes
 
 Connector = Callable[[], Awaitable[Client]]
@@ -101,12 +102,14 @@ class VConsoleApp(App[None]):
         keys that arrive in one read (over SSH a prefix and its command often
         do): the command can never slip through to the guest.
         """
-        if (
-            isinstance(event, events.Key)
-            and isinstance(self.screen, MainScreen)
-            and await self.screen.take_prefix_key(event.key)
-        ):
-            return
+        if isinstance(event, events.Key) and isinstance(self.screen, MainScreen):
+            if await self.screen.take_prefix_key(event.key):
+                return
+            if isinstance(self.focused, TerminalView) and not event.is_forwarded:
+                # Every other key is the guest's: straight to the terminal, not through
+                # Textual's bindings and a message queue (a hop on every keystroke).
+                self.focused.press(event)
+                return
         await super().on_event(event)
 
     def action_ignore(self) -> None:

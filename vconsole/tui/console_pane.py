@@ -16,7 +16,6 @@ from vconsole.tui.messages import (
     ConsoleUnread,
     OutputWaiting,
     TabUnread,
-    TerminalInput,
     TerminalResized,
 )
 from vconsole.tui.palette import TerminalPalette
@@ -60,6 +59,7 @@ class ConsolePane(TabPane):
         self.view = TerminalView(palette)
         # The pane's own session: from here on the console's events come to this pane.
         self.link = broker.open_session(ref, read_only, self, self.view.feed)
+        self.view.sink = self.link.send_input  # keys, pastes and query answers
         self.status = Static("", classes="status")
         self._missed_total = 0
         self._missed_told = float("-inf")
@@ -87,11 +87,6 @@ class ConsolePane(TabPane):
     def detach(self) -> None:
         """Leave the console (the session stays in the broker); its events stop coming here."""
         self.link.detach()
-
-    def on_terminal_input(self, message: TerminalInput) -> None:
-        """Keys, pastes and query answers from the terminal go to the guest."""
-        message.stop()
-        self.link.send_input(message.data)
 
     def on_terminal_resized(self, message: TerminalResized) -> None:
         """The terminal's new size goes to the guest."""

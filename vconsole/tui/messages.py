@@ -5,9 +5,9 @@ dataclass ``__init__`` calls, so these need nothing more.
 
 Two directions: the broker link posts what the broker says to the screen
 (a listing, a lost connection) or to one console's pane (output waiting,
-unread output, bytes missed, a state change); a terminal view posts what the person does
-(keys, a new size), which bubbles up to its pane and from there goes to the
-broker.
+unread output, bytes missed, a state change); a terminal view posts a new size, which
+bubbles up to its pane and from there goes to the broker (its keys go to its
+pane's link by a plain call: a keystroke waits in no queue).
 """
 
 from __future__ import annotations
@@ -69,13 +69,6 @@ class TabUnread(Message):
 
     session: str
     count: int
-
-
-@dataclass
-class TerminalInput(Message):
-    """Bytes for the guest from a terminal view: keys, a paste, answers to terminal queries."""
-
-    data: bytes
 
 
 @dataclass

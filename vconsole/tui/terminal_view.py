@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -14,7 +15,7 @@ from textual.widget import Widget
 
 from vconsole.term import Terminal
 from vconsole.term.keys import encode_key, encode_paste
-from vconsole.tui.messages import TerminalInput, TerminalResized
+from vconsole.tui.messages import TerminalResized
 from vconsole.tui.palette import TerminalPalette
 
 # A repaint of more than FEW_ROWS rows (a scroll, a redraw) waits until FRAME has passed since
@@ -26,12 +27,13 @@ STRIP_CACHE = 512  # drawn rows kept for reuse: a few screens
 
 
 class TerminalView(Widget, can_focus=True):
-    """One console's screen; every key goes up as a TerminalInput message.
+    """One console's screen; every key becomes bytes for ``sink``.
 
     The app hands keys to the main screen's prefix table before they reach
-    any widget (see VConsoleApp.on_event), so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and
-    function keys all reach the guest. The view sends nothing itself: its
-    pane decides where input and size go (a read-only tab drops them).
+    any widget, then straight to the focused view (see VConsoleApp.on_event),
+    so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and function keys all reach the guest. The
+    view decides nothing about where its bytes go: its pane's ``sink`` does (a
+    read-only tab drops them); a view without one (``vconsole show``) sends nothing.
     """
 
     DEFAULT_CSS = """
@@ -44,8 +46,10 @@ class TerminalView(Widget, can_focus=True):
         *,
         scrollback: int = 5000,
         id: str | None = None,
+        sink: Callable[[bytes], None] | None = None,
     ) -> None:
         super().__init__(id=id)
+        self.sink = sink
         self.term = Terminal(80, 24, scrollback=scrollback)
         self.palette = palette
         self.scroll_back = 0  # lines scrolled up into the scrollback
@@ -157,8 +161,9 @@ class TerminalView(Widget, can_focus=True):
     # --- input --------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        """Bytes for the guest, up to whoever holds this view."""
-        self.post_message(TerminalInput(data))
+        """Bytes for the guest, to whoever holds this view (a call, not a message: no queue to wait in)."""
+        if self.sink is not None:
+            self.sink(data)
 
     def send_key(self, key: str) -> None:
         """A key as this terminal encodes it in its current modes (cursor keys, keypad)."""
@@ -167,9 +172,13 @@ class TerminalView(Widget, can_focus=True):
             self.send(data)
 
     async def on_key(self, event: events.Key) -> None:
-        """Every key to the guest, except the scrollback keys."""
+        """A key that reached the view through Textual's focus (the app hands most keys over directly)."""
         event.stop()
         event.prevent_default()
+        self.press(event)
+
+    def press(self, event: events.Key) -> None:
+        """Every key to the guest, except the scrollback keys."""
         if event.key in ("shift+pageup", "shift+pagedown"):
             page = max(1, self.size.height - 1)
             delta = page if event.key == "shift+pageup" else -page
