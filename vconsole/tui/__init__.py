@@ -3,7 +3,8 @@
 import os
 
 # Textual updates the screen at most TEXTUAL_FPS times a second (60 by default), in fixed
-# slots: an echo typed soon after the last update waited for the next slot. Terminal views
-# pace their own repaints (terminal_view.FRAME), so the screen may update as soon as anything
-# changed. Textual reads this when it is first imported; a value the user set wins.
-os.environ.setdefault("TEXTUAL_FPS", "1000")
+# slots: an echo typed soon after the last update waited up to 17 ms for the next slot. Above
+# 2000 its screen timer never sleeps between updates, so the screen updates on the event
+# loop's next turn once something changed; terminal views pace their own repaints of a flood
+# (terminal_view.FRAME). Textual reads this when first imported; a value the user set wins.
+os.environ.setdefault("TEXTUAL_FPS", "4000")
