@@ -1,6 +1,6 @@
 """``python -m benchmarks [--quick] [NAME ...]``: run the benchmarks, print the table, write RESULTS.md.
 
-Names: relay, echo, engine, tui, scale, snapshot (default: all, in that order).
+Names: relay, echo, engine, tui, tuiterm, scale, snapshot (default: all, in that order).
 ``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
 unless ``--write`` is given. A run replaces only the sections of the benchmarks
 it ran (benchmarks/results.json keeps every section's figures).
@@ -22,6 +22,7 @@ MODULES = {
     "echo": "benchmarks.echo",
     "engine": "benchmarks.engine_bench",
     "tui": "benchmarks.tui",
+    "tuiterm": "benchmarks.tui_terminal",
     "scale": "benchmarks.scale",
     "snapshot": "benchmarks.snapshot",
 }

@@ -90,6 +90,17 @@ class LabHost:
             time.sleep(0.02)
         return float(done.read_text())
 
+    async def destroy(self, guest: str) -> None:
+        """Remove ``guest`` from the running lab, as ``lxc-destroy -f`` removes a container."""
+        from vconsole.framed_socket import FramedSocket
+
+        conn = await FramedSocket.connect(self.paths.lab_socket)
+        try:
+            reply, _ = await conn.request({"op": "destroy", "id": 1, "guest": guest})
+            assert reply["ok"], reply
+        finally:
+            conn.close()
+
     # --- processes ---------------------------------------------------------
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:

@@ -7,11 +7,26 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from vconsole.detached import socket_answers, start_detached, wait_for_socket
+from vconsole.domain import AttachMode, SessionKey, Target
+from vconsole.protocol import (
+    Attach,
+    AttachReply,
+    Detach,
+    GuestCommand,
+    Hello,
+    HelloReply,
+    Input,
+    Resize,
+    RestoreReply,
+    RestoreRequest,
+    SnapshotReply,
+    SnapshotRequest,
+)
 from vconsole.runtime_paths import RuntimePaths, ensure_private_dir
-from vconsole.wire import PROTOCOL_VERSION, FrameDecoder, ProtocolError, encode
+from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode
 
 
 class BrokerUnreachable(Exception):
@@ -27,7 +42,8 @@ class RequestFailed(Exception):
         self.message = message
 
 
-EventHandler = Callable[[dict[str, Any]], None]
+EventHandler = Callable[[Message], None]
+T = TypeVar("T")
 
 
 class _Link(asyncio.Protocol):
@@ -74,17 +90,18 @@ class _Link(asyncio.Protocol):
 
 
 class Client:
-    """A connection to the broker: requests with ids, and a stream of events.
+    """A connection to the broker: one typed method per operation, and a stream of events.
 
     Events go to ``on_event`` when it is set, else into the ``events`` queue.
+    ``request`` sends any operation with raw fields and returns the raw reply.
     """
 
     def __init__(self, transport: asyncio.Transport, link: _Link) -> None:
         self._transport = transport
         self._link = link
         self._next_id = 0
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._waiting: dict[int, asyncio.Future[Message]] = {}
+        self.events: asyncio.Queue[Message] = asyncio.Queue()
         self.on_event: EventHandler | None = None
         self.closed = asyncio.Event()
         link.client = self
@@ -111,24 +128,22 @@ class Client:
             ) from None
         client = cls(transport, link)
         try:
-            await asyncio.wait_for(
-                client.request("hello", version=PROTOCOL_VERSION, client="vconsole"), timeout
-            )
+            await asyncio.wait_for(client.hello(), timeout)
         except (RequestFailed, ConnectionError, TimeoutError) as exc:
             await client.close()
             raise BrokerUnreachable(f"the broker refused us: {exc}") from None
         return client
 
-    def _write(self, message: dict[str, Any]) -> None:
+    def _write(self, message: Message) -> None:
         if self.closed.is_set() or self._transport.is_closing():
             raise ConnectionError("the connection to the broker is closed")
         self._transport.write(encode(message))
 
-    async def request(self, op: str, **fields: Any) -> dict[str, Any]:
+    async def request(self, op: Op | str, **fields: Any) -> Message:
         """Send a request and return its reply; RequestFailed on a structured error."""
         self._next_id += 1
         rid = self._next_id
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
         try:
             self._write({"op": op, "id": rid, **fields})
@@ -140,18 +155,94 @@ class Client:
             raise RequestFailed(str(err.get("code", "error")), str(err.get("message", "failed")))
         return reply
 
-    def send_nowait(self, op: str, **fields: Any) -> None:
+    def send_nowait(self, op: Op | str, **fields: Any) -> None:
         """Fire a request whose reply only matters if it is an error (keystrokes).
 
         ``input`` goes with ``ack: false`` (the broker then answers only
         errors), unless the caller gives ``ack`` itself. A closed connection
         drops the request: ``closed`` says so already.
         """
-        if op == "input":
+        if op == Op.INPUT:
             fields.setdefault("ack", False)
         self._next_id += 1
         with contextlib.suppress(ConnectionError):
             self._write({"op": op, "id": self._next_id, **fields})
+
+    # --- one method per operation (docs/protocol.md) ----------------------
+
+    async def hello(self) -> HelloReply:
+        """Greet the broker with our protocol version (``connect`` does it)."""
+        return _parsed(HelloReply.from_wire, await self.request(Op.HELLO, **Hello().fields()))
+
+    async def list_guests(self) -> Message:
+        """Every guest and console, as ``list`` reports them (docs/protocol.md)."""
+        return await self.request(Op.LIST)
+
+    async def watch(self) -> None:
+        """Ask for a state event on every console change from now on."""
+        await self.request(Op.WATCH)
+
+    async def attach(
+        self,
+        target: Target,
+        mode: AttachMode = AttachMode.RW,
+        *,
+        start: int | None = None,
+        tail_lines: int | None = None,
+        created: float | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> AttachReply:
+        """Attach to a console; output replays from ``start``, the last lines, or from now.
+
+        ``created`` names the history ``start`` counts in (an earlier reply's
+        ``created``); ``size`` is our window (cols, rows) for the size rule.
+        """
+        request = Attach(target, mode, start, tail_lines, created, size)
+        return _parsed(AttachReply.from_wire, await self.request(Op.ATTACH, **request.fields()))
+
+    async def input(self, session: SessionKey, data: bytes) -> int:
+        """Send keys and wait for the broker to take them; how many it accepted."""
+        reply = await self.request(Op.INPUT, **Input(session, data).fields())
+        return _parsed(lambda r: int(r["accepted"]), reply)
+
+    def input_nowait(self, session: SessionKey, data: bytes) -> None:
+        """Send keys without waiting (errors come back as ``error`` events)."""
+        self.send_nowait(Op.INPUT, **Input(session, data, ack=False).fields())
+
+    def resize_nowait(self, session: SessionKey, cols: int, rows: int) -> None:
+        """Tell the guest the window size, without waiting."""
+        self.send_nowait(Op.RESIZE, **Resize(session, cols, rows).fields())
+
+    async def detach(self, session: SessionKey) -> None:
+        """Stop receiving a session's output (the broker keeps the session)."""
+        await self.request(Op.DETACH, **Detach(session).fields())
+
+    def detach_nowait(self, session: SessionKey) -> None:
+        """Detach without waiting."""
+        self.send_nowait(Op.DETACH, **Detach(session).fields())
+
+    async def start(self, guest: Target) -> None:
+        """Start a guest; returns once the provider has."""
+        await self.request(Op.START, **GuestCommand(guest).fields())
+
+    async def stop(self, guest: Target) -> None:
+        """Stop a guest; returns once the provider has."""
+        await self.request(Op.STOP, **GuestCommand(guest).fields())
+
+    async def snapshot(self, targets: list[Target] | None, path: str | None = None) -> SnapshotReply:
+        """Snapshot ``targets`` (None: every console) into ``path`` (None: inline)."""
+        request = SnapshotRequest(targets, path)
+        return _parsed(SnapshotReply.from_wire, await self.request(Op.SNAPSHOT, **request.fields()))
+
+    async def restore(self, request: RestoreRequest) -> RestoreReply:
+        """Restore a snapshot into live consoles."""
+        return _parsed(RestoreReply.from_wire, await self.request(Op.RESTORE, **request.fields()))
+
+    async def shutdown(self) -> None:
+        """Stop the broker (its consoles go back to their guests)."""
+        await self.request(Op.SHUTDOWN)
+
+    # --- the connection ----------------------------------------------------
 
     def _fail(self, exc: Exception) -> None:
         """The connection is over: wake every waiter."""
@@ -160,7 +251,7 @@ class Client:
             if not fut.done():
                 fut.set_exception(exc)
 
-    def _dispatch(self, item: dict[str, Any]) -> None:
+    def _dispatch(self, item: Message) -> None:
         if "event" in item:
             if self.on_event is not None:
                 self.on_event(item)
@@ -189,6 +280,14 @@ class Client:
         self.closed.set()
 
 
+def _parsed(parse: Callable[[Message], T], reply: Message) -> T:
+    """A typed reply; a reply without the fields the protocol promises is RequestFailed."""
+    try:
+        return parse(reply)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RequestFailed("bad_reply", f"the broker's reply lacks or garbles {exc}") from None
+
+
 async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
     """Start ``vconsole serve`` in the background unless one answers; one starter at a time."""
     ensure_private_dir(paths.directory)
@@ -203,10 +302,8 @@ async def start_broker(paths: RuntimePaths, timeout: float = 15.0) -> None:
                 await asyncio.sleep(0.05)
         if socket_answers(paths.socket):
             return
-        start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
-        if not await wait_for_socket(paths.socket, timeout):
-            raise BrokerUnreachable(
-                "the broker did not start; see broker.log in the state directory"
-            )
+        started = start_detached(["serve", "--socket", str(paths.socket)], "broker.log")
+        if not await wait_for_socket(paths.socket, timeout, started):
+            raise BrokerUnreachable(started.failure("the broker"))
     finally:
         os.close(fd)

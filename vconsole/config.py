@@ -1,13 +1,16 @@
 """The user's configuration file, ``$XDG_CONFIG_HOME/vconsole/config.toml``.
 
-Every key is optional; a bad file or value is a ConfigError with a one-line
-message naming the key, never a traceback.
+Every key is optional; a bad file, an unknown key or a bad value is a
+ConfigError with a one-line message naming the file and the key, never a
+traceback. Clients check the file before they start a daemon that reads it.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,32 @@ from vconsole.runtime_paths import config_dir
 DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+TABLES = ("broker", "lab", "client", "providers")
 
 
 class ConfigError(Exception):
-    """The configuration file is unreadable or a value is out of range."""
+    """The configuration file is unreadable, has an unknown key or a value out of range."""
+
+
+def check_keys(
+    table: dict[str, Any],
+    known: Iterable[str],
+    where: str,
+    prefix: str = "",
+    error: type[ConfigError] = ConfigError,
+) -> None:
+    """Refuse a key of ``table`` that is not in ``known``, suggesting the nearest one.
+
+    ``prefix`` names the table in the message (``"broker."``); ``error`` is
+    the ConfigError subclass to raise.
+    """
+    names = list(known)
+    for key in table:
+        if key in names:
+            continue
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
+        raise error(f"{where}: {prefix}{key} is not a setting{hint}")
 
 
 def parse_size(value: object, key: str) -> int:
@@ -64,13 +89,20 @@ class Config:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        return cls.from_dict(raw, str(path))
+        cfg = cls.from_dict(raw, str(path))
+        if cfg.lab_fleet is not None:
+            # Relative to the file that names it, not to whichever directory a daemon runs in.
+            cfg.lab_fleet = path.parent / cfg.lab_fleet
+            _check_file(cfg.lab_fleet, f"{path}: lab.fleet")
+        return cfg
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "config") -> Config:
         """Validate a parsed TOML document."""
         cfg = cls(source=where)
+        check_keys(raw, TABLES, where)
         broker = _table(raw, "broker", where)
+        check_keys(broker, ("history", "allow_uids"), where, "broker.")
         if "history" in broker:
             cfg.history_cap = parse_size(broker["history"], f"{where}: broker.history")
         uids = broker.get("allow_uids", [])
@@ -80,15 +112,17 @@ class Config:
             raise ConfigError(f"{where}: broker.allow_uids must be a list of uids")
         cfg.allow_uids = list(uids)
         lab = _table(raw, "lab", where)
+        check_keys(lab, ("enabled", "fleet"), where, "lab.")
         enabled = lab.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise ConfigError(f"{where}: lab.enabled must be true or false")
         cfg.lab_enabled = enabled
         if "fleet" in lab:
-            if not isinstance(lab["fleet"], str):
+            if not isinstance(lab["fleet"], str) or not lab["fleet"]:
                 raise ConfigError(f"{where}: lab.fleet must be a path")
             cfg.lab_fleet = Path(lab["fleet"]).expanduser()
         client = _table(raw, "client", where)
+        check_keys(client, ("escape",), where, "client.")
         if "escape" in client:
             if not isinstance(client["escape"], str):
                 raise ConfigError(f"{where}: client.escape must be a string like \"^]\"")
@@ -99,6 +133,15 @@ class Config:
                 raise ConfigError(f"{where}: [providers.{name}] must be a table")
         cfg.providers = {name: dict(table) for name, table in providers.items()}
         return cfg
+
+
+def _check_file(path: Path, what: str) -> None:
+    """A file a setting names must be a readable regular file."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{what}: {path}: {exc.strerror}") from None
 
 
 def _table(raw: dict[str, Any], name: str, where: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from vconsole.runtime_paths import ensure_private_dir, state_dir
@@ -79,11 +80,40 @@ class DaemonSocket:
                 path.unlink()
 
 
-def start_detached(args: list[str], log_name: str) -> int:
-    """Run ``python -m vconsole ARGS`` in a new session, output to a log; return its pid."""
+@dataclass(frozen=True)
+class DetachedStart:
+    """A daemon just started in the background: its pid and where this start's log begins."""
+
+    pid: int
+    log: Path
+    log_offset: int
+
+    def exited(self) -> bool:
+        """Whether it has already exited (reaping it: it is our child)."""
+        try:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return True  # already reaped by subprocess's own clean-up
+        return pid != 0
+
+    def failure(self, what: str) -> str:
+        """One line: ``what`` did not start, its last logged line, and the log's path."""
+        try:
+            with open(self.log, "rb") as log:
+                log.seek(self.log_offset)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        reason = f": {lines[-1].strip()}" if lines else ""
+        return f"{what} did not start{reason} (see {self.log})"
+
+
+def start_detached(args: list[str], log_name: str) -> DetachedStart:
+    """Run ``python -m vconsole ARGS`` in a new session, output to a log in the state directory."""
     logs = state_dir()
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / log_name, "ab") as log:
+        offset = log.tell()
         proc = subprocess.Popen(
             [sys.executable, "-m", "vconsole", *args],
             stdin=subprocess.DEVNULL,
@@ -92,7 +122,7 @@ def start_detached(args: list[str], log_name: str) -> int:
             start_new_session=True,
             close_fds=True,
         )
-    return proc.pid
+    return DetachedStart(proc.pid, logs / log_name, offset)
 
 
 def socket_answers(path: Path) -> bool:
@@ -108,11 +138,14 @@ def socket_answers(path: Path) -> bool:
         sock.close()
 
 
-async def wait_for_socket(path: Path, timeout: float) -> bool:
-    """Poll until ``path`` accepts connections or ``timeout`` seconds pass."""
+async def wait_for_socket(path: Path, timeout: float, started: DetachedStart | None = None) -> bool:
+    """Poll until ``path`` accepts connections, ``timeout`` seconds pass or ``started`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path) and socket_answers(path):
             return True
+        if started is not None and started.exited():
+            # A daemon that failed at start says why in its log: no point waiting.
+            return os.path.exists(path) and socket_answers(path)
         await asyncio.sleep(0.05)
     return False

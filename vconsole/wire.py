@@ -10,14 +10,36 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import msgpack
 
+from vconsole.domain import Mark, SessionKey
+
+# One message of either protocol: a msgpack map with string keys.
+Message = dict[str, Any]
 PROTOCOL_VERSION = 1
 # Output chunks are at most 256 KiB, so 1 MiB leaves room for any request.
 MAX_FRAME = 1 << 20
 HEADER = struct.Struct(">I")
+
+
+class Op(StrEnum):
+    """The operations of the broker's client protocol (docs/protocol.md)."""
+
+    HELLO = "hello"
+    LIST = "list"
+    WATCH = "watch"
+    ATTACH = "attach"
+    INPUT = "input"
+    RESIZE = "resize"
+    DETACH = "detach"
+    START = "start"
+    STOP = "stop"
+    SNAPSHOT = "snapshot"
+    RESTORE = "restore"
+    SHUTDOWN = "shutdown"
 
 
 class ProtocolError(Exception):
@@ -35,10 +57,19 @@ class ProtocolError(Exception):
         self.fatal = fatal
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """Encode one message as a frame."""
+def _wire_form(value: object) -> object:
+    """How a domain value travels: a session key as its text, a mark as its map."""
+    if isinstance(value, SessionKey):
+        return value.text
+    if isinstance(value, Mark):
+        return value.to_wire()
+    raise TypeError(f"can not serialize {type(value).__name__!r} object")
+
+
+def encode(message: Message) -> bytes:
+    """Encode one message as a frame (domain values in their wire form)."""
     try:
-        body: bytes = msgpack.packb(message, use_bin_type=True)
+        body: bytes = msgpack.packb(message, use_bin_type=True, default=_wire_form)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError("bad_message", f"cannot encode message: {exc}") from None
     if len(body) > MAX_FRAME:
@@ -46,7 +77,7 @@ def encode(message: dict[str, Any]) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
-def decode_body(body: bytes | memoryview) -> dict[str, Any]:
+def decode_body(body: bytes | memoryview) -> Message:
     """Decode one frame body into a map, refusing anything that is not a map."""
     try:
         value = msgpack.unpackb(body, raw=False, strict_map_key=True)
@@ -82,9 +113,9 @@ class FrameDecoder:
         # everything that follows is dropped unread.
         self._broken = False
 
-    def feed(self, data: bytes) -> list[dict[str, Any] | ProtocolError]:
+    def feed(self, data: bytes) -> list[Message | ProtocolError]:
         """Add bytes; return decoded messages and per-frame errors in order."""
-        out: list[dict[str, Any] | ProtocolError] = []
+        out: list[Message | ProtocolError] = []
         if self._broken:
             return out
         # Nothing held back (the usual case): decode straight from ``data``.
@@ -136,20 +167,25 @@ class FrameDecoder:
         return len(self._buf)
 
 
-def error_reply(req_id: Any, code: str, message: str) -> dict[str, Any]:
+def error_reply(req_id: Any, code: str, message: str) -> Message:
     """A structured error, answering request ``req_id`` (None if unknown)."""
     return {"id": req_id, "ok": False, "error": {"code": code, "message": message}}
 
 
-def ok_reply(req_id: Any, **fields: Any) -> dict[str, Any]:
+def ok_reply(req_id: Any, **fields: Any) -> Message:
     """A successful reply to request ``req_id``."""
     return {"id": req_id, "ok": True, **fields}
+
+
+def pending_reply(req_id: Any) -> Message:
+    """Request ``req_id`` is under way: its real reply follows with the same id."""
+    return {"id": req_id, "pending": True}
 
 
 # --- field validation: every request field is untrusted ---------------------
 
 
-def field_str(msg: dict[str, Any], name: str, *, max_len: int = 256) -> str:
+def field_str(msg: Message, name: str, *, max_len: int = 256) -> str:
     """A required string field."""
     value = msg.get(name)
     if not isinstance(value, str):
@@ -160,7 +196,7 @@ def field_str(msg: dict[str, Any], name: str, *, max_len: int = 256) -> str:
 
 
 def field_int(
-    msg: dict[str, Any],
+    msg: Message,
     name: str,
     *,
     lo: int,
@@ -178,14 +214,14 @@ def field_int(
     return value
 
 
-def field_opt_int(msg: dict[str, Any], name: str, *, lo: int, hi: int) -> int | None:
+def field_opt_int(msg: Message, name: str, *, lo: int, hi: int) -> int | None:
     """An optional integer field within [lo, hi]."""
     if msg.get(name) is None:
         return None
     return field_int(msg, name, lo=lo, hi=hi)
 
 
-def field_bytes(msg: dict[str, Any], name: str, *, max_len: int = MAX_FRAME) -> bytes:
+def field_bytes(msg: Message, name: str, *, max_len: int = MAX_FRAME) -> bytes:
     """A required binary field."""
     value = msg.get(name)
     if not isinstance(value, bytes):
@@ -195,7 +231,7 @@ def field_bytes(msg: dict[str, Any], name: str, *, max_len: int = MAX_FRAME) -> 
     return value
 
 
-def field_choice(msg: dict[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+def field_choice(msg: Message, name: str, choices: tuple[str, ...], default: str) -> str:
     """A string field that must be one of ``choices``."""
     value = msg.get(name, default)
     if value not in choices:
@@ -204,7 +240,7 @@ def field_choice(msg: dict[str, Any], name: str, choices: tuple[str, ...], defau
     return value
 
 
-def field_bool(msg: dict[str, Any], name: str, *, default: bool) -> bool:
+def field_bool(msg: Message, name: str, *, default: bool) -> bool:
     """An optional boolean field (msgpack true/false, not an integer)."""
     value = msg.get(name, default)
     if not isinstance(value, bool):

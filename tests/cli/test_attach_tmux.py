@@ -78,3 +78,29 @@ def test_window_size_follows_the_terminal_and_read_only_sends_nothing(lab_host: 
     assert "spy-typed" not in pane.screen()
     pane.type("C-]", ".")
     pane.wait_for("detached")
+
+
+def test_size_goes_back_to_the_remaining_client_when_one_detaches(lab_host: LabHost, pane: TmuxPane) -> None:
+    """Issue 14 item 5: two attaches in terminals of different sizes; the smaller one leaves."""
+    lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 2}]))
+    lab_host.start_broker()
+    attach = f"{sys.executable} -m vconsole attach web 1 --socket {lab_host.paths.socket}"
+    pane.type(attach, "Enter")
+    pane.wait_for("root@web:~#")
+    # Print the size each time it changes, with no more typing in this window.
+    pane.type('old=; while sleep 0.1; do s=$(stty size); [ "$s" != "$old" ] && echo "size=$s" && old=$s; done', "Enter")
+    pane.wait_for("size=30 100")
+    small = TmuxPane(pane.env, cols=80, rows=24)
+    try:
+        small.type(attach + "; echo EXIT=$?", "Enter")
+        pane.wait_for("size=24 80")
+        small.type("C-]", ".")
+        small.wait_for("EXIT=0")
+        pane.wait_until(lambda s: s.count("size=30 100") == 2, "the size back to 30 100")
+    finally:
+        small.close()
+    pane.type("C-c")
+    pane.type("stty size", "Enter")
+    pane.wait_until(lambda s: s.count("30 100") == 3, "stty size 30 100")
+    pane.type("C-]", ".")
+    pane.wait_for("detached")

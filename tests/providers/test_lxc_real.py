@@ -8,10 +8,12 @@ with only the LXC provider, configured with that lxcpath.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -319,3 +321,91 @@ def test_real_lxc_with_fake_openvz_and_xen_together(
     finally:
         h.cleanup()
         fake.close()
+
+
+def test_destroyed_container_ends_attach_with_guest_removed(
+    host: LabHost, containers: tuple[str, str], tmp_path: Path
+) -> None:
+    """Issue 14 item 4: ``lxc-destroy -f`` while attached: "guest removed", exit 8.
+
+    The broker is frozen (SIGSTOP) across the destroy, so its next look at the
+    host comes after the container is gone, as in the run that found the bug
+    (the client then waited on "disconnected" forever). Unfrozen, a broker may
+    also catch the container stopped first; attach then ends with "stopped"
+    (exit 5), which is right too.
+    """
+    doomed = PREFIX + "c"
+    _create(doomed, tmp_path)
+    try:
+        started = _lxc("lxc-start", "-n", doomed)
+        assert started.returncode == 0, started.stderr
+        _wait_state(doomed, "RUNNING")
+        host.start_broker()
+        _console_states(host, doomed, {"vtty1": "connected"})
+        att = Attached(host.paths.socket, doomed, "1")
+        try:
+            att.poke_until(b"\r", b"login: ")
+            assert host.broker is not None
+            os.kill(host.broker.pid, signal.SIGSTOP)
+            try:
+                destroyed = _lxc("lxc-destroy", "-f", "-n", doomed)
+                assert destroyed.returncode == 0, destroyed.stderr
+            finally:
+                os.kill(host.broker.pid, signal.SIGCONT)
+            att.expect(f"guest removed: container {doomed} was removed".encode(), timeout=20)
+            deadline = time.monotonic() + 10
+            while att.proc.isalive() and time.monotonic() < deadline:
+                att._pump(0.1)
+            assert not att.proc.isalive() and att.proc.exitstatus == 8
+        finally:
+            att.close()
+        assert doomed not in {g["name"] for g in _ls(host)["guests"]}
+    finally:
+        _destroy(doomed)
+async def _history_until(host: LabHost, name: str, console: int, needle: bytes, timeout: float = 20) -> bytes:
+    from tests.xen.conftest import read_history
+
+    client = await host.client()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            data, _ = await read_history(client, name, f"vtty{console}")
+            if needle in data:
+                return data
+            if time.monotonic() > deadline:
+                pytest.fail(f"{needle!r} never appeared in vtty{console}: {data[-500:]!r}")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+
+
+async def test_line_endings_are_what_the_guest_wrote(host: LabHost, containers: tuple[str, str]) -> None:
+    """A line the guest's tty ends with \\r\\n is \\r\\n in the history, on console 0 as on a tty.
+
+    lxc-console's terminal and LXC's proxy pty for console 0 each added a CR
+    (\\r\\r\\r\\n); LXC's own console log file records what the guest's console wrote.
+    """
+    running, _ = containers
+    host.start_broker()
+    consoles = _console_states(host, running, {"vtty0": "connected", "vtty1": "connected"})
+    typist = await host.client()
+    try:
+        key0 = (await typist.request("attach", target=running, console=0, mode="rw"))["session"]
+        await typist.request("input", session=key0, data=b"\r")
+        await _history_until(host, running, 0, b"# ")
+        await typist.request("input", session=key0, data=b"printf 'LF-%s\\n' ONE TWO\r")
+        data = await _history_until(host, running, 0, b"LF-TWO")
+        assert b"LF-ONE\r\nLF-TWO\r\n" in data, data[-300:]
+        log = Path(consoles["vtty0"]["log"]).read_bytes()
+        assert data[data.index(b"LF-ONE\r") : data.index(b"LF-TWO\r") + 8] in log
+
+        key1 = (await typist.request("attach", target=running, console=1, mode="rw"))["session"]
+        for line in (b"\r", b"root\r"):
+            await typist.request("input", session=key1, data=line)
+            await asyncio.sleep(0.5)
+        await _history_until(host, running, 1, b"# ")
+        await typist.request("input", session=key1, data=b"printf 'TTY-%s\\n' ONE TWO; exit\r")
+        data = await _history_until(host, running, 1, b"TTY-TWO")
+        assert b"TTY-ONE\r\nTTY-TWO\r\n" in data, data[-300:]
+    finally:
+        await typist.close()

@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from vconsole.broker.session import MAX_MARKS, ConsoleSession
+from vconsole.domain import Mark
 from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.snapshot.model import HypervisorLog, Pending, RingState, SourceState, Termios
 
@@ -51,7 +52,7 @@ def sessions(draw: Any) -> ConsoleSession:
     end = session.history.end
     for _ in range(draw(st.integers(0, 3))):
         lo = draw(st.integers(0, end))
-        session.marks.append({"start": lo, "end": draw(st.integers(lo, end)), "source": "hypervisor"})
+        session.marks.append(Mark(lo, draw(st.integers(lo, end)), "hypervisor"))
     del session.marks[:-MAX_MARKS]
     session.created = draw(st.floats(1e9, 1.7e9))
     session.last_output = draw(st.none() | st.floats(1.7e9, 1.8e9))

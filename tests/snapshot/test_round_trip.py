@@ -10,6 +10,7 @@ from tests.snapshot.strategies import sessions
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.capture import capture_session
 from vconsole.broker.snapshots.restore import seed_session
+from vconsole.domain import Mark
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode
 from vconsole.snapshot.model import ConsoleRecord, SnapshotFile
@@ -33,7 +34,7 @@ def test_snapshot_restore_snapshot_is_identical(session: ConsoleSession) -> None
     assert second == first
     assert fresh.history.read(0) == session.history.read(0)
     assert (fresh.history.start, fresh.history.end) == (session.history.start, session.history.end)
-    restored = [m for m in fresh.marks if m["source"] == "restored"]
+    restored = [m.to_wire() for m in fresh.marks if m.source == "restored"]
     if len(session.history):
         assert restored == [{"start": first.history.start, "end": first.history.end, "source": "restored",
                              "first": first.created, "last": first.last_output, "snapshot": 1.7e9}]
@@ -46,11 +47,11 @@ def test_restore_into_a_session_with_history_puts_it_first() -> None:
     rec = through_file(loop.run_until_complete(capture_session(old, None)).record)
     live = ConsoleSession(*_ident(), 1 << 16, lambda s: None, lambda s: None)
     live.history.append(b"new")
-    live.marks.append({"start": 0, "end": 3, "source": "hypervisor"})
+    live.marks.append(Mark(0, 3, "hypervisor"))
     seed_session(live, rec, 1.7e9)
     loop.close()
     assert live.history.read(0) == b"old bytes\r\nnew"
-    assert {"start": 11, "end": 14, "source": "hypervisor"} in live.marks
+    assert {"start": 11, "end": 14, "source": "hypervisor"} in [m.to_wire() for m in live.marks]
 
 
 def _ident() -> tuple[object, object]:

@@ -7,7 +7,7 @@ import signal
 from tests.guest_program import pattern
 from tests.lab_host import LabHost
 from tests.xen.conftest import history_until, read_history, wait_console
-from vconsole.runtime_paths import state_dir
+from vconsole.broker.snapshots.saved_sessions import saved_sessions_file
 from vconsole.snapshot.decode import decode
 
 CONSOLES = [("c1", "vtty0"), ("c2", "vtty0"), ("c2", "vtty1"), ("d1", "pv0")]
@@ -39,13 +39,15 @@ async def test_sigterm_saves_and_start_restores_every_history(lab_host: LabHost)
         await client.close()
 
     lab_host.kill_broker(signal.SIGTERM)
-    saved = state_dir() / "sessions.vcsnap"
+    saved = saved_sessions_file(lab_host.paths.socket)
     assert saved.exists(), lab_host.log("broker")
-    snap = decode(saved.read_bytes())
+    saved_bytes = saved.read_bytes()
+    snap = decode(saved_bytes)
     assert {(r.guest_name, r.console_name) for r in snap.records} == set(CONSOLES)
 
     lab_host.start_broker()
-    assert not saved.exists() and (state_dir() / "sessions.restored.vcsnap").exists()
+    # The file stays: it is the last good save until the next one replaces it.
+    assert saved.read_bytes() == saved_bytes
     client = await lab_host.client()
     try:
         for (guest, console), (data, start, end) in before.items():

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vconsole.wire import FrameDecoder, encode, ok_reply
+from vconsole.wire import MAX_FRAME, PROTOCOL_VERSION, FrameDecoder, encode, ok_reply
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # What each recorded console prints when attached (recorded real program output).
@@ -47,6 +47,8 @@ class ReplayBroker:
 
     def answer(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
         rid, op = msg.get("id"), msg.get("op")
+        if op == "hello":
+            return [ok_reply(rid, version=PROTOCOL_VERSION, pid=0, max_frame=MAX_FRAME)]
         if op == "list":
             return [ok_reply(rid, **self.listing)]
         if op != "attach":

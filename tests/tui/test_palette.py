@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from rich.color import Color
 
-from vconsole.snapshot import ConsoleRecord, History, Pending, SnapshotFile, decode, encode
+from vconsole.snapshot.decode import decode
+from vconsole.snapshot.encode import encode
+from vconsole.snapshot.model import ConsoleRecord, History, Pending, SnapshotFile
 from vconsole.tui import themes
 from vconsole.tui.palette import STANDARD_ANSI, TerminalPalette
 from vconsole.tui.snapshot_view import SnapshotViewerApp

@@ -18,9 +18,9 @@ import pytest
 from tests.lab_host import LabHost
 from tests.tmux_pane import TmuxPane, needs_tmux
 from tests.tui.person import active_status, prefix, quit_tui, vconsole_argv, wait_active
+from vconsole.broker.snapshots.saved_sessions import saved_sessions_file
 from vconsole.console.xenring import XENCONSOLE_CONNECTED, XENCONSOLE_DISCONNECTED, XenConsoleRing
 from vconsole.detached import socket_answers
-from vconsole.runtime_paths import state_dir
 
 pytestmark = needs_tmux
 
@@ -45,7 +45,7 @@ def ring_connection(lab_host: LabHost) -> int:
 
 def test_no_daemon_tui_quit_saves_sessions_and_disconnects_the_ring(lab_host: LabHost, pane: TmuxPane) -> None:
     lab_host.start_lab(lab_host.write_fleet([], [{"id": DOMID, "name": "xpv", "frontend": "flag-aware"}]))
-    sessions = state_dir() / "sessions.vcsnap"  # the broker's saved sessions (broker/state_file.py)
+    sessions = saved_sessions_file(lab_host.paths.socket)  # the broker's saved sessions
     assert not sessions.exists()
     assert ring_connection(lab_host) == XENCONSOLE_DISCONNECTED  # as the toolstack leaves it
 

@@ -543,3 +543,36 @@ async def test_hypervisor_log_overflow_before_connect_is_counted_as_lost(lab_hos
         assert info["hypervisor_dropped"] == len(everything) - LOG_SIZE
     finally:
         await client.close()
+
+
+async def test_lab_control_errors_are_structured_and_keep_the_connection(lab_host: LabHost) -> None:
+    from vconsole.framed_socket import FramedSocket
+
+    lab_host.start_lab(lab_host.write_fleet(
+        [{"id": 101, "name": "ct", "vttys": 1, "init": ["/bin/cat"]},
+         {"id": 102, "name": "off", "vttys": 1, "autostart": False}],
+        [{"id": 13, "name": "fa", "frontend": "flag-aware", "program": lab_host.scripted("fa")}],
+    ))
+    lab = await FramedSocket.connect(lab_host.paths.lab_socket)
+    try:
+        cases = [
+            ({"op": "teleport"}, "unknown_op", "unknown operation 'teleport'"),
+            ({"op": 7}, "unknown_op", "unknown operation 7"),
+            ({"op": "start", "guest": "nosuch"}, "unknown_guest", "no guest 'nosuch' in the lab"),
+            ({"op": "start", "guest": 5}, "bad_request", "field 'guest' must be a string"),
+            ({"op": "open_tty", "guest": "ct", "index": 99}, "bad_request", "field 'index' must be in 0..63"),
+            ({"op": "open_tty", "guest": "ct", "index": 3}, "no_console", "has no vtty3"),
+            ({"op": "open_tty", "guest": "off", "index": 0}, "stopped", "off is stopped"),
+            ({"op": "ring_state", "guest": "ct", "index": 0}, "bad_request", "it has no ring"),
+            ({"op": "ring_restore", "guest": "ct", "index": 0, "out": b""}, "unknown_guest", "no domU 'ct'"),
+        ]
+        for rid, (msg, code, message) in enumerate(cases, 1):
+            reply, fds = await lab.request({**msg, "id": rid})
+            assert reply["id"] == rid and reply["ok"] is False and fds == [], (msg, reply)
+            assert reply["error"]["code"] == code and message in reply["error"]["message"], (msg, reply)
+        # The same connection still works after every refusal.
+        reply, fds = await lab.request({"op": "open_tty", "id": 99, "guest": "ct", "index": 0})
+        assert reply["ok"] and len(fds) == 1
+        os.close(fds[0])
+    finally:
+        lab.close()

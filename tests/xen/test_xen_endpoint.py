@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vconsole.broker.session import CONNECTED, DISCONNECTED, ConsoleSession
+from vconsole.broker.session import ConsoleSession
 from vconsole.console.eventchannel import EventChannel
 from vconsole.console.xen_endpoint import (
     CONNECTED_BANNER,
@@ -33,6 +33,7 @@ from vconsole.console.xenring import (
     RingCorrupt,
     XenConsoleRing,
 )
+from vconsole.domain import ConsoleState
 from vconsole.lab.hypervisor_log import DATA, HypervisorLog, RecordReader, record
 from vconsole.providers.base import ConsoleSpec, GuestInfo
 
@@ -212,13 +213,13 @@ def test_session_reports_corrupt_ring_and_never_crashes(
         session._readable()
         session.describe()
         if corrupt:
-            assert session.state == DISCONNECTED
+            assert session.state == ConsoleState.DISCONNECTED
             assert session.reason.startswith("ring corrupt: "), session.reason
             assert closed == [session]
             assert g.connection == XENCONSOLE_DISCONNECTED
         else:
-            assert session.state == CONNECTED
-            session.unbind(DISCONNECTED, "test over")
+            assert session.state == ConsoleState.CONNECTED
+            session.unbind(ConsoleState.DISCONNECTED, "test over")
 
     try:
         asyncio.run(scenario())

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from vconsole.broker.session import BUSY, DISCONNECTED, STOPPED, ConsoleSession
+from vconsole.broker.session import ConsoleSession, session_key
+from vconsole.domain import ConsoleState, GuestState, SessionKey, Target
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -23,7 +24,7 @@ OPEN_CONCURRENCY = 32  # guests whose consoles are being opened at once
 
 
 class TargetError(Exception):
-    """A target names no guest or console; ``code`` says which."""
+    """A target names no guest or console, or several guests; ``code`` says which."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -42,7 +43,7 @@ class ConsoleRegistry:
         self.providers = providers
         self.history_cap = history_cap
         self.guests: list[GuestInfo] = []
-        self.sessions: dict[str, ConsoleSession] = {}
+        self.sessions: dict[SessionKey, ConsoleSession] = {}
         self.provider_errors: dict[str, str] = {}
         self._on_state = on_state
         self._wake = asyncio.Event()
@@ -77,9 +78,18 @@ class ConsoleRegistry:
                     guests += [g for g in self.guests if g.provider == provider.name]
                     continue
                 self.provider_errors.pop(provider.name, None)
+                self._end_removed(provider.name, found)
                 guests += found
                 await self._service_all(provider, found)
             self.guests = guests
+
+    def _end_removed(self, provider: str, found: list[GuestInfo]) -> None:
+        """The consoles of guests ``provider`` no longer lists are gone: say so to their clients."""
+        present = {g.id for g in found}
+        for session in self.sessions.values():
+            guest = session.guest  # as last discovered
+            if guest.provider == provider and guest.id not in present and session.state != ConsoleState.GONE:
+                session.unbind(ConsoleState.GONE, f"{guest.kind} {guest.name} was removed")
 
     async def _service_all(self, provider: Provider, guests: list[GuestInfo]) -> None:
         """Open the consoles of ``guests``, up to OPEN_CONCURRENCY guests at a time.
@@ -105,8 +115,8 @@ class ConsoleRegistry:
         for spec in guest.consoles:
             session = self.session_for(guest, spec)
             session.guest = guest
-            if guest.state != "running":
-                session.unbind(STOPPED, f"{guest.kind} {guest.name} is stopped")
+            if guest.state != GuestState.RUNNING:
+                session.unbind(ConsoleState.STOPPED, f"{guest.kind} {guest.name} is stopped")
                 continue
             if session.endpoint is None:
                 todo.append(session)
@@ -114,7 +124,7 @@ class ConsoleRegistry:
 
     def session_for(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleSession:
         """The session of ``guest``'s console ``spec``, made (not opened) if there is none yet."""
-        key = f"{guest.provider}:{guest.id}:{spec.name}"
+        key = session_key(guest, spec)
         session = self.sessions.get(key)
         if session is None:
             session = ConsoleSession(guest, spec, self.history_cap, self._on_state, lambda s: self.poke())
@@ -127,27 +137,42 @@ class ConsoleRegistry:
         try:
             endpoint = await provider.open_console(guest, session.spec)
         except ConsoleBusy as exc:
-            session.set_state(BUSY, str(exc))
+            session.set_state(ConsoleState.BUSY, str(exc))
             return
         except GuestNotRunning as exc:
-            session.set_state(STOPPED, str(exc))
+            session.set_state(ConsoleState.STOPPED, str(exc))
             return
         except ProviderError as exc:
-            session.set_state(DISCONNECTED, str(exc))
+            session.set_state(ConsoleState.DISCONNECTED, str(exc))
             return
         session.bind(endpoint)
 
-    def resolve(self, target: str, console: str | int | None) -> ConsoleSession:
-        """The session for ``target`` (guest name or id) and console (index or name)."""
-        matches = [g for g in self.guests if target in (g.name, g.id)]
+    def find(self, target: Target) -> tuple[Provider, GuestInfo]:
+        """The one guest ``target`` names, and its provider: the lookup every operation uses.
+
+        A name or id that guests of several providers share is refused with
+        the candidates, so an operation never acts on a guest picked by order.
+        """
+        matches = [
+            g for g in self.guests
+            if target.guest in (g.name, g.id) and target.provider in (None, g.provider)
+        ]
         if not matches:
-            raise TargetError("unknown_guest", f"no guest named {target!r}")
+            raise TargetError("unknown_guest", f"no guest named {target.guest_ref!r}")
         if len(matches) > 1:
             where = ", ".join(f"{g.provider}:{g.id}" for g in matches)
-            raise TargetError("ambiguous", f"{target!r} matches several guests: {where}")
+            raise TargetError(
+                "ambiguous", f"{target.guest_ref!r} matches several guests: {where} (name one of them)"
+            )
         guest = matches[0]
-        spec = self._console_spec(guest, console)
-        session = self.sessions.get(f"{guest.provider}:{guest.id}:{spec.name}")
+        # Guests come only from the providers' discovery: one of them made it.
+        return next(p for p in self.providers if p.name == guest.provider), guest
+
+    def resolve(self, target: Target) -> ConsoleSession:
+        """The session of the console ``target`` names (its guest's first by default)."""
+        _provider, guest = self.find(target)
+        spec = self._console_spec(guest, target.console)
+        session = self.sessions.get(session_key(guest, spec))
         if session is None:
             raise TargetError("unknown_console", f"{guest.name} has no console {spec.name}")
         return session
@@ -164,15 +189,6 @@ class ConsoleRegistry:
         names = ", ".join(s.name for s in guest.consoles)
         raise TargetError("unknown_console", f"{guest.name} has no console {console} ({names})")
 
-    def find_guest(self, target: str) -> tuple[Provider, GuestInfo]:
-        """A guest and its provider by name or id."""
-        for guest in self.guests:
-            if target in (guest.name, guest.id):
-                for provider in self.providers:
-                    if provider.name == guest.provider:
-                        return provider, guest
-        raise TargetError("unknown_guest", f"no guest named {target!r}")
-
     def describe(self) -> dict[str, Any]:
         """Every guest and console, for ``list``."""
         guests = []
@@ -180,7 +196,7 @@ class ConsoleRegistry:
             consoles = []
             provider = next((p for p in self.providers if p.name == guest.provider), None)
             for spec in guest.consoles:
-                session = self.sessions.get(f"{guest.provider}:{guest.id}:{spec.name}")
+                session = self.sessions.get(session_key(guest, spec))
                 if session is not None:
                     extra = provider.console_extra(guest, spec) if provider is not None else {}
                     consoles.append({**extra, **session.describe()})
@@ -205,6 +221,6 @@ class ConsoleRegistry:
     async def close(self) -> None:
         """Release every console (gracefully: the sources take over again)."""
         for session in self.sessions.values():
-            session.unbind(DISCONNECTED, "broker stopped")
+            session.unbind(ConsoleState.DISCONNECTED, "broker stopped")
         for provider in self.providers:
             await provider.close()

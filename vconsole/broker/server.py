@@ -14,15 +14,12 @@ from typing import Any
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
-from vconsole.broker.snapshots.saved_sessions import (
-    SESSIONS_FILE,
-    restore_saved_sessions,
-    save_sessions,
-)
+from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket
+from vconsole.domain import ConsoleState, SessionKey
 from vconsole.providers.base import Provider
-from vconsole.runtime_paths import RuntimePaths, state_dir
+from vconsole.runtime_paths import RuntimePaths
 
 log = logging.getLogger("vconsole.broker")
 # Watchers hear of a console's new output (its unread count) at most this often.
@@ -48,9 +45,10 @@ class Broker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
         self._socket = DaemonSocket(paths.socket, "broker")
-        # Every session is saved here on shutdown and restored on start.
-        self.state_file = state_dir() / SESSIONS_FILE
+        # Every session is saved on shutdown and restored on start, in a file of this broker's own.
+        self.saved = SavedSessions(self.registry, saved_sessions_file(paths.socket))
         self._started = False
+        self._saved_for_stop = False  # a shutdown request saved the sessions already
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run background work tied to the broker's lifetime."""
@@ -64,18 +62,13 @@ class Broker:
         for client in list(self.clients):
             if client.watching:
                 client.send({"event": "state", "console": info, "guest": session.guest.name})
-            if session.key in client.attachments:
-                client.send(
-                    {
-                        "event": "state",
-                        "session": session.key,
-                        "state": session.state,
-                        "reason": session.reason,
-                    }
-                )
+        event = {"event": "state", "session": session.key, "state": session.state, "reason": session.reason}
+        for attachment in list(session.attachments):
+            attachment.sink.send(event)
 
-    def stop(self) -> None:
-        """Begin a graceful shutdown."""
+    def stop(self, saved: bool = False) -> None:
+        """Begin a graceful shutdown; ``saved``: the sessions were just saved, do not save them again."""
+        self._saved_for_stop = self._saved_for_stop or saved
         self._stopping.set()
 
     async def start(self) -> None:
@@ -93,9 +86,6 @@ class Broker:
             except Exception as exc:
                 self.registry.provider_errors[provider.name] = str(exc)
                 log.warning("provider %s: %s", provider.name, exc)
-        # Histories saved by the previous broker come back before any console
-        # is opened, so new output lands after them.
-        restore_saved_sessions(self.registry, self.state_file)
         await self.registry.refresh()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(
@@ -104,6 +94,10 @@ class Broker:
         self.spawn(self.registry.run())
         self.spawn(self._report_output())
         self._started = True
+        # Histories saved by the previous broker come back in the background
+        # (a large file must not keep the socket silent), in front of any
+        # output that arrives meanwhile; attaching waits for them.
+        self.saved.start_restore()
         log.info("broker %d serving on %s", os.getpid(), self.paths.socket)
 
     async def serve_forever(self) -> None:
@@ -131,9 +125,12 @@ class Broker:
         try:
             if self._started:
                 self._started = False
-                await save_sessions(self.registry, self.state_file)
+                if not self._saved_for_stop:
+                    with contextlib.suppress(SaveFailed):  # logged; the last good file is kept
+                        await self.saved.save()
         finally:
             # Whatever saving did, release the consoles and the socket.
+            await self.saved.close()
             await self.registry.close()
             self._socket.release()
 
@@ -146,7 +143,7 @@ class Broker:
         the console again, so a guest list stays current without asking for
         a full listing every second. An idle host sends nothing.
         """
-        told: dict[str, tuple[int, int]] = {}
+        told: dict[SessionKey, tuple[int, int]] = {}
         while True:
             await asyncio.sleep(OUTPUT_REPORT_INTERVAL)
             watchers = [client for client in self.clients if client.watching]
@@ -154,7 +151,7 @@ class Broker:
                 continue
             for session in list(self.registry.sessions.values()):
                 now = (session.history.end, session.seen)
-                if told.get(session.key) == now:
+                if session.state == ConsoleState.GONE or told.get(session.key) == now:
                     continue
                 told[session.key] = now
                 event = {"event": "state", "console": session.describe(), "guest": session.guest.name}

@@ -6,15 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from vconsole.broker.attachment import Attachment, EventSink
 from vconsole.broker.history import OutputHistory
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
+from vconsole.domain import AttachMode, ConsoleState, GuestState, Mark, SessionKey
 from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.snapshot.model import SourceState
-
-if TYPE_CHECKING:
-    from vconsole.broker.attachment import Attachment
 
 log = logging.getLogger("vconsole.broker")
 
@@ -31,8 +30,6 @@ MAX_MARKS = 64
 # What the broker wrote to each console, newest last: the bytes behind an
 # exact count of unread input (a pty slave's TIOCINQ) in a snapshot.
 INPUT_LOG = 64 * 1024
-
-CONNECTED, DISCONNECTED, STOPPED, BUSY = "connected", "disconnected", "stopped", "busy"
 
 
 class InputBacklogFull(Exception):
@@ -52,10 +49,12 @@ class ConsoleSession:
     ) -> None:
         self.guest = guest
         self.spec = spec
-        self.key = f"{guest.provider}:{guest.id}:{spec.name}"
+        self.key = session_key(guest, spec)
         self.history = OutputHistory(history_cap)
         self.endpoint: ConsoleEndpoint | None = None
-        self.state = STOPPED if guest.state != "running" else DISCONNECTED
+        self.state = (
+            ConsoleState.STOPPED if guest.state != GuestState.RUNNING else ConsoleState.DISCONNECTED
+        )
         self.reason = ""
         self.attachments: set[Attachment] = set()
         self.seen = 0  # furthest offset any client has been sent
@@ -67,12 +66,14 @@ class ConsoleSession:
         # no endpoint is bound; see broker/snapshots/.
         self.restored_source: SourceState | None = None
         self.size: tuple[int, int] | None = None
+        # The attachment whose window gave the console its size (see client_size).
+        self.size_owner: Attachment | None = None
         self._input = bytearray()
         self._writing = False
         self._wake: asyncio.TimerHandle | None = None
         # Ranges of the history that came from elsewhere than the console
-        # itself (a domU's hypervisor console log): {"start", "end", "source"}.
-        self.marks: list[dict[str, Any]] = []
+        # itself (a domU's hypervisor console log, a restored snapshot).
+        self.marks: list[Mark] = []
         self._on_state = on_state
         self._on_closed = on_closed
 
@@ -89,15 +90,15 @@ class ConsoleSession:
             base = self.history.end
             self._record(endpoint.initial)
             for start, end, source in endpoint.initial_marks:
-                self.marks.append({"start": base + start, "end": base + end, "source": source})
+                self.marks.append(Mark(base + start, base + end, source))
             del self.marks[:-MAX_MARKS]
         if self.size is not None:
             endpoint.resize(*self.size)
         asyncio.get_running_loop().add_reader(endpoint.fileno(), self._readable)
-        self.set_state(CONNECTED)
+        self.set_state(ConsoleState.CONNECTED)
         self._readable()
 
-    def unbind(self, state: str, reason: str = "") -> None:
+    def unbind(self, state: ConsoleState, reason: str = "") -> None:
         """Stop servicing the endpoint (if any) and close it."""
         endpoint = self.endpoint
         if endpoint is not None:
@@ -115,7 +116,7 @@ class ConsoleSession:
             endpoint.close()
         self.set_state(state, reason)
 
-    def set_state(self, state: str, reason: str = "") -> None:
+    def set_state(self, state: ConsoleState, reason: str = "") -> None:
         """Change the state and tell whoever watches."""
         if (state, reason) != (self.state, self.reason):
             self.state, self.reason = state, reason
@@ -141,7 +142,7 @@ class ConsoleSession:
                     break
         except EndpointClosed as exc:
             self._flush_clients()
-            self.unbind(DISCONNECTED, str(exc))
+            self.unbind(ConsoleState.DISCONNECTED, str(exc))
             self._on_closed(self)
             return
         self._flush_clients()
@@ -167,6 +168,70 @@ class ConsoleSession:
             attachment.pump()
 
     # --- the client side -------------------------------------------------
+
+    def attach(
+        self, sink: EventSink, mode: AttachMode, start: int | None, tail_lines: int | None
+    ) -> Attachment:
+        """A client's attachment, replaying from ``start``, the last lines, or from now.
+
+        A client attaches to a session once: attaching again replaces its
+        attachment. ``missed`` counts the bytes asked for that the history
+        no longer holds; the caller pumps the attachment once the client
+        knows the session key.
+        """
+        history = self.history
+        if start is None:
+            start = history.tail_offset(tail_lines) if tail_lines is not None else history.end
+        attachment = Attachment(self, sink, mode, max(min(start, history.end), history.start))
+        attachment.missed = max(0, history.start - start)
+        for old in [a for a in self.attachments if a.sink is sink]:
+            self.attachments.discard(old)
+            if not attachment.read_only:  # the same client: its size and activity carry over
+                attachment.size, attachment.active = old.size, old.active
+            if old is self.size_owner:
+                self.size_owner = attachment if not attachment.read_only else None
+        self.attachments.add(attachment)
+        self._on_state(self)  # the client count changed
+        return attachment
+
+    def detach(self, attachment: Attachment) -> None:
+        """A client leaves; the session goes on being serviced.
+
+        If its window gave the console its size, the size goes to the
+        read-write client that was active most recently of those left.
+        """
+        if attachment in self.attachments:
+            self.attachments.discard(attachment)
+            if attachment is self.size_owner:
+                self.size_owner = None
+                sized = [a for a in self.attachments if a.size is not None and not a.read_only]
+                if sized:
+                    self._size_from(max(sized, key=lambda a: a.active))
+            self._on_state(self)
+
+    # --- the window size: the latest active read-write client's (tmux's window-size latest) ---
+
+    def client_size(self, attachment: Attachment, cols: int, rows: int) -> None:
+        """A read-write client's window size, at attach or on resize: the console takes it."""
+        attachment.size = (cols, rows)
+        attachment.touch()
+        self._size_from(attachment)
+
+    def client_typed(self, attachment: Attachment) -> None:
+        """A client typed: it is now the latest active one, so the console takes its size."""
+        attachment.touch()
+        if attachment is not self.size_owner and attachment.size is not None:
+            self._size_from(attachment)
+
+    def _size_from(self, attachment: Attachment) -> None:
+        self.size_owner = attachment
+        if attachment.size is not None and attachment.size != self.size:
+            self.resize(*attachment.size)
+
+    def sent(self, offset: int) -> None:
+        """A client has been sent the history up to ``offset``."""
+        if offset > self.seen:
+            self.seen = offset
 
     def send_input(self, data: bytes) -> None:
         """Queue keystrokes for the guest without ever blocking the broker."""
@@ -226,21 +291,19 @@ class ConsoleSession:
             self._writing = want
 
     def resize(self, cols: int, rows: int) -> None:
-        """Set the guest's window size (the last resizing client wins, as in tmux)."""
+        """Set the guest's window size (clients go through client_size and client_typed)."""
         self.size = (cols, rows)
         if self.endpoint is not None:
             self.endpoint.resize(cols, rows)
 
-    def seed_history(self, data: bytes, start: int, marks: list[dict[str, Any]]) -> None:
+    def seed_history(self, data: bytes, start: int, marks: list[Mark]) -> None:
         """Put restored bytes (and their marks) before the current history; tell whoever watches.
 
         Offsets already handed out move by the length of the restored range,
         so attached clients' cursors and existing marks move with them.
         """
         shift = self.history.seed(data, start)
-        for mark in self.marks:
-            mark["start"] += shift
-            mark["end"] += shift
+        self.marks = [mark.shifted(shift) for mark in self.marks]
         for attachment in self.attachments:
             attachment.cursor += shift
         self.seen = self.seen + shift if self.seen else 0
@@ -275,10 +338,15 @@ class ConsoleSession:
             "lost": self.lost,
             "last_output": self.last_output,
             "attached": [a.describe() for a in self.attachments],
-            "marks": list(self.marks),
+            "marks": list(self.marks),  # in their wire form when encoded
         }
         if endpoint is not None:
             input_pending = endpoint.pending_input()
             if input_pending is not None:
                 info["input_pending"] = input_pending
         return info
+
+
+def session_key(guest: GuestInfo, spec: ConsoleSpec) -> SessionKey:
+    """The key of the session that holds console ``spec`` of ``guest``."""
+    return SessionKey(guest.provider, guest.id, spec.name)

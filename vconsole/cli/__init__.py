@@ -37,17 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
     attach = sub.add_parser("attach", parents=[common], help="attach this terminal to a console")
-    attach.add_argument("target", metavar="TARGET", help="guest name or id, optionally NAME:N")
+    attach.add_argument("target", metavar="TARGET", help="NAME, NAME:N, provider:id or provider:id:N")
     attach.add_argument("console", metavar="N", nargs="?", help="console number or name (default 0)")
     attach.add_argument("-r", "--read-only", action="store_true", help="watch without typing")
     attach.add_argument(
         "--from-start", action="store_true", help="replay the whole history, not just one screen"
     )
     attach.add_argument("--escape", help="escape key, like ^] (the default) or ^A, or none")
+    attach.add_argument(
+        "--no-reconnect", action="store_true",
+        help="exit (code 3) when the broker goes away instead of waiting for it to come back",
+    )
+    attach.add_argument(
+        "--reconnect-timeout", type=_seconds, metavar="SECONDS",
+        help="wait at most this long for the broker to come back, then exit (code 3)",
+    )
 
     for name, what in (("start", "start a guest"), ("stop", "stop a guest")):
         cmd = sub.add_parser(name, parents=[common], help=what)
-        cmd.add_argument("target", metavar="GUEST")
+        cmd.add_argument("target", metavar="GUEST", help="NAME or provider:id")
 
     serve = sub.add_parser("serve", parents=[common], help="run the broker in the foreground")
     serve.add_argument("-v", "--verbose", action="store_true")
@@ -60,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
     snapshot_commands.add_parsers(sub, common)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def _common_options(parser: argparse.ArgumentParser, default: str | None) -> None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from vconsole.cli.attach import run_attach
+from vconsole.cli.config_check import check_before_starting, check_config
 from vconsole.cli.escape import EscapeError, parse_escape
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
@@ -25,6 +26,7 @@ from vconsole.cli.listing import render_table
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.config import Config
 from vconsole.detached import DaemonAlreadyRunning, socket_answers
+from vconsole.domain import Target, TargetSyntaxError, parse_target
 from vconsole.local_broker import LocalBroker, build_broker
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
 
@@ -33,10 +35,26 @@ def _paths(args: argparse.Namespace) -> RuntimePaths:
     return RuntimePaths.resolve(args.socket)
 
 
+def target_arg(text: str, console: str | None = None) -> Target:
+    """A TARGET argument (and the N of ``TARGET N``); a bad one is a usage error."""
+    try:
+        return parse_target(text, console)
+    except TargetSyntaxError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def guest_arg(text: str) -> Target:
+    """A GUEST argument: a target without a console."""
+    target = target_arg(text)
+    if target.console is not None:
+        raise CliError(f"{text!r} names a console; give the guest: {target.guest_ref}", EXIT_USAGE)
+    return target
 @contextlib.asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed."""
-    local = LocalBroker(_paths(args), in_process=args.no_daemon)
+    paths = _paths(args)
+    check_before_starting(paths)
+    local = LocalBroker(paths, in_process=args.no_daemon)
     try:
         client = await local.connect()
     except BrokerUnreachable as exc:
@@ -57,7 +75,7 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
 async def cmd_default(args: argparse.Namespace) -> int:
     """No subcommand and no terminal (a script, a pipe): the fleet table."""
     async with connected(args) as client:
-        listing = await client.request("list")
+        listing = await client.list_guests()
     sys.stdout.write(render_table(listing))
     sys.stdout.write("\nAttach with: vconsole attach GUEST [N]   (detach with ^] then .)\n")
     return EXIT_OK
@@ -66,50 +84,60 @@ async def cmd_default(args: argparse.Namespace) -> int:
 async def cmd_ls(args: argparse.Namespace) -> int:
     """``vconsole ls [--json]``."""
     async with connected(args) as client:
-        listing = await client.request("list")
+        listing = await client.list_guests()
+    saved = listing.get("saved_sessions")
     if args.json:
-        out = {"guests": listing["guests"], "providers": listing["providers"]}
+        out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(render_table(listing))
     for provider in listing["providers"]:
         if provider.get("error"):
             sys.stderr.write(f"vconsole: provider {provider['name']} failed: {provider['error']}\n")
+    if isinstance(saved, dict) and saved.get("save") == "failed":
+        sys.stderr.write(f"vconsole: {saved.get('error')}\n")
     return EXIT_OK
 
 
 async def cmd_attach(args: argparse.Namespace) -> int:
     """``vconsole attach TARGET [N]``."""
-    target, console = args.target, args.console
-    if console is None and ":" in target:
-        target, _, console = target.rpartition(":")
-    index: int | str = 0 if console is None else (int(console) if console.isdigit() else console)
+    target = target_arg(args.target, args.console)
+    if target.console is None:
+        target = target.with_console(0)
     try:
         escape = parse_escape(args.escape if args.escape is not None else Config.load().escape)
     except EscapeError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    paths = _paths(args)
+
+    async def reconnect() -> Client:
+        return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
+
     async with connected(args) as client:
         return await run_attach(
             client,
             target,
-            index,
             read_only=args.read_only,
             from_start=args.from_start,
             escape=escape,
+            reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
+            reconnect_timeout=args.reconnect_timeout,
         )
 
 
 async def cmd_start(args: argparse.Namespace) -> int:
     """``vconsole start GUEST``."""
+    guest = guest_arg(args.target)
     async with connected(args) as client:
-        await client.request("start", target=args.target)
+        await client.start(guest)
     return EXIT_OK
 
 
 async def cmd_stop(args: argparse.Namespace) -> int:
     """``vconsole stop GUEST``."""
+    guest = guest_arg(args.target)
     async with connected(args) as client:
-        await client.request("stop", target=args.target)
+        await client.stop(guest)
     return EXIT_OK
 
 
@@ -123,8 +151,10 @@ def _setup_logging(verbose: bool) -> None:
 async def cmd_serve(args: argparse.Namespace) -> int:
     """``vconsole serve``: the broker, in the foreground."""
     _setup_logging(args.verbose)
+    config = Config.load()
+    check_config(config)
     try:
-        broker = build_broker(_paths(args), Config.load())
+        broker = build_broker(_paths(args), config)
         await broker.serve_forever()
     except (DaemonAlreadyRunning, RuntimeDirError) as exc:
         raise CliError(str(exc)) from None
@@ -157,7 +187,7 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
     if socket_answers(paths.socket):
         args.no_daemon = True  # never start a broker just to stop it
         async with connected(args) as client:
-            await client.request("shutdown")
+            await client.shutdown()
     if args.lab and socket_answers(paths.lab_socket):
         from vconsole.framed_socket import FramedSocket
 
@@ -174,7 +204,9 @@ def run_tui(args: argparse.Namespace) -> int:
     from vconsole.tui import key_parser
     from vconsole.tui.app import VConsoleApp  # Textual loads only when a TUI runs (start-up time)
 
-    local = LocalBroker(_paths(args), in_process=args.no_daemon)
+    paths = _paths(args)
+    check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
+    local = LocalBroker(paths, in_process=args.no_daemon)
 
     async def run() -> None:
         try:

@@ -5,11 +5,14 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_NO_BROKER = 3
+EXIT_NO_BROKER = 3  # no broker, or attach lost it and was told not to wait (or waited long enough)
 EXIT_UNKNOWN = 4
 EXIT_STOPPED = 5
 EXIT_BUSY = 6
 EXIT_REFUSED = 7
+EXIT_GONE = 8  # attach: the guest was removed from its host (destroyed) while attached
+EXIT_BAD_SNAPSHOT = 10  # a snapshot file that does not validate (corrupt, truncated, too large)
+EXIT_NOT_SAVED = 11  # shutdown could not save the sessions: the broker keeps running with them
 
 # Broker error codes to exit codes.
 BY_ERROR_CODE = {
@@ -20,6 +23,8 @@ BY_ERROR_CODE = {
     "busy": EXIT_BUSY,
     "read_only": EXIT_REFUSED,
     "forbidden": EXIT_REFUSED,
+    "bad_snapshot": EXIT_BAD_SNAPSHOT,
+    "save_failed": EXIT_NOT_SAVED,
 }
 
 

@@ -21,7 +21,7 @@ COMMANDS = ("snapshot", "restore", "show")
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the three subcommands to the ``vconsole`` parser."""
     snap = sub.add_parser("snapshot", parents=[common], help="save consoles' buffered data to a .vcsnap file")
-    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="guest name or id, optionally NAME:N")
+    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="NAME, NAME:N, provider:id or provider:id:N")
     snap.add_argument("--all", action="store_true", help="every console of every guest")
     snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
     snap.add_argument("--json", action="store_true", help="machine-readable result, with what was not captured")
@@ -34,43 +34,32 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument("--theme", default=argparse.SUPPRESS, help="TUI theme")
 
 
-def split_target(text: str) -> tuple[str, str | int | None]:
-    """``NAME[:N]`` -> (NAME, N as an int if numeric, else the name, or None)."""
-    name, sep, console = text.rpartition(":")
-    if not sep or not name:
-        return text, None
-    return name, int(console) if console.isdigit() else console
+
 
 
 async def cmd_snapshot(args: argparse.Namespace) -> int:
     """``vconsole snapshot TARGET[:N] | --all [-o FILE]``."""
     import sys
 
-    from vconsole.cli.commands import connected
+    from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 
     if bool(args.target) == bool(args.all):
         raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
-    fields: dict[str, Any]
-    if args.all:
-        fields, label = {"all": True}, "all"
-    else:
-        target, console = split_target(args.target)
-        fields, label = {"targets": [{"target": target, "console": console}]}, args.target
+    targets = None if args.all else [target_arg(args.target)]
+    label = "all" if args.all else args.target
     out = Path(args.output) if args.output else default_snapshot_path(label)
     out = out.absolute()
     if not args.output:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     async with connected(args) as client:
-        reply = await client.request("snapshot", path=str(out), **fields)
-    missing = [m for m in reply.get("not_captured", []) if isinstance(m, dict)]
-    for item in missing:  # the reason may quote a provider's tool: no control characters reach the terminal
-        sys.stderr.write(printable(str(item.get("message", ""))) + "\n")
+        reply = await client.snapshot(targets, str(out))
+    for item in reply.not_captured:  # the reason may quote a provider's tool: no control characters reach the terminal
+        sys.stderr.write(printable(item.message) + "\n")
     if args.json:
-        keep = ("path", "records", "size", "sessions", "not_captured")
-        sys.stdout.write(json.dumps({k: reply.get(k) for k in keep}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(reply.summary(), indent=2) + "\n")
     else:
-        sys.stdout.write(f"{out}: {reply['records']} console(s), {reply['size']} bytes\n")
+        sys.stdout.write(f"{out}: {reply.records} console(s), {reply.size} bytes\n")
     return EXIT_OK
 
 
@@ -80,40 +69,45 @@ def printable(text: str) -> str:
 
 
 def load_file(path: str) -> Any:
-    """Read and validate a snapshot file locally; CliError with the reason if refused."""
-    from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+    """Read and validate a snapshot file locally; CliError with the reason if refused.
+
+    A file that cannot be read is a bad argument (EXIT_USAGE); one that is
+    read and refused (corrupt, truncated, too large) is EXIT_BAD_SNAPSHOT.
+    """
+    from vconsole.cli.exit_codes import EXIT_BAD_SNAPSHOT, EXIT_USAGE, CliError
     from vconsole.snapshot.decode import decode
-    from vconsole.snapshot.model import MAX_FILE, SnapshotError
+    from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotUnreadable
     from vconsole.snapshot.stream import read_snapshot_file
 
     try:
         data = read_snapshot_file(path, MAX_FILE)  # one buffer of the file's size
-    except SnapshotError as exc:  # unreadable or too large; the message starts with the path
+    except SnapshotUnreadable as exc:  # the message starts with the path
         raise CliError(str(exc), EXIT_USAGE) from None
+    except SnapshotError as exc:  # too large
+        raise CliError(str(exc), EXIT_BAD_SNAPSHOT) from None
     try:
         return decode(data)
     except SnapshotError as exc:
-        raise CliError(f"{path}: refused: {exc}", EXIT_USAGE) from None
+        raise CliError(f"{path}: refused: {exc}", EXIT_BAD_SNAPSHOT) from None
 
 
 async def cmd_restore(args: argparse.Namespace) -> int:
     """``vconsole restore FILE [--into TARGET[:N]] [--inject-input]``."""
     import sys
 
-    from vconsole.cli.commands import connected
+    from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK
+    from vconsole.protocol import RestoreRequest
 
     load_file(args.file)  # refuse a bad file before bothering the broker
-    fields: dict[str, Any] = {"path": os.path.abspath(args.file), "inject_input": args.inject_input}
-    if args.into:
-        target, console = split_target(args.into)
-        fields["into"] = {"target": target, "console": console}
+    into = target_arg(args.into) if args.into else None
+    request = RestoreRequest(os.path.abspath(args.file), into=into, inject_input=args.inject_input)
     async with connected(args) as client:
-        reply = await client.request("restore", **fields)
-    restored = ", ".join(reply.get("restored", []))
-    sys.stdout.write(
-        f"restored {restored}: ring {reply.get('ring_bytes', 0)} bytes, input {reply.get('input_bytes', 0)} bytes\n"
-    )
+        reply = await client.restore(request)
+    restored = ", ".join(map(str, reply.restored))
+    held = f" ({reply.held_bytes} already there)" if reply.held_bytes else ""
+    sys.stdout.write(f"restored {restored}: history {reply.history_bytes} bytes{held}, "
+                     f"ring {reply.ring_bytes} bytes, input {reply.input_bytes} bytes\n")
     return EXIT_OK
 
 

@@ -5,6 +5,12 @@ Some consoles are only reachable through a tool: ``lxc-console -n CT -t N``,
 is the endpoint: its output is the guest's output, and what we write is what
 the tool reads from its terminal and forwards to the guest.
 
+The tool relays bytes the guest's own tty has already processed (its ONLCR
+made each ``\n`` a ``\r\n``), so the tool's pty must pass them unchanged:
+output processing is turned off there, and locked off where the broker may
+lock termios (root), since a tool may turn it back on (lxc-console does, and
+every line came out ``\r\r\n``).
+
 Each such tool has its own escape sequence (LXC's Ctrl-a q, vzctl's ESC . after
 Enter) that would end the attachment if a user typed it. An InputGuard
 rewrites the user's bytes so the tool's escape can never be triggered; each
@@ -17,9 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import os
 import re
 import signal
+import struct
+import termios
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -29,6 +38,45 @@ from ptyprocess import PtyProcess
 from vconsole.console.endpoint import EndpointClosed, SourceFacts
 from vconsole.console.pty_endpoint import READ_CHUNK, PtyEndpoint
 from vconsole.snapshot.model import NotCaptured, SourceFact
+
+# The kernel's struct termios (iflag, oflag, cflag, lflag, line, cc[19]) as
+# TIOCSLCKTRMIOS takes it: a set bit locks that bit of the tty's termios.
+_KERNEL_TERMIOS = struct.Struct("=IIIIB19s")
+_LOCK_OPOST = _KERNEL_TERMIOS.pack(0, termios.OPOST, 0, 0, 0, bytes(19))
+SETUP_WAIT = 0.3  # how long a tool may take to set up its terminal after its banner
+
+
+def _output_processing_off(fd: int) -> None:
+    """Turn OPOST off on the tty ``fd`` (a pty master acts on its slave)."""
+    attrs = termios.tcgetattr(fd)
+    if attrs[1] & termios.OPOST:
+        attrs[1] &= ~termios.OPOST
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def _raw_output_in_child() -> None:
+    """In the tool's process before exec: its terminal passes output unchanged, and stays so if it can be locked."""
+    with contextlib.suppress(OSError, termios.error):
+        _output_processing_off(0)
+        fcntl.ioctl(0, termios.TIOCSLCKTRMIOS, _LOCK_OPOST)  # needs CAP_SYS_ADMIN
+
+
+def _output_locked(fd: int) -> bool:
+    """Whether OPOST of the pty ``fd`` is locked (off, by :func:`_raw_output_in_child`)."""
+    try:
+        locked = _KERNEL_TERMIOS.unpack(fcntl.ioctl(fd, termios.TIOCGLCKTRMIOS, bytes(_KERNEL_TERMIOS.size)))
+    except OSError:
+        return False
+    return bool(locked[1] & termios.OPOST)
+
+
+async def _raw_output_after_setup(fd: int) -> None:
+    """Where termios cannot be locked: once the tool has set up its terminal (left canonical mode), OPOST off again."""
+    deadline = time.monotonic() + SETUP_WAIT
+    with contextlib.suppress(OSError, termios.error):
+        while termios.tcgetattr(fd)[3] & termios.ICANON and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        _output_processing_off(fd)
 
 
 class ConsoleToolFailed(Exception):
@@ -96,7 +144,8 @@ class ProcessEndpoint(PtyEndpoint):
         """
         tool = os.path.basename(argv[0])
         try:
-            proc = PtyProcess.spawn(list(argv), env=env, echo=False, dimensions=(24, 80))
+            proc = PtyProcess.spawn(list(argv), env=env, echo=False, dimensions=(24, 80),
+                                    preexec_fn=_raw_output_in_child)
         except (OSError, FileNotFoundError) as exc:
             raise error(f"{tool}: cannot run: {exc}") from None
         os.set_blocking(proc.fd, False)
@@ -110,6 +159,8 @@ class ProcessEndpoint(PtyEndpoint):
             while True:
                 match = ready.search(seen)
                 if match:
+                    if not _output_locked(proc.fd):
+                        await _raw_output_after_setup(proc.fd)
                     return cls(proc, guard or Passthrough(), tool=tool, initial=bytes(seen[match.end():]))
                 remaining = deadline - time.monotonic()
                 if ended or remaining <= 0:

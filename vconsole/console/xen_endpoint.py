@@ -35,6 +35,7 @@ from vconsole.console.xenring import (
     RingCorrupt,
     XenConsoleRing,
 )
+from vconsole.domain import MarkSource
 from vconsole.snapshot.model import NotCaptured, SourceFact
 
 # xenconsoled allows each domain 30 events per 200 ms and leaves the event
@@ -45,7 +46,7 @@ RATE_LIMIT_ALLOWANCE = 64 * 1024  # bytes per period
 RATE_LIMIT_PERIOD = 0.05  # seconds: 1.25 MiB/s per console
 FALLBACK_POLL = 1.0  # look at the ring even without an event this often
 
-HYPERVISOR_SOURCE = "hypervisor"
+HYPERVISOR_SOURCE = MarkSource.HYPERVISOR
 HYPERVISOR_BANNER = b"\r\n--- hypervisor console (xl dmesg) ---\r\n"
 CONNECTED_BANNER = b"\r\n--- ring connected ---\r\n"
 

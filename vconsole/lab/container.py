@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import Callable
 from typing import Any
 
+from vconsole.domain import GuestState
 from vconsole.lab.fleet import ContainerSpec
-from vconsole.lab.vtty import VttyPort
+from vconsole.lab.vtty import ProgramFailed, VttyPort
+
+# How long init must run for a start to count, as vzctl start waits for init:
+# a shell that cannot find its program exits within a few milliseconds.
+START_SETTLE = 0.3
+# What shells exit with when a command cannot run (POSIX 2.8.2).
+SHELL_STATUS = {126: "cannot execute", 127: "command not found"}
 
 
 class GuestStopped(Exception):
     """The guest is not running, so its consoles do not exist."""
+
+
+class GuestStartFailed(Exception):
+    """The guest's init (a domU's program) could not run or died at once; the guest is stopped."""
+
+
+def describe_exit(status: int) -> str:
+    """A program's exit status in words: ``status 127 (command not found)``, ``signal SIGSEGV``."""
+    if status < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-status).name}"
+        return f"signal {-status}"
+    meaning = SHELL_STATUS.get(status)
+    return f"status {status} ({meaning})" if meaning else f"status {status}"
 
 
 class LabContainer:
@@ -21,9 +45,11 @@ class LabContainer:
 
     def __init__(self, spec: ContainerSpec, on_change: Callable[[], None]) -> None:
         self.spec = spec
-        self.state = "stopped"
+        self.state = GuestState.STOPPED
         self._on_change = on_change
         self.ports: list[VttyPort] = []
+        self.init_status: int | None = None  # how init ended, once it has
+        self._init_ended = asyncio.Event()
 
     @property
     def id(self) -> str:
@@ -42,10 +68,10 @@ class LabContainer:
         return env
 
     def start(self) -> None:
-        """Boot: create the vttys and run init on vtty 0."""
-        if self.state == "running":
+        """Boot: create the vttys and run init on vtty 0; GuestStartFailed if init cannot run."""
+        if self.state == GuestState.RUNNING:
             return
-        self.ports = [
+        ports = [
             VttyPort(
                 i,
                 self.spec.init if i == 0 else self.spec.login,
@@ -54,15 +80,37 @@ class LabContainer:
             )
             for i in range(self.spec.vttys)
         ]
-        self.state = "running"
-        self.ports[0].spawn()
+        try:
+            ports[0].spawn()
+        except ProgramFailed as exc:
+            raise GuestStartFailed(f"container {self.name}: init cannot run: {exc}") from None
+        self.ports = ports
+        self.state = GuestState.RUNNING
+        self.init_status = None
+        self._init_ended.clear()
         self._on_change()
+
+    async def start_settled(self) -> None:
+        """Start, then wait up to START_SETTLE for init to prove it runs.
+
+        GuestStartFailed if init cannot run, or exits failing within that
+        time (the container is stopped again by then). An init that exits 0
+        at once did run: that is a container that booted and shut down.
+        """
+        if self.state == GuestState.RUNNING:
+            return
+        self.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._init_ended.wait(), START_SETTLE)
+        status = self.init_status
+        if status is not None and status != 0:
+            raise GuestStartFailed(f"container {self.name}: init exited at once with {describe_exit(status)}")
 
     def stop(self) -> None:
         """Kill every process of the container and destroy its vttys."""
-        if self.state == "stopped":
+        if self.state == GuestState.STOPPED:
             return
-        self.state = "stopped"
+        self.state = GuestState.STOPPED
         for port in self.ports:
             port.stop()
         self.ports = []
@@ -70,13 +118,13 @@ class LabContainer:
 
     def port(self, index: int) -> VttyPort | None:
         """The vtty ``index`` of a running container."""
-        if self.state != "running" or not 0 <= index < len(self.ports):
+        if self.state != GuestState.RUNNING or not 0 <= index < len(self.ports):
             return None
         return self.ports[index]
 
     def open_console(self, index: int, lessee: object) -> tuple[list[int], dict[str, Any]]:
         """Open vtty ``index``'s master for ``lessee``: ([fd], facts for the opener)."""
-        if self.state != "running":
+        if self.state != GuestState.RUNNING:
             raise GuestStopped(f"container {self.name} is stopped")
         port = self.port(index)
         if port is None:
@@ -98,6 +146,8 @@ class LabContainer:
         # init exiting is the container shutting down; a login shell exiting
         # just frees its vtty for the next open, as a getty respawn would.
         if port.index == 0:
+            self.init_status = port.exit_status
+            self._init_ended.set()
             self.stop()
         else:
             self._on_change()

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,7 +36,8 @@ from typing import Any
 
 from vconsole.console.eventchannel import EventChannel
 from vconsole.console.xenring import RingCorrupt, XenConsoleRing
-from vconsole.lab.container import GuestStopped
+from vconsole.domain import GuestState
+from vconsole.lab.container import GuestStartFailed, GuestStopped
 from vconsole.lab.fleet import DomUSpec
 from vconsole.lab.hypervisor_log import (
     ACK,
@@ -65,7 +67,7 @@ class LabDomU:
     def __init__(self, spec: DomUSpec, pages: Path, on_change: Callable[[], None]) -> None:
         self.spec = spec
         self.pages = pages
-        self.state = "stopped"
+        self.state = GuestState.STOPPED
         self._on_change = on_change
         self.page_path = pages / f"domu-{spec.id}-pv0.page"
         self.ring: XenConsoleRing | None = None
@@ -99,9 +101,16 @@ class LabDomU:
         return env
 
     def start(self) -> None:
-        """Create the domain: its console page, event channel and frontend."""
-        if self.state == "running":
+        """Create the domain: its console page, event channel and frontend.
+
+        GuestStartFailed, with nothing created, when the program cannot run.
+        """
+        if self.state == GuestState.RUNNING:
             return
+        env = self._env()
+        program = self.spec.program[0]
+        if shutil.which(program, path=env.get("PATH")) is None:
+            raise GuestStartFailed(f"domu {self.name}: program cannot run: {program}: not found or not executable")
         self.pages.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.page_path.unlink()
@@ -133,7 +142,7 @@ class LabDomU:
         try:
             self.proc = subprocess.Popen(
                 argv,
-                env=self._env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 pass_fds=(guest_end.fileno(), hvc_guest.fileno()),
                 start_new_session=True,
@@ -145,13 +154,21 @@ class LabDomU:
         hvc_lab.setblocking(False)
         self._hvc = hvc_lab
         asyncio.get_running_loop().add_reader(hvc_lab.fileno(), self._hvc_readable)
-        self.state = "running"
+        self.state = GuestState.RUNNING
         log.info("domU %s: frontend %s pid %d, page %s", self.name, self.spec.frontend, self.proc.pid, self.page_path)
         self._on_change()
 
+    async def start_settled(self) -> None:
+        """Start, as ``start``: the program is checked first, but a domU does not wait for it.
+
+        (The frontend is a Python process of its own; how soon it runs the
+        program depends on the host's load, so no settle time would be exact.)
+        """
+        self.start()
+
     def stop(self) -> None:
         """Destroy the domain: kill its frontend (and program), remove its page."""
-        if self.state == "stopped":
+        if self.state == GuestState.STOPPED:
             return
         proc = self.proc
         if proc is not None and proc.poll() is None:
@@ -165,7 +182,7 @@ class LabDomU:
 
     def _teardown(self) -> None:
         self.proc = None
-        self.state = "stopped"
+        self.state = GuestState.STOPPED
         self.lessee = None
         if self._hvc is not None:
             with contextlib.suppress(ValueError, RuntimeError):
@@ -265,7 +282,7 @@ class LabDomU:
 
     def open_console(self, index: int, lessee: object) -> tuple[list[int], dict[str, Any]]:
         """Map PV console ``index`` for ``lessee``: ([page fd, event channel fd], facts)."""
-        if self.state != "running" or self.ring is None or self._evtchn is None:
+        if self.state != GuestState.RUNNING or self.ring is None or self._evtchn is None:
             raise GuestStopped(f"domain {self.name} is not running")
         if index != 0:
             raise LookupError(f"domain {self.name} has no PV console {index} (only 0)")
@@ -306,7 +323,7 @@ class LabDomU:
         ``prod``) and the hypervisor console log.
         """
         ring = self.ring
-        if self.state != "running" or ring is None:
+        if self.state != GuestState.RUNNING or ring is None:
             raise GuestStopped(f"domain {self.name} is not running")
         if index != 0:
             raise LookupError(f"domain {self.name} has no PV console {index} (only 0)")
@@ -329,7 +346,7 @@ class LabDomU:
         The frontend is the ring's only producer, so it writes the bytes (ahead
         of any output still waiting) and answers; returns -1 without an answer.
         """
-        if self.state != "running" or self.ring is None:
+        if self.state != GuestState.RUNNING or self.ring is None:
             raise GuestStopped(f"domain {self.name} is not running")
         if index != 0:
             raise LookupError(f"domain {self.name} has no PV console {index} (only 0)")

@@ -45,7 +45,7 @@ import sys
 import time
 from types import FrameType
 
-from ptyprocess import PtyProcess
+from ptyprocess import PtyProcess, PtyProcessError
 
 from vconsole.console.eventchannel import EventChannel
 from vconsole.console.xenring import XENCONSOLE_CONNECTED, RingCorrupt, XenConsoleRing
@@ -299,6 +299,10 @@ def main(args: list[str] | None = None) -> int:
     frontend = Frontend(ring, evtchn, hvc, ns.kind, ns.name)
     try:
         return frontend.run(argv, dict(os.environ))
+    except (OSError, PtyProcessError) as exc:
+        # The program cannot run: one line in the lab's log, the shell's "cannot run" status.
+        sys.stderr.write(f"vconsole.lab.frontend: {ns.name}: {argv[0]}: {exc}\n")
+        return 127
     finally:
         evtchn.close()
         hvc.close()

@@ -14,18 +14,22 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from vconsole.console.xenring import OUT_SIZE
 from vconsole.detached import DaemonSocket
 from vconsole.framed_socket import FramedSocket
-from vconsole.lab.container import GuestStopped, LabContainer
+from vconsole.lab.container import GuestStartFailed, GuestStopped, LabContainer
 from vconsole.lab.domu import LabDomU, RingCorruptError
 from vconsole.lab.fleet import Fleet
 from vconsole.lab.vtty import VttyBusy
 from vconsole.wire import (
     PROTOCOL_VERSION,
+    Message,
     ProtocolError,
     error_reply,
     field_bytes,
@@ -36,6 +40,52 @@ from vconsole.wire import (
 
 log = logging.getLogger("vconsole.lab")
 Guest = LabContainer | LabDomU
+Answer = tuple[Message, list[int]]  # the reply's fields, and fds to hand over
+# What the guests raise, as the error codes the kernel interfaces would answer.
+_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (VttyBusy, "EBUSY"),
+    (RingCorruptError, "corrupt"),
+    (GuestStopped, "stopped"),
+    (LookupError, "no_console"),
+    (RuntimeError, "unavailable"),
+    # Answer, never drop the connection: it may hold other masters' leases.
+    (OSError, "unavailable"),
+)
+
+
+class LabOp(StrEnum):
+    """The operations of the lab's control socket."""
+
+    HELLO = "hello"
+    LIST = "list"
+    SHUTDOWN = "shutdown"
+    WATCH = "watch"
+    START = "start"
+    STOP = "stop"
+    DESTROY = "destroy"
+    OPEN_TTY = "open_tty"
+    OPEN_RING = "open_ring"
+    CLOSE_TTY = "close_tty"
+    RING_STATE = "ring_state"
+    RING_CONNECTED = "ring_connected"
+    RING_RESTORE = "ring_restore"
+
+
+class Refused(Exception):
+    """A request the lab answers with error ``code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LabCall:
+    """One request as a handler sees it: the message, its connection and that connection's leases."""
+
+    msg: Message
+    conn: FramedSocket
+    leases: list[tuple[Guest, int]]
 
 
 class LabServer:
@@ -76,7 +126,10 @@ class LabServer:
             loop.add_signal_handler(sig, self._stopping.set)
         for guest in self.guests:
             if guest.spec.autostart:
-                guest.start()
+                try:
+                    guest.start()
+                except GuestStartFailed as err:
+                    log.error("autostart: %s", err)  # the others still boot
         accept = asyncio.create_task(self._accept_loop(server))
         log.info("lab %s serving %d guests on %s", self.fleet.host, len(self.guests), self.socket_path)
         await self._stopping.wait()
@@ -124,13 +177,7 @@ class LabServer:
                     continue
                 for fd in fds:  # the lab takes no fds from clients
                     os.close(fd)
-                give: list[int] = []
-                if msg.get("op") == "ring_connected":
-                    reply = await self._ring_connected(msg, conn)
-                elif msg.get("op") == "ring_restore":
-                    reply = await self._ring_restore(msg)
-                else:
-                    reply, give = self._handle(msg, conn, leases)
+                reply, give = await self._answer(LabCall(msg, conn, leases))
                 await conn.send(reply, give)
                 for fd in give:
                     os.close(fd)
@@ -142,96 +189,133 @@ class LabServer:
                 guest.release(index, conn)
             conn.close()
 
-    async def _ring_connected(self, msg: dict[str, Any], conn: FramedSocket) -> dict[str, Any]:
+    async def _answer(self, call: LabCall) -> tuple[Message, list[int]]:
+        """One request through the table; every refusal becomes a structured error here."""
+        rid = call.msg.get("id")
+        op = call.msg.get("op")
+        handler = _HANDLERS.get(op) if isinstance(op, str) else None
+        try:
+            if handler is None:
+                raise Refused("unknown_op", f"unknown operation {op!r}")
+            fields, fds = await handler(self, call)
+        except (ProtocolError, Refused) as err:
+            return error_reply(rid, err.code, str(err)), []
+        except Exception as exc:
+            code = next((c for kind, c in _ERROR_CODES if isinstance(exc, kind)), None)
+            if code is None:
+                raise
+            return error_reply(rid, code, str(exc)), []
+        return ok_reply(rid, **fields), fds
+
+    # --- the operations (docs/protocol.md, "The lab's control socket") -----
+
+    def _guest(self, call: LabCall) -> Guest:
+        guest = self.find(field_str(call.msg, "guest"))
+        if guest is None:
+            raise Refused("unknown_guest", f"no guest {call.msg['guest']!r} in the lab")
+        return guest
+
+    def _domu(self, call: LabCall) -> LabDomU:
+        guest = self.find(field_str(call.msg, "guest"))
+        if not isinstance(guest, LabDomU):
+            raise Refused("unknown_guest", f"no domU {call.msg.get('guest')!r} in the lab")
+        return guest
+
+    async def _hello(self, call: LabCall) -> Answer:
+        return {"version": PROTOCOL_VERSION, "host": self.fleet.host}, []
+
+    async def _list(self, call: LabCall) -> Answer:
+        return {"host": self.fleet.host, "guests": [g.describe() for g in self.guests]}, []
+
+    async def _shutdown(self, call: LabCall) -> Answer:
+        self._stopping.set()
+        return {}, []
+
+    async def _watch(self, call: LabCall) -> Answer:
+        self._watchers.add(call.conn)
+        return {}, []
+
+    async def _start(self, call: LabCall) -> Answer:
+        """Start a guest and wait until its init runs: a failure is the reply's error."""
+        guest = self._guest(call)
+        try:
+            await guest.start_settled()
+        except GuestStartFailed as err:
+            log.error("%s", err)
+            raise Refused("start_failed", str(err)) from None
+        return {}, []
+
+    async def _stop(self, call: LabCall) -> Answer:
+        self._guest(call).stop()
+        return {}, []
+
+    async def _destroy(self, call: LabCall) -> Answer:
+        """Remove a guest from the host, as ``lxc-destroy -f`` does: stopped, then no longer listed."""
+        guest = self._guest(call)
+        self.guests.remove(guest)  # first, so no listing shows it stopped but still there
+        guest.stop()
+        self._changed()
+        return {}, []
+
+    async def _open(self, call: LabCall) -> Answer:
+        """open_tty hands over a vtty master, open_ring a domU's page and event channel."""
+        guest = self._guest(call)
+        index = _index(call)
+        wanted = LabOp.OPEN_RING if isinstance(guest, LabDomU) else LabOp.OPEN_TTY
+        if call.msg["op"] != wanted:
+            raise Refused("bad_request", f"{guest.name} is a {guest.kind}: use {wanted}")
+        fds, info = guest.open_console(index, call.conn)
+        call.leases.append((guest, index))
+        self._changed()
+        return info, fds
+
+    async def _close_tty(self, call: LabCall) -> Answer:
+        guest = self._guest(call)
+        return {"released": guest.release(_index(call), call.conn)}, []
+
+    async def _ring_state(self, call: LabCall) -> Answer:
+        guest = self._guest(call)
+        index = _index(call)
+        if not isinstance(guest, LabDomU):
+            raise Refused("bad_request", f"{guest.name} is a {guest.kind}: it has no ring")
+        return guest.ring_state(index), []
+
+    async def _ring_connected(self, call: LabCall) -> Answer:
         """The backend set CONNECTED on a ring it opened here: hand it the hypervisor log."""
-        rid = msg.get("id")
-        try:
-            guest = self.find(field_str(msg, "guest"))
-            if not isinstance(guest, LabDomU):
-                return error_reply(rid, "unknown_guest", f"no domU {msg.get('guest')!r} in the lab")
-            index = field_int(msg, "index", lo=0, hi=63)
-            boot = msg.get("boot")
-            offset = field_int(msg, "from", lo=0, hi=(1 << 63) - 1) if "from" in msg else 0
-            info = await guest.ring_connected(index, conn, boot if isinstance(boot, str) else None, offset)
-        except ProtocolError as err:
-            return error_reply(rid, err.code, err.message)
-        except LookupError as err:
-            return error_reply(rid, "no_console", str(err))
-        return ok_reply(rid, **info)
+        guest = self._domu(call)
+        msg = call.msg
+        index = _index(call)
+        boot = msg.get("boot")
+        offset = field_int(msg, "from", lo=0, hi=(1 << 63) - 1) if "from" in msg else 0
+        info = await guest.ring_connected(index, call.conn, boot if isinstance(boot, str) else None, offset)
+        return info, []
 
-    async def _ring_restore(self, msg: dict[str, Any]) -> dict[str, Any]:
+    async def _ring_restore(self, call: LabCall) -> Answer:
         """Snapshot restore: put guest output back into a domU's ``out`` ring."""
-        rid = msg.get("id")
-        try:
-            guest = self.find(field_str(msg, "guest"))
-            if not isinstance(guest, LabDomU):
-                return error_reply(rid, "unknown_guest", f"no domU {msg.get('guest')!r} in the lab")
-            index = field_int(msg, "index", lo=0, hi=63)
-            data = field_bytes(msg, "out", max_len=OUT_SIZE)
-            acted_on = await guest.ring_restore(index, data)
-        except ProtocolError as err:
-            return error_reply(rid, err.code, err.message)
-        except GuestStopped as err:
-            return error_reply(rid, "stopped", str(err))
-        except LookupError as err:
-            return error_reply(rid, "no_console", str(err))
-        if acted_on < 0:
-            return error_reply(rid, "unavailable", f"the frontend of {guest.name} did not answer")
-        return ok_reply(rid, restored=len(data))
+        guest = self._domu(call)
+        index = _index(call)
+        data = field_bytes(call.msg, "out", max_len=OUT_SIZE)
+        if await guest.ring_restore(index, data) < 0:
+            raise Refused("unavailable", f"the frontend of {guest.name} did not answer")
+        return {"restored": len(data)}, []
 
-    def _handle(
-        self, msg: dict[str, Any], conn: FramedSocket, leases: list[tuple[Guest, int]]
-    ) -> tuple[dict[str, Any], list[int]]:
-        rid = msg.get("id")
-        op = msg.get("op")
-        try:
-            if op == "hello":
-                return ok_reply(rid, version=PROTOCOL_VERSION, host=self.fleet.host), []
-            if op == "list":
-                return ok_reply(rid, host=self.fleet.host, guests=[g.describe() for g in self.guests]), []
-            if op == "shutdown":
-                self._stopping.set()
-                return ok_reply(rid), []
-            if op == "watch":
-                self._watchers.add(conn)
-                return ok_reply(rid), []
-            guest = self.find(field_str(msg, "guest"))
-            if guest is None:
-                return error_reply(rid, "unknown_guest", f"no guest {msg['guest']!r} in the lab"), []
-            if op == "start":
-                guest.start()
-                return ok_reply(rid), []
-            if op == "stop":
-                guest.stop()
-                return ok_reply(rid), []
-            index = field_int(msg, "index", lo=0, hi=63)
-            if op in ("open_tty", "open_ring"):
-                # open_tty hands over a vtty master, open_ring a domU's
-                # console page and event channel (see lab/domu.py).
-                wanted = "open_ring" if isinstance(guest, LabDomU) else "open_tty"
-                if op != wanted:
-                    return error_reply(rid, "bad_request", f"{guest.name} is a {guest.kind}: use {wanted}"), []
-                fds, info = guest.open_console(index, conn)
-                leases.append((guest, index))
-                self._changed()
-                return ok_reply(rid, **info), fds
-            if op == "ring_state":
-                if not isinstance(guest, LabDomU):
-                    return error_reply(rid, "bad_request", f"{guest.name} is a {guest.kind}: it has no ring"), []
-                return ok_reply(rid, **guest.ring_state(index)), []
-            if op == "close_tty":
-                released = guest.release(index, conn)
-                return ok_reply(rid, released=released), []
-            return error_reply(rid, "unknown_op", f"unknown operation {op!r}"), []
-        except ProtocolError as err:
-            return error_reply(rid, err.code, err.message), []
-        except VttyBusy as err:
-            return error_reply(rid, "EBUSY", str(err)), []
-        except RingCorruptError as err:
-            return error_reply(rid, "corrupt", str(err)), []
-        except GuestStopped as err:
-            return error_reply(rid, "stopped", str(err)), []
-        except LookupError as err:
-            return error_reply(rid, "no_console", str(err)), []
-        except RuntimeError as err:
-            return error_reply(rid, "unavailable", str(err)), []
+
+def _index(call: LabCall) -> int:
+    return field_int(call.msg, "index", lo=0, hi=63)
+
+
+_HANDLERS: dict[str, Callable[[LabServer, LabCall], Awaitable[Answer]]] = {
+    LabOp.HELLO: LabServer._hello,
+    LabOp.LIST: LabServer._list,
+    LabOp.SHUTDOWN: LabServer._shutdown,
+    LabOp.WATCH: LabServer._watch,
+    LabOp.START: LabServer._start,
+    LabOp.STOP: LabServer._stop,
+    LabOp.DESTROY: LabServer._destroy,
+    LabOp.OPEN_TTY: LabServer._open,
+    LabOp.OPEN_RING: LabServer._open,
+    LabOp.CLOSE_TTY: LabServer._close_tty,
+    LabOp.RING_STATE: LabServer._ring_state,
+    LabOp.RING_CONNECTED: LabServer._ring_connected,
+    LabOp.RING_RESTORE: LabServer._ring_restore,
+}

@@ -2,8 +2,10 @@
 
 The guest side is the slave of a real pty; the host side opens the master,
 one opener at a time (a second open is EBUSY). While no master is open the
-guest's writes never block: the port keeps the newest bytes in a 4 KiB buffer
-and counts what it drops, and the next opener receives the buffer first.
+guest's writes never block: the first 4 KiB fill the port buffer, and once it
+is full further writes are zapped (discarded, yet reported to the guest as
+written) and counted, as the Virtuozzo driver does. The next opener receives
+the buffer first, so its first read gets the oldest bytes.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import os
 import signal
 from collections.abc import Callable
 
-from ptyprocess import PtyProcess
+from ptyprocess import PtyProcess, PtyProcessError
 
 PORT_BUFFER_SIZE = 4096
 
 
 class VttyBusy(Exception):
     """The master is already open (EBUSY)."""
+
+
+class ProgramFailed(RuntimeError):
+    """The vtty's program could not be run (not found, not executable, a bad binary)."""
 
 
 def kill_session(sid: int, sig: int = signal.SIGKILL) -> None:
@@ -62,7 +68,8 @@ class VttyPort:
         self.process: PtyProcess | None = None
         self.lessee: object | None = None
         self.port_buffer = bytearray()
-        self.zapped = 0  # bytes dropped from the port buffer since the last open
+        self.zapped = 0  # bytes written to a full port buffer since the last open
+        self.exit_status: int | None = None  # how the last program ended (-N: signal N)
         self._reading = False
 
     @property
@@ -79,9 +86,18 @@ class VttyPort:
         """Start the vtty's program on a fresh pty (init, or a login shell)."""
         if self.process is not None:
             return
-        self.process = PtyProcess.spawn(self.argv, env=self.env, dimensions=(24, 80))
+        try:
+            self.process = PtyProcess.spawn(self.argv, env=self.env, dimensions=(24, 80))
+        except FileNotFoundError:
+            # ptyprocess looks the command up on PATH before it forks.
+            raise ProgramFailed(f"{self.argv[0]}: not found or not executable") from None
+        except (OSError, PtyProcessError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ProgramFailed(f"{self.argv[0]}: {reason}") from None
+        self.exit_status = None
         os.set_blocking(self.process.fd, False)
-        self.port_buffer.clear()
+        # The port outlives a login shell that exited (the kernel keeps a vtty
+        # until the container is destroyed): what it buffered stays for the opener.
         if self.lessee is None:
             self._start_reading()
 
@@ -117,11 +133,14 @@ class VttyPort:
         if proc is None:
             return False
         try:
-            pid, _status = os.waitpid(proc.pid, os.WNOHANG)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
         except ChildProcessError:
-            pid = proc.pid
+            pid, status = proc.pid, 0
         if pid == 0:
             return False
+        self.exit_status = os.waitstatus_to_exitcode(status)
+        if self.lessee is None:
+            self._drain()  # its last words, still in the pty, belong in the port buffer
         self._teardown()
         self._on_exit(self)
         return True
@@ -164,7 +183,7 @@ class VttyPort:
         self._reading = False
 
     def _drain(self) -> None:
-        """Read everything the guest wrote into the port buffer, zapping the oldest."""
+        """Read everything the guest wrote: keep it while the port buffer has room, zap the rest."""
         proc = self.process
         if proc is None:
             return
@@ -179,8 +198,8 @@ class VttyPort:
                 # The guest closed its side; stop watching until it is reaped.
                 self._stop_reading()
                 return
-            self.port_buffer += data
-            excess = len(self.port_buffer) - PORT_BUFFER_SIZE
-            if excess > 0:
-                del self.port_buffer[:excess]
-                self.zapped += excess
+            # The kernel keeps what the buffer already holds and drops the new
+            # writes, so the oldest bytes (a boot log's start) survive.
+            room = PORT_BUFFER_SIZE - len(self.port_buffer)
+            self.port_buffer += data[:room]
+            self.zapped += max(0, len(data) - room)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
+from vconsole.domain import GuestState
 from vconsole.snapshot.model import HypervisorLog, RingState
 
 CONSOLE_TYPES = ("vtty", "pv", "serial")
@@ -60,7 +61,7 @@ class GuestInfo:
     kind: str  # "container" or "domu"
     id: str
     name: str
-    state: str  # "running" or "stopped"
+    state: GuestState
     consoles: list[ConsoleSpec] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 

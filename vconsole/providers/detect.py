@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vconsole.config import Config, ConfigError
+from vconsole.config import Config, ConfigError, check_keys
 from vconsole.providers.base import Provider
 from vconsole.providers.tools import DEFAULT_TIMEOUT, find_tool
 
@@ -54,12 +54,10 @@ def check_provider_config(config: Config) -> None:
     """
     where = config.source
     for name, table in config.providers.items():
-        if name not in KEYS:
-            raise ConfigError(f"{where}: unknown provider [providers.{name}] (known: {', '.join(REAL)})")
+        check_keys({name: table}, KEYS, where, "providers.")
         allowed = {**COMMON_KEYS, **KEYS[name]}
+        check_keys(table, allowed, where, f"providers.{name}.")
         for key, value in table.items():
-            if key not in allowed:
-                raise ConfigError(f"{where}: providers.{name}.{key} is not a setting")
             kind, what = allowed[key]
             if isinstance(value, bool) and kind is not bool:
                 raise ConfigError(f"{where}: providers.{name}.{key} must be {what}")

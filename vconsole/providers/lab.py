@@ -13,6 +13,7 @@ from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.console.xen_endpoint import XenRingEndpoint, corrupt_reason
 from vconsole.console.xenring import RingCorrupt
 from vconsole.detached import start_detached, wait_for_socket
+from vconsole.domain import GuestState, ProviderName
 from vconsole.framed_socket import FramedSocket
 from vconsole.providers.base import (
     CONSOLE_TYPES,
@@ -35,7 +36,7 @@ log = logging.getLogger("vconsole.providers.lab")
 class LabProvider(Provider):
     """Guests of the lab process (``vconsole lab``), started on demand."""
 
-    name = "lab"
+    name = ProviderName.LAB
     supports_ring_snapshots = True
 
     def __init__(self, socket_path: Path, *, fleet: Path | None = None, autostart: bool = True):
@@ -68,9 +69,9 @@ class LabProvider(Provider):
             args = ["lab", "--socket", str(self.socket_path)]
             if self.fleet is not None:
                 args += ["--fleet", str(self.fleet)]
-            start_detached(args, "lab.log")
-            if not await wait_for_socket(self.socket_path, 10.0):
-                raise ProviderError("the lab did not start (see lab.log in the state directory)") from None
+            started = start_detached(args, "lab.log")
+            if not await wait_for_socket(self.socket_path, 10.0, started):
+                raise ProviderError(started.failure("the lab")) from None
             control = await FramedSocket.connect(self.socket_path)
         hello = await self._call(control, {"op": "hello"})
         self.host = str(hello.get("host", "lab"))
@@ -145,7 +146,7 @@ class LabProvider(Provider):
                     kind=str(raw["kind"]),
                     id=str(raw["id"]),
                     name=str(raw["name"]),
-                    state=str(raw["state"]),
+                    state=_guest_state(raw.get("state")),
                     consoles=consoles,
                     extra=extra,
                 )
@@ -275,3 +276,11 @@ class LabProvider(Provider):
 
     async def close(self) -> None:
         self._drop_control()
+
+
+def _guest_state(value: object) -> GuestState:
+    """A lab guest's state; anything else means the lab speaks another protocol."""
+    try:
+        return GuestState(str(value))
+    except ValueError:
+        raise ProviderError(f"the lab reported a guest state {value!r}") from None

@@ -16,13 +16,16 @@ console is busy. When the container logs its console to a file
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import termios
 from dataclasses import dataclass
 from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
 from vconsole.console.process_endpoint import ProcessEndpoint
+from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -39,6 +42,55 @@ FAILURES: list[tuple[re.Pattern[bytes], type[Exception]]] = [
     (re.compile(rb"Denied access to tty|Failed to get tty|tty is busy"), ConsoleBusy),
     (re.compile(rb"is not running"), GuestNotRunning),
 ]
+
+
+def _proxy_slaves(pid: int) -> list[str]:
+    """The pty slaves whose masters process ``pid`` holds (from /proc: ``tty-index`` of its ptmx fds)."""
+    slaves = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = f.read()
+        except OSError:
+            continue
+        found = re.search(r"^tty-index:\s*(\d+)$", info, re.MULTILINE)
+        if os.path.basename(target) == "ptmx" and found:
+            directory = os.path.dirname(target)
+            pts = directory if os.path.basename(directory) == "pts" else os.path.join(directory, "pts")
+            slaves.append(os.path.join(pts, found.group(1)))
+    return slaves
+
+
+def unprocess_console_proxy(pid: int) -> None:
+    """Turn off output processing on the proxy pty LXC relays console 0 through.
+
+    lxc-console gets /dev/console's output through a proxy pty of the
+    container's monitor, whose slave LXC (since 4.0.10) sets to OPOST|ONLCR:
+    every ``\r\n`` the guest's console wrote arrived as ``\r\r\n``. The
+    proxy lives as long as this lxc-console (``pid``) holds its master; its
+    slave is found by the master's index. Best effort: where it cannot be
+    opened, the extra CRs stay.
+    """
+    try:
+        slaves = _proxy_slaves(pid)
+    except OSError:
+        return
+    for slave in slaves:
+        try:
+            fd = os.open(slave, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            log.info("cannot open LXC's console proxy %s: %s", slave, exc.strerror)
+            continue
+        try:
+            attrs = termios.tcgetattr(fd)
+            if attrs[1] & termios.OPOST:
+                attrs[1] &= ~termios.OPOST
+                termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        except termios.error as exc:
+            log.info("cannot set LXC's console proxy %s: %s", slave, exc)
+        finally:
+            os.close(fd)
 
 
 class LxcEscapeGuard:
@@ -58,17 +110,18 @@ class LxcEscapeGuard:
     def encode(self, data: bytes) -> bytes:
         """``data`` with every escape byte doubled."""
         return data.replace(self._escape, self._escape * 2)
+log = logging.getLogger("vconsole.providers.lxc")
 MAX_LOG_HISTORY = 64 << 10  # how much of a console log file to show as history
-STATES = {"RUNNING": "running", "STOPPED": "stopped", "FROZEN": "frozen",
-          "STARTING": "starting", "STOPPING": "stopping", "ABORTING": "stopping",
-          "FREEZING": "running", "THAWED": "running"}
+STATES = {"RUNNING": GuestState.RUNNING, "STOPPED": GuestState.STOPPED, "FROZEN": GuestState.FROZEN,
+          "STARTING": GuestState.STARTING, "STOPPING": GuestState.STOPPING,
+          "ABORTING": GuestState.STOPPING, "FREEZING": GuestState.RUNNING, "THAWED": GuestState.RUNNING}
 
 
 @dataclass
 class LxcInfo:
     """What ``lxc-info`` says about one container."""
 
-    state: str
+    state: GuestState
     pid: int | None
     tty_max: int
     logfile: str
@@ -130,7 +183,7 @@ def read_log_tail(path: str, limit: int = MAX_LOG_HISTORY) -> bytes:
 class LxcProvider(Provider):
     """LXC containers of one lxcpath."""
 
-    name = "lxc"
+    name = ProviderName.LXC
 
     def __init__(
         self,
@@ -187,13 +240,13 @@ class LxcProvider(Provider):
                     extra=extra,
                 )
             )
-            if info.state != "running":
+            if info.state != GuestState.RUNNING:
                 self._history_given.discard(name)
         self._info = infos
         return guests
 
     async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
-        if guest.state != "running":
+        if guest.state != GuestState.RUNNING:
             raise GuestNotRunning(f"container {guest.name} is {guest.state}")
         if spec.type != "vtty":
             raise ConsoleUnavailable(f"LXC containers have no {spec.type} consoles")
@@ -205,6 +258,8 @@ class LxcProvider(Provider):
             guard=LxcEscapeGuard(0x01),
             timeout=self.timeout,
         )
+        if spec.index == 0:
+            unprocess_console_proxy(endpoint.proc.pid)
         info = self._info.get(guest.id)
         # The console log holds /dev/console's output from before we attached:
         # shown once per container run, as the start of vtty0's history.

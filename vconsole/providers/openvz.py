@@ -27,6 +27,7 @@ from typing import Any
 from vconsole.console.endpoint import ConsoleEndpoint
 from vconsole.console.process_endpoint import ProcessEndpoint
 from vconsole.console.pty_endpoint import PtyEndpoint
+from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -50,8 +51,8 @@ FAILURES: list[tuple[re.Pattern[bytes], type[Exception]]] = [
 ]
 ESC = 0x1B
 CR = 0x0D
-STATES = {"running": "running", "stopped": "stopped", "mounted": "stopped",
-          "suspended": "stopped", "paused": "stopped"}
+STATES = {"running": GuestState.RUNNING, "stopped": GuestState.STOPPED, "mounted": GuestState.STOPPED,
+          "suspended": GuestState.STOPPED, "paused": GuestState.STOPPED}
 
 
 class VzctlEscapeGuard:
@@ -158,7 +159,7 @@ def open_vtty(device: str, veid: int, index: int) -> int:
 class OpenVzProvider(Provider):
     """Containers of an OpenVZ or Virtuozzo host."""
 
-    name = "openvz"
+    name = ProviderName.OPENVZ
 
     def __init__(
         self,
@@ -204,7 +205,7 @@ class OpenVzProvider(Provider):
         ]
 
     async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
-        if guest.state != "running":
+        if guest.state != GuestState.RUNNING:
             raise GuestNotRunning(f"CT {guest.id} is {guest.state}")
         if spec.type != "vtty" or not 0 <= spec.index < MAX_VTTYS:
             raise ConsoleUnavailable(f"containers have vtty0..vtty{MAX_VTTYS - 1} only")

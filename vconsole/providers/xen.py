@@ -28,6 +28,7 @@ from typing import Any
 
 from vconsole.console.endpoint import ConsoleEndpoint
 from vconsole.console.pty_endpoint import PtyEndpoint
+from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
     ConsoleSpec,
@@ -83,13 +84,13 @@ def parse_xl_list(text: str) -> dict[int, str]:
     return states
 
 
-def state_of(flags: str) -> str:
+def state_of(flags: str) -> GuestState:
     """Our state for xl's flags: paused, shutdown, crashed and dying are not running."""
     if any(f in flags for f in "scd"):
-        return "stopped"
+        return GuestState.STOPPED
     if "p" in flags:
-        return "paused"
-    return "running"
+        return GuestState.PAUSED
+    return GuestState.RUNNING
 
 
 def unquote(value: str) -> str:
@@ -175,7 +176,7 @@ class DomainLock:
 class XenProvider(Provider):
     """DomUs of the local Xen toolstack."""
 
-    name = "xen"
+    name = ProviderName.XEN
 
     def __init__(
         self,
@@ -225,7 +226,7 @@ class XenProvider(Provider):
         return guests
 
     async def open_console(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleEndpoint:
-        if guest.state != "running":
+        if guest.state != GuestState.RUNNING:
             raise GuestNotRunning(f"domain {guest.name} is {guest.state}")
         key = consoles_from_store(self._stores.get(guest.id, {})).get(spec)
         if key is None:
@@ -256,7 +257,7 @@ class XenProvider(Provider):
         return extra
 
     async def start_guest(self, guest: GuestInfo) -> None:
-        if guest.state == "paused":
+        if guest.state == GuestState.PAUSED:
             await self._run("xl", "unpause", guest.id)
         else:
             raise ProviderError("xl cannot start a domain by id; use xl create with its config")

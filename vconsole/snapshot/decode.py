@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 
+from vconsole.domain import MAX_WINDOW, SessionKey
 from vconsole.snapshot.fields import (
     U8,
     U32,
@@ -131,7 +132,7 @@ def _snapshot(value: object) -> SnapshotFile:
     host = get_str(m, "host", "")
     raw_records = get_list(m, "records", "", MAX_RECORDS)
     records = [_parse_record(r, f"records[{i}]") for i, r in enumerate(raw_records)]
-    seen: set[str] = set()
+    seen: set[SessionKey] = set()
     for i, rec in enumerate(records):
         if rec.key in seen:
             raise SnapshotError(f"records[{i}]: a second record for {rec.key}")
@@ -260,7 +261,7 @@ def _parse_hvlog(value: object, path: str) -> HypervisorLog | None:
 
 
 def _parse_screen(value: object, path: str) -> dict[str, Any] | None:
-    if value is None:
+    if value is None or _oversized_screen(value):
         return None
     # The engine validates its own state (ValueError naming the field).
     try:
@@ -271,3 +272,15 @@ def _parse_screen(value: object, path: str) -> dict[str, Any] | None:
         raise SnapshotError(f"{path}: {exc}"[:300]) from None
     assert isinstance(value, dict)
     return value
+
+
+def _oversized_screen(value: object) -> bool:
+    """A screen wider or taller than a console may be: not kept (the record's history says it all).
+
+    vconsole once rendered screens at up to 4096x4096; checking one took
+    seconds and a gigabyte, for a picture of a few lines of history.
+    """
+    if not isinstance(value, dict):
+        return False
+    size = value.get("cols"), value.get("rows")
+    return any(type(n) is int and n > MAX_WINDOW for n in size)

@@ -10,9 +10,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from vconsole.domain import MarkSource, SessionKey
+
 
 class SnapshotError(Exception):
     """A snapshot file is unusable; the message names what is wrong."""
+
+
+class SnapshotUnreadable(SnapshotError):
+    """A snapshot file could not be read at all (missing, no permission, an IO error)."""
 
 
 MAGIC = "vconsole-snapshot"
@@ -28,7 +34,7 @@ RING_IN, RING_OUT = 1024, 2048  # Xen 4.21 public/io/console.h
 CONSOLE_TYPES = ("vtty", "pv", "serial")
 HOW = ("exact", "input-log", "count-only", "unavailable")
 # The ``source`` of the mark over a history range put back by a restore.
-RESTORED_SOURCE = "restored"
+RESTORED_SOURCE = MarkSource.RESTORED
 
 
 @dataclass
@@ -126,6 +132,17 @@ class History:
             n -= len(take)
         return b"".join(reversed(out))
 
+    def between(self, lo: int, hi: int) -> bytes:
+        """The bytes at offsets ``[lo, hi)`` (within ``[start, end]``), copying only those."""
+        out: list[Chunk] = []
+        at = self.start
+        for part in self.parts:
+            a, b = max(lo, at), min(hi, at + len(part))
+            if a < b:
+                out.append(part[a - at : b - at])
+            at += len(part)
+        return b"".join(out)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):
             return NotImplemented
@@ -167,9 +184,9 @@ class ConsoleRecord:
         return f"{self.console_type}{self.console_index}"
 
     @property
-    def key(self) -> str:
+    def key(self) -> SessionKey:
         """The broker's session key for this console."""
-        return f"{self.provider}:{self.guest_id}:{self.console_name}"
+        return SessionKey(self.provider, self.guest_id, self.console_name)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import queue
 import threading
 
 from vconsole.snapshot.encode import EncodedBody, check_size, envelope
-from vconsole.snapshot.model import Chunk, SnapshotError
+from vconsole.snapshot.model import Chunk, SnapshotError, SnapshotUnreadable
 
 __all__ = ["StreamingWriter", "read_snapshot_file", "write_snapshot", "writev_all"]
 
@@ -164,6 +164,7 @@ class StreamingWriter:
         except BaseException:
             self.abort()
             raise
+        _sync_directory(os.path.dirname(self.path) or ".")
         return total
 
     def abort(self) -> None:
@@ -174,6 +175,16 @@ class StreamingWriter:
             self._fd = -1
         with contextlib.suppress(OSError):
             os.unlink(self._tmp)
+
+
+def _sync_directory(path: str) -> None:
+    """Make a rename in ``path`` durable; a file system that cannot sync a directory is left as it is."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_snapshot(path: str, body: EncodedBody) -> int:
@@ -205,4 +216,4 @@ def read_snapshot_file(path: str, max_size: int) -> bytearray:
                 raise SnapshotError(f"{path}: the file grew while it was read")
             return buf
     except OSError as exc:
-        raise SnapshotError(f"{path}: {exc.strerror}") from None
+        raise SnapshotUnreadable(f"{path}: {exc.strerror}") from None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from vconsole.client import RequestFailed
+from vconsole.domain import GuestState
 from vconsole.tui.guest_tree import console_refs
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class VConsoleCommands(Provider):
                 (f"Spy on {name} (read-only)", partial(main.open_console, ref, True), "watch without typing")
             )
         for guest in main.listing.get("guests", []):
-            op = "stop" if guest["state"] == "running" else "start"
+            op = "stop" if guest["state"] == GuestState.RUNNING else "start"
             out.append(
                 (f"{op.title()} guest {guest['name']}", partial(self._guest_op, op, guest["id"]), f"{guest['kind']} {guest['id']}")
             )

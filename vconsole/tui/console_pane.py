@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static, TabbedContent, TabPane
 
 from vconsole.client import RequestFailed
+from vconsole.domain import ConsoleState
 from vconsole.tui.messages import (
     ConsoleMissed,
     ConsoleStateChanged,
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
     from vconsole.tui.broker_link import BrokerLink
     from vconsole.tui.guest_tree import ConsoleRef
 
-ADVICE = {
-    "stopped": "the guest is stopped: open the palette (prefix :) and choose Start guest",
-    "busy": "another opener holds this console (vzctl/xl/lxc console); vconsole attaches when it is released",
-    "disconnected": "the console is not connected; vconsole keeps retrying",
+ADVICE: dict[str, str] = {  # keyed by ConsoleState (a str)
+    ConsoleState.STOPPED: "the guest is stopped: open the palette (prefix :) and choose Start guest",
+    ConsoleState.BUSY: "another opener holds this console (vzctl/xl/lxc console); vconsole attaches when it is released",
+    ConsoleState.DISCONNECTED: "the console is not connected; vconsole keeps retrying",
+    ConsoleState.GONE: "guest removed (prefix w closes the tab)",
 }
 MISSED_NOTICE = 10.0  # seconds between "bytes were dropped" notices for one tab
 REPLAY_LINES = 200  # lines of history a new tab shows
@@ -55,7 +57,7 @@ class ConsolePane(TabPane):
         self.title = title
         self.session = ref.session
         self.read_only = read_only
-        self.state = "connected"
+        self.state: str = ConsoleState.CONNECTED
         self.view = TerminalView(palette)
         # The pane's own session: from here on the console's events come to this pane.
         self.link = broker.open_session(ref, read_only, self, self.view.feed)
@@ -149,12 +151,12 @@ class ConsolePane(TabPane):
         """Update the status line for a state change."""
         self.state = state
         parts = [self.title, "READ-ONLY (spy)" if self.read_only else "read-write", state]
-        if state != "connected":
+        if state != ConsoleState.CONNECTED:
             parts.append(ADVICE.get(state, reason))
             if reason:
                 parts.append(reason)
         self.status.update(" " + " · ".join(parts))
-        self.status.set_class(state != "connected", "-problem")
+        self.status.set_class(state != ConsoleState.CONNECTED, "-problem")
 
     def tab_label(self) -> str:
         """The tab title, with unread bytes while the tab is not visible."""

@@ -10,15 +10,16 @@ from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from vconsole.domain import ConsoleState, GuestState
 from vconsole.tui.messages import OpenConsole
 from vconsole.units import human
 
 # State badges: a glyph and a theme variable for its colour.
-BADGES = {
-    "connected": ("●", "green"),
-    "disconnected": ("○", "yellow"),
-    "stopped": ("■", "grey50"),
-    "busy": ("✖", "red"),
+BADGES: dict[str, tuple[str, str]] = {  # keyed by ConsoleState (a str)
+    ConsoleState.CONNECTED: ("●", "green"),
+    ConsoleState.DISCONNECTED: ("○", "yellow"),
+    ConsoleState.STOPPED: ("■", "grey50"),
+    ConsoleState.BUSY: ("✖", "red"),
 }
 KIND_GROUPS = {"container": "Containers", "domu": "Xen domains"}
 
@@ -134,7 +135,7 @@ class GuestTree(Tree[ConsoleRef | None]):
             if gnode is None:
                 text = Text(ref.guest)
                 text.append(f" {guest['id']}", style="dim")
-                if guest["state"] != "running":
+                if guest["state"] != GuestState.RUNNING:
                     text.append(f" {guest['state']}", style="grey50")
                 gnode = guest_nodes[ref.guest] = group.add(text, expand=True)
             node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)

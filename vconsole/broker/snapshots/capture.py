@@ -21,14 +21,15 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from vconsole.broker.history import OutputHistory
 from vconsole.broker.registry import ConsoleRegistry
-from vconsole.broker.session import STOPPED, ConsoleSession
+from vconsole.broker.session import ConsoleSession
+from vconsole.broker.snapshots.screen import render_screen
+from vconsole.domain import ConsoleState, GuestState
 from vconsole.providers.base import Provider, ProviderError
 from vconsole.snapshot.encode import encode_body
 from vconsole.snapshot.model import (
+    CONSOLE_TYPES,
     RESTORED_SOURCE,
     ConsoleRecord,
     History,
@@ -39,14 +40,9 @@ from vconsole.snapshot.model import (
     SourceState,
 )
 from vconsole.snapshot.stream import write_snapshot
-from vconsole.term.terminal import Terminal
 
 log = logging.getLogger("vconsole.broker")
 PROVIDER_TIMEOUT = 5.0
-# The screen is rendered from the history's last `rows` lines, at most this
-# many bytes, without scrollback: it is a picture for viewing, and rendering
-# 128 KiB per console made a 1000-console snapshot take tens of seconds.
-SCREEN_FEED = 32 * 1024
 
 
 @dataclass
@@ -70,18 +66,17 @@ class Capture:
     consoles: list[CapturedConsole]
 
 
+def console_order(session: ConsoleSession) -> tuple[str, tuple[int, int, str], int, str, int]:
+    """Where a console goes in a snapshot: by provider, guest id (numbers in numeric order), console type and index."""
+    guest_id, ctype = session.guest.id, session.spec.type
+    by_id = (0, int(guest_id), "") if guest_id.isascii() and guest_id.isdigit() else (1, 0, guest_id)
+    by_type = CONSOLE_TYPES.index(ctype) if ctype in CONSOLE_TYPES else len(CONSOLE_TYPES)
+    return session.guest.provider, by_id, by_type, ctype, session.spec.index
+
+
 def host_label(registry: ConsoleRegistry) -> str:
     """The snapshot's ``host``: the providers' hosts."""
     return ",".join(sorted({p.host for p in registry.providers}))[:256] or "localhost"
-
-
-def render_screen(history: OutputHistory, size: tuple[int, int] | None) -> dict[str, Any]:
-    """The engine's state after the history's last screenful of lines, at the console's size (80x24 if unknown)."""
-    cols, rows = size if size and size[0] > 0 and size[1] > 0 else (80, 24)
-    cols, rows = min(cols, 4096), min(rows, 4096)
-    term = Terminal(cols, rows, scrollback=0)
-    term.feed(history.read(history.tail_offset(rows, SCREEN_FEED)))
-    return term.to_state()
 
 
 def _pending_output(count: int | None, missing: list[NotCaptured]) -> Pending:
@@ -119,7 +114,7 @@ def _live_source(session: ConsoleSession, missing: list[NotCaptured]) -> SourceS
         if session.endpoint is not endpoint:
             endpoint = None  # it closed while being read
     if endpoint is None:
-        if session.state != STOPPED:  # a stopped guest's console has nothing to capture
+        if session.state != ConsoleState.STOPPED:  # a stopped guest's console has nothing to capture
             reason = f": {session.reason}" if session.reason else ""
             missing.append(NotCaptured(SourceFact.SOURCE, f"the console is {session.state}{reason}"))
         return SourceState()
@@ -159,7 +154,7 @@ async def _capture_ring(
 def _has_ring(session: ConsoleSession) -> bool:
     """A running domU's PV console is a Xen ring (its serial consoles are ptys)."""
     guest = session.guest
-    return guest.kind == "domu" and guest.state == "running" and session.spec.type == "pv"
+    return guest.kind == "domu" and guest.state == GuestState.RUNNING and session.spec.type == "pv"
 
 
 async def capture_session(session: ConsoleSession, provider: Provider | None) -> CapturedConsole:
@@ -182,7 +177,7 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         guest_kind=session.guest.kind, console_type=session.spec.type, console_index=session.spec.index,
         history=History(view.parts, view.start, view.end, history.dropped, session.lost),
         created=session.created, last_output=session.last_output,
-        marks=[dict(m) for m in session.marks if m.get("source") != RESTORED_SOURCE],
+        marks=[m.to_wire() for m in session.marks if m.source != RESTORED_SOURCE],
         pending_output=source.pending_output, pending_input=source.pending_input,
         termios=source.termios, winsize=winsize, ring=source.ring, hypervisor_log=source.hypervisor_log,
         screen=render_screen(history, winsize),

@@ -15,7 +15,6 @@ inline as ``data``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 import os
@@ -24,27 +23,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from vconsole.broker.registry import ConsoleRegistry, TargetError
-from vconsole.broker.session import ConsoleSession, InputBacklogFull
+from vconsole.broker.session import ConsoleSession, InputBacklogFull, session_key
 from vconsole.broker.snapshots.capture import (
     Capture,
     capture,
     capture_to_file,
+    console_order,
     host_label,
     release_histories,
 )
 from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
 from vconsole.console.endpoint import EndpointClosed
+from vconsole.domain import Target
+from vconsole.protocol import RestoreReply, target_field
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope
-from vconsole.snapshot.model import MAX_FILE, SnapshotError
+from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotUnreadable
 from vconsole.snapshot.stream import read_snapshot_file
 from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
 
 log = logging.getLogger("vconsole.broker")
 INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
 MAX_TARGETS = 256
-Target = tuple[str, str | int | None]  # a guest name or id, and a console index or name
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,6 @@ class RestoreRequest:
     inject_input: bool
 
 
-def _console_field(value: object, name: str) -> str | int | None:
-    if value is not None and (not isinstance(value, int | str) or isinstance(value, bool)):
-        raise ProtocolError("bad_request", f"field {name!r} must be an index or a name")
-    return value
-
-
 def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
     if msg.get("path") is None:
         return None
@@ -84,8 +79,8 @@ def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
 
 def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSession]:
     if msg.get("all") is True:
-        keys = {f"{g.provider}:{g.id}:{s.name}" for g in registry.guests for s in g.consoles}
-        return [s for k, s in registry.sessions.items() if k in keys]
+        keys = {session_key(g, s) for g in registry.guests for s in g.consoles}
+        return sorted((s for k, s in registry.sessions.items() if k in keys), key=console_order)
     raw = msg.get("targets")
     if not isinstance(raw, list) or not raw or len(raw) > MAX_TARGETS:
         raise ProtocolError("bad_request", f"give 'all': true or 'targets': a list of 1..{MAX_TARGETS} targets")
@@ -93,7 +88,7 @@ def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSess
     for item in raw:
         if not isinstance(item, dict):
             raise ProtocolError("bad_request", "each target must be a map with 'target' and 'console'")
-        session = registry.resolve(field_str(item, "target"), _console_field(item.get("console"), "console"))
+        session = registry.resolve(target_field(item))
         if session not in sessions:
             sessions.append(session)
     return sessions
@@ -107,7 +102,7 @@ def parse_snapshot(registry: ConsoleRegistry, msg: dict[str, Any], peer_uid: int
 def not_captured(captured: Capture) -> list[dict[str, str]]:
     """The reply's ``not_captured``: per console, what the snapshot lacks and why."""
     return [
-        {"session": c.record.key, "console": c.console, "what": str(n.what), "why": n.why,
+        {"session": c.record.key.text, "console": c.console, "what": str(n.what), "why": n.why,
          "message": n.line(c.console)}
         for c in captured.consoles for n in c.not_captured
     ]
@@ -162,7 +157,7 @@ def parse_restore(msg: dict[str, Any], peer_uid: int | None) -> RestoreRequest:
     if into_raw is not None:
         if not isinstance(into_raw, dict):
             raise ProtocolError("bad_request", "field 'into' must be a map with 'target' and 'console'")
-        into = (field_str(into_raw, "target"), _console_field(into_raw.get("console"), "into.console"))
+        into = target_field(into_raw)
     inject = msg.get("inject_input", False)
     if not isinstance(inject, bool):
         raise ProtocolError("bad_request", "field 'inject_input' must be a boolean")
@@ -183,6 +178,8 @@ async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreReque
         snap = await loop.run_in_executor(None, decode, data)
         decoded = time.monotonic()
         steps = plan_restore(registry, snap, request.into, request.inject_input)
+    except SnapshotUnreadable as exc:
+        return error_reply(rid, "io", str(exc))
     except SnapshotError as exc:
         return error_reply(rid, "bad_snapshot", str(exc))
     except (RestoreRefused, TargetError) as exc:
@@ -193,4 +190,5 @@ async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreReque
         return error_reply(rid, "partial", f"history restored, but: {exc or 'timed out'}")
     log.info("restore of %d records: read %.2f s, decode %.2f s, apply %.2f s", len(steps),
              read - began, decoded - read, time.monotonic() - decoded)
-    return ok_reply(rid, **dataclasses.asdict(result))
+    return ok_reply(rid, **RestoreReply(result.restored, result.ring_bytes, result.input_bytes,
+                                        result.history_bytes, result.held_bytes).fields())

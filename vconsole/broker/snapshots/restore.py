@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from vconsole.broker.registry import ConsoleRegistry, TargetError
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.capture import PROVIDER_TIMEOUT
+from vconsole.broker.snapshots.screen import window
+from vconsole.domain import GuestState, Mark, SessionKey, Target
 from vconsole.providers.base import Provider
 from vconsole.snapshot.model import RESTORED_SOURCE, ConsoleRecord, SnapshotFile, SourceState
 
@@ -36,21 +38,24 @@ class RestoreStep:
     provider: Provider | None = None  # set when ring contents go back through it
     ring_out: bytes = b""
     inject: bytes = b""
+    held: int = 0  # the record's newest bytes the session holds already (see held_already)
 
 
 @dataclass
 class RestoreResult:
     """What a restore put back: the sessions, ring bytes and injected input bytes."""
 
-    restored: list[str] = field(default_factory=list)
+    restored: list[SessionKey] = field(default_factory=list)
     ring_bytes: int = 0
     input_bytes: int = 0
+    history_bytes: int = 0  # put in front of the sessions' histories
+    held_bytes: int = 0  # of the records' histories, already there (a console's own snapshot)
 
 
-def _target(registry: ConsoleRegistry, rec: ConsoleRecord, into: tuple[str, str | int | None] | None) -> ConsoleSession:
+def _target(registry: ConsoleRegistry, rec: ConsoleRecord, into: Target | None) -> ConsoleSession:
     if into is not None:
         try:
-            return registry.resolve(*into)
+            return registry.resolve(into)
         except TargetError as exc:
             raise RestoreRefused(exc.code, str(exc)) from None
     found = registry.sessions.get(rec.key)
@@ -62,7 +67,7 @@ def _target(registry: ConsoleRegistry, rec: ConsoleRecord, into: tuple[str, str 
 def plan_restore(
     registry: ConsoleRegistry,
     snapshot: SnapshotFile,
-    into: tuple[str, str | int | None] | None,
+    into: Target | None,
     inject_input: bool,
 ) -> list[RestoreStep]:
     """Match records to sessions and check everything; RestoreRefused changes nothing."""
@@ -82,10 +87,10 @@ def plan_restore(
             # A second restore would put the same bytes in front of the history again.
             raise RestoreRefused("already_restored", f"{session.key} already holds this snapshot's history of "
                                  f"{rec.guest_name} {rec.console_name}")
-        step = RestoreStep(rec, session)
+        step = RestoreStep(rec, session, held=held_already(session, rec))
         if rec.ring is not None and rec.ring.out_data:
             provider = providers.get(session.guest.provider)
-            if provider is None or not provider.supports_ring_snapshots or session.guest.state != "running":
+            if provider is None or not provider.supports_ring_snapshots or session.guest.state != GuestState.RUNNING:
                 raise RestoreRefused("unavailable", f"cannot put ring contents back into {session.key}: its ring is not reachable")
             step.provider, step.ring_out = provider, rec.ring.out_data
         if inject_input:
@@ -103,37 +108,65 @@ def plan_restore(
 def _already_restored(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> bool:
     """Whether this record of this snapshot was restored into ``session`` before (its mark says so)."""
     return bool(rec.history.data) and any(
-        m.get("source") == RESTORED_SOURCE and m.get("snapshot") == snapshot_created and m.get("first") == rec.created
+        m.source == RESTORED_SOURCE and m.snapshot == snapshot_created and m.first == rec.created
         for m in session.marks
     )
 
 
-def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float) -> None:
-    """Prefill a session's history from a record (the part that cannot fail)."""
+def held_already(session: ConsoleSession, rec: ConsoleRecord) -> int:
+    """How many of the record's newest bytes ``session`` holds already, at the same offsets.
+
+    A snapshot of a console restored into that same console overlaps its
+    history: the record's bytes from the session's start (or its own) to its
+    end are there, unless the session's history is another one (a broker
+    that lost its saved sessions counts from 0 again): so the bytes must be
+    equal too.
+    """
+    h, history = rec.history, session.history
+    if session.key != rec.key or not h.size:
+        return 0
+    lo = max(h.start, history.start)
+    if lo >= h.end or h.end > history.end:
+        return 0
+    if history.read(lo, h.end - lo) != h.between(lo, h.end):
+        return 0
+    return h.end - lo
+
+
+def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float, held: int = 0) -> int:
+    """Prefill a session's history from a record (the part that cannot fail); the bytes put in.
+
+    ``held``: the record's newest bytes the session holds already
+    (:func:`held_already`); only the older ones go in front, and the
+    record's marks and lost count, which the session has for itself, do not.
+    """
     h = rec.history
-    marks = [dict(m) for m in rec.marks]
-    if h.data:
-        marks.append({"start": h.start, "end": h.end, "source": RESTORED_SOURCE, "first": rec.created,
-                      "last": rec.last_output, "snapshot": snapshot_created})
+    marks = [Mark.from_wire(m) for m in rec.marks] if not held else []
+    if h.size:
+        marks.append(Mark(h.start, h.end, RESTORED_SOURCE, rec.created, rec.last_output, snapshot_created))
+    end = session.history.start if held else h.end  # where the bytes put in front end
     # Only the newest bytes survive the cap in front of what the session
     # holds: copy just those (none at all when its history is full).
-    keep = min(h.size, max(0, session.history.cap - len(session.history)))
-    session.seed_history(h.tail(keep), h.end - keep, marks)
-    session.lost += h.lost
+    keep = min(h.size - held, max(0, session.history.cap - len(session.history)))
+    session.seed_history(h.between(end - keep, end), end - keep, marks)
+    if not held:
+        session.lost += h.lost
     if session.size is None and rec.winsize and min(rec.winsize) > 0:
-        session.resize(min(rec.winsize[0], 4096), min(rec.winsize[1], 4096))
+        session.resize(*window(rec.winsize))  # a file's size is bounded like a client's
     session.created = min(session.created, rec.created)
     if rec.last_output is not None:
         session.last_output = max(session.last_output or 0.0, rec.last_output)
     if session.endpoint is None:
         session.restored_source = SourceState.of(rec)
+    return keep
 
 
 async def apply_restore(steps: list[RestoreStep], snapshot_created: float) -> RestoreResult:
     """Carry out a checked plan; ProviderError, TimeoutError or an input error after the histories are in."""
     result = RestoreResult(restored=[s.session.key for s in steps])
     for step in steps:
-        seed_session(step.session, step.record, snapshot_created)
+        result.history_bytes += seed_session(step.session, step.record, snapshot_created, step.held)
+        result.held_bytes += step.held
     for step in steps:
         session = step.session
         if step.provider is not None:

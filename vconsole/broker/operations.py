@@ -1,0 +1,273 @@
+"""The broker's operations: one table from op to handler (docs/protocol.md).
+
+Every request goes through :data:`OPERATIONS`: its entry parses the request
+into a typed value (vconsole.protocol checks every field) and runs the
+handler, which answers with a reply, or None when the request asked for no
+reply; slow work answers ``pending`` first and the result later with the
+same id. Errors are raised (ProtocolError, TargetError) and become
+structured replies in one place, the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from vconsole.broker.registry import TargetError
+from vconsole.broker.session import InputBacklogFull
+from vconsole.broker.snapshots.requests import (
+    parse_restore,
+    parse_snapshot,
+    run_restore,
+    run_snapshot,
+)
+from vconsole.broker.snapshots.saved_sessions import SaveFailed
+from vconsole.console.endpoint import EndpointClosed
+from vconsole.domain import ConsoleState
+from vconsole.protocol import (
+    Attach,
+    AttachReply,
+    Detach,
+    GuestCommand,
+    Hello,
+    HelloReply,
+    Input,
+    NoFields,
+    Resize,
+)
+from vconsole.providers.base import ProviderError
+from vconsole.wire import (
+    PROTOCOL_VERSION,
+    Message,
+    Op,
+    ProtocolError,
+    error_reply,
+    ok_reply,
+    pending_reply,
+)
+
+if TYPE_CHECKING:
+    from vconsole.broker.connection import ClientConnection
+
+RequestId = int | None
+Reply = Message  # a reply to send
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Operation(Generic[R]):
+    """One operation: how its request is parsed, and what answers it."""
+
+    parse: Callable[[Message], R]
+    run: Callable[[ClientConnection, RequestId, R], Reply | None]
+
+    def __call__(self, conn: ClientConnection, rid: RequestId, msg: Message) -> Reply | None:
+        return self.run(conn, rid, self.parse(msg))
+
+
+def hello(conn: ClientConnection, rid: RequestId, req: Hello) -> Reply:
+    """The greeting; every other operation waits for it."""
+    conn.greeted = True
+    return ok_reply(rid, **HelloReply(PROTOCOL_VERSION, os.getpid()).fields())
+
+
+def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
+    """Every guest and console, and how saving and restoring the sessions went."""
+    return ok_reply(rid, **conn.broker.registry.describe(), saved_sessions=conn.broker.saved.status.to_wire())
+
+
+def watch(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
+    """From now on, a state event for every console change."""
+    conn.watching = True
+    return ok_reply(rid)
+
+
+def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
+    """Attach the client to a console; its history replays after the reply."""
+    session = conn.broker.registry.resolve(req.target)
+    if session.state == ConsoleState.STOPPED:
+        return error_reply(rid, "stopped", session.reason or f"{session.guest.name} is stopped")
+    if session.state == ConsoleState.BUSY:
+        return error_reply(rid, "busy", f"{session.key} is busy: {session.reason}")
+    start = req.start
+    if start is not None and req.created is not None and req.created != session.created:
+        # The offset counts in a history this broker does not hold (it restarted
+        # without saving it): replay all it holds; the reply's ``created`` says so.
+        start = session.history.start
+    attachment = conn.attach(session, req.mode, start, req.tail_lines)
+    if req.size is not None and not attachment.read_only:
+        session.client_size(attachment, *req.size)
+    history = session.history
+    reply = AttachReply(
+        session=session.key,
+        guest=session.guest.name,
+        console=session.spec.name,
+        state=session.state,
+        mode=req.mode,
+        offset=attachment.cursor,
+        start=history.start,
+        end=history.end,
+        missed=attachment.missed,
+        lost=session.lost,
+        # Where the history holds the hypervisor log or restored bytes, as in `list`.
+        marks=list(session.marks),
+        created=session.created,
+    )
+    # Replay after the reply so the client knows the session key first.
+    asyncio.get_running_loop().call_soon(attachment.pump)
+    return ok_reply(rid, **reply.fields())
+
+
+def send_input(conn: ClientConnection, rid: RequestId, req: Input) -> Reply | None:
+    """Keystrokes for the guest; no reply on success when the client asked for none."""
+    attachment = conn.attachment(req.session)
+    # A keystroke's reply is only news when it is an error; not encoding
+    # and sending one per key saves the broker and the client real time.
+    if attachment.read_only:
+        raise ProtocolError("read_only", "this client is attached read-only")
+    try:
+        attachment.session.client_typed(attachment)
+        attachment.session.send_input(req.data)
+    except EndpointClosed as exc:
+        raise ProtocolError("disconnected", str(exc)) from None
+    except InputBacklogFull as exc:
+        raise ProtocolError("input_full", str(exc)) from None
+    return ok_reply(rid, accepted=len(req.data)) if req.ack else None
+
+
+def resize(conn: ClientConnection, rid: RequestId, req: Resize) -> Reply:
+    """The client's window size (the latest active read-write client's size is the console's)."""
+    attachment = conn.attachment(req.session)
+    if attachment.read_only:
+        raise ProtocolError("read_only", "this client is attached read-only")
+    attachment.session.client_size(attachment, req.cols, req.rows)
+    return ok_reply(rid)
+
+
+def detach(conn: ClientConnection, rid: RequestId, req: Detach) -> Reply:
+    """The client leaves a session; the broker keeps it."""
+    conn.detach(conn.attachment(req.session))
+    return ok_reply(rid)
+
+
+def _guest_command(conn: ClientConnection, rid: RequestId, req: GuestCommand, start: bool) -> Reply:
+    provider, guest = conn.broker.registry.find(req.target)
+
+    async def run() -> None:
+        try:
+            if start:
+                await provider.start_guest(guest)
+            else:
+                await provider.stop_guest(guest)
+            await conn.broker.registry.refresh()
+            conn.send(ok_reply(rid))
+        except ProviderError as exc:
+            conn.send(error_reply(rid, "provider", str(exc)))
+
+    conn.broker.spawn(run())
+    return pending_reply(rid)
+
+
+def start(conn: ClientConnection, rid: RequestId, req: GuestCommand) -> Reply:
+    """Start a guest (answered once the provider has)."""
+    return _guest_command(conn, rid, req, start=True)
+
+
+def stop(conn: ClientConnection, rid: RequestId, req: GuestCommand) -> Reply:
+    """Stop a guest (answered once the provider has)."""
+    return _guest_command(conn, rid, req, start=False)
+
+
+def shutdown(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
+    """Save the sessions, then stop the broker (consoles go back to their guests).
+
+    A failed save is the request's error, and the broker keeps running with
+    every history rather than lose them.
+    """
+    broker = conn.broker
+
+    async def save_then_stop() -> Reply:
+        try:
+            await broker.saved.save()
+        except SaveFailed as exc:
+            return error_reply(rid, "save_failed", f"{exc}; the broker keeps running with every history")
+        broker.stop(saved=True)
+        return ok_reply(rid)
+
+    return _reply_later(conn, rid, save_then_stop())
+
+
+def _unparsed(msg: Message) -> Message:
+    """The snapshot requests check their own fields (they need the registry and the peer)."""
+    return msg
+
+
+def _reply_later(conn: ClientConnection, rid: RequestId, reply: Coroutine[Any, Any, Reply]) -> Reply:
+    """Answer ``pending`` now and send ``reply`` when it is ready."""
+
+    async def run() -> None:
+        conn.send(await reply)
+
+    conn.broker.spawn(run())
+    return pending_reply(rid)
+
+
+def attach_after_restore(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
+    """``attach``, once the saved sessions are back: a replay must start with the restored history."""
+    saved = conn.broker.saved
+    if not saved.restoring:
+        return attach(conn, rid, req)
+
+    async def later() -> Reply:
+        await saved.restored()
+        try:
+            return attach(conn, rid, req)
+        except ProtocolError as err:
+            return error_reply(rid, err.code, err.message)
+        except TargetError as err:
+            return error_reply(rid, err.code, str(err))
+
+    return _reply_later(conn, rid, later())
+
+
+async def _once_restored(conn: ClientConnection, reply: Coroutine[Any, Any, Reply]) -> Reply:
+    """``reply``, once the saved sessions are back: a snapshot or restore sees every history."""
+    try:
+        await conn.broker.saved.restored()
+    except BaseException:
+        reply.close()  # cancelled (the broker stops): never started
+        raise
+    return await reply
+
+
+def snapshot(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
+    """Capture consoles into a file or inline (answered once written)."""
+    request = parse_snapshot(conn.broker.registry, msg, conn.peer_uid)
+    return _reply_later(conn, rid, _once_restored(conn, run_snapshot(conn.broker.registry, rid, request)))
+
+
+def restore(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
+    """Restore a snapshot into consoles (answered once applied)."""
+    request = parse_restore(msg, conn.peer_uid)
+    return _reply_later(conn, rid, _once_restored(conn, run_restore(conn.broker.registry, rid, request)))
+
+
+# Keyed by Op, looked up with the request's string (an Op is that string).
+OPERATIONS: dict[str, Operation[Any]] = {
+    Op.HELLO: Operation(Hello.parse, hello),
+    Op.LIST: Operation(NoFields.parse, list_guests),
+    Op.WATCH: Operation(NoFields.parse, watch),
+    Op.ATTACH: Operation(Attach.parse, attach_after_restore),
+    Op.INPUT: Operation(Input.parse, send_input),
+    Op.RESIZE: Operation(Resize.parse, resize),
+    Op.DETACH: Operation(Detach.parse, detach),
+    Op.START: Operation(GuestCommand.parse, start),
+    Op.STOP: Operation(GuestCommand.parse, stop),
+    Op.SHUTDOWN: Operation(NoFields.parse, shutdown),
+    # Capture and restore themselves live in broker/snapshots/.
+    Op.SNAPSHOT: Operation(_unparsed, snapshot),
+    Op.RESTORE: Operation(_unparsed, restore),
+}

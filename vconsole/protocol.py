@@ -1,0 +1,389 @@
+"""The client protocol's requests and replies as typed values (docs/protocol.md).
+
+One definition of each operation's fields for both ends: the client builds
+a request and sends its ``fields()``; the broker's operations table rebuilds
+it with ``parse()``, which checks every field (requests are untrusted) and
+raises ProtocolError. Replies the broker builds from a dataclass go out with
+``fields()`` and come back on the client with ``from_wire()``.
+
+Keys are sent this way on every keystroke: the classes have slots and are
+not frozen, which makes one three times cheaper to build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from vconsole.domain import (
+    MAX_WINDOW,
+    AttachMode,
+    ConsoleState,
+    Mark,
+    SessionKey,
+    Target,
+    TargetSyntaxError,
+    parse_target,
+)
+from vconsole.wire import (
+    MAX_FRAME,
+    PROTOCOL_VERSION,
+    Message,
+    ProtocolError,
+    field_bool,
+    field_bytes,
+    field_choice,
+    field_int,
+    field_opt_int,
+    field_str,
+)
+
+MAX_OFFSET = (1 << 64) - 1
+MAX_INPUT = 64 * 1024
+
+
+def console_field(msg: Message, name: str = "console") -> int | str | None:
+    """An optional console: an index or a name (``vtty1``)."""
+    value = msg.get(name)
+    if value is not None and (not isinstance(value, int | str) or isinstance(value, bool)):
+        raise ProtocolError("bad_request", f"field {name!r} must be an index or a name")
+    return value
+
+
+def target_field(msg: Message, name: str = "target", console: str = "console") -> Target:
+    """A target from its text and an optional separate console field."""
+    try:
+        return parse_target(field_str(msg, name), console_field(msg, console))
+    except TargetSyntaxError as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
+
+
+def target_fields(target: Target) -> Message:
+    """A target as the requests that name one carry it."""
+    return {"target": target.guest_ref, "console": target.console}
+
+
+def window_size(msg: Message) -> tuple[int, int]:
+    """A window size: ``cols`` and ``rows`` (``resize``, and ``attach`` when it gives one)."""
+    return field_int(msg, "cols", lo=1, hi=MAX_WINDOW), field_int(msg, "rows", lo=1, hi=MAX_WINDOW)
+
+
+def created_field(msg: Message) -> float | None:
+    """An optional history creation time (seconds since the epoch, finite)."""
+    value = msg.get("created")
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ProtocolError("bad_request", "field 'created' must be a finite number")
+    return float(value)
+
+
+def session_field(msg: Message) -> SessionKey:
+    """The session a request is about; a key that names none is ``not_attached``."""
+    text = field_str(msg, "session", max_len=1024)
+    try:
+        return SessionKey.parse(text)
+    except ValueError:
+        raise ProtocolError("not_attached", f"not attached to {text}") from None
+
+
+# --- requests ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Hello:
+    """The first request: which protocol version the client speaks."""
+
+    version: int = PROTOCOL_VERSION
+
+    def fields(self) -> Message:
+        return {"version": self.version, "client": "vconsole"}
+
+    @classmethod
+    def parse(cls, msg: Message) -> Hello:
+        version = field_int(msg, "version", lo=0, hi=1 << 16)
+        if version != PROTOCOL_VERSION:
+            raise ProtocolError(
+                "version", f"protocol version {version} is not supported (want {PROTOCOL_VERSION})"
+            )
+        return cls(version)
+
+
+@dataclass(slots=True)
+class NoFields:
+    """``list``, ``watch`` and ``shutdown``: the operation is all there is."""
+
+    @classmethod
+    def parse(cls, msg: Message) -> NoFields:
+        return cls()
+
+
+@dataclass(slots=True)
+class Attach:
+    """Attach to a console, replaying from an offset, the last lines, or from now.
+
+    ``created`` goes with ``start``: the history that offset counts in, as an
+    earlier attach reply named it (a client resuming after a broker restart).
+    ``size`` is the client's window (cols, rows), for the size rule.
+    """
+
+    target: Target
+    mode: AttachMode = AttachMode.RW
+    start: int | None = None  # "from" on the wire
+    tail_lines: int | None = None
+    created: float | None = None
+    size: tuple[int, int] | None = None
+
+    def fields(self) -> Message:
+        out: Message = {**target_fields(self.target), "mode": self.mode}
+        if self.start is not None:
+            out["from"] = self.start
+        if self.tail_lines is not None:
+            out["tail_lines"] = self.tail_lines
+        if self.created is not None:
+            out["created"] = self.created
+        if self.size is not None:
+            out["cols"], out["rows"] = self.size
+        return out
+
+    @classmethod
+    def parse(cls, msg: Message) -> Attach:
+        target = target_field(msg)
+        mode = AttachMode(field_choice(msg, "mode", tuple(AttachMode), AttachMode.RW))
+        start = field_opt_int(msg, "from", lo=0, hi=MAX_OFFSET)
+        tail = field_opt_int(msg, "tail_lines", lo=0, hi=100_000)
+        size = None if msg.get("cols") is None and msg.get("rows") is None else window_size(msg)
+        return cls(target, mode, start, tail, created_field(msg), size)
+
+
+@dataclass(slots=True)
+class Input:
+    """Keystrokes for an attached session; ``ack`` false answers only errors."""
+
+    session: SessionKey
+    data: bytes
+    ack: bool = True
+
+    def fields(self) -> Message:
+        return {"session": self.session.text, "data": self.data, "ack": self.ack}
+
+    @classmethod
+    def parse(cls, msg: Message) -> Input:
+        session = session_field(msg)
+        return cls(session, field_bytes(msg, "data", max_len=MAX_INPUT), field_bool(msg, "ack", default=True))
+
+
+@dataclass(slots=True)
+class Resize:
+    """The window size of an attached session's client (each at most MAX_WINDOW)."""
+
+    session: SessionKey
+    cols: int
+    rows: int
+
+    def fields(self) -> Message:
+        # A window larger than a console may be is sent as the largest one
+        # (the broker refuses more), so a huge terminal still gets a size.
+        return {"session": self.session.text, "cols": min(self.cols, MAX_WINDOW),
+                "rows": min(self.rows, MAX_WINDOW)}
+
+    @classmethod
+    def parse(cls, msg: Message) -> Resize:
+        session = session_field(msg)
+        return cls(session, *window_size(msg))
+
+
+@dataclass(slots=True)
+class Detach:
+    """Stop receiving a session's output (the broker keeps the session)."""
+
+    session: SessionKey
+
+    def fields(self) -> Message:
+        return {"session": self.session.text}
+
+    @classmethod
+    def parse(cls, msg: Message) -> Detach:
+        return cls(session_field(msg))
+
+
+@dataclass(slots=True)
+class GuestCommand:
+    """``start`` or ``stop`` one guest."""
+
+    target: Target
+
+    def fields(self) -> Message:
+        return {"target": self.target.guest_ref}
+
+    @classmethod
+    def parse(cls, msg: Message) -> GuestCommand:
+        target = target_field(msg)
+        if target.console is not None:
+            raise ProtocolError("bad_request", f"{target} names a console: start and stop take a guest")
+        return cls(target)
+
+
+@dataclass(slots=True)
+class SnapshotRequest:
+    """Capture ``targets`` (None: every console) into ``path``, or inline when no path."""
+
+    targets: list[Target] | None
+    path: str | None = None
+
+    def fields(self) -> Message:
+        out: Message = {"all": True} if self.targets is None else {
+            "targets": [target_fields(t) for t in self.targets]
+        }
+        if self.path is not None:
+            out["path"] = self.path
+        return out
+
+
+@dataclass(slots=True)
+class RestoreRequest:
+    """Restore the snapshot at ``path`` (or inline ``data``), optionally into another console."""
+
+    path: str | None = None
+    data: bytes | None = None
+    into: Target | None = None
+    inject_input: bool = False
+
+    def fields(self) -> Message:
+        out: Message = {"inject_input": self.inject_input}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.data is not None:
+            out["data"] = self.data
+        if self.into is not None:
+            out["into"] = target_fields(self.into)
+        return out
+
+
+# --- replies ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class HelloReply:
+    """The broker's answer to ``hello``."""
+
+    version: int
+    pid: int
+    max_frame: int = MAX_FRAME
+
+    def fields(self) -> Message:
+        return {"version": self.version, "pid": self.pid, "max_frame": self.max_frame}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> HelloReply:
+        return cls(int(reply["version"]), int(reply["pid"]), int(reply["max_frame"]))
+
+
+@dataclass(slots=True)
+class AttachReply:
+    """Where an attachment starts: its session, state and history bounds."""
+
+    session: SessionKey
+    guest: str
+    console: str
+    state: ConsoleState
+    mode: AttachMode
+    offset: int  # where replay starts
+    start: int
+    end: int
+    missed: int  # bytes asked for that the history no longer holds
+    lost: int
+    marks: list[Mark] = field(default_factory=list)
+    # When this history began: the same value after a broker restart means the
+    # same history (saved and restored), so offsets in it still count.
+    created: float | None = None
+
+    def fields(self) -> Message:
+        return {
+            "session": self.session, "guest": self.guest, "console": self.console,
+            "state": self.state, "mode": self.mode, "offset": self.offset, "start": self.start,
+            "end": self.end, "missed": self.missed, "lost": self.lost, "marks": list(self.marks),
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> AttachReply:
+        created = reply.get("created")
+        return cls(
+            SessionKey.parse(reply["session"]), str(reply["guest"]), str(reply["console"]),
+            ConsoleState(reply["state"]), AttachMode(reply["mode"]), int(reply["offset"]),
+            int(reply["start"]), int(reply["end"]), int(reply["missed"]), int(reply["lost"]),
+            [Mark.from_wire(m) for m in reply.get("marks", [])],
+            None if created is None else float(created),
+        )
+
+
+@dataclass(slots=True)
+class SnapshotReply:
+    """What a snapshot holds, and where it went (or the file's bytes, inline)."""
+
+    records: int
+    size: int
+    sessions: list[SessionKey]
+    path: str | None = None
+    data: bytes | None = None
+    not_captured: list[NotCaptured] = field(default_factory=list)
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> SnapshotReply:
+        return cls(
+            int(reply["records"]), int(reply["size"]),
+            [SessionKey.parse(s) for s in reply.get("sessions", [])],
+            reply.get("path"), reply.get("data"),
+            [NotCaptured.from_wire(m) for m in reply.get("not_captured", []) if isinstance(m, dict)],
+        )
+
+    def summary(self) -> Message:
+        """The reply as ``vconsole snapshot --json`` prints it."""
+        return {
+            "path": self.path, "records": self.records, "size": self.size,
+            "sessions": [k.text for k in self.sessions],
+            "not_captured": [dataclasses.asdict(m) for m in self.not_captured],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotCaptured:
+    """One thing a snapshot lacks for one console, and why (e.g. ring contents: not supported)."""
+
+    session: str
+    console: str
+    what: str
+    why: str
+    message: str  # the whole line, as `vconsole snapshot` prints it
+
+    @classmethod
+    def from_wire(cls, raw: Message) -> NotCaptured:
+        return cls(*(str(raw.get(k, "")) for k in ("session", "console", "what", "why", "message")))
+
+
+@dataclass(slots=True)
+class RestoreReply:
+    """Which sessions a restore went into, and what it put back beyond histories."""
+
+    restored: list[SessionKey]
+    ring_bytes: int
+    input_bytes: int
+    history_bytes: int = 0  # put in front of the histories
+    held_bytes: int = 0  # already there: the console's own snapshot overlaps its history
+
+    def fields(self) -> Message:
+        return {"restored": list(self.restored), "ring_bytes": self.ring_bytes,
+                "input_bytes": self.input_bytes, "history_bytes": self.history_bytes,
+                "held_bytes": self.held_bytes}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> RestoreReply:
+        return cls(
+            [SessionKey.parse(s) for s in reply.get("restored", [])],
+            int(reply.get("ring_bytes", 0)),
+            int(reply.get("input_bytes", 0)),
+            int(reply.get("history_bytes", 0)),
+            int(reply.get("held_bytes", 0)),
+        )
