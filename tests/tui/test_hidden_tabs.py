@@ -101,3 +101,23 @@ async def test_an_idle_tui_asks_the_broker_nothing(app_pilot: tuple[VConsoleApp,
     link.client.request = counted  # type: ignore[method-assign]
     await asyncio.sleep(3.5)
     assert sent == [], f"an idle TUI sent {sent}"
+
+
+async def test_a_visible_tab_far_behind_a_flood_parses_only_the_newest_screenful(
+    app_pilot: tuple[VConsoleApp, Pilot[Any]], lab_host: LabHost,
+) -> None:
+    app, pilot = app_pilot
+    web = await open_console(app, pilot, "lab:101:vtty0")
+    await until(pilot, lambda: "root@web:~#" in screen_of(app), "the shell prompt")
+    parsed: list[int] = []
+    web.view.term.feed = counting(web.view.term.feed, parsed)  # type: ignore[method-assign]
+    start = await history_end(lab_host, "web")
+    web.link.send_input(f"seq 1 {LAST}; echo flood-over\r".encode())
+    await until(pilot, lambda: "flood-over" in screen_of(app), "the end of the flood on screen", timeout=60)
+    written = await history_end(lab_host, "web") - start
+    # Each feed is bounded (a key never waits behind megabytes), and most of the flood was skipped.
+    assert max(parsed) <= 64 * 1024
+    assert sum(parsed) < written // 4, f"parsed {sum(parsed)} of {written} bytes"
+    rows = [row.rstrip() for row in web.view.term.screen_text()]
+    at = rows.index("flood-over")
+    assert rows[:at][-10:] == [str(i) for i in range(LAST - 9, LAST + 1)], rows

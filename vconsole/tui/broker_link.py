@@ -41,7 +41,6 @@ class BrokerLink:
         self.screen = screen
         client.on_event = self._on_event
         self.listing: dict[str, Any] = {"guests": []}
-        self.lists = 0  # `list` requests sent (an idle TUI sends none)
         self._consoles: dict[str, tuple[list[dict[str, Any]], int]] = {}  # session: (its guest's consoles, index)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SessionLink] = {}
@@ -60,7 +59,6 @@ class BrokerLink:
 
     async def refresh(self) -> None:
         """Post a fresh listing."""
-        self.lists += 1
         try:
             listing = await self.client.request("list")
         except (RequestFailed, ConnectionError):

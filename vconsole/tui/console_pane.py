@@ -124,10 +124,12 @@ class ConsolePane(TabPane):
         self.relabel()
 
     def on_console_missed(self, message: ConsoleMissed) -> None:
-        """Tell the user output was lost to them, at most every MISSED_NOTICE seconds.
+        """Tell the user the broker could not send this tab everything, at most every MISSED_NOTICE seconds.
 
-        A flood the tab cannot keep up with drops bytes many times a second; one
-        notice with the running total says it without burying the screen.
+        Bytes the tab skips itself (hidden, or far behind a flood) are no loss:
+        the broker keeps them. These are bytes the broker's history no longer
+        held when it could send them; one notice with the running total says
+        it without burying the screen.
         """
         self._missed_total += message.count
         now = time.monotonic()
