@@ -34,6 +34,7 @@ class ReplayBroker:
     def __init__(self) -> None:
         self.listing: dict[str, Any] = json.loads((FIXTURES / "tui" / "listing.json").read_text())
         self.attached: list[str] = []
+        self.ends: dict[str, int] = {}  # offset after each session's last output sent (output is contiguous)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
@@ -64,9 +65,11 @@ class ReplayBroker:
                      end=len(data), missed=0, lost=0),
             {"event": "output", "session": session, "offset": 0, "data": data},
         ]
-        if len(self.attached) == 1:
-            out.append({"event": "output", "session": self.attached[0], "offset": 1 << 20, "data": LATER})
+        for earlier in self.attached:
+            out.append({"event": "output", "session": earlier, "offset": self.ends[earlier], "data": LATER})
+            self.ends[earlier] += len(LATER)
         self.attached.append(session)
+        self.ends[session] = len(data)
         return out
 
 

@@ -17,10 +17,13 @@ from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket
+from vconsole.domain import ConsoleState, SessionKey
 from vconsole.providers.base import Provider
 from vconsole.runtime_paths import RuntimePaths
 
 log = logging.getLogger("vconsole.broker")
+# Watchers hear of a console's new output (its unread count) at most this often.
+OUTPUT_REPORT_INTERVAL = 1.0
 
 
 def raise_fd_limit() -> None:
@@ -97,6 +100,7 @@ class Broker:
             lambda: ClientConnection(self), sock=self._socket.listen()
         )
         self.spawn(self.registry.run())
+        self.spawn(self._report_output())
         self._started = True
         # Histories saved by the previous broker come back in the background
         # (a large file must not keep the socket silent), in front of any
@@ -142,3 +146,27 @@ class Broker:
             await self.saved.close()
             await self.registry.close()
             self._socket.release()
+
+    async def _report_output(self) -> None:
+        """Send watchers a console's ``state`` event when its output or read position moved.
+
+        State events say a console's unread bytes, but output moves them far
+        more often than states change: once a second at most, and only for
+        consoles whose history end or furthest-sent offset moved, watchers get
+        the console again, so a guest list stays current without asking for
+        a full listing every second. An idle host sends nothing.
+        """
+        told: dict[SessionKey, tuple[int, int]] = {}
+        while True:
+            await asyncio.sleep(OUTPUT_REPORT_INTERVAL)
+            watchers = [client for client in self.clients if client.watching]
+            if not watchers:
+                continue
+            for session in list(self.registry.sessions.values()):
+                now = (session.history.end, session.seen)
+                if session.state == ConsoleState.GONE or told.get(session.key) == now:
+                    continue
+                told[session.key] = now
+                event = {"event": "state", "console": session.describe(), "guest": session.guest.name}
+                for client in watchers:
+                    client.send(event)

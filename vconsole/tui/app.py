@@ -8,6 +8,7 @@ pane; everything the tree and tabs do happens in the main screen.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -20,9 +21,14 @@ from vconsole.tui.broker_link import BrokerLink
 from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import DEFAULT_PREFIX
+from vconsole.tui.terminal_view import TerminalView
 from vconsole.tui.themes import DEFAULT_THEME, discover_themes
 
 Connector = Callable[[], Awaitable[Client]]
+# Textual reads keys and writes the screen in threads of its own. While the event loop is busy
+# (a flood being drawn) they wait for the GIL, up to the switch interval: 5 ms by default on
+# each of a key's way in and its echo's way out. A shorter interval keeps them prompt.
+GIL_SWITCH_INTERVAL = 0.0005
 
 
 class VConsoleApp(App[None]):
@@ -60,6 +66,7 @@ class VConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         """Register themes, then connect in the background."""
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         for found in self.themes.values():
             self.register_theme(found.theme)
         for error in self.theme_errors:
@@ -95,12 +102,14 @@ class VConsoleApp(App[None]):
         keys that arrive in one read (over SSH a prefix and its command often
         do): the command can never slip through to the guest.
         """
-        if (
-            isinstance(event, events.Key)
-            and isinstance(self.screen, MainScreen)
-            and await self.screen.take_prefix_key(event.key)
-        ):
-            return
+        if isinstance(event, events.Key) and isinstance(self.screen, MainScreen):
+            if await self.screen.take_prefix_key(event.key):
+                return
+            if isinstance(self.focused, TerminalView) and not event.is_forwarded:
+                # Every other key is the guest's: straight to the terminal, not through
+                # Textual's bindings and a message queue (a hop on every keystroke).
+                self.focused.press(event)
+                return
         await super().on_event(event)
 
     def action_ignore(self) -> None:

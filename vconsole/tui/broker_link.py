@@ -1,9 +1,18 @@
-"""BrokerLink: the TUI's connection to the broker, turning events into messages."""
+"""BrokerLink: the TUI's connection to the broker, turning events into messages.
+
+The guest list comes from one ``list`` at start; from then on the broker
+pushes every change (``watch``: a console's state, clients, and its unread
+count while output grows), and the link patches its listing in place. A new
+``list`` is asked for only when the guests themselves may have changed (a
+console we do not know, a console whose state changed, which may be its
+guest starting or stopping), a few at once coalesced into one. An idle TUI
+asks the broker for nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from textual.message_pump import MessagePump
@@ -16,7 +25,8 @@ from vconsole.tui.session_link import SessionLink
 if TYPE_CHECKING:
     from vconsole.tui.guest_tree import ConsoleRef
 
-LIST_INTERVAL = 1.0
+RELIST_DELAY = 0.2  # seconds: the events of one start or stop come together; one listing answers them all
+PUBLISH_DELAY = 0.1  # seconds: patched consoles reach the guest list together
 
 
 class BrokerLink:
@@ -30,24 +40,22 @@ class BrokerLink:
         self.client = client
         self.screen = screen
         client.on_event = self._on_event
-        self._poll: asyncio.Task[None] | None = None
+        self.listing: dict[str, Any] = {"guests": []}
+        self._consoles: dict[str, tuple[list[dict[str, Any]], int]] = {}  # session: (its guest's consoles, index)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SessionLink] = {}
+        self._relist: asyncio.TimerHandle | None = None
+        self._publish: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
-        """Watch state changes and poll the listing (for unread counts)."""
+        """Watch every console's changes, then list once."""
         await self.client.request("watch")
-        self._poll = asyncio.create_task(self._poll_list())
+        await self.refresh()
         self._spawn(self._watch_closed())
 
     async def _watch_closed(self) -> None:
         await self.client.closed.wait()
         self.screen.post_message(BrokerLost("the broker closed the connection"))
-
-    async def _poll_list(self) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(LIST_INTERVAL)
 
     async def refresh(self) -> None:
         """Post a fresh listing."""
@@ -55,32 +63,66 @@ class BrokerLink:
             listing = await self.client.request("list")
         except (RequestFailed, ConnectionError):
             return
+        self.listing = listing
+        self._consoles = {
+            con["session"]: (guest["consoles"], index)
+            for guest in listing.get("guests", [])
+            for index, con in enumerate(guest.get("consoles", []))
+        }
         self.screen.post_message(FleetListed(listing))
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "state" and "session" not in event:
-            # A watched console changed: a new listing shows it everywhere at once.
-            self._spawn(self.refresh())
+            self._console_changed(event.get("console"))
             return
         link = self._sessions.get(str(event.get("session")))
         if link is None:
             return  # a console no tab shows (any more)
         if kind == "output":
-            link.receive(event["data"], answer=bool(event.get("answer")))
+            link.receive(event["offset"], event["data"], answer=bool(event.get("answer")))
         elif kind == "missed":
-            link.missed(event["count"])
+            link.missed(event["offset"], event["count"])
         elif kind == "state":
             link.state_changed(str(event["state"]), str(event.get("reason", "")))
+
+    def _console_changed(self, console: Any) -> None:
+        """A watched console changed: patch the listing, or list again if the guests may have changed."""
+        if not isinstance(console, dict):
+            return
+        where = self._consoles.get(str(console.get("session")))
+        if where is None:
+            self._later_relist()
+            return
+        consoles, index = where
+        if consoles[index].get("state") != console.get("state"):
+            self._later_relist()  # a guest may have started or stopped: its own state is in the listing
+        consoles[index] = {**consoles[index], **console}
+        if self._publish is None:
+            self._publish = asyncio.get_running_loop().call_later(PUBLISH_DELAY, self._post_listing)
+
+    def _later_relist(self) -> None:
+        if self._relist is None:
+            self._relist = asyncio.get_running_loop().call_later(RELIST_DELAY, self._start_relist)
+
+    def _start_relist(self) -> None:
+        self._relist = None
+        self._spawn(self.refresh())
+
+    def _post_listing(self) -> None:
+        self._publish = None
+        self.screen.post_message(FleetListed(self.listing))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def open_session(self, ref: ConsoleRef, read_only: bool, pane: Widget) -> SessionLink:
-        """The link of a console about to be attached; its events go to ``pane`` from now on."""
-        link = SessionLink(self, ref, read_only, pane)
+    def open_session(
+        self, ref: ConsoleRef, read_only: bool, pane: Widget, feed: Callable[[bytes], None]
+    ) -> SessionLink:
+        """The link of a console about to be attached; its events go to ``pane``, small output to ``feed``."""
+        link = SessionLink(self, ref, read_only, pane, feed)
         self._sessions[ref.session] = link
         return link
 
@@ -94,7 +136,8 @@ class BrokerLink:
         await self.client.request(op, target=target)
 
     async def close(self) -> None:
-        """Stop polling and disconnect."""
-        if self._poll is not None:
-            self._poll.cancel()
+        """Stop listening and disconnect."""
+        for handle in (self._relist, self._publish):
+            if handle is not None:
+                handle.cancel()
         await self.client.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import TYPE_CHECKING
@@ -17,8 +16,9 @@ from vconsole.domain import ConsoleState
 from vconsole.tui.messages import (
     ConsoleMissed,
     ConsoleStateChanged,
+    ConsoleUnread,
     OutputWaiting,
-    TerminalInput,
+    TabUnread,
     TerminalResized,
 )
 from vconsole.tui.palette import TerminalPalette
@@ -61,10 +61,10 @@ class ConsolePane(TabPane):
         self.session = ref.session
         self.read_only = read_only
         self.state: str = ConsoleState.CONNECTED
-        self.unread = 0
-        # The pane's own session: from here on the console's events come to this pane.
-        self.link = broker.open_session(ref, read_only, self)
         self.view = TerminalView(palette)
+        # The pane's own session: from here on the console's events come to this pane.
+        self.link = broker.open_session(ref, read_only, self, self.view.feed)
+        self.view.sink = self.link.send_input  # keys, pastes and query answers
         self.status = Static("", classes="status")
         self._missed_total = 0
         self._missed_told = float("-inf")
@@ -93,39 +93,46 @@ class ConsolePane(TabPane):
         """Leave the console (the session stays in the broker); its events stop coming here."""
         self.link.detach()
 
-    def on_terminal_input(self, message: TerminalInput) -> None:
-        """Keys, pastes and query answers from the terminal go to the guest."""
-        message.stop()
-        self.link.send_input(message.data)
-
     def on_terminal_resized(self, message: TerminalResized) -> None:
         """The terminal's new size goes to the guest."""
         message.stop()
         self.link.resize(message.cols, message.rows)
 
-    def on_output_waiting(self, message: OutputWaiting) -> None:
-        """Feed one step of the waiting output; it counts as unread while the tab is hidden.
+    def shown(self) -> None:
+        """This tab became the visible one: its badge clears, and it parses what waits.
 
-        The link hands out a flood a step at a time; the rest waits for a
-        message posted behind whatever keys arrived meanwhile.
+        A hidden tab parses nothing; shown, it parses the newest screenful of
+        what came meanwhile (or all of it, when that is little).
         """
-        data, more = self.link.take_step()
-        if more:
-            # Through the event loop, not straight onto our queue: while the queue is never
-            # empty Textual never yields, and asyncio never reads the keys or the socket.
-            asyncio.get_running_loop().call_soon(self.post_message, OutputWaiting())
-        if not data:
-            return
-        self.view.feed(data)
-        if not self.shown:
-            self.unread += len(data)
-            self.relabel()
+        self.link.shown()
+        self.relabel()
+        self._feed_waiting()
+
+    @property
+    def unread(self) -> int:
+        """Bytes the guest wrote while this tab was hidden."""
+        return self.link.unread
+
+    def on_output_waiting(self, message: OutputWaiting) -> None:
+        """Feed the output waiting in the link (just its newest screenful when far behind)."""
+        self._feed_waiting()
+
+    def _feed_waiting(self) -> None:
+        data, _skipped = self.link.take(self.view.term.rows)
+        if data:
+            self.view.feed(data)
+
+    def on_console_unread(self, message: ConsoleUnread) -> None:
+        """The hidden tab's guest wrote more: its badge says how much."""
+        self.relabel()
 
     def on_console_missed(self, message: ConsoleMissed) -> None:
-        """Tell the user output was lost to them, at most every MISSED_NOTICE seconds.
+        """Tell the user the broker could not send this tab everything, at most every MISSED_NOTICE seconds.
 
-        A flood the tab cannot keep up with drops bytes many times a second; one
-        notice with the running total says it without burying the screen.
+        Bytes the tab skips itself (hidden, or far behind a flood) are no loss:
+        the broker keeps them. These are bytes the broker's history no longer
+        held when it could send them; one notice with the running total says
+        it without burying the screen.
         """
         self._missed_total += message.count
         now = time.monotonic()
@@ -139,11 +146,6 @@ class ConsolePane(TabPane):
         self.set_state(message.state, message.reason)
 
     # --- what it shows ------------------------------------------------------
-
-    @property
-    def shown(self) -> bool:
-        """Whether this is the visible tab."""
-        return self.tabs.active == self.id
 
     @property
     def tabs(self) -> TabbedContent:
@@ -170,7 +172,7 @@ class ConsolePane(TabPane):
         """Refresh the tab's label (its unread count)."""
         tab = self.tabs.get_tab(self)
         label = self.tab_label()
-        # A flooding hidden tab would relabel dozens of times a second, each a new layout;
-        # its label ("+7.1M") changes far less often.
+        # A relabel is a new layout; the label ("+7.1M") changes far less often than the count.
         if tab.label_text != label:
             tab.label = Content(label)
+            self.post_message(TabUnread(self.session, self.unread))

@@ -97,9 +97,17 @@ class GuestTree(Tree[ConsoleRef | None]):
             return
         for ref in refs:
             node = self._console_nodes.get(ref.session)
-            if node is not None:
+            # Only what changed is relabelled: each relabel repaints a tree line.
+            if node is not None and (node.data != ref or ref.session in self.local_unread):
                 node.data = ref
                 node.set_label(console_label(ref, self.local_unread.get(ref.session, 0)))
+
+    def set_local_unread(self, session: str, count: int) -> None:
+        """What an open tab got while hidden, added to its console's badge (no listing needed)."""
+        self.local_unread[session] = count
+        node = self._console_nodes.get(session)
+        if node is not None and node.data is not None:
+            node.set_label(console_label(node.data, count))
 
     def _matches(self, ref: ConsoleRef) -> bool:
         needle = self.filter_text.lower()

@@ -19,7 +19,7 @@ from vconsole.providers.detect import describe_choice
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
-from vconsole.tui.messages import BrokerLost, FleetListed, OpenConsole
+from vconsole.tui.messages import BrokerLost, FleetListed, OpenConsole, TabUnread
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import key_label, prefix_action, prefix_hint
 from vconsole.tui.screens import HelpScreen
@@ -160,6 +160,10 @@ class MainScreen(Screen[None]):
         tree.local_unread = {p.session: p.unread for p in self.panes()}
         tree.update_listing(message.listing)
 
+    def on_tab_unread(self, message: TabUnread) -> None:
+        """A hidden tab's unread bytes show on its console in the guest list too."""
+        self.query_one(GuestTree).set_local_unread(message.session, message.count)
+
     # --- tabs ---------------------------------------------------------------
 
     def panes(self) -> list[ConsolePane]:
@@ -208,11 +212,10 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """A tab became visible: it has no unread output any more."""
+        """A tab became visible: it has no unread output any more, and parses again."""
         pane = event.pane
         if isinstance(pane, ConsolePane):
-            pane.unread = 0
-            pane.relabel()
+            pane.shown()
             pane.view.focus()
 
     async def on_open_console(self, message: OpenConsole) -> None:

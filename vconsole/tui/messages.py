@@ -5,9 +5,9 @@ dataclass ``__init__`` calls, so these need nothing more.
 
 Two directions: the broker link posts what the broker says to the screen
 (a listing, a lost connection) or to one console's pane (output waiting,
-bytes missed, a state change); a terminal view posts what the person does
-(keys, a new size), which bubbles up to its pane and from there goes to the
-broker.
+unread output, bytes missed, a state change); a terminal view posts a new size, which
+bubbles up to its pane and from there goes to the broker (its keys go to its
+pane's link by a plain call: a keystroke waits in no queue).
 """
 
 from __future__ import annotations
@@ -37,10 +37,15 @@ class BrokerLost(Message, bubble=False):
 
 @dataclass
 class OutputWaiting(Message, bubble=False):
-    """A pane's console has output waiting in its session link; the pane feeds one step of it.
+    """A visible pane's console has output waiting in its session link; the pane feeds it.
 
     At most one is in flight per pane, so a flood never fills a queue that keys wait in.
     """
+
+
+@dataclass
+class ConsoleUnread(Message, bubble=False):
+    """A hidden pane's console wrote more; the pane relabels its tab (a few times a second at most)."""
 
 
 @dataclass
@@ -59,10 +64,11 @@ class ConsoleStateChanged(Message, bubble=False):
 
 
 @dataclass
-class TerminalInput(Message):
-    """Bytes for the guest from a terminal view: keys, a paste, answers to terminal queries."""
+class TabUnread(Message):
+    """A tab's unread count changed (what its guest wrote while it was hidden), for the guest list."""
 
-    data: bytes
+    session: str
+    count: int
 
 
 @dataclass

@@ -1,70 +1,115 @@
 """SessionLink: one open console's end of the broker link, owned by its pane.
 
-Keys and size go out through it; output comes in to its backlog, and the
-pane feeds the backlog to its terminal a step at a time.
+Keys and size go out through it; output comes in to its tail buffer, and the
+pane feeds the tail to its terminal, only while the tab is visible.
+
+A tab that nobody sees parses nothing: its output is kept as raw bytes (the
+newest TAIL_LIMIT of them) and counted by offset, so its badge says how much
+the guest wrote. When it is shown, or when a visible tab falls far behind a
+flood, only the newest screenful is parsed: the broker keeps the history, and
+a screen needs only its tail.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.widget import Widget
 
 from vconsole.term.queries import QueryFilter
-from vconsole.tui.messages import ConsoleMissed, ConsoleStateChanged, OutputWaiting
+from vconsole.tui.messages import ConsoleMissed, ConsoleStateChanged, ConsoleUnread, OutputWaiting
 
 if TYPE_CHECKING:
     from vconsole.tui.broker_link import BrokerLink
     from vconsole.tui.guest_tree import ConsoleRef
 
-# Output waits in the backlog until the pane feeds it to its terminal, FEED_STEP bytes per
-# message, so keys are never queued behind a flood. The socket is always read, so a quiet
-# console's output is never stuck behind a flood in the broker's buffer; a console more than
-# MAX_UNFED bytes ahead of its terminal loses its oldest unfed bytes (reported like "missed").
-FEED_STEP = 32 * 1024
-MAX_UNFED = 512 * 1024
+# Raw output a tab holds unparsed (hidden, or between two feeds); older bytes are skipped.
+TAIL_LIMIT = 256 * 1024
+# What a visible tab parses at once. More waiting than this is "far behind" (a flood, a
+# hidden tab being shown): only the newest screenful is parsed. The engine takes about
+# 5 us a line, so one feed stays within a few milliseconds and keys never wait long.
+FEED_LINES = 1000
+FEED_BYTES = 64 * 1024
+# Seconds: a hidden tab's badge changes at most this often (a new label is a new layout).
+BADGE_INTERVAL = 1.0
+# A little output after a quiet spell (an echo, a prompt) reaches a visible tab's terminal at
+# once, without a message hop that would wait behind whatever else is queued (a hidden flood's
+# reads). Anything else goes through the tail, so a flood is parsed a screenful at a time.
+FEED_AT_ONCE = 1024
+QUIET = 0.002  # seconds without output before a console counts as quiet
 
 
-class OutputBacklog:
-    """Output a terminal has not been fed yet, bounded, handed out in steps."""
+class OutputTail:
+    """Output a terminal has not been fed: the newest bytes, bounded, taken whole or as a tail."""
 
-    def __init__(self, step: int = FEED_STEP, limit: int = MAX_UNFED) -> None:
-        self.step = step
+    def __init__(self, limit: int = TAIL_LIMIT, feed_lines: int = FEED_LINES, feed_bytes: int = FEED_BYTES) -> None:
         self.limit = limit
+        self.feed_lines = feed_lines
+        self.feed_bytes = feed_bytes
         self._unfed = bytearray()
 
     def __len__(self) -> int:
         return len(self._unfed)
 
-    def push(self, data: bytes) -> int:
-        """Add output; returns how many of the oldest bytes were dropped to stay under the limit."""
+    def push(self, data: bytes) -> None:
+        """Add output; past the limit the oldest bytes go (down to half the limit, so trimming is rare)."""
         unfed = self._unfed
         unfed += data
-        if len(unfed) <= self.limit:
-            return 0
-        # Keep the newest half, cut after a newline so no escape sequence is split.
-        cut = len(unfed) - self.limit // 2
-        newline = unfed.find(b"\n", cut)
-        cut = newline + 1 if 0 <= newline < cut + 4096 else cut
-        del unfed[:cut]
-        return cut
+        if len(unfed) > self.limit:
+            del unfed[: line_start(unfed, len(unfed) - self.limit // 2)]
 
-    def take(self) -> bytes:
-        """Up to one step of the oldest unfed bytes."""
-        chunk = bytes(self._unfed[: self.step])
-        del self._unfed[: self.step]
-        return chunk
+    def take(self, keep_lines: int) -> tuple[bytes, int]:
+        """What to feed now, and how many older bytes were skipped.
+
+        All of it when it is at most ``feed_lines`` lines and ``feed_bytes``
+        bytes; else only the newest ``keep_lines`` lines (a screenful), from
+        the start of a line so no sequence is cut.
+        """
+        unfed = self._unfed
+        if len(unfed) <= self.feed_bytes and unfed.count(b"\n") <= self.feed_lines:
+            data = bytes(unfed)
+            unfed.clear()
+            return data, 0
+        floor = max(len(unfed) - self.feed_bytes, 0)
+        # The newline that begins the newest keep_lines lines (a last line without one is a
+        # line too: a prompt); if the feed bound comes first, the first line start after it.
+        start = len(unfed)
+        for _ in range(keep_lines + (unfed[-1:] == b"\n")):
+            newline = unfed.rfind(b"\n", floor, start)
+            if newline < 0:
+                start = line_start(unfed, floor)
+                break
+            start = newline
+        else:
+            start += 1
+        data = bytes(unfed[start:])
+        unfed.clear()
+        return data, start
+
+
+def line_start(data: bytearray, at: int) -> int:
+    """The first line start at or after ``at`` (just past a newline), if one is near; else ``at``."""
+    at = max(at, 0)
+    if at == 0 or data[at - 1 : at] == b"\n":
+        return at
+    newline = data.find(b"\n", at, at + 4096)
+    return newline + 1 if newline >= 0 else at
 
 
 class SessionLink:
     """An attached console: requests for it, and its events posted to ``pane`` as messages.
 
-    One OutputWaiting is in flight at a time: it is posted when output arrives
-    to an empty backlog, and the pane posts itself the next one while a step
-    leaves bytes behind.
+    ``end`` is the offset just past the newest byte the guest wrote that we
+    know of, ``seen`` how far the tab was visible: the badge is the difference,
+    in the guest's bytes (whatever we skipped or the broker could not send us).
+    One OutputWaiting is in flight at a time, and only while the tab is visible.
     """
 
-    def __init__(self, broker: BrokerLink, ref: ConsoleRef, read_only: bool, pane: Widget) -> None:
+    def __init__(
+        self, broker: BrokerLink, ref: ConsoleRef, read_only: bool, pane: Widget, feed: Callable[[bytes], None]
+    ) -> None:
         self.broker = broker
         self.client = broker.client
         self.session = ref.session
@@ -72,60 +117,114 @@ class SessionLink:
         self.console = ref.console
         self.read_only = read_only
         self.pane = pane
-        self.backlog = OutputBacklog()
+        self.feed = feed  # the pane's terminal
+        self.tail = OutputTail()
         self.queries = QueryFilter()
+        self.end = 0
+        self.seen = 0
         self._waiting = False  # an OutputWaiting is in flight
+        self._received_at = float("-inf")  # when output last came
+        self._badge_at = float("-inf")  # when the pane last heard of unread bytes
+        self._badge_later: asyncio.TimerHandle | None = None
+
+    @property
+    def visible(self) -> bool:
+        """Whether the pane is the visible tab (its tab set displays only that one)."""
+        return bool(self.pane.display)
+
+    @property
+    def unread(self) -> int:
+        """Bytes the guest wrote since the tab was last visible."""
+        return 0 if self.visible else self.end - self.seen
 
     # --- from the broker ----------------------------------------------------
 
-    def receive(self, data: bytes, answer: bool = False) -> None:
-        """Output for this console: into the backlog, and tell the pane if it is not told yet.
+    def receive(self, offset: int, data: bytes, answer: bool = False) -> None:
+        """Output for this console at ``offset``: kept raw; a visible tab is told, a hidden one counts.
 
         The tab's terminal answers queries (DA, DSR) like a real one, so it sees
         them only where it should answer: live output the broker marks for this
         client (``answer``), in a visible read-write tab. A replay or a hidden
         tab never types an answer into the guest (docs/protocol.md).
         """
-        data = self.queries.feed(data, answer=answer and not self.read_only and self.pane.display)
-        if not data:
+        self.end = offset + len(data)
+        data = self.queries.feed(data, answer=answer and not self.read_only and self.visible)
+        if not self.visible:
+            self.tail.push(data)
+            self._tell_unread()
             return
-        dropped = self.backlog.push(data)
-        if dropped:
-            self.pane.post_message(ConsoleMissed(dropped))
+        self.seen = self.end
+        now = asyncio.get_running_loop().time()
+        quiet = now - self._received_at > QUIET
+        self._received_at = now
+        if quiet and not self._waiting and not self.tail and len(data) <= FEED_AT_ONCE:
+            self.feed(data)
+            return
+        self.tail.push(data)
         if not self._waiting:
             self._waiting = True
             self.pane.post_message(OutputWaiting())
 
-    def missed(self, count: int) -> None:
-        """The broker says this client missed bytes (its history wrapped)."""
+    def missed(self, offset: int, count: int) -> None:
+        """The broker says this client missed ``count`` bytes before ``offset`` (its history wrapped)."""
+        self.end = max(self.end, offset)
+        if self.visible:
+            self.seen = self.end
         self.pane.post_message(ConsoleMissed(count))
 
     def state_changed(self, state: str, reason: str) -> None:
         """The console changed state."""
         self.pane.post_message(ConsoleStateChanged(state, reason))
 
-    def take_step(self) -> tuple[bytes, bool]:
-        """One step of the backlog for the pane, and whether more is waiting.
+    def _tell_unread(self) -> None:
+        """A ConsoleUnread now, or once BADGE_INTERVAL has passed since the last one."""
+        if self._badge_later is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._badge_at + BADGE_INTERVAL - loop.time()
+        if wait <= 0:
+            self._post_unread()
+        else:
+            self._badge_later = loop.call_later(wait, self._post_unread)
 
-        When more is waiting, the pane posts itself another OutputWaiting, which
-        queues behind whatever arrived meanwhile.
-        """
-        chunk = self.backlog.take()
-        more = bool(self.backlog)
-        self._waiting = more
-        return chunk, more
+    def _post_unread(self) -> None:
+        self._badge_later = None
+        self._badge_at = asyncio.get_running_loop().time()
+        self.pane.post_message(ConsoleUnread())
+
+    # --- to the terminal ----------------------------------------------------
+
+    def shown(self) -> None:
+        """The tab became visible: what the guest wrote meanwhile counts as seen."""
+        self.seen = self.end
+
+    def take(self, keep_lines: int) -> tuple[bytes, int]:
+        """What the pane should feed now (see OutputTail.take); nothing while hidden."""
+        self._waiting = False
+        if not self.visible:
+            return b"", 0
+        return self.tail.take(keep_lines)
 
     # --- to the broker ------------------------------------------------------
 
     async def attach(self, tail_lines: int) -> dict[str, Any]:
-        """Attach to the console; the reply says its state."""
-        return await self.client.request(
+        """Attach to the console; the reply says its state and where its replay starts."""
+        reply = await self.client.request(
             "attach", target=self.guest_id, console=self.console,
             mode="ro" if self.read_only else "rw", tail_lines=tail_lines,
         )
+        # The replay (up to the history's end then) is old output: not unread. Some of it
+        # may have been received already, in the same read as the reply.
+        known = int(reply.get("end", 0))
+        self.end = max(self.end, known)
+        self.seen = max(self.seen, known)
+        return reply
 
     def detach(self) -> None:
         """Detach (the session stays in the broker); this console's events go nowhere from now on."""
+        if self._badge_later is not None:
+            self._badge_later.cancel()
+            self._badge_later = None
         self.broker.forget(self)
         self.client.send_nowait("detach", session=self.session)
 

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from vconsole.term import Terminal
 from vconsole.term.keys import encode_key, encode_paste
-from vconsole.tui.messages import TerminalInput, TerminalResized
+from vconsole.tui.messages import TerminalResized
 from vconsole.tui.palette import TerminalPalette
 
-FRAME = 1 / 60  # repaint at most 60 times a second
+# A repaint of more than FEW_ROWS rows (a scroll, a redraw) waits until FRAME has passed since
+# the last one, so a flood repaints 60 times a second; an echo or a quiet spell's first output,
+# a few rows, is repainted at once.
+FRAME = 1 / 60
+FEW_ROWS = 4
+STRIP_CACHE = 512  # drawn rows kept for reuse: a few screens
 
 
 class TerminalView(Widget, can_focus=True):
-    """One console's screen; every key goes up as a TerminalInput message.
+    """One console's screen; every key becomes bytes for ``sink``.
 
     The app hands keys to the main screen's prefix table before they reach
-    any widget (see VConsoleApp.on_event), so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and
-    function keys all reach the guest. The view sends nothing itself: its
-    pane decides where input and size go (a read-only tab drops them).
+    any widget, then straight to the focused view (see VConsoleApp.on_event),
+    so Ctrl-C, Ctrl-Q, Ctrl-P, Esc and function keys all reach the guest. The
+    view decides nothing about where its bytes go: its pane's ``sink`` does (a
+    read-only tab drops them); a view without one (``vconsole show``) sends nothing.
     """
 
     DEFAULT_CSS = """
@@ -36,18 +46,23 @@ class TerminalView(Widget, can_focus=True):
         *,
         scrollback: int = 5000,
         id: str | None = None,
+        sink: Callable[[bytes], None] | None = None,
     ) -> None:
         super().__init__(id=id)
+        self.sink = sink
         self.term = Terminal(80, 24, scrollback=scrollback)
         self.palette = palette
         self.scroll_back = 0  # lines scrolled up into the scrollback
-        self._timer: object | None = None
         self._last_cursor = (0, 0)
+        self._painted_at = float("-inf")  # when the last repaint was asked for
+        self._repaint_timer: Timer | None = None
+        self._changed: set[int] = set()  # rows changed since the last repaint
+        self._strips: dict[tuple[object, ...], Strip] = {}  # rows drawn lately, by content
 
     # --- output -------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Bytes from the guest; the repaint follows within a frame."""
+        """Bytes from the guest; the changed rows are repainted at once, or within a frame in a flood."""
         self.term.feed(data)
         replies = self.term.read_replies()
         if replies:
@@ -55,17 +70,26 @@ class TerminalView(Widget, can_focus=True):
         if self.scroll_back:
             # New output while scrolled back keeps the view where the user put it.
             self.scroll_back = min(self.scroll_back, len(self.term.scrollback))
-        if self._timer is None:
-            self._timer = self.set_timer(FRAME, self._repaint)
+        self._changed |= self.term.changed_rows()
+        if self._repaint_timer is not None:
+            return  # a repaint is on its way: it takes these rows too
+        wait = self._painted_at + FRAME - time.monotonic()
+        if wait > 0 and len(self._changed) > FEW_ROWS:
+            self._repaint_timer = self.set_timer(wait, self._repaint)
+        else:
+            self._repaint()
 
     def set_palette(self, palette: TerminalPalette) -> None:
         """Switch theme colours."""
         self.palette = palette
+        self._strips.clear()
         self.refresh()
 
     def _repaint(self) -> None:
-        self._timer = None
-        rows = self.term.changed_rows()
+        self._repaint_timer = None
+        rows, self._changed = self._changed | self.term.changed_rows(), set()
+        if len(rows) > FEW_ROWS:
+            self._painted_at = time.monotonic()
         width = self.size.width
         if self.scroll_back:
             self.refresh()
@@ -103,6 +127,17 @@ class TerminalView(Widget, can_focus=True):
         return self._strip(term.row_runs(y), width, cursor_x)
 
     def _strip(self, runs: list[tuple[str, int]], width: int, cursor_x: int | None) -> Strip:
+        # A row drawn before (scrolled up a line since, or the same as another) reuses its Strip,
+        # and with it Textual's caches on that Strip: a scrolling screen redraws one new row.
+        key = (tuple(runs), width, cursor_x)
+        found = self._strips.get(key)
+        if found is None:
+            if len(self._strips) >= STRIP_CACHE:
+                self._strips.clear()
+            found = self._strips[key] = self._new_strip(runs, width, cursor_x)
+        return found
+
+    def _new_strip(self, runs: list[tuple[str, int]], width: int, cursor_x: int | None) -> Strip:
         style_of = self.palette.style
         segments: list[Segment] = []
         x = 0
@@ -126,8 +161,9 @@ class TerminalView(Widget, can_focus=True):
     # --- input --------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        """Bytes for the guest, up to whoever holds this view."""
-        self.post_message(TerminalInput(data))
+        """Bytes for the guest, to whoever holds this view (a call, not a message: no queue to wait in)."""
+        if self.sink is not None:
+            self.sink(data)
 
     def send_key(self, key: str) -> None:
         """A key as this terminal encodes it in its current modes (cursor keys, keypad)."""
@@ -136,9 +172,13 @@ class TerminalView(Widget, can_focus=True):
             self.send(data)
 
     async def on_key(self, event: events.Key) -> None:
-        """Every key to the guest, except the scrollback keys."""
+        """A key that reached the view through Textual's focus (the app hands most keys over directly)."""
         event.stop()
         event.prevent_default()
+        self.press(event)
+
+    def press(self, event: events.Key) -> None:
+        """Every key to the guest, except the scrollback keys."""
         if event.key in ("shift+pageup", "shift+pagedown"):
             page = max(1, self.size.height - 1)
             delta = page if event.key == "shift+pageup" else -page
