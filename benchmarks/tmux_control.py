@@ -175,6 +175,28 @@ class TmuxControl:
                     return Echo(out.at, True, retries)
                 retries += 1
 
+    def poll_echo(self, pane: str, char: str, check: Check, what: str, timeout: float = 20.0) -> float:
+        """Seconds from the %output ``wait_echo`` would time to a capture that shows the echo.
+
+        Captures back to back (no sleep) until ``check`` holds, meanwhile keeping the
+        pane output; the result checks ``wait_echo``'s timing: it should never be
+        negative (the screen showing an echo before its %output came), and is about
+        a capture round trip (what a poll adds at the least).
+        """
+        deadline = time.monotonic() + timeout
+        while not check(screen := self.screen(pane)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} never showed; screen:\n" + "\n".join(screen))
+        shown = time.perf_counter()
+        while self._read(0):  # output that came with the capture's reply
+            pass
+        while self._lines:
+            self._keep_output(*self._lines.popleft())
+        first = next((o.at for o in self.outputs if o.pane == pane and char in o.text()), None)
+        if first is None:
+            raise RuntimeError(f"{what} showed without a %output holding {char!r}")
+        return shown - first
+
     def send(self, pane: str, data: bytes) -> None:
         """Bytes typed into ``pane``."""
         self.command(f"send-keys -t {pane} -H {data.hex(' ')}")

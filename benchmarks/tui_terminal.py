@@ -69,6 +69,7 @@ BENCH = "tuiterm"
 COLS, ROWS = 120, 40
 GAP = 0.01  # seconds between keys: one key in flight at a time, like typing
 LINE_KEYS = 20  # letters per line before Ctrl-U clears it
+WARM_KEYS = 10  # letters per pane before any is timed
 MIN_KEYS = LINE_KEYS  # samples per phase at the least, whatever its time budget
 FLOOD_BEFORE_CTRL_C = 0.5  # seconds ``yes`` runs before Ctrl-C: the backlog a person meets
 PLAIN_PROMPT = "plain# "
@@ -112,6 +113,17 @@ class Typist:
         if len(self.typed) == LINE_KEYS:
             self.clear()
         return echo.at - began
+
+    def check_key(self) -> float:
+        """Type the next letter; seconds from its %output to a back-to-back capture that shows it."""
+        char = (LETTERS[self.line % 26:] + LETTERS)[len(self.typed)]
+        self.typed += char
+        self.tmux.drain()
+        self.tmux.send(self.pane, char.encode())
+        lag = self.tmux.poll_echo(self.pane, char, shows(self.prompt_end + self.typed), f"the echo of {self.typed!r}")
+        if len(self.typed) == LINE_KEYS:
+            self.clear()
+        return lag
 
     def clear(self) -> None:
         """Ctrl-U: a fresh line for the next letter."""
@@ -286,7 +298,10 @@ def measure_keys(report: Report, quick: bool) -> None:
         capture_us = (time.perf_counter() - began) / 100 * 1e6
         tmux.watch_output(True)
         typists = [Typist(tmux, plain, PLAIN_PROMPT), Typist(tmux, tui, "# ")]
-        echo_round(typists, 10, budget)  # warm up both paths
+        # Warm up both paths, checking the %output timing against back-to-back captures.
+        lags = [typist.check_key() * 1e6 for _ in range(WARM_KEYS) for typist in typists]
+        for typist in typists:
+            typist.clear()
         meter = CpuMeter(shown.pid)
         assert host.broker is not None
         broker = CpuMeter(host.broker.pid)
@@ -345,7 +360,7 @@ def measure_keys(report: Report, quick: bool) -> None:
                 f"bash. Echo: {rounds} rounds of (no flood, hidden flood); in each phase the plain pane and the "
                 f"TUI take turns key by key ({keys} letters each, fewer, never under {MIN_KEYS}, once a phase took "
                 f"{budget:g} s; {GAP * 1e3:.0f} ms between keys, one in flight; {LINE_KEYS} per line then Ctrl-U), "
-                "after 10 warm-up keys each; p50/p99 within a round, then median [min..max] over rounds. "
+                f"after {WARM_KEYS} warm-up keys each; p50/p99 within a round, then median [min..max] over rounds. "
                 "TUI and broker CPU are over the whole phase, the plain pane's turns included.")
     report.note(BENCH, "Plain tmux pane while the TUI's hidden tab floods (same turns): echo p50 "
                 f"{Stats([r[0] for r in res['plain_flood']]).median:.2f} ms, p99 "
@@ -366,7 +381,9 @@ def measure_keys(report: Report, quick: bool) -> None:
                 "screen in the step that queues the %output, so the resolution is a tmux loop plus a pipe "
                 f"wake-up (tens of µs), not a polling interval. This run: {method} (a capture after "
                 f"{SILENCE * 1e3:.0f} ms of silence would time the rest); a capture round trip took "
-                f"{capture_us:.0f} µs (mean of 100).")
+                f"{capture_us:.0f} µs (mean of 100). Check on the warm-up keys (both panes): a capture-pane "
+                f"poll with no sleep first showed the echo {Stats(lags).show()} µs after the %output "
+                "that times it (below 0 would mean a screen showed an echo before its %output came).")
 
 
 def cpu_fleet() -> list[dict[str, Any]]:
