@@ -9,6 +9,7 @@ times an echo by the ``%output`` notification that carries it: tmux parses
 what a pane's program wrote into the pane's screen in the same step that
 queues the ``%output``, so the line's arrival is the moment the screen shows
 it, give or take one tmux loop and one pipe wake-up (tens of µs).
+A Typist types letters at a shell prompt in a pane and times their echo.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 POLL = 0.001  # seconds between captures while waiting for a screen
 Screen = list[str]
 Check = Callable[[Screen], bool]
+LINE_KEYS = 20  # letters a Typist types on a line before Ctrl-U clears it
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 SILENCE = 0.05  # seconds without output from a pane before wait_echo looks at its screen anyway
 # What a terminal does not draw as text: CSI, OSC/DCS strings, other escapes, C0 controls.
 _NOT_TEXT = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[]P_^][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]|[\x00-\x1f]")
@@ -227,6 +230,57 @@ class TmuxControl:
             self.proc.wait(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+@dataclass
+class Typist:
+    """Letters typed at one pane's shell prompt, LINE_KEYS to a line, then Ctrl-U."""
+
+    tmux: TmuxControl
+    pane: str
+    prompt_end: str  # how the prompt ends, right before the typed letters
+    line: int = 0
+    typed: str = ""
+    keys: int = 0  # letters timed
+    by_capture: int = 0  # echoes timed by a capture after SILENCE (no %output holding the letter)
+    retries: int = 0  # %output lines holding the letter whose capture did not yet show the echo
+
+    def _type(self) -> tuple[str, float]:
+        """Send the next letter: it, and the time just before the send."""
+        # Each line starts at another letter, so no earlier line on screen can match.
+        char = (LETTERS[self.line % 26:] + LETTERS)[len(self.typed)]
+        self.typed += char
+        self.tmux.drain()
+        began = time.perf_counter()
+        self.tmux.send(self.pane, char.encode())
+        return char, began
+
+    def key(self) -> float:
+        """Type the next letter: seconds from sending it until its %output showed it on screen."""
+        char, began = self._type()
+        echo = self.tmux.wait_echo(self.pane, char, shows(self.prompt_end + self.typed),
+                                   f"the echo of {self.typed!r}")
+        self.keys += 1
+        self.by_capture += not echo.by_output
+        self.retries += echo.retries
+        if len(self.typed) == LINE_KEYS:
+            self.clear()
+        return echo.at - began
+
+    def check_key(self) -> float:
+        """Type the next letter; seconds from its %output to a back-to-back capture that shows it."""
+        char, _ = self._type()
+        lag = self.tmux.poll_echo(self.pane, char, shows(self.prompt_end + self.typed), f"the echo of {self.typed!r}")
+        if len(self.typed) == LINE_KEYS:
+            self.clear()
+        return lag
+
+    def clear(self) -> None:
+        """Ctrl-U: a fresh line for the next letter."""
+        if self.typed:
+            self.tmux.send(self.pane, b"\x15")
+            self.tmux.wait(self.pane, hides(self.prompt_end + self.typed), "the line to clear")
+            self.line, self.typed = self.line + 1, ""
 
 
 def shows(text: str) -> Check:

@@ -60,7 +60,15 @@ from benchmarks.echo import _percentiles
 from benchmarks.harness import cpu_ns, lab
 from benchmarks.report import Report, Row, Stats
 from benchmarks.scale import wait_all_connected
-from benchmarks.tmux_control import POLL, SILENCE, Screen, TmuxControl, hides, shows
+from benchmarks.tmux_control import (
+    LINE_KEYS,
+    POLL,
+    SILENCE,
+    Screen,
+    TmuxControl,
+    Typist,
+    shows,
+)
 from tests.lab_host import LabHost
 from tests.tmux_pane import TmuxPane
 from tests.tui.person import open_console, vconsole_argv, wait_tui_ready
@@ -68,13 +76,11 @@ from tests.tui.person import open_console, vconsole_argv, wait_tui_ready
 BENCH = "tuiterm"
 COLS, ROWS = 120, 40
 GAP = 0.01  # seconds between keys: one key in flight at a time, like typing
-LINE_KEYS = 20  # letters per line before Ctrl-U clears it
 WARM_KEYS = 10  # letters per pane before any is timed
 MIN_KEYS = LINE_KEYS  # samples per phase at the least, whatever its time budget
 FLOOD_BEFORE_CTRL_C = 0.5  # seconds ``yes`` runs before Ctrl-C: the backlog a person meets
 PLAIN_PROMPT = "plain# "
 FLEET_CONTAINERS, FLEET_VTTYS = 100, 12
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
 FLOOD_LINE = re.compile(r"(?:^|\W)y$")  # a line of ``yes`` output, right of whatever frames it
 
 
@@ -82,55 +88,6 @@ def flooding(screen: Screen) -> bool:
     """``yes`` fills the pane and has scrolled away the command that started it."""
     return sum(bool(FLOOD_LINE.search(row.rstrip())) for row in screen) >= 10 and \
         not any("PS1=" in row for row in screen)
-
-
-@dataclass
-class Typist:
-    """Letters typed at one pane's shell prompt, LINE_KEYS to a line, then Ctrl-U."""
-
-    tmux: TmuxControl
-    pane: str
-    prompt_end: str  # how the prompt ends, right before the typed letters
-    line: int = 0
-    typed: str = ""
-    keys: int = 0  # letters timed
-    by_capture: int = 0  # echoes timed by a capture after SILENCE (no %output holding the letter)
-    retries: int = 0  # %output lines holding the letter whose capture did not yet show the echo
-
-    def key(self) -> float:
-        """Type the next letter: seconds from sending it until its %output showed it on screen."""
-        # Each line starts at another letter, so no earlier line on screen can match.
-        char = (LETTERS[self.line % 26:] + LETTERS)[len(self.typed)]
-        self.typed += char
-        self.tmux.drain()
-        began = time.perf_counter()
-        self.tmux.send(self.pane, char.encode())
-        echo = self.tmux.wait_echo(self.pane, char, shows(self.prompt_end + self.typed),
-                                   f"the echo of {self.typed!r}")
-        self.keys += 1
-        self.by_capture += not echo.by_output
-        self.retries += echo.retries
-        if len(self.typed) == LINE_KEYS:
-            self.clear()
-        return echo.at - began
-
-    def check_key(self) -> float:
-        """Type the next letter; seconds from its %output to a back-to-back capture that shows it."""
-        char = (LETTERS[self.line % 26:] + LETTERS)[len(self.typed)]
-        self.typed += char
-        self.tmux.drain()
-        self.tmux.send(self.pane, char.encode())
-        lag = self.tmux.poll_echo(self.pane, char, shows(self.prompt_end + self.typed), f"the echo of {self.typed!r}")
-        if len(self.typed) == LINE_KEYS:
-            self.clear()
-        return lag
-
-    def clear(self) -> None:
-        """Ctrl-U: a fresh line for the next letter."""
-        if self.typed:
-            self.tmux.send(self.pane, b"\x15")
-            self.tmux.wait(self.pane, hides(self.prompt_end + self.typed), "the line to clear")
-            self.line, self.typed = self.line + 1, ""
 
 
 def echo_round(typists: list[Typist], count: int, budget: float) -> list[list[float]]:
