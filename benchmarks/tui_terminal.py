@@ -12,16 +12,31 @@ Figures, each with a reference measured in the same run:
 - idle CPU of the TUI, and of the broker, with a lab fleet of 100 containers
   x 12 vttys (1200 consoles), from /proc/PID/task/*/schedstat.
 
-Method. One tmux server (private socket, no config) holds two detached
-sessions of COLS x ROWS: the TUI, run as the pane's command, and the plain
-bash. Keys go in with ``send-keys -H`` (raw bytes, no key-name parsing) and
-the pane is read with ``capture-pane -p`` every POLL seconds until the
-echo shows; a figure runs from sending the key to the capture that shows it.
-Both go through one persistent control-mode client (benchmarks/tmux_control.py: ``tmux -C`` with
-``refresh-client -f no-output``, so no pane output is copied to it): a
-command is a line on a pipe and its reply, with no process started per poll.
-A capture round trip costs tens of microseconds (measured each run, in the
-notes), so a figure is at most about POLL late, the same for both panes.
+Method. One tmux server (private socket, no config) holds one detached
+session with two windows of COLS x ROWS: the TUI, run as the pane's command,
+and a plain bash. Keys go in with ``send-keys -H`` (raw bytes, no key-name
+parsing) through one persistent control-mode client
+(benchmarks/tmux_control.py, ``tmux -C``): a command is a line on a pipe and
+its reply, with no process started per key.
+
+Echo is timed by the panes' ``%output`` notifications (the client's pane
+output is on while echo is timed): a figure runs from just before the
+send-keys to the moment the client reads the first ``%output`` of that pane
+whose printable text (escapes stripped) holds the typed letter and after which
+one ``capture-pane`` shows the echo at the prompt. tmux parses what a pane's
+program wrote into the pane's screen in the same step that queues the
+``%output``, so the figure is when the echo is on the pane's screen, within a
+tmux loop and a pipe wake-up (tens of µs); a capture-pane poll instead would
+round every figure up to its interval (an earlier version polled every 1 ms,
+and a plain pane's ~0.4 ms echo read as 0.4 or 1.4 ms by luck, which made the
+ratio meaningless). Should no such ``%output`` come, a capture after
+SILENCE (50 ms) of silence times the echo, and the notes count how often. The
+plain pane and the TUI take turns key by key, so host noise hits both alike.
+
+Ctrl-C on a flood is timed with capture-pane every POLL seconds (pane output
+off: copying a flood through the control pipe would load tmux for both
+panes), so that figure is at most about POLL plus a capture late, the same for
+both panes; its target (50 ms) is far above that.
 Tabs are opened as tests/tui/person.py does (prefix l, filter, Enter): the
 benchmark follows the TUI's keys as the tests do.
 """
@@ -45,7 +60,15 @@ from benchmarks.echo import _percentiles
 from benchmarks.harness import cpu_ns, lab
 from benchmarks.report import Report, Row, Stats
 from benchmarks.scale import wait_all_connected
-from benchmarks.tmux_control import POLL, Screen, TmuxControl, hides, shows
+from benchmarks.tmux_control import (
+    LINE_KEYS,
+    POLL,
+    SILENCE,
+    Screen,
+    TmuxControl,
+    Typist,
+    shows,
+)
 from tests.lab_host import LabHost
 from tests.tmux_pane import TmuxPane
 from tests.tui.person import open_console, vconsole_argv, wait_tui_ready
@@ -53,12 +76,11 @@ from tests.tui.person import open_console, vconsole_argv, wait_tui_ready
 BENCH = "tuiterm"
 COLS, ROWS = 120, 40
 GAP = 0.01  # seconds between keys: one key in flight at a time, like typing
-LINE_KEYS = 20  # letters per line before Ctrl-U clears it
+WARM_KEYS = 10  # letters per pane before any is timed
 MIN_KEYS = LINE_KEYS  # samples per phase at the least, whatever its time budget
 FLOOD_BEFORE_CTRL_C = 0.5  # seconds ``yes`` runs before Ctrl-C: the backlog a person meets
 PLAIN_PROMPT = "plain# "
 FLEET_CONTAINERS, FLEET_VTTYS = 100, 12
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
 FLOOD_LINE = re.compile(r"(?:^|\W)y$")  # a line of ``yes`` output, right of whatever frames it
 
 
@@ -68,29 +90,21 @@ def flooding(screen: Screen) -> bool:
         not any("PS1=" in row for row in screen)
 
 
-def echo_keys(tmux: TmuxControl, pane: str, count: int, budget: float = 60.0, prompt_end: str = "# ") -> list[float]:
-    """Seconds from typing each letter at a shell prompt until it shows.
+def echo_round(typists: list[Typist], count: int, budget: float) -> list[list[float]]:
+    """Seconds from each letter to its echo, a list per typist, one key each in turn.
 
-    ``count`` letters, or fewer (never under MIN_KEYS) once ``budget`` seconds
-    have passed: a slow path still gets enough samples for its median.
+    ``count`` rounds of keys, or fewer (never under MIN_KEYS) once ``budget``
+    seconds have passed: a slow path still gets enough samples for its median.
+    Taking turns key by key, every pane meets the same host noise.
     """
-    out: list[float] = []
-    line = 0
+    out: list[list[float]] = [[] for _ in typists]
     end = time.monotonic() + budget
-    while len(out) < count and (len(out) < MIN_KEYS or time.monotonic() < end):
-        # Each line starts at another letter, so no earlier line on screen can match.
-        text = (LETTERS[line % 26:] + LETTERS)[:LINE_KEYS]
-        typed = ""
-        for char in text[:count - len(out)]:
-            typed += char
-            began = time.perf_counter()
-            tmux.send(pane, char.encode())
-            tmux.wait(pane, shows(prompt_end + typed), f"the echo of {typed!r}")
-            out.append(time.perf_counter() - began)
+    while len(out[0]) < count and (len(out[0]) < MIN_KEYS or time.monotonic() < end):
+        for typist, samples in zip(typists, out, strict=True):
+            samples.append(typist.key())
             time.sleep(GAP)
-        tmux.send(pane, b"\x15")  # Ctrl-U clears the line for the next one
-        tmux.wait(pane, hides(prompt_end + typed), "the line to clear")
-        line += 1
+    for typist in typists:
+        typist.clear()
     return out
 
 
@@ -217,8 +231,8 @@ def settle(meter: CpuMeter, below: float = 15.0, timeout: float = 10.0) -> None:
 
 def measure_keys(report: Report, quick: bool) -> None:
     """Echo (idle, hidden flood) and Ctrl-C, TUI against a plain pane of the same tmux server."""
-    keys, budget, rounds, trials = (30, 3.0, 2, 3) if quick else (80, 8.0, 3, 8)
-    res: dict[str, list[tuple[float, float]]] = {"plain": [], "quiet": [], "flood": []}
+    keys, budget, rounds, trials = (30, 4.0, 2, 3) if quick else (80, 10.0, 3, 8)
+    res: dict[str, list[tuple[float, float]]] = {"plain": [], "quiet": [], "flood": [], "plain_flood": []}
     cpu: dict[str, list[float]] = {"quiet": [], "flood": [], "broker_quiet": [], "broker_flood": []}
     rates: list[float] = []
     cc: dict[str, list[float]] = {"tui": [], "plain": []}
@@ -229,24 +243,31 @@ def measure_keys(report: Report, quick: bool) -> None:
         open_console(pane, "flood")
         open_console(pane, "web")
         pane.wait_for("root@web:~#")
-        # Only now: TmuxPane's steps target "0", the pane of the newest session's window.
-        plain = tmux.command(f"new-session -d -P -F '#{{pane_id}}' -s plain -x {COLS} -y {ROWS} "
+        # A window of the TUI's session, so its output reaches the control client too; made
+        # only now and not selected (-d): TmuxPane's steps target "0", the TUI's pane.
+        plain = tmux.command(f"new-window -d -P -F '#{{pane_id}}' "
                              f"\"env PS1='{PLAIN_PROMPT}' HISTFILE= bash --noprofile --norc -i\"")[0]
+        tmux.command(f"resize-window -t {plain} -x {COLS} -y {ROWS}")
         tmux.wait(plain, shows(PLAIN_PROMPT.rstrip()), "the plain prompt")
         began = time.perf_counter()
         for _ in range(100):
             tmux.screen(plain)
         capture_us = (time.perf_counter() - began) / 100 * 1e6
-        echo_keys(tmux, plain, 10)  # warm up both paths
-        echo_keys(tmux, tui, 10)
+        tmux.watch_output(True)
+        typists = [Typist(tmux, plain, PLAIN_PROMPT), Typist(tmux, tui, "# ")]
+        # Warm up both paths, checking the %output timing against back-to-back captures.
+        lags = [typist.check_key() * 1e6 for _ in range(WARM_KEYS) for typist in typists]
+        for typist in typists:
+            typist.clear()
         meter = CpuMeter(shown.pid)
         assert host.broker is not None
         broker = CpuMeter(host.broker.pid)
         for _ in range(rounds):
-            res["plain"].append(percentiles(echo_keys(tmux, plain, keys, budget)))
             meter.mark()
             broker.mark()
-            res["quiet"].append(percentiles(echo_keys(tmux, tui, keys, budget)))
+            plain_s, tui_s = echo_round(typists, keys, budget)
+            res["plain"].append(percentiles(plain_s))
+            res["quiet"].append(percentiles(tui_s))
             cpu["quiet"].append(meter.percent())
             cpu["broker_quiet"].append(broker.percent())
             start = history_end(host, "lab:103:vtty0")
@@ -260,12 +281,16 @@ def measure_keys(report: Report, quick: bool) -> None:
             start, at = history_end(host, "lab:103:vtty0"), time.monotonic()
             meter.mark()
             broker.mark()
-            res["flood"].append(percentiles(echo_keys(tmux, tui, keys, budget)))
+            plain_s, tui_s = echo_round(typists, keys, budget)
+            res["plain_flood"].append(percentiles(plain_s))
+            res["flood"].append(percentiles(tui_s))
             cpu["flood"].append(meter.percent())
             cpu["broker_flood"].append(broker.percent())
             rates.append((history_end(host, "lab:103:vtty0") - start) / (time.monotonic() - at) / 1e6)
             go.unlink()
             settle(meter)
+        # A flood through the control pipe would load tmux for both panes: Ctrl-C polls captures.
+        tmux.watch_output(False)
         for trial in range(trials):
             cc["plain"].append(ctrl_c(tmux, plain, trial) * 1e3)
             cc["tui"].append(ctrl_c(tmux, tui, trial) * 1e3)
@@ -288,19 +313,34 @@ def measure_keys(report: Report, quick: bool) -> None:
             "≤ 50 ms p50", absolute_max=50.0),
     ])
     report.note(BENCH, f"tmux {COLS}x{ROWS}; the TUI has two tabs (web: the lab's demo bash, visible; flood: "
-                "`yes` while asked, hidden); the plain pane runs the same bash. Echo: "
-                f"{keys} letters per round (fewer, never under {MIN_KEYS}, once a round took {budget:g} s), one in flight ({GAP * 1e3:.0f} ms apart), {LINE_KEYS} per line then "
-                f"Ctrl-U; {rounds} rounds of plain, TUI quiet, TUI with the hidden flood (after 10 warm-up keys "
-                "each); p50/p99 within a round, then median [min..max] over rounds.")
+                "`yes` while asked, hidden); the plain pane (a second window of the TUI's tmux session) runs "
+                f"bash. Echo: {rounds} rounds of (no flood, hidden flood); in each phase the plain pane and the "
+                f"TUI take turns key by key ({keys} letters each, fewer, never under {MIN_KEYS}, once a phase took "
+                f"{budget:g} s; {GAP * 1e3:.0f} ms between keys, one in flight; {LINE_KEYS} per line then Ctrl-U), "
+                f"after {WARM_KEYS} warm-up keys each; p50/p99 within a round, then median [min..max] over rounds. "
+                "TUI and broker CPU are over the whole phase, the plain pane's turns included.")
+    report.note(BENCH, "Plain tmux pane while the TUI's hidden tab floods (same turns): echo p50 "
+                f"{Stats([r[0] for r in res['plain_flood']]).median:.2f} ms, p99 "
+                f"{Stats([r[1] for r in res['plain_flood']]).median:.2f} ms (the host's share of the flood's cost).")
     report.note(BENCH, "The hidden flood ran at " + ", ".join(f"{r:.0f}" for r in rates) + " MB/s (bytes the "
                 "broker read from the flood guest while keys were timed); after a flood the TUI is left to "
                 "drain (its CPU under 15%) before the next round.")
     report.note(BENCH, f"Ctrl-C: {trials} trials per pane, interleaved: `PS1='cN> '; yes`, wait until the flood "
-                f"fills the pane, {FLOOD_BEFORE_CTRL_C:g} s more, Ctrl-C, until a row shows the new prompt; "
-                "figure and reference are median [min..max] over trials.")
-    report.note(BENCH, f"Method: send-keys -H and capture-pane -p through one persistent control-mode client "
-                f"(`tmux -C`, no pane output), a capture every {POLL * 1e3:g} ms; a capture round trip took "
-                f"{capture_us:.0f} µs (mean of 100) this run.")
+                f"fills the pane, {FLOOD_BEFORE_CTRL_C:g} s more, Ctrl-C, until a capture shows the new prompt "
+                f"(captures {POLL * 1e3:g} ms apart, pane output off: resolution about {POLL * 1e3:g} ms plus a "
+                "capture, the same for both panes); figure and reference are median [min..max] over trials.")
+    method = ", ".join(f"{name} {t.keys - t.by_capture}/{t.keys} by %output, {t.retries} passed over"
+                       for name, t in zip(("plain", "TUI"), typists, strict=True))
+    report.note(BENCH, "Echo method: one persistent control-mode client (`tmux -C`) sends each letter with "
+                "send-keys -H and receives the panes' output as %output lines; the figure runs from just "
+                "before the send to the read of the first %output of that pane holding the letter (escapes "
+                "stripped) after which one capture-pane shows the echo on screen. tmux updates the pane's "
+                "screen in the step that queues the %output, so the resolution is a tmux loop plus a pipe "
+                f"wake-up (tens of µs), not a polling interval. This run: {method} (a capture after "
+                f"{SILENCE * 1e3:.0f} ms of silence would time the rest); a capture round trip took "
+                f"{capture_us:.0f} µs (mean of 100). Check on the warm-up keys (both panes): a capture-pane "
+                f"poll with no sleep first showed the echo {Stats(lags).show()} µs after the %output "
+                "that times it (below 0 would mean a screen showed an echo before its %output came).")
 
 
 def cpu_fleet() -> list[dict[str, Any]]:
