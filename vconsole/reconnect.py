@@ -73,6 +73,19 @@ class Resumed:
     lost: int
     history_restarted: bool
 
+    def describe(self) -> str:
+        """What the time without a broker cost, in words (attach and the TUI say it alike)."""
+        parts = ["reconnected"]
+        if self.history_restarted:
+            parts.append("the broker restarted without this console's history; showing what it holds now")
+        if self.missed:
+            parts.append(f"{self.missed} bytes were dropped from the history before you saw them")
+        if self.lost:
+            parts.append(f"{self.lost} bytes the guest wrote while no broker held the console were lost")
+        if not (self.history_restarted or self.missed or self.lost):
+            parts.append("nothing was missed")
+        return "; ".join(parts)
+
 
 @dataclass(frozen=True)
 class ResumeFailed:

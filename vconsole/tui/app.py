@@ -43,9 +43,19 @@ class VConsoleApp(App[None]):
         Binding("ctrl+c", "ignore", show=False),
     ]
 
-    def __init__(self, connect: Connector, *, theme: str | None = None, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        connect: Connector,
+        *,
+        reconnect: Connector | None = None,
+        theme: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        """``connect`` makes the first connection (it may start a broker); ``reconnect`` the later
+        ones after a loss, never starting one (None: a lost broker is not waited for)."""
         super().__init__()
         self.connect = connect
+        self.reconnect = reconnect
         self.prefix = prefix
         self.link: BrokerLink | None = None
         self.themes, self.theme_errors = discover_themes()
@@ -91,8 +101,8 @@ class VConsoleApp(App[None]):
             main.set_status(f"broker unreachable: {exc}")
             self.notify(str(exc), title="broker unreachable", severity="error", timeout=30)
             return
-        self.link = BrokerLink(client, main)
-        await self.link.start()
+        self.link = BrokerLink(self.reconnect, main)
+        await self.link.start(client)
         main.link_up()
 
     async def on_event(self, event: events.Event) -> None:
