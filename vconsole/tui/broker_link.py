@@ -100,7 +100,7 @@ class BrokerLink:
                     link.link_lost(LOST)
         elif isinstance(event, GaveUp):
             reason = event.reason if self.reconnects else (
-                "the broker was shut down; it ran in this TUI (--no-daemon), which does not restart it")
+                "the broker was shut down; a --no-daemon TUI neither waits for it nor restarts it")
             self.screen.post_message(BrokerLost(reason, reconnecting=False))
             for link in self._sessions.values():
                 link.link_lost("broker gone: " + reason)
