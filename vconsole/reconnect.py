@@ -182,11 +182,14 @@ class ReconnectingClient:
         start: int | None = None,
         tail_lines: int | None = None,
         size: tuple[int, int] | None = None,
+        ready: bool = False,
     ) -> AttachReply:
         """Attach (now connected: ConnectionError if not) and hold the session from then on.
 
         Output that comes with the reply is delivered just after this returns
-        (on the next turn of the loop), so the caller can set up first.
+        (on the next turn of the loop), so the caller can set up first; or,
+        with ``ready`` (the caller's event handler is set up already), before
+        it returns, as it arrived.
         """
         client = self.client
         if client is None:
@@ -199,7 +202,10 @@ class ReconnectingClient:
             held.held = [e for e in self._parked if e.get("session") == key]
             self._parked = [e for e in self._parked if e.get("session") != key]
             self.sessions[key] = held
-            asyncio.get_running_loop().call_soon(self._release, held)
+            if ready:
+                self._release(held)
+            else:
+                asyncio.get_running_loop().call_soon(self._release, held)
             return reply
         finally:
             self._attaching -= 1

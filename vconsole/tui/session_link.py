@@ -245,7 +245,8 @@ class SessionLink:
     async def attach(self, tail_lines: int) -> AttachReply:
         """Attach to the console; the reply says its state and where its replay starts."""
         mode = AttachMode.RO if self.read_only else AttachMode.RW
-        reply = await self.client.attach(self.target, mode, tail_lines=tail_lines)
+        # Its events come to this link already (BrokerLink.open_session): none need wait a turn.
+        reply = await self.client.attach(self.target, mode, tail_lines=tail_lines, ready=True)
         # The replay (up to the history's end then) is old output: not unread. Some of it
         # may have been received already, in the same read as the reply.
         self.end = max(self.end, reply.end)
