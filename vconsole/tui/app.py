@@ -9,22 +9,20 @@ pane; everything the tree and tabs do happens in the main screen.
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from vconsole.client import BrokerUnreachable, Client
-from vconsole.tui.broker_link import BrokerLink
+from vconsole.client import BrokerUnreachable
+from vconsole.tui.broker_link import BrokerLink, Connector
 from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import DEFAULT_PREFIX
 from vconsole.tui.terminal_view import TerminalView
 from vconsole.tui.themes import DEFAULT_THEME, discover_themes
 
-Connector = Callable[[], Awaitable[Client]]
 # Textual reads keys and writes the screen in threads of its own. While the event loop is busy
 # (a flood being drawn) they wait for the GIL, up to the switch interval: 5 ms by default on
 # each of a key's way in and its echo's way out. A shorter interval keeps them prompt.
