@@ -73,6 +73,19 @@ class Resumed:
     lost: int
     history_restarted: bool
 
+    def describe(self) -> str:
+        """What the time without a broker cost, in words (attach and the TUI say it alike)."""
+        parts = ["reconnected"]
+        if self.history_restarted:
+            parts.append("the broker restarted without this console's history; showing what it holds now")
+        if self.missed:
+            parts.append(f"{self.missed} bytes were dropped from the history before you saw them")
+        if self.lost:
+            parts.append(f"{self.lost} bytes the guest wrote while no broker held the console were lost")
+        if not (self.history_restarted or self.missed or self.lost):
+            parts.append("nothing was missed")
+        return "; ".join(parts)
+
 
 @dataclass(frozen=True)
 class ResumeFailed:
@@ -169,11 +182,14 @@ class ReconnectingClient:
         start: int | None = None,
         tail_lines: int | None = None,
         size: tuple[int, int] | None = None,
+        ready: bool = False,
     ) -> AttachReply:
         """Attach (now connected: ConnectionError if not) and hold the session from then on.
 
         Output that comes with the reply is delivered just after this returns
-        (on the next turn of the loop), so the caller can set up first.
+        (on the next turn of the loop), so the caller can set up first; or,
+        with ``ready`` (the caller's event handler is set up already), before
+        it returns, as it arrived.
         """
         client = self.client
         if client is None:
@@ -186,7 +202,10 @@ class ReconnectingClient:
             held.held = [e for e in self._parked if e.get("session") == key]
             self._parked = [e for e in self._parked if e.get("session") != key]
             self.sessions[key] = held
-            asyncio.get_running_loop().call_soon(self._release, held)
+            if ready:
+                self._release(held)
+            else:
+                asyncio.get_running_loop().call_soon(self._release, held)
             return reply
         finally:
             self._attaching -= 1

@@ -54,7 +54,8 @@ class ReplayBroker:
             return [ok_reply(rid, **self.listing)]
         if op != "attach":
             return [ok_reply(rid)]
-        guest = next(g for g in self.listing["guests"] if msg["target"] in (g["id"], g["name"]))
+        guest = next(g for g in self.listing["guests"]
+                     if msg["target"] in (g["id"], g["name"], f"{g['provider']}:{g['id']}"))
         console = next(c for c in guest["consoles"] if msg["console"] in (c["name"], c["index"]))
         session = console["session"]
         path = OUTPUT.get(session)

@@ -107,13 +107,14 @@ async def test_an_idle_tui_asks_the_broker_nothing(app_pilot: tuple[VConsoleApp,
     link = app.link
     assert link is not None
     sent: list[str] = []
-    request = link.client.request
+    client = link.live()
+    request = client.request
 
     async def counted(op: str, **fields: Any) -> dict[str, Any]:
         sent.append(op)
         return await request(op, **fields)
 
-    link.client.request = counted  # type: ignore[method-assign]
+    client.request = counted  # type: ignore[method-assign]
     await asyncio.sleep(3.5)
     assert sent == [], f"an idle TUI sent {sent}"
 

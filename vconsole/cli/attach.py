@@ -173,18 +173,7 @@ class AttachedTerminal:
 
     def resumed(self, event: Resumed) -> None:
         """Say what the time without a broker cost, before the output that follows."""
-        parts = ["reconnected"]
-        if event.history_restarted:
-            parts.append(
-                "the broker restarted without this console's history; showing what it holds now"
-            )
-        if event.missed:
-            parts.append(f"{event.missed} bytes were dropped from the history before you saw them")
-        if event.lost:
-            parts.append(f"{event.lost} bytes the guest wrote while no broker held the console were lost")
-        if not (event.history_restarted or event.missed or event.lost):
-            parts.append("nothing was missed")
-        _notice("; ".join(parts))
+        _notice(event.describe())
         self.state_changed(event.reply.state, "")
 
     def on_stdin(self) -> None:

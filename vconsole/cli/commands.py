@@ -271,7 +271,11 @@ def run_tui(args: argparse.Namespace) -> int:
             app.notify(notice, title="other providers", severity="warning", timeout=30, markup=False)
         return client
 
-    app = VConsoleApp(connect, theme=getattr(args, "theme", None))
+    async def reconnect() -> Client:
+        return await Client.connect(paths, autostart=False)  # never start a broker: a shutdown stays one
+
+    # --no-daemon: the broker lives in this process; once shut down, it is not served again.
+    app = VConsoleApp(connect, reconnect=None if args.no_daemon else reconnect, theme=getattr(args, "theme", None))
 
     async def run() -> None:
         try:

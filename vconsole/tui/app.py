@@ -9,22 +9,20 @@ pane; everything the tree and tabs do happens in the main screen.
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from vconsole.client import BrokerUnreachable, Client
-from vconsole.tui.broker_link import BrokerLink
+from vconsole.client import BrokerUnreachable
+from vconsole.tui.broker_link import BrokerLink, Connector
 from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import DEFAULT_PREFIX
 from vconsole.tui.terminal_view import TerminalView
 from vconsole.tui.themes import DEFAULT_THEME, discover_themes
 
-Connector = Callable[[], Awaitable[Client]]
 # Textual reads keys and writes the screen in threads of its own. While the event loop is busy
 # (a flood being drawn) they wait for the GIL, up to the switch interval: 5 ms by default on
 # each of a key's way in and its echo's way out. A shorter interval keeps them prompt.
@@ -43,9 +41,19 @@ class VConsoleApp(App[None]):
         Binding("ctrl+c", "ignore", show=False),
     ]
 
-    def __init__(self, connect: Connector, *, theme: str | None = None, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        connect: Connector,
+        *,
+        reconnect: Connector | None = None,
+        theme: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        """``connect`` makes the first connection (it may start a broker); ``reconnect`` the later
+        ones after a loss, never starting one (None: a lost broker is not waited for)."""
         super().__init__()
         self.connect = connect
+        self.reconnect = reconnect
         self.prefix = prefix
         self.link: BrokerLink | None = None
         self.themes, self.theme_errors = discover_themes()
@@ -91,8 +99,8 @@ class VConsoleApp(App[None]):
             main.set_status(f"broker unreachable: {exc}")
             self.notify(str(exc), title="broker unreachable", severity="error", timeout=30)
             return
-        self.link = BrokerLink(client, main)
-        await self.link.start()
+        self.link = BrokerLink(self.reconnect, main)
+        await self.link.start(client)
         main.link_up()
 
     async def on_event(self, event: events.Event) -> None:

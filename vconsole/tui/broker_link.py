@@ -7,24 +7,42 @@ count while output grows), and the link patches its listing in place. A new
 console we do not know, a console whose state changed, which may be its
 guest starting or stopping), a few at once coalesced into one. An idle TUI
 asks the broker for nothing.
+
+The connection is a ReconnectingClient: when the broker goes away (a crash, a
+restart, ``vconsole shutdown``) the link says so to the screen and every tab,
+tries again with backoff (never starting a broker itself), re-attaches each
+tab from the offset its output reached, and lists the guests again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from textual.message_pump import MessagePump
 from textual.widget import Widget
 
-from vconsole.client import Client, RequestFailed
-from vconsole.tui.messages import BrokerLost, FleetListed
+from vconsole.client import BrokerUnreachable, Client, RequestFailed
+from vconsole.domain import Target
+from vconsole.reconnect import (
+    Connected,
+    Disconnected,
+    GaveUp,
+    LinkEvent,
+    ReconnectingClient,
+    Resumed,
+    ResumeFailed,
+)
+from vconsole.tui.messages import BrokerBack, BrokerLost, FleetListed
 from vconsole.tui.session_link import SessionLink
+from vconsole.wire import Op
 
 if TYPE_CHECKING:
     from vconsole.tui.guest_tree import ConsoleRef
 
+Connector = Callable[[], Awaitable[Client]]
+LOST = "broker lost, reconnecting…"
 RELIST_DELAY = 0.2  # seconds: the events of one start or stop come together; one listing answers them all
 PUBLISH_DELAY = 0.1  # seconds: patched consoles reach the guest list together
 
@@ -36,10 +54,12 @@ class BrokerLink:
     needed: events arrive as callbacks and become messages.
     """
 
-    def __init__(self, client: Client, screen: MessagePump) -> None:
-        self.client = client
+    def __init__(self, reconnect: Connector | None, screen: MessagePump) -> None:
+        """``reconnect`` connects again after a loss without starting a broker (None: never reconnect)."""
         self.screen = screen
-        client.on_event = self._on_event
+        self.reconnects = reconnect is not None
+        self.client = ReconnectingClient(reconnect or _no_reconnect, self._on_link, self._on_event,
+                                         reconnect=self.reconnects)
         self.listing: dict[str, Any] = {"guests": []}
         self._consoles: dict[str, tuple[list[dict[str, Any]], int]] = {}  # session: (its guest's consoles, index)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -47,20 +67,55 @@ class BrokerLink:
         self._relist: asyncio.TimerHandle | None = None
         self._publish: asyncio.TimerHandle | None = None
 
-    async def start(self) -> None:
-        """Watch every console's changes, then list once."""
-        await self.client.request("watch")
-        await self.refresh()
-        self._spawn(self._watch_closed())
+    @property
+    def connected(self) -> bool:
+        """Whether the broker answers now."""
+        return self.client.client is not None
 
-    async def _watch_closed(self) -> None:
-        await self.client.closed.wait()
-        self.screen.post_message(BrokerLost("the broker closed the connection"))
+    def live(self) -> Client:
+        """The connection now; ConnectionError while the broker is away."""
+        client = self.client.client
+        if client is None:
+            raise ConnectionError("not connected to the broker")
+        return client
+
+    async def start(self, client: Client) -> None:
+        """Take the first connection, watch every console's changes, then list once."""
+        await self.client.start(client)
+        await self._watch_and_list()
+
+    async def _watch_and_list(self) -> None:
+        try:
+            await self.live().watch()
+        except (RequestFailed, ConnectionError):
+            return  # lost again: the next reconnect watches
+        await self.refresh()
+
+    def _on_link(self, event: LinkEvent) -> None:
+        """The connection's fate, told to the screen and to the tabs it concerns."""
+        if isinstance(event, Disconnected):
+            if self.reconnects:
+                self.screen.post_message(BrokerLost(event.reason, reconnecting=True))
+                for link in self._sessions.values():
+                    link.link_lost(LOST)
+        elif isinstance(event, GaveUp):
+            reason = event.reason if self.reconnects else (
+                "the broker was shut down; a --no-daemon TUI neither waits for it nor restarts it")
+            self.screen.post_message(BrokerLost(reason, reconnecting=False))
+            for link in self._sessions.values():
+                link.link_lost("broker gone: " + reason)
+        elif isinstance(event, Connected) and event.reconnected:
+            self.screen.post_message(BrokerBack())
+            self._spawn(self._watch_and_list())  # the guests may have changed meanwhile
+        elif isinstance(event, Resumed | ResumeFailed):
+            resumed = self._sessions.get(event.session.text)
+            if resumed is not None:
+                resumed.resumed(event)
 
     async def refresh(self) -> None:
         """Post a fresh listing."""
         try:
-            listing = await self.client.request("list")
+            listing = await self.live().list_guests()
         except (RequestFailed, ConnectionError):
             return
         self.listing = listing
@@ -131,9 +186,10 @@ class BrokerLink:
         if self._sessions.get(link.session) is link:
             del self._sessions[link.session]
 
-    async def guest_op(self, op: str, target: str) -> None:
-        """Start or stop a guest."""
-        await self.client.request(op, target=target)
+    async def guest_op(self, op: Op, guest: Target) -> None:
+        """Start or stop a guest (``op``: Op.START or Op.STOP)."""
+        client = self.live()
+        await (client.start(guest) if op == Op.START else client.stop(guest))
 
     async def close(self) -> None:
         """Stop listening and disconnect."""
@@ -141,3 +197,7 @@ class BrokerLink:
             if handle is not None:
                 handle.cancel()
         await self.client.close()
+
+
+async def _no_reconnect() -> Client:
+    raise BrokerUnreachable("this TUI does not reconnect")

@@ -11,8 +11,9 @@ from textual.markup import escape
 
 from vconsole.client import RequestFailed
 from vconsole.display_text import printable
-from vconsole.domain import GuestState
+from vconsole.domain import GuestState, Target
 from vconsole.tui.guest_tree import console_refs
+from vconsole.wire import Op
 
 if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
@@ -39,9 +40,10 @@ class VConsoleCommands(Provider):
                 spy_help = "open read-write in a tab: close that tab first"
             out.append((f"Spy on {name} (read-only)", partial(main.open_console, ref, True), spy_help))
         for guest in main.listing.get("guests", []):
-            op = "stop" if guest["state"] == GuestState.RUNNING else "start"
+            op = Op.STOP if guest["state"] == GuestState.RUNNING else Op.START
+            target = Target(str(guest["id"]), str(guest["provider"]))
             out.append(
-                (f"{op.title()} guest {escape(printable(guest['name']))}", partial(self._guest_op, op, f"{guest['provider']}:{guest['id']}"),
+                (f"{op.title()} guest {escape(printable(guest['name']))}", partial(self._guest_op, op, target),
                  escape(printable(f"{guest['kind']} {guest['id']}")))
             )
         for theme in sorted(app.themes):
@@ -53,16 +55,18 @@ class VConsoleCommands(Provider):
         out.append(("Quit", app.action_quit, "leave; the broker keeps the consoles"))
         return out
 
-    async def _guest_op(self, op: str, guest_id: str) -> None:
+    async def _guest_op(self, op: Op, guest: Target) -> None:
         app = cast("VConsoleApp", self.app)
         if app.link is None:
             return
         try:
-            await app.link.guest_op(op, guest_id)
+            await app.link.guest_op(op, guest)
         except RequestFailed as exc:
             app.notify(printable(exc.message, 1024), title=f"{op} failed", severity="error", markup=False)
+        except ConnectionError as exc:
+            app.notify(str(exc), title=f"{op} failed", severity="error", markup=False)
         else:
-            app.notify(f"{op} {printable(guest_id)}: done", markup=False)
+            app.notify(f"{op} {printable(str(guest))}: done", markup=False)
             await app.link.refresh()
 
     async def discover(self) -> Hits:

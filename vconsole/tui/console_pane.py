@@ -14,7 +14,9 @@ from vconsole.client import RequestFailed
 from vconsole.display_text import printable
 from vconsole.domain import ConsoleState
 from vconsole.tui.messages import (
+    ConsoleLinkLost,
     ConsoleMissed,
+    ConsoleResumed,
     ConsoleStateChanged,
     ConsoleUnread,
     OutputWaiting,
@@ -86,7 +88,10 @@ class ConsolePane(TabPane):
         except RequestFailed as exc:
             self.set_state(exc.code, exc.message)
             return
-        self.set_state(str(reply["state"]), "")
+        except ConnectionError as exc:
+            self.show_problem(f"not attached: {exc}")
+            return
+        self.set_state(str(reply.state), "")
         self.link.resize(self.view.term.cols, self.view.term.rows)
 
     def detach(self) -> None:
@@ -145,6 +150,15 @@ class ConsolePane(TabPane):
         """The console changed state."""
         self.set_state(message.state, message.reason)
 
+    def on_console_link_lost(self, message: ConsoleLinkLost) -> None:
+        """The broker is away: the status line says so (keys typed now are refused with a notice)."""
+        self.show_problem(message.reason)
+
+    def on_console_resumed(self, message: ConsoleResumed) -> None:
+        """Attached again after a broker loss: the console's state, and a notice of what was missed."""
+        self.set_state(message.state, "")
+        self.notify(f"{self.title}: {message.notice}", title="reconnected", timeout=10, markup=False)
+
     # --- what it shows ------------------------------------------------------
 
     @property
@@ -162,6 +176,12 @@ class ConsolePane(TabPane):
                 parts.append(printable(reason, 1024))  # a provider tool's words
         self.status.update(Content(" " + " · ".join(parts)))
         self.status.set_class(state != ConsoleState.CONNECTED, "-problem")
+
+    def show_problem(self, text: str) -> None:
+        """A status line about the link rather than the console (``text`` is ours, not a guest's)."""
+        mode = "READ-ONLY (spy)" if self.read_only else "read-write"
+        self.status.update(Content(f" {self.title} · {mode} · {text}"))
+        self.status.set_class(True, "-problem")
 
     def tab_label(self) -> str:
         """The tab title, with unread bytes while the tab is not visible."""

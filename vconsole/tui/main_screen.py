@@ -19,7 +19,7 @@ from vconsole.providers.detect import describe_choice
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
-from vconsole.tui.messages import BrokerLost, FleetListed, OpenConsole, TabUnread
+from vconsole.tui.messages import BrokerBack, BrokerLost, FleetListed, OpenConsole, TabUnread
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import key_label, prefix_action, prefix_hint
 from vconsole.tui.screens import HelpScreen
@@ -144,9 +144,21 @@ class MainScreen(Screen[None]):
             self.set_status(self.idle_status)
 
     def on_broker_lost(self, message: BrokerLost) -> None:
-        """Say so; the tabs keep what they showed."""
-        self.set_status(f"disconnected: {message.reason}")
-        self.notify(message.reason, title="broker lost", severity="error", timeout=30)
+        """Say so until the broker is back (a prefix key must not bring "connected" back); tabs keep what they showed."""
+        if message.reconnecting:
+            self.idle_status = "broker lost, reconnecting… · keys typed now are not sent"
+            self.notify(f"{message.reason}; reconnecting…", title="broker lost", severity="error", timeout=10,
+                        markup=False)
+        else:
+            self.idle_status = f"disconnected: {message.reason} · {key_label(self.prefix)} q quits"
+            self.notify(message.reason, title="broker lost", severity="error", timeout=30, markup=False)
+        if not self.prefix_pending:
+            self.set_status(self.idle_status)
+
+    def on_broker_back(self, message: BrokerBack) -> None:
+        """Connected again: the status line says so; each tab says what it missed as it resumes."""
+        self.link_up()
+        self.notify("connected to the broker again", title="reconnected", timeout=5)
 
     def on_fleet_listed(self, message: FleetListed) -> None:
         """Sidebar badges from a fresh listing (plus what open tabs received unseen)."""
@@ -245,8 +257,8 @@ class MainScreen(Screen[None]):
             await self.close_pane(existing)
             self.notify(f"{existing.title}: the spy tab is now read-write (keys are sent)")
         link = self.vconsole.link
-        if link is None:
-            self.notify("not connected to the broker yet", severity="warning")
+        if link is None or not link.connected:
+            self.notify("not connected to the broker", severity="warning")
             return
         pane = ConsolePane(ref, read_only, self.vconsole.terminal_palette, link)
         await self.query_one(TabbedContent).add_pane(pane)

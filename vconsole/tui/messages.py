@@ -30,9 +30,15 @@ class FleetListed(Message, bubble=False):
 
 @dataclass
 class BrokerLost(Message, bubble=False):
-    """The connection to the broker is gone."""
+    """The connection to the broker is gone; ``reconnecting``: the link is trying to get it back."""
 
     reason: str
+    reconnecting: bool
+
+
+@dataclass
+class BrokerBack(Message, bubble=False):
+    """The broker answers again after a loss; the tabs are being resumed."""
 
 
 @dataclass
@@ -61,6 +67,21 @@ class ConsoleStateChanged(Message, bubble=False):
 
     state: str
     reason: str
+
+
+@dataclass
+class ConsoleLinkLost(Message, bubble=False):
+    """A pane's console is not attached while the broker is away (``reason``: what its status line says)."""
+
+    reason: str
+
+
+@dataclass
+class ConsoleResumed(Message, bubble=False):
+    """A pane's console is attached again after a broker loss: its state, and what the loss cost."""
+
+    state: str
+    notice: str
 
 
 @dataclass

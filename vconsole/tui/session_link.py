@@ -8,18 +8,33 @@ newest TAIL_LIMIT of them) and counted by offset, so its badge says how much
 the guest wrote. When it is shown, or when a visible tab falls far behind a
 flood, only the newest screenful is parsed: the broker keeps the history, and
 a screen needs only its tail.
+
+While the broker is away, keys are refused out loud (a notice with how many
+bytes were not sent, at most once a second) and never sent later; when the
+link re-attaches the console, it resumes from the offset its output reached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.widget import Widget
 
+from vconsole.domain import AttachMode, SessionKey, Target
+from vconsole.protocol import AttachReply, RestoreRequest
+from vconsole.reconnect import Resumed, ResumeFailed
 from vconsole.term.queries import QueryFilter
-from vconsole.tui.messages import ConsoleMissed, ConsoleStateChanged, ConsoleUnread, OutputWaiting
+from vconsole.tui.messages import (
+    ConsoleLinkLost,
+    ConsoleMissed,
+    ConsoleResumed,
+    ConsoleStateChanged,
+    ConsoleUnread,
+    OutputWaiting,
+)
 
 if TYPE_CHECKING:
     from vconsole.tui.broker_link import BrokerLink
@@ -39,6 +54,7 @@ BADGE_INTERVAL = 1.0
 # reads). Anything else goes through the tail, so a flood is parsed a screenful at a time.
 FEED_AT_ONCE = 1024
 QUIET = 0.002  # seconds without output before a console counts as quiet
+REFUSED_NOTICE_EVERY = 1.0  # seconds between "typed bytes were not sent" notices while disconnected
 
 
 class OutputTail:
@@ -113,6 +129,8 @@ class SessionLink:
         self.broker = broker
         self.client = broker.client
         self.session = ref.session
+        self.key = SessionKey.parse(ref.session)
+        self.target = Target(ref.guest_id, ref.provider, ref.console)
         self.guest_id = ref.guest_id
         self.console = ref.console
         self.read_only = read_only
@@ -126,6 +144,8 @@ class SessionLink:
         self._received_at = float("-inf")  # when output last came
         self._badge_at = float("-inf")  # when the pane last heard of unread bytes
         self._badge_later: asyncio.TimerHandle | None = None
+        self.refused = 0  # typed bytes not sent since the last notice
+        self._refused_told = float("-inf")
 
     @property
     def visible(self) -> bool:
@@ -176,6 +196,21 @@ class SessionLink:
         """The console changed state."""
         self.pane.post_message(ConsoleStateChanged(state, reason))
 
+    def link_lost(self, reason: str) -> None:
+        """The broker is away: the tab says so until it is resumed."""
+        self.pane.post_message(ConsoleLinkLost(reason))
+
+    def resumed(self, event: Resumed | ResumeFailed) -> None:
+        """Attached again from our offset (or refused): the tab says what the loss cost."""
+        self.tell_refused(force=True)
+        if isinstance(event, ResumeFailed):
+            self.pane.post_message(ConsoleStateChanged(event.code, event.message))
+            return
+        if event.history_restarted:  # offsets count in the new history from here on
+            self.end = event.reply.offset
+            self.seen = self.end
+        self.pane.post_message(ConsoleResumed(str(event.reply.state), event.describe()))
+
     def _tell_unread(self) -> None:
         """A ConsoleUnread now, or once BADGE_INTERVAL has passed since the last one."""
         if self._badge_later is not None:
@@ -207,17 +242,15 @@ class SessionLink:
 
     # --- to the broker ------------------------------------------------------
 
-    async def attach(self, tail_lines: int) -> dict[str, Any]:
+    async def attach(self, tail_lines: int) -> AttachReply:
         """Attach to the console; the reply says its state and where its replay starts."""
-        reply = await self.client.request(
-            "attach", target=self.guest_id, console=self.console,
-            mode="ro" if self.read_only else "rw", tail_lines=tail_lines,
-        )
+        mode = AttachMode.RO if self.read_only else AttachMode.RW
+        # Its events come to this link already (BrokerLink.open_session): none need wait a turn.
+        reply = await self.client.attach(self.target, mode, tail_lines=tail_lines, ready=True)
         # The replay (up to the history's end then) is old output: not unread. Some of it
         # may have been received already, in the same read as the reply.
-        known = int(reply.get("end", 0))
-        self.end = max(self.end, known)
-        self.seen = max(self.seen, known)
+        self.end = max(self.end, reply.end)
+        self.seen = max(self.seen, reply.end)
         return reply
 
     def detach(self) -> None:
@@ -226,28 +259,34 @@ class SessionLink:
             self._badge_later.cancel()
             self._badge_later = None
         self.broker.forget(self)
-        self.client.send_nowait("detach", session=self.session)
+        self.client.detach_nowait(self.key)
 
     def send_input(self, data: bytes) -> None:
-        """Keystrokes for the guest; a read-only tab sends nothing."""
-        if not self.read_only:
-            self.client.send_nowait("input", session=self.session, data=data)
+        """Keystrokes for the guest; a read-only tab sends nothing, a disconnected one refuses them out loud."""
+        if not self.read_only and not self.client.input_nowait(self.key, data):
+            self.refused += len(data)
+            self.tell_refused()
+
+    def tell_refused(self, force: bool = False) -> None:
+        """Say how many typed bytes were not sent (at most once every REFUSED_NOTICE_EVERY seconds)."""
+        now = time.monotonic()
+        if self.refused and (force or now - self._refused_told >= REFUSED_NOTICE_EVERY):
+            self.pane.notify(f"not connected: {self.refused} typed bytes were not sent",
+                             title="broker lost", severity="warning", timeout=3, markup=False)
+            self.refused = 0
+            self._refused_told = now
 
     def resize(self, cols: int, rows: int) -> None:
-        """Our terminal size for the guest; a read-only tab leaves the size to others."""
+        """Our terminal size for the guest (kept for re-attaching); a read-only tab leaves the size to others."""
         if not self.read_only:
-            self.client.send_nowait("resize", session=self.session, cols=cols, rows=rows)
+            self.client.resize_nowait(self.key, cols, rows)
 
     async def snapshot(self, path: str) -> int:
         """Snapshot this console into ``path``; returns the file's size."""
-        reply = await self.client.request(
-            "snapshot", path=path, targets=[{"target": self.guest_id, "console": self.console}]
-        )
-        return int(reply["size"])
+        reply = await self.broker.live().snapshot([self.target], path)
+        return reply.size
 
     async def restore(self, path: str) -> int:
         """Restore the snapshot file at ``path`` into this console; returns the ring bytes restored."""
-        reply = await self.client.request(
-            "restore", path=path, into={"target": self.guest_id, "console": self.console}
-        )
-        return int(reply.get("ring_bytes", 0))
+        reply = await self.broker.live().restore(RestoreRequest(path=path, into=self.target))
+        return reply.ring_bytes
