@@ -19,9 +19,12 @@ from vconsole.protocol import (
     Hello,
     HelloReply,
     Input,
+    Pause,
     Resize,
     RestoreReply,
     RestoreRequest,
+    Resume,
+    ResumeReply,
     SnapshotReply,
     SnapshotRequest,
 )
@@ -193,13 +196,15 @@ class Client:
         tail_lines: int | None = None,
         created: float | None = None,
         size: tuple[int, int] | None = None,
+        paused: bool = False,
     ) -> AttachReply:
         """Attach to a console; output replays from ``start``, the last lines, or from now.
 
         ``created`` names the history ``start`` counts in (an earlier reply's
-        ``created``); ``size`` is our window (cols, rows) for the size rule.
+        ``created``); ``size`` is our window (cols, rows) for the size rule;
+        ``paused``: no output until ``resume``.
         """
-        request = Attach(target, mode, start, tail_lines, created, size)
+        request = Attach(target, mode, start, tail_lines, created, size, paused)
         return _parsed(AttachReply.from_wire, await self.request(Op.ATTACH, **request.fields()))
 
     async def input(self, session: SessionKey, data: bytes) -> int:
@@ -222,6 +227,17 @@ class Client:
     def detach_nowait(self, session: SessionKey) -> None:
         """Detach without waiting."""
         self.send_nowait(Op.DETACH, **Detach(session).fields())
+
+    def pause_nowait(self, session: SessionKey) -> None:
+        """Stop the session's output coming to us (the attachment and its cursor stay), without waiting."""
+        self.send_nowait(Op.PAUSE, **Pause(session).fields())
+
+    async def resume(
+        self, session: SessionKey, *, start: int | None = None, tail_lines: int | None = None
+    ) -> ResumeReply:
+        """Output of a paused session again, from the cursor moved forward to ``start`` or the last lines."""
+        reply = await self.request(Op.RESUME, **Resume(session, start, tail_lines).fields())
+        return _parsed(ResumeReply.from_wire, reply)
 
     async def start(self, guest: Target) -> None:
         """Start a guest; returns once the provider has."""

@@ -134,9 +134,12 @@ class Attach:
     tail_lines: int | None = None
     created: float | None = None
     size: tuple[int, int] | None = None
+    paused: bool = False  # attach paused (see Pause): a resuming client whose tab is hidden
 
     def fields(self) -> Message:
         out: Message = {**target_fields(self.target), "mode": self.mode}
+        if self.paused:
+            out["paused"] = True
         if self.start is not None:
             out["from"] = self.start
         if self.tail_lines is not None:
@@ -154,7 +157,8 @@ class Attach:
         start = field_opt_int(msg, "from", lo=0, hi=MAX_OFFSET)
         tail = field_opt_int(msg, "tail_lines", lo=0, hi=100_000)
         size = None if msg.get("cols") is None and msg.get("rows") is None else window_size(msg)
-        return cls(target, mode, start, tail, created_field(msg), size)
+        paused = field_bool(msg, "paused", default=False)
+        return cls(target, mode, start, tail, created_field(msg), size, paused)
 
 
 @dataclass(slots=True)
@@ -206,6 +210,49 @@ class Detach:
     @classmethod
     def parse(cls, msg: Message) -> Detach:
         return cls(session_field(msg))
+
+
+@dataclass(slots=True)
+class Pause:
+    """Stop sending a session's output to this client; the attachment and its cursor stay."""
+
+    session: SessionKey
+
+    def fields(self) -> Message:
+        return {"session": self.session.text}
+
+    @classmethod
+    def parse(cls, msg: Message) -> Pause:
+        return cls(session_field(msg))
+
+
+@dataclass(slots=True)
+class Resume:
+    """Send a paused session's output again, from the cursor moved forward to ``start`` or the last lines.
+
+    The cursor never moves back: a ``start`` (``from`` on the wire) or a tail
+    behind it keeps it where it is.
+    """
+
+    session: SessionKey
+    start: int | None = None  # "from" on the wire
+    tail_lines: int | None = None
+
+    def fields(self) -> Message:
+        out: Message = {"session": self.session.text}
+        if self.start is not None:
+            out["from"] = self.start
+        if self.tail_lines is not None:
+            out["tail_lines"] = self.tail_lines
+        return out
+
+    @classmethod
+    def parse(cls, msg: Message) -> Resume:
+        start = field_opt_int(msg, "from", lo=0, hi=MAX_OFFSET)
+        tail = field_opt_int(msg, "tail_lines", lo=0, hi=100_000)
+        if start is not None and tail is not None:
+            raise ProtocolError("bad_request", "give 'from' or 'tail_lines', not both")
+        return cls(session_field(msg), start, tail)
 
 
 @dataclass(slots=True)
@@ -324,6 +371,26 @@ class AttachReply:
             [Mark.from_wire(m) for m in reply.get("marks", [])],
             None if created is None else float(created),
         )
+
+
+@dataclass(slots=True)
+class ResumeReply:
+    """Where a resumed session's output continues: the cursor, the history bounds, what was passed over."""
+
+    offset: int  # the next output event starts here
+    start: int
+    end: int
+    skipped: int  # bytes the cursor moved over without sending them (the client asked to)
+    missed: int  # bytes asked for that the history no longer holds
+
+    def fields(self) -> Message:
+        return {"offset": self.offset, "start": self.start, "end": self.end,
+                "skipped": self.skipped, "missed": self.missed}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> ResumeReply:
+        return cls(int(reply["offset"]), int(reply["start"]), int(reply["end"]),
+                   int(reply["skipped"]), int(reply["missed"]))
 
 
 @dataclass(slots=True)

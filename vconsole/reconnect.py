@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.domain import AttachMode, SessionKey, Target
-from vconsole.protocol import AttachReply
+from vconsole.protocol import AttachReply, ResumeReply
 from vconsole.wire import Message
 
 
@@ -116,6 +116,7 @@ class HeldSession:
     created: float | None  # which history ``offset`` counts in
     lost: int
     size: tuple[int, int] | None = None
+    paused: bool = False  # no output wanted (a hidden tab): re-attached paused too
     # Its events, kept back while it is being attached: they are delivered (and
     # move ``offset``) after the reply is dealt with.
     held: list[Message] | None = None
@@ -228,6 +229,33 @@ class ReconnectingClient:
         if client is not None:
             await client.detach(session)
 
+    def pause_nowait(self, session: SessionKey) -> None:
+        """Ask for none of the session's output (kept across reconnects) until ``resume``."""
+        held = self.sessions.get(session.text)
+        if held is not None:
+            held.paused = True
+        client = self.client
+        if client is not None:
+            client.pause_nowait(session)
+
+    async def resume(self, session: SessionKey, *, tail_lines: int | None = None) -> ResumeReply | None:
+        """The session's output again, from where it paused or the start of its last lines if later.
+
+        None while disconnected: the reconnect then attaches it unpaused from
+        its offset. ConnectionError or RequestFailed as ``Client.resume``.
+        """
+        held = self.sessions.get(session.text)
+        if held is not None:
+            held.paused = False
+        client = self.client
+        if client is None:
+            return None
+        reply = await client.resume(session, tail_lines=tail_lines)
+        if held is not None:
+            # Output the reply let through may be dispatched already and moved the offset on.
+            held.offset = max(held.offset, reply.offset)
+        return reply
+
     def input_nowait(self, session: SessionKey, data: bytes) -> bool:
         """Send keys if the session is attached now; False (nothing sent, nothing queued) if not."""
         client = self.client
@@ -313,7 +341,8 @@ class ReconnectingClient:
             held.held = []
             try:
                 reply = await client.attach(
-                    held.key.target, held.mode, start=held.offset, created=held.created, size=held.size
+                    held.key.target, held.mode, start=held.offset, created=held.created, size=held.size,
+                    paused=held.paused,
                 )
             except RequestFailed as exc:
                 self.sessions.pop(held.key.text, None)

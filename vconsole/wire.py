@@ -35,6 +35,8 @@ class Op(StrEnum):
     INPUT = "input"
     RESIZE = "resize"
     DETACH = "detach"
+    PAUSE = "pause"
+    RESUME = "resume"
     START = "start"
     STOP = "stop"
     SNAPSHOT = "snapshot"

@@ -1,4 +1,7 @@
-"""A hidden tab parses nothing and counts what its guest wrote; shown, it shows the newest screen; an idle TUI asks nothing."""
+"""A hidden tab is sent no output, parses nothing and counts what its guest wrote; shown, it shows the newest screen.
+
+An idle TUI asks nothing.
+"""
 
 from __future__ import annotations
 
@@ -78,13 +81,24 @@ async def test_a_hidden_tab_parses_nothing_counts_the_guest_bytes_and_shows_the_
     assert tabs.active != web.id
     parsed: list[int] = []
     web.view.term.feed = counting(web.view.term.feed, parsed)  # type: ignore[method-assign]
+    received: list[int] = []
+    receive = web.link.receive
+
+    def counted(offset: int, data: bytes, answer: bool = False) -> None:
+        received.append(len(data))
+        receive(offset, data, answer)
+
+    web.link.receive = counted  # type: ignore[method-assign]
 
     await until_quiet(lab_host, "web", at_least=len("\r\n".join(str(i) for i in range(1, LAST + 1))))
     await pilot.pause(0.3)  # the last of it reaches the TUI
     assert parsed == [], f"the hidden tab parsed {sum(parsed)} bytes"
-    # The badge counts what the guest wrote while the tab was hidden, not what the tab kept.
+    # The broker sent the hidden tab (almost) none of the flood: it was paused.
+    assert web.link.paused and sum(received) < 64 * 1024, f"the hidden tab was sent {sum(received)} bytes"
+    # The badge counts what the guest wrote while the tab was hidden, from the broker's
+    # once-a-second report of the console's end.
     end = await history_end(lab_host, "web")
-    assert web.unread == end - web.link.seen
+    await until(pilot, lambda: web.unread == end - web.link.seen, "the badge to count to the history's end")
     assert web.unread > len("\r\n".join(str(i) for i in range(1, LAST + 1)))
     assert len(web.link.tail) < web.unread // 10
     await until(pilot, lambda: str(tabs.get_tab(web.id or "").label) == f"web:vtty0 +{human(web.unread)}",
@@ -99,6 +113,24 @@ async def test_a_hidden_tab_parses_nothing_counts_the_guest_bytes_and_shows_the_
     numbers = rows[:at][-10:]
     assert numbers == [str(i) for i in range(LAST - 9, LAST + 1)], rows
     assert web.unread == 0 and str(tabs.get_tab(web.id or "").label) == "web:vtty0"
+    assert not web.link.paused
+
+
+async def test_a_quiet_tab_hidden_and_shown_again_replays_nothing(
+    app_pilot: tuple[VConsoleApp, Pilot[Any]],
+) -> None:
+    app, pilot = app_pilot
+    tabs = app.query_one(TabbedContent)
+    web = await open_console(app, pilot, "lab:101:vtty0")
+    web.link.send_input(b"echo one-line\r")
+    await until(pilot, lambda: screen_of(app).count("one-line") == 2, "the echo and its output")
+    before = web.view.term.screen_text()
+    await open_console(app, pilot, "lab:102:vtty0")
+    await until(pilot, lambda: web.link.paused, "the hidden tab to pause")
+    await pilot.press("ctrl+right_square_bracket", "1")
+    await until(pilot, lambda: tabs.active == web.id and not web.link.paused, "the web tab to show")
+    await pilot.pause(0.5)  # a replay, if there were one, would be here by now
+    assert web.view.term.screen_text() == before, "shown again, the tab replayed lines it had shown"
 
 
 async def test_an_idle_tui_asks_the_broker_nothing(app_pilot: tuple[VConsoleApp, Pilot[Any]]) -> None:

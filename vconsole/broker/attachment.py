@@ -49,6 +49,8 @@ class Attachment:
         self.missed = 0
         self.size: tuple[int, int] | None = None  # (cols, rows) the client reported
         self.active = 0  # when the client last typed, resized or attached with a size
+        # The client asked for no output (a tab nobody sees); the cursor waits (see resume).
+        self.held = False
         # Output from here on is live; before it, a replay: never marked for answering.
         self.live_from = session.history.end
 
@@ -63,6 +65,8 @@ class Attachment:
 
     def pump(self) -> None:
         """Send whatever the client has not had yet, as far as its socket allows."""
+        if self.held:
+            return
         history = self.session.history
         key = self.session.key.text  # made once: it names every output event
         if self.cursor < history.start:
@@ -84,6 +88,27 @@ class Attachment:
             self.cursor += len(data)
         self.session.sent(self.cursor)
 
+    def resume(self, start: int | None, tail_lines: int | None) -> tuple[int, int]:
+        """Send output again, the cursor moved forward to ``start`` or the last lines; (skipped, missed).
+
+        The cursor never moves back. ``missed`` counts the bytes from where
+        output was asked to resume that the history no longer holds; what was
+        passed over on purpose is ``skipped``. All of it up to the history's
+        end now is a replay: its queries were asked while nobody looked.
+        """
+        history = self.session.history
+        if start is None:
+            start = history.tail_offset(tail_lines) if tail_lines is not None else self.cursor
+        wanted = max(self.cursor, start)
+        cursor = max(min(wanted, history.end), history.start)
+        skipped = max(0, cursor - self.cursor)
+        missed = max(0, history.start - wanted)
+        self.cursor = cursor
+        self.missed += missed
+        self.live_from = max(self.live_from, history.end)
+        self.held = False
+        return skipped, missed
+
     def describe(self) -> Message:
         """This client as ``list`` reports it."""
         return {
@@ -92,4 +117,5 @@ class Attachment:
             "cursor": self.cursor,
             "unread": self.session.history.end - self.cursor,
             "missed": self.missed,
+            "paused": self.held,
         }

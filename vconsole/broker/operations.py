@@ -36,7 +36,10 @@ from vconsole.protocol import (
     HelloReply,
     Input,
     NoFields,
+    Pause,
     Resize,
+    Resume,
+    ResumeReply,
 )
 from vconsole.providers.base import ProviderError
 from vconsole.wire import (
@@ -99,6 +102,7 @@ def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
         # without saving it): replay all it holds; the reply's ``created`` says so.
         start = session.history.start
     attachment = conn.attach(session, req.mode, start, req.tail_lines)
+    attachment.held = req.paused
     if req.size is not None and not attachment.read_only:
         session.client_size(attachment, *req.size)
     history = session.history
@@ -152,6 +156,23 @@ def detach(conn: ClientConnection, rid: RequestId, req: Detach) -> Reply:
     """The client leaves a session; the broker keeps it."""
     conn.detach(conn.attachment(req.session))
     return ok_reply(rid)
+
+
+def pause(conn: ClientConnection, rid: RequestId, req: Pause) -> Reply:
+    """Send the client none of a session's output until it resumes (its tab is hidden); the cursor stays."""
+    conn.attachment(req.session).held = True
+    return ok_reply(rid)
+
+
+def resume(conn: ClientConnection, rid: RequestId, req: Resume) -> Reply:
+    """Send a paused session's output again, from its cursor moved forward as asked."""
+    attachment = conn.attachment(req.session)
+    skipped, missed = attachment.resume(req.start, req.tail_lines)
+    history = attachment.session.history
+    reply = ResumeReply(attachment.cursor, history.start, history.end, skipped, missed)
+    # Output after the reply, so the client knows where it starts first.
+    asyncio.get_running_loop().call_soon(attachment.pump)
+    return ok_reply(rid, **reply.fields())
 
 
 def _guest_command(conn: ClientConnection, rid: RequestId, req: GuestCommand, start: bool) -> Reply:
@@ -265,6 +286,8 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.INPUT: Operation(Input.parse, send_input),
     Op.RESIZE: Operation(Resize.parse, resize),
     Op.DETACH: Operation(Detach.parse, detach),
+    Op.PAUSE: Operation(Pause.parse, pause),
+    Op.RESUME: Operation(Resume.parse, resume),
     Op.START: Operation(GuestCommand.parse, start),
     Op.STOP: Operation(GuestCommand.parse, stop),
     Op.SHUTDOWN: Operation(NoFields.parse, shutdown),

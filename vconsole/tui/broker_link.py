@@ -149,6 +149,10 @@ class BrokerLink:
         if where is None:
             self._later_relist()
             return
+        link = self._sessions.get(str(console.get("session")))
+        end = console.get("end")
+        if link is not None and isinstance(end, int):
+            link.grew(end)  # a hidden tab's badge
         consoles, index = where
         if consoles[index].get("state") != console.get("state"):
             self._later_relist()  # a guest may have started or stopped: its own state is in the listing

@@ -109,9 +109,13 @@ class ConsolePane(TabPane):
         A hidden tab parses nothing; shown, it parses the newest screenful of
         what came meanwhile (or all of it, when that is little).
         """
-        self.link.shown()
+        self.link.shown(self.view.term.rows)
         self.relabel()
         self._feed_waiting()
+
+    def hidden(self) -> None:
+        """Another tab is the visible one: the broker stops sending this one output."""
+        self.link.hide()
 
     @property
     def unread(self) -> int:

@@ -224,8 +224,11 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """A tab became visible: it has no unread output any more, and parses again."""
+        """A tab became visible: it has no unread output any more, and parses again; the others pause."""
         pane = event.pane
+        for other in self.panes():
+            if other is not pane:
+                other.hidden()  # no output for a tab nobody sees
         if isinstance(pane, ConsolePane):
             pane.shown()
             pane.view.focus()

@@ -3,11 +3,15 @@
 Keys and size go out through it; output comes in to its tail buffer, and the
 pane feeds the tail to its terminal, only while the tab is visible.
 
-A tab that nobody sees parses nothing: its output is kept as raw bytes (the
-newest TAIL_LIMIT of them) and counted by offset, so its badge says how much
-the guest wrote. When it is shown, or when a visible tab falls far behind a
-flood, only the newest screenful is parsed: the broker keeps the history, and
-a screen needs only its tail.
+A tab that nobody sees is not even sent its output: the link pauses the
+attachment (``pause``), and the badge counts the guest's bytes from the end
+offsets the broker reports to watchers once a second. What came before the
+pause took effect is kept as raw bytes (the newest TAIL_LIMIT of them),
+unparsed. When the tab is shown, it resumes from the start of the newest
+screenful (``resume`` with ``tail_lines``), a replay whose queries are never
+answered; when a visible tab falls far behind a flood, only the newest
+screenful is parsed: the broker keeps the history, and a screen needs only
+its tail.
 
 While the broker is away, keys are refused out loud (a notice with how many
 bytes were not sent, at most once a second) and never sent later; when the
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from textual.widget import Widget
 
+from vconsole.client import RequestFailed
 from vconsole.domain import AttachMode, SessionKey, Target
 from vconsole.protocol import AttachReply, RestoreRequest
 from vconsole.reconnect import Resumed, ResumeFailed
@@ -146,6 +151,8 @@ class SessionLink:
         self._badge_later: asyncio.TimerHandle | None = None
         self.refused = 0  # typed bytes not sent since the last notice
         self._refused_told = float("-inf")
+        self.paused = False  # we asked the broker to send no output (hidden)
+        self._resuming: set[asyncio.Task[None]] = set()
 
     @property
     def visible(self) -> bool:
@@ -167,9 +174,10 @@ class SessionLink:
         client (``answer``), in a visible read-write tab. A replay or a hidden
         tab never types an answer into the guest (docs/protocol.md).
         """
-        self.end = offset + len(data)
+        self.end = max(self.end, offset + len(data))
         data = self.queries.feed(data, answer=answer and not self.read_only and self.visible)
         if not self.visible:
+            self.hide()  # hidden by a way the screen did not tell us of
             self.tail.push(data)
             self._tell_unread()
             return
@@ -191,6 +199,12 @@ class SessionLink:
         if self.visible:
             self.seen = self.end
         self.pane.post_message(ConsoleMissed(count))
+
+    def grew(self, end: int) -> None:
+        """The broker reports the console's history end (to watchers): a paused tab's badge counts from it."""
+        if not self.visible and end > self.end:
+            self.end = end
+            self._tell_unread()
 
     def state_changed(self, state: str, reason: str) -> None:
         """The console changed state."""
@@ -229,9 +243,34 @@ class SessionLink:
 
     # --- to the terminal ----------------------------------------------------
 
-    def shown(self) -> None:
-        """The tab became visible: what the guest wrote meanwhile counts as seen."""
+    def shown(self, rows: int) -> None:
+        """The tab became visible: what the guest wrote meanwhile counts as seen; output comes again.
+
+        Output resumes where it paused, or at the start of the newest ``rows``
+        lines when the guest wrote more meanwhile: a screenful rebuilds the screen.
+        """
         self.seen = self.end
+        if self.paused:
+            self.paused = False
+            task = asyncio.create_task(self._resume(rows))
+            self._resuming.add(task)
+            task.add_done_callback(self._resuming.discard)
+
+    async def _resume(self, rows: int) -> None:
+        try:
+            reply = await self.client.resume(self.key, tail_lines=rows)
+        except (RequestFailed, ConnectionError):
+            return  # not attached now: a re-attach (reconnect) sends its output unpaused
+        if reply is not None:
+            self.end = max(self.end, reply.end)
+            if self.visible:
+                self.seen = self.end
+
+    def hide(self) -> None:
+        """The tab is hidden: the broker sends it no output until it is shown (its cursor waits)."""
+        if not self.paused:
+            self.paused = True
+            self.client.pause_nowait(self.key)
 
     def take(self, keep_lines: int) -> tuple[bytes, int]:
         """What the pane should feed now (see OutputTail.take); nothing while hidden."""
@@ -258,6 +297,8 @@ class SessionLink:
         if self._badge_later is not None:
             self._badge_later.cancel()
             self._badge_later = None
+        for task in self._resuming:
+            task.cancel()
         self.broker.forget(self)
         self.client.detach_nowait(self.key)
 
