@@ -13,20 +13,22 @@ from vconsole.detached import socket_answers, start_detached, wait_for_socket
 from vconsole.domain import AttachMode, SessionKey, Target
 from vconsole.protocol import (
     Attach,
-    AttachReply,
     Detach,
     GuestCommand,
     Hello,
-    HelloReply,
     Input,
     Pause,
     Resize,
-    RestoreReply,
     RestoreRequest,
     Resume,
+    SnapshotRequest,
+)
+from vconsole.protocol_replies import (
+    AttachReply,
+    HelloReply,
+    RestoreReply,
     ResumeReply,
     SnapshotReply,
-    SnapshotRequest,
 )
 from vconsole.runtime_paths import RuntimePaths, default_runtime_dir, ensure_private_dir
 from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode

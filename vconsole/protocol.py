@@ -1,4 +1,4 @@
-"""The client protocol's requests and replies as typed values (docs/protocol.md).
+"""The client protocol's requests as typed values (docs/protocol.md); replies: protocol_replies.py.
 
 One definition of each operation's fields for both ends: the client builds
 a request and sends its ``fields()``; the broker's operations table rebuilds
@@ -12,22 +12,18 @@ not frozen, which makes one three times cheaper to build.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vconsole.domain import (
     MAX_WINDOW,
     AttachMode,
-    ConsoleState,
-    Mark,
     SessionKey,
     Target,
     TargetSyntaxError,
     parse_target,
 )
 from vconsole.wire import (
-    MAX_FRAME,
     PROTOCOL_VERSION,
     Message,
     ProtocolError,
@@ -306,158 +302,3 @@ class RestoreRequest:
         if self.into is not None:
             out["into"] = target_fields(self.into)
         return out
-
-
-# --- replies ---------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class HelloReply:
-    """The broker's answer to ``hello``."""
-
-    version: int
-    pid: int
-    max_frame: int = MAX_FRAME
-    # The providers the broker runs (lab, lxc, ...); a broker that does not say sends none.
-    providers: tuple[str, ...] = ()
-
-    def fields(self) -> Message:
-        return {"version": self.version, "pid": self.pid, "max_frame": self.max_frame,
-                "providers": list(self.providers)}
-
-    @classmethod
-    def from_wire(cls, reply: Message) -> HelloReply:
-        providers = reply.get("providers", [])
-        if not isinstance(providers, list):
-            raise TypeError("providers")
-        return cls(int(reply["version"]), int(reply["pid"]), int(reply["max_frame"]),
-                   tuple(str(p) for p in providers))
-
-
-@dataclass(slots=True)
-class AttachReply:
-    """Where an attachment starts: its session, state and history bounds."""
-
-    session: SessionKey
-    guest: str
-    console: str
-    state: ConsoleState
-    mode: AttachMode
-    offset: int  # where replay starts
-    start: int
-    end: int
-    missed: int  # bytes asked for that the history no longer holds
-    lost: int
-    marks: list[Mark] = field(default_factory=list)
-    # When this history began: the same value after a broker restart means the
-    # same history (saved and restored), so offsets in it still count.
-    created: float | None = None
-
-    def fields(self) -> Message:
-        return {
-            "session": self.session, "guest": self.guest, "console": self.console,
-            "state": self.state, "mode": self.mode, "offset": self.offset, "start": self.start,
-            "end": self.end, "missed": self.missed, "lost": self.lost, "marks": list(self.marks),
-            "created": self.created,
-        }
-
-    @classmethod
-    def from_wire(cls, reply: Message) -> AttachReply:
-        created = reply.get("created")
-        return cls(
-            SessionKey.parse(reply["session"]), str(reply["guest"]), str(reply["console"]),
-            ConsoleState(reply["state"]), AttachMode(reply["mode"]), int(reply["offset"]),
-            int(reply["start"]), int(reply["end"]), int(reply["missed"]), int(reply["lost"]),
-            [Mark.from_wire(m) for m in reply.get("marks", [])],
-            None if created is None else float(created),
-        )
-
-
-@dataclass(slots=True)
-class ResumeReply:
-    """Where a resumed session's output continues: the cursor, the history bounds, what was passed over."""
-
-    offset: int  # the next output event starts here
-    start: int
-    end: int
-    skipped: int  # bytes the cursor moved over without sending them (the client asked to)
-    missed: int  # bytes asked for that the history no longer holds
-
-    def fields(self) -> Message:
-        return {"offset": self.offset, "start": self.start, "end": self.end,
-                "skipped": self.skipped, "missed": self.missed}
-
-    @classmethod
-    def from_wire(cls, reply: Message) -> ResumeReply:
-        return cls(int(reply["offset"]), int(reply["start"]), int(reply["end"]),
-                   int(reply["skipped"]), int(reply["missed"]))
-
-
-@dataclass(slots=True)
-class SnapshotReply:
-    """What a snapshot holds, and where it went (or the file's bytes, inline)."""
-
-    records: int
-    size: int
-    sessions: list[SessionKey]
-    path: str | None = None
-    data: bytes | None = None
-    not_captured: list[NotCaptured] = field(default_factory=list)
-
-    @classmethod
-    def from_wire(cls, reply: Message) -> SnapshotReply:
-        return cls(
-            int(reply["records"]), int(reply["size"]),
-            [SessionKey.parse(s) for s in reply.get("sessions", [])],
-            reply.get("path"), reply.get("data"),
-            [NotCaptured.from_wire(m) for m in reply.get("not_captured", []) if isinstance(m, dict)],
-        )
-
-    def summary(self) -> Message:
-        """The reply as ``vconsole snapshot --json`` prints it."""
-        return {
-            "path": self.path, "records": self.records, "size": self.size,
-            "sessions": [k.text for k in self.sessions],
-            "not_captured": [dataclasses.asdict(m) for m in self.not_captured],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NotCaptured:
-    """One thing a snapshot lacks for one console, and why (e.g. ring contents: not supported)."""
-
-    session: str
-    console: str
-    what: str
-    why: str
-    message: str  # the whole line, as `vconsole snapshot` prints it
-
-    @classmethod
-    def from_wire(cls, raw: Message) -> NotCaptured:
-        return cls(*(str(raw.get(k, "")) for k in ("session", "console", "what", "why", "message")))
-
-
-@dataclass(slots=True)
-class RestoreReply:
-    """Which sessions a restore went into, and what it put back beyond histories."""
-
-    restored: list[SessionKey]
-    ring_bytes: int
-    input_bytes: int
-    history_bytes: int = 0  # put in front of the histories
-    held_bytes: int = 0  # already there: the console's own snapshot overlaps its history
-
-    def fields(self) -> Message:
-        return {"restored": list(self.restored), "ring_bytes": self.ring_bytes,
-                "input_bytes": self.input_bytes, "history_bytes": self.history_bytes,
-                "held_bytes": self.held_bytes}
-
-    @classmethod
-    def from_wire(cls, reply: Message) -> RestoreReply:
-        return cls(
-            [SessionKey.parse(s) for s in reply.get("restored", [])],
-            int(reply.get("ring_bytes", 0)),
-            int(reply.get("input_bytes", 0)),
-            int(reply.get("history_bytes", 0)),
-            int(reply.get("held_bytes", 0)),
-        )

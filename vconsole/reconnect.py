@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.domain import AttachMode, SessionKey, Target
-from vconsole.protocol import AttachReply, ResumeReply
+from vconsole.protocol_replies import AttachReply, ResumeReply
 from vconsole.wire import Message
 
 

@@ -29,18 +29,16 @@ from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import ConsoleState
 from vconsole.protocol import (
     Attach,
-    AttachReply,
     Detach,
     GuestCommand,
     Hello,
-    HelloReply,
     Input,
     NoFields,
     Pause,
     Resize,
     Resume,
-    ResumeReply,
 )
+from vconsole.protocol_replies import AttachReply, HelloReply, ResumeReply
 from vconsole.providers.base import ProviderError
 from vconsole.wire import (
     PROTOCOL_VERSION,

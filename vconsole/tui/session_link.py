@@ -29,7 +29,8 @@ from textual.widget import Widget
 
 from vconsole.client import RequestFailed
 from vconsole.domain import AttachMode, SessionKey, Target
-from vconsole.protocol import AttachReply, RestoreRequest
+from vconsole.protocol import RestoreRequest
+from vconsole.protocol_replies import AttachReply
 from vconsole.reconnect import Resumed, ResumeFailed
 from vconsole.term.queries import QueryFilter
 from vconsole.tui.messages import (

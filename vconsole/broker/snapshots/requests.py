@@ -35,7 +35,8 @@ from vconsole.broker.snapshots.capture import (
 from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import Target
-from vconsole.protocol import RestoreReply, target_field
+from vconsole.protocol import target_field
+from vconsole.protocol_replies import RestoreReply
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope
