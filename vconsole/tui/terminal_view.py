@@ -16,6 +16,7 @@ from textual.widget import Widget
 from vconsole.term import Terminal
 from vconsole.term.keys import encode_key, encode_paste
 from vconsole.tui.messages import TerminalResized
+from vconsole.tui.paint_now import paint_now
 from vconsole.tui.palette import TerminalPalette
 
 # A repaint of more than FEW_ROWS rows (a scroll, a redraw) waits until FRAME has passed since
@@ -98,8 +99,8 @@ class TerminalView(Widget, can_focus=True):
         rows.add(cursor[1])
         rows.add(self._last_cursor[1])
         self._last_cursor = cursor
-        regions = [Region(0, y, width, 1) for y in rows if y < self.size.height]
-        if regions:
+        regions = [Region(0, y, width, 1) for y in sorted(rows) if y < self.size.height]
+        if regions and not paint_now(self, regions):
             self.refresh(*regions)
 
     def render_line(self, y: int) -> Strip:
