@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from vconsole.cli.attach import run_attach
@@ -73,13 +73,21 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     if notice is not None:
         sys.stderr.write(f"vconsole: warning: {notice}\n")
     try:
-        yield client
+        with broker_errors():
+            yield client
+    finally:
+        await local.close()
+
+
+@contextlib.contextmanager
+def broker_errors() -> Iterator[None]:
+    """A broker's structured error, or a lost connection, as the command's one-line error."""
+    try:
+        yield
     except RequestFailed as exc:
         raise CliError(exc.message, BY_ERROR_CODE.get(exc.code, EXIT_ERROR)) from None
     except ConnectionError:
         raise CliError("lost the connection to the broker", EXIT_NO_BROKER) from None
-    finally:
-        await local.close()
 
 
 async def cmd_default(args: argparse.Namespace) -> int:
@@ -222,11 +230,8 @@ async def cmd_shutdown(args: argparse.Namespace) -> int:
             raise CliError(str(exc), EXIT_NO_BROKER) from None
         try:
             pid = client.broker_info.pid if client.broker_info is not None else None
-            await client.shutdown()
-        except RequestFailed as exc:
-            raise CliError(exc.message, BY_ERROR_CODE.get(exc.code, EXIT_ERROR)) from None
-        except ConnectionError:
-            raise CliError("lost the connection to the broker", EXIT_NO_BROKER) from None
+            with broker_errors():
+                await client.shutdown()
         finally:
             await client.close()
         # The socket goes last on the broker's way out; an in-process (--no-daemon)
