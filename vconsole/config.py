@@ -77,6 +77,12 @@ class Config:
     # Where the settings came from, for error messages ("config" when built in code).
     source: str = "config"
 
+    def chooses_providers(self) -> bool:
+        """Whether the file says which providers to use (else they follow the host's tools)."""
+        return self.lab_enabled is not None or any(
+            table.get("enabled") is not None for table in self.providers.values()
+        )
+
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
         """Read ``path`` (default: the user's config.toml); a missing file means defaults."""

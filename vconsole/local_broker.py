@@ -50,9 +50,14 @@ def providers_notice(client: Client, environ: dict[str, str] | None = None) -> s
         return None
     env = os.environ if environ is None else environ
     try:
-        asked = wanted(Config.load(), dict(env))
+        config = Config.load()
     except ConfigError:
         return None
+    if not env.get(ENV, "").strip() and not config.chooses_providers():
+        # Nothing here chose: this client would only have guessed from the host's
+        # tools, and a broker started with `--providers lab` was chosen on purpose.
+        return None
+    asked = wanted(config, dict(env))
     if set(asked) == set(info.providers):
         return None
     source = f"{ENV}={env[ENV]}" if env.get(ENV, "").strip() else "this host's configuration"

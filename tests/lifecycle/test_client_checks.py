@@ -97,6 +97,26 @@ def test_ls_header_names_the_providers_and_a_mismatch_is_said(
     lab_host.cli("shutdown")
 
 
+
+def test_a_guess_from_the_host_tools_never_warns_but_an_explicit_config_does(
+    lab_host: LabHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker started with `--providers lab` on a host with LXC: plain commands do not nag."""
+    _fleet(lab_host)
+    monkeypatch.delenv("VCONSOLE_PROVIDERS")
+    fakes = Path(__file__).resolve().parent.parent / "fakes" / "lxc-host"
+    monkeypatch.setenv("PATH", f"{fakes}{os.pathsep}{os.environ['PATH']}")  # lxc-ls is found
+    guessed = lab_host.cli("ls")
+    assert guessed.returncode == 0, guessed.stderr
+    assert "uses providers" not in guessed.stderr, guessed.stderr
+
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "vconsole" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[lab]\nenabled = false\n")  # chosen in the file: lxc only
+    chosen = lab_host.cli("ls")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "uses providers lab" in chosen.stderr and "this host's configuration asks for lxc" in chosen.stderr
+
 @needs_tmux
 def test_tui_says_the_broker_runs_other_providers(lab_host: LabHost) -> None:
     _fleet(lab_host)
