@@ -68,6 +68,10 @@ class ConsoleSession:
         self.size: tuple[int, int] | None = None
         # The attachment whose window gave the console its size (see client_size).
         self.size_owner: Attachment | None = None
+        # active_writer() is asked on every pump of every attachment: it is worked out
+        # again only when a client comes, goes or is active.
+        self._writer: Attachment | None = None
+        self._writer_stale = True
         self._input = bytearray()
         self._writing = False
         self._wake: asyncio.TimerHandle | None = None
@@ -191,6 +195,7 @@ class ConsoleSession:
             if old is self.size_owner:
                 self.size_owner = attachment if not attachment.read_only else None
         self.attachments.add(attachment)
+        self._writer_stale = True
         self._on_state(self)  # the client count changed
         return attachment
 
@@ -202,6 +207,7 @@ class ConsoleSession:
         """
         if attachment in self.attachments:
             self.attachments.discard(attachment)
+            self._writer_stale = True
             if attachment is self.size_owner:
                 self.size_owner = None
                 sized = [a for a in self.attachments if a.size is not None and not a.read_only]
@@ -214,14 +220,22 @@ class ConsoleSession:
     def client_size(self, attachment: Attachment, cols: int, rows: int) -> None:
         """A read-write client's window size, at attach or on resize: the console takes it."""
         attachment.size = (cols, rows)
-        attachment.touch()
+        self._touched(attachment)
         self._size_from(attachment)
 
     def client_typed(self, attachment: Attachment) -> None:
         """A client typed: it is now the latest active one, so the console takes its size."""
-        attachment.touch()
+        self._touched(attachment)
         if attachment is not self.size_owner and attachment.size is not None:
             self._size_from(attachment)
+
+    def _touched(self, attachment: Attachment) -> None:
+        """``attachment`` (read-write) was active just now: the latest active, so the active writer."""
+        attachment.touch()
+        if attachment.read_only:
+            self._writer_stale = True
+        else:
+            self._writer, self._writer_stale = attachment, False
 
     def _size_from(self, attachment: Attachment) -> None:
         self.size_owner = attachment
@@ -321,8 +335,11 @@ class ConsoleSession:
         terminal that answers the terminal queries in live output
         (docs/protocol.md, "Terminal queries").
         """
-        writers = [a for a in self.attachments if not a.read_only]
-        return max(writers, key=lambda a: (a.active, a.id), default=None)
+        if self._writer_stale:
+            writers = [a for a in self.attachments if not a.read_only]
+            self._writer = max(writers, key=lambda a: (a.active, a.id), default=None)
+            self._writer_stale = False
+        return self._writer
 
     @property
     def unread(self) -> int:
