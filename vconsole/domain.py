@@ -55,6 +55,8 @@ class AttachMode(StrEnum):
 
     RW = "rw"
     RO = "ro"
+    # `vconsole log --follow`: read-only, and never counts as reading (unread stays as it was).
+    LOG = "log"
 
 
 class MarkSource(StrEnum):

@@ -57,7 +57,7 @@ class Attachment:
     @property
     def read_only(self) -> bool:
         """Whether this client may only watch."""
-        return self.mode == AttachMode.RO
+        return self.mode != AttachMode.RW
 
     def touch(self) -> None:
         """The client was active just now (for the size rule: the latest active client's size)."""
