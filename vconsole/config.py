@@ -20,7 +20,10 @@ from vconsole.runtime_paths import config_dir
 DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-TABLES = ("broker", "lab", "client", "providers")
+TABLES = ("broker", "lab", "client", "providers", "log")
+DEFAULT_LOG_LIMIT = 16 << 20
+DEFAULT_LOG_TOTAL = 2 << 30
+DEFAULT_LOG_SEGMENT = 1 << 20
 
 
 class ConfigError(Exception):
@@ -48,17 +51,68 @@ def check_keys(
         raise error(f"{where}: {prefix}{key} is not a setting{hint}")
 
 
-def parse_size(value: object, key: str) -> int:
-    """An int, or a string like ``"1MiB"`` / ``"64K"``, as a byte count."""
+def parse_size(value: object, key: str, most: int = 1 << 32) -> int:
+    """An int, or a string like ``"1MiB"`` / ``"64K"``, as a byte count (4 KiB .. ``most``)."""
     if isinstance(value, int) and not isinstance(value, bool):
         size = value
     elif isinstance(value, str) and (m := _SIZE.match(value)):
         size = int(m.group(1)) * _UNITS[(m.group(2) or "")[:1].upper()]
     else:
         raise ConfigError(f"{key}: expected a size like 1048576 or \"1MiB\", got {value!r}")
-    if not 4096 <= size <= 1 << 32:
-        raise ConfigError(f"{key}: size {size} is outside 4 KiB..4 GiB")
+    if not 4096 <= size <= most:
+        raise ConfigError(f"{key}: size {size} is outside 4 KiB..{most >> 30} GiB")
     return size
+
+
+@dataclass
+class LogSettings:
+    """The ``[log]`` table: where console logs go and how much they may keep."""
+
+    enabled: bool = True
+    dir: Path | None = None  # None: vconsole.consolelog.layout.default_log_root(socket)
+    limit: int = DEFAULT_LOG_LIMIT  # per console
+    total_limit: int = DEFAULT_LOG_TOTAL  # the whole directory
+    segment_size: int = DEFAULT_LOG_SEGMENT
+    # Per-console limits by provider name, and by guest (name or provider:id).
+    providers: dict[str, int] = field(default_factory=dict)
+    guests: dict[str, int] = field(default_factory=dict)
+
+    def limit_for(self, provider: str, guest_id: str, guest_name: str) -> int:
+        """The per-console limit of one guest's consoles: guest, then provider, then default."""
+        for name in (f"{provider}:{guest_id}", guest_name, guest_id):
+            if name in self.guests:
+                return self.guests[name]
+        return self.providers.get(provider, self.limit)
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], where: str) -> LogSettings:
+        """Validate a ``[log]`` table."""
+        check_keys(
+            table,
+            ("enabled", "dir", "limit", "total_limit", "segment_size", "providers", "guests"),
+            where,
+            "log.",
+        )
+        out = cls()
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where}: log.enabled must be true or false")
+        out.enabled = enabled
+        if "dir" in table:
+            if not isinstance(table["dir"], str) or not table["dir"]:
+                raise ConfigError(f"{where}: log.dir must be a path")
+            out.dir = Path(table["dir"]).expanduser()
+        if "limit" in table:
+            out.limit = parse_size(table["limit"], f"{where}: log.limit")
+        if "total_limit" in table:
+            out.total_limit = parse_size(table["total_limit"], f"{where}: log.total_limit", 1 << 40)
+        if "segment_size" in table:
+            out.segment_size = parse_size(table["segment_size"], f"{where}: log.segment_size")
+        for name in ("providers", "guests"):
+            sub = _table(table, name, f"{where}: log")
+            sizes = {k: parse_size(v, f"{where}: log.{name}.{k}") for k, v in sub.items()}
+            setattr(out, name, sizes)
+        return out
 
 
 @dataclass
@@ -74,6 +128,7 @@ class Config:
     # [providers.NAME] tables (lxc, openvz, xen), kept as data: the providers know
     # their own settings, so vconsole.providers.detect checks them (config is a leaf).
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    log: LogSettings = field(default_factory=LogSettings)
     # Where the settings came from, for error messages ("config" when built in code).
     source: str = "config"
 
@@ -100,6 +155,8 @@ class Config:
             # Relative to the file that names it, not to whichever directory a daemon runs in.
             cfg.lab_fleet = path.parent / cfg.lab_fleet
             _check_file(cfg.lab_fleet, f"{path}: lab.fleet")
+        if cfg.log.dir is not None:
+            cfg.log.dir = path.parent / cfg.log.dir
         return cfg
 
     @classmethod
@@ -138,6 +195,7 @@ class Config:
             if not isinstance(table, dict):
                 raise ConfigError(f"{where}: [providers.{name}] must be a table")
         cfg.providers = {name: dict(table) for name, table in providers.items()}
+        cfg.log = LogSettings.from_table(_table(raw, "log", where), where)
         return cfg
 
 

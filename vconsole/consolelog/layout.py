@@ -51,6 +51,11 @@ def default_log_root(socket: Path) -> Path:
     return state_dir() / f"log-{digest}"
 
 
+def log_root(socket: Path, configured: Path | None) -> Path:
+    """The log root of the broker on ``socket``: ``[log] dir`` when set, else the default."""
+    return configured if configured is not None else default_log_root(socket)
+
+
 def console_dir(root: Path, key: SessionKey) -> Path:
     """The directory of one console's log."""
     return root / escape_component(key.provider) / escape_component(key.guest_id) / escape_component(key.console)
