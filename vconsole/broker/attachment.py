@@ -27,6 +27,14 @@ class EventSink(Protocol):
     def client_id(self) -> int:
         """The connection's number, for ``list``."""
 
+    @property
+    def peer_uid(self) -> int | None:
+        """The client's uid (SO_PEERCRED), for the log's attach marks."""
+
+    @property
+    def peer_pid(self) -> int | None:
+        """The client's pid (SO_PEERCRED)."""
+
     def send(self, message: Message) -> None:
         """Queue a message to the client without blocking."""
 
@@ -69,13 +77,8 @@ class Attachment:
             return
         history = self.session.history
         key = self.session.key.text  # made once: it names every output event
-        if self.cursor < history.start:
-            gap = history.start - self.cursor
-            self.missed += gap
-            self.sink.send(
-                {"event": "missed", "session": key, "offset": history.start, "count": gap}
-            )
-            self.cursor = history.start
+        if self.cursor < history.start and not self._pump_log(key):
+            return
         # The active writer's terminal answers the queries in live output (docs/protocol.md).
         answer = self.session.active_writer() is self
         while self.cursor < history.end and not self.sink.paused:
@@ -86,7 +89,25 @@ class Attachment:
                 event["answer"] = True
             self.sink.send(event)
             self.cursor += len(data)
-        self.session.sent(self.cursor)
+        if self.mode != AttachMode.LOG:  # a log reader never counts as reading
+            self.session.sent(self.cursor)
+
+    def _pump_log(self, key: str) -> bool:
+        """Replay what is older than the memory history from the log; False if the socket filled."""
+        history = self.session.history
+        while self.cursor < history.start:
+            if self.sink.paused:
+                return False
+            at, data = self.session.read_back(self.cursor, CHUNK)
+            if at > self.cursor:  # neither on disk nor in memory: say exactly how much
+                gap = at - self.cursor
+                self.missed += gap
+                self.sink.send({"event": "missed", "session": key, "offset": at, "count": gap})
+                self.cursor = at
+            if data:
+                self.sink.send({"event": "output", "session": key, "offset": self.cursor, "data": data})
+                self.cursor += len(data)
+        return True
 
     def resume(self, start: int | None, tail_lines: int | None) -> tuple[int, int]:
         """Send output again, the cursor moved forward to ``start`` or the last lines; (skipped, missed).
@@ -100,9 +121,10 @@ class Attachment:
         if start is None:
             start = history.tail_offset(tail_lines) if tail_lines is not None else self.cursor
         wanted = max(self.cursor, start)
-        cursor = max(min(wanted, history.end), history.start)
+        oldest = self.session.oldest
+        cursor = max(min(wanted, history.end), oldest)
         skipped = max(0, cursor - self.cursor)
-        missed = max(0, history.start - wanted)
+        missed = max(0, oldest - wanted)
         self.cursor = cursor
         self.missed += missed
         self.live_from = max(self.live_from, history.end)

@@ -40,6 +40,7 @@ class ClientConnection(asyncio.Protocol):
         self.greeted = False
         self.watching = False
         self.peer_uid: int | None = None
+        self.peer_pid: int | None = None
         self.refused = False
         self._paused = False
 
@@ -57,8 +58,8 @@ class ClientConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            _pid, uid, _gid = struct.unpack("3i", creds)
-            self.peer_uid = uid
+            pid, uid, _gid = struct.unpack("3i", creds)
+            self.peer_uid, self.peer_pid = uid, pid
             if uid != os.getuid() and uid not in self.broker.config.allow_uids:
                 log.warning("refused a client of uid %d", uid)
                 self.refuse(error_reply(None, "forbidden", f"uid {uid} may not use this broker"))

@@ -78,7 +78,10 @@ def hello(conn: ClientConnection, rid: RequestId, req: Hello) -> Reply:
 
 def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
     """Every guest and console, and how saving and restoring the sessions went."""
-    return ok_reply(rid, **conn.broker.registry.describe(), saved_sessions=conn.broker.saved.status.to_wire())
+    broker = conn.broker
+    return ok_reply(
+        rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe()
+    )
 
 
 def watch(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vconsole.broker.session import ConsoleSession, session_key
+from vconsole.consolelog.writer import ConsoleLogWriter
 from vconsole.domain import ConsoleState, GuestState, SessionKey, Target
 from vconsole.providers.base import (
     ConsoleBusy,
@@ -39,8 +40,11 @@ class ConsoleRegistry:
         providers: list[Provider],
         history_cap: int,
         on_state: Callable[[ConsoleSession], None],
+        log_for: Callable[[GuestInfo, ConsoleSpec], ConsoleLogWriter | None] = lambda g, s: None,
     ) -> None:
         self.providers = providers
+        # Each new session's durable log (None: not logged).
+        self._log_for = log_for
         self.history_cap = history_cap
         self.guests: list[GuestInfo] = []
         self.sessions: dict[SessionKey, ConsoleSession] = {}
@@ -138,7 +142,9 @@ class ConsoleRegistry:
         key = session_key(guest, spec)
         session = self.sessions.get(key)
         if session is None:
-            session = ConsoleSession(guest, spec, self.history_cap, self._on_state, lambda s: self.poke())
+            session = ConsoleSession(
+                guest, spec, self.history_cap, self._on_state, lambda s: self.poke(), self._log_for(guest, spec)
+            )
             self.sessions[key] = session
         return session
 

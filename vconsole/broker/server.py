@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from vconsole.broker.connection import ClientConnection
+from vconsole.broker.console_logs import BrokerLogs
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
@@ -39,7 +40,8 @@ class Broker:
     def __init__(self, paths: RuntimePaths, config: Config, providers: list[Provider]) -> None:
         self.paths = paths
         self.config = config
-        self.registry = ConsoleRegistry(providers, config.history_cap, self.state_changed)
+        self.logs = BrokerLogs(paths, config.log)
+        self.registry = ConsoleRegistry(providers, config.history_cap, self.state_changed, self.logs.writer_for)
         self.clients: set[ClientConnection] = set()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -87,6 +89,8 @@ class Broker:
         """
         raise_fd_limit()
         self._socket.claim()
+        # Before any console is opened: each session's history is its log's tail.
+        self.logs.open()
         # Open every console before answering, so the first client sees them all.
         for provider in self.registry.providers:
             try:
@@ -101,6 +105,7 @@ class Broker:
         )
         self.spawn(self.registry.run())
         self.spawn(self._report_output())
+        self.spawn(self.logs.sync_forever())
         self._started = True
         # Histories saved by the previous broker come back in the background
         # (a large file must not keep the socket silent), in front of any
@@ -145,6 +150,7 @@ class Broker:
             # Whatever saving did, release the consoles and the socket.
             await self.saved.close()
             await self.registry.close()
+            self.logs.close()
             self._socket.release()
 
     async def _report_output(self) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 
 from vconsole.broker.attachment import Attachment, EventSink
 from vconsole.broker.history import OutputHistory
+from vconsole.broker.session_log import SessionLog
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
+from vconsole.consolelog.writer import ConsoleLogWriter
 from vconsole.domain import AttachMode, ConsoleState, GuestState, Mark, SessionKey
 from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.snapshot.model import SourceState
@@ -46,21 +48,26 @@ class ConsoleSession:
         history_cap: int,
         on_state: Callable[[ConsoleSession], None],
         on_closed: Callable[[ConsoleSession], None],
+        log: ConsoleLogWriter | None = None,
     ) -> None:
         self.guest = guest
         self.spec = spec
         self.key = session_key(guest, spec)
-        self.history = OutputHistory(history_cap)
+        # The console's durable log (None: logging off); the history is its hot tail.
+        self.log = SessionLog(log) if log is not None else None
+        self.history = self.log.reload(history_cap) if self.log is not None else OutputHistory(history_cap)
         self.endpoint: ConsoleEndpoint | None = None
         self.state = (
             ConsoleState.STOPPED if guest.state != GuestState.RUNNING else ConsoleState.DISCONNECTED
         )
         self.reason = ""
         self.attachments: set[Attachment] = set()
-        self.seen = 0  # furthest offset any client has been sent
+        # Furthest offset any client has been sent (bytes reloaded from the log count as seen).
+        self.seen = self.history.end
         self.lost = 0  # bytes the source dropped before we could read them
         self.last_output: float | None = None
-        self.created = time.time()
+        # What offsets count in: a log keeps them across broker restarts.
+        self.created = self.log.created if self.log is not None else time.time()
         self.input_log = bytearray()
         # Source-side facts (termios, rings...) restored from a snapshot while
         # no endpoint is bound; see broker/snapshots/.
@@ -87,14 +94,21 @@ class ConsoleSession:
         """Start servicing a freshly opened endpoint."""
         self.endpoint = endpoint
         self.restored_source = None
+        if self.log is not None:
+            self.log.bound(self.guest.incarnation, self.state)
         if endpoint.lost:
             self.lost += endpoint.lost
             log.info("%s: the source dropped %d bytes while nobody held it", self.key, endpoint.lost)
+            if self.log is not None:
+                self.log.lost(endpoint.lost)
         if endpoint.initial:
             base = self.history.end
             self._record(endpoint.initial)
+            self._log_turn([endpoint.initial])
             for start, end, source in endpoint.initial_marks:
                 self.marks.append(Mark(base + start, base + end, source))
+                if self.log is not None:
+                    self.log.range_mark(base + start, base + end, source)
             del self.marks[:-MAX_MARKS]
         if self.size is not None:
             endpoint.resize(*self.size)
@@ -123,6 +137,8 @@ class ConsoleSession:
     def set_state(self, state: ConsoleState, reason: str = "") -> None:
         """Change the state and tell whoever watches."""
         if (state, reason) != (self.state, self.reason):
+            if self.log is not None and state != self.state:
+                self.log.state_changed(state)
             self.state, self.reason = state, reason
             self._on_state(self)
 
@@ -136,19 +152,23 @@ class ConsoleSession:
             return
         taken = 0
         drained_at = SHORT_READ if endpoint.level_triggered else 1
+        turn: list[bytes] = []  # one log write per turn, not per read
         try:
             while taken < READ_BUDGET:
                 data = endpoint.read()
                 if data:
                     taken += len(data)
                     self._record(data)
+                    turn.append(data)
                 if len(data) < drained_at:
                     break
         except EndpointClosed as exc:
+            self._log_turn(turn)
             self._flush_clients()
             self.unbind(ConsoleState.DISCONNECTED, str(exc))
             self._on_closed(self)
             return
+        self._log_turn(turn)
         self._flush_clients()
         if self._input:  # a ring has no write fd: its reader's events free space
             self._write_some()
@@ -166,6 +186,12 @@ class ConsoleSession:
     def _record(self, data: bytes) -> None:
         self.history.append(data)
         self.last_output = time.time()
+
+    def _log_turn(self, turn: list[bytes]) -> None:
+        # Written through to the kernel before any client is sent the bytes:
+        # a broker killed after this loses none of them.
+        if self.log is not None and turn:
+            self.log.append(turn[0] if len(turn) == 1 else b"".join(turn), self.last_output or time.time())
 
     def _flush_clients(self) -> None:
         for attachment in list(self.attachments):
@@ -186,8 +212,9 @@ class ConsoleSession:
         history = self.history
         if start is None:
             start = history.tail_offset(tail_lines) if tail_lines is not None else history.end
-        attachment = Attachment(self, sink, mode, max(min(start, history.end), history.start))
-        attachment.missed = max(0, history.start - start)
+        oldest = self.oldest
+        attachment = Attachment(self, sink, mode, max(min(start, history.end), oldest))
+        attachment.missed = max(0, oldest - start)
         for old in [a for a in self.attachments if a.sink is sink]:
             self.attachments.discard(old)
             if not attachment.read_only:  # the same client: its size and activity carry over
@@ -196,6 +223,8 @@ class ConsoleSession:
                 self.size_owner = attachment if not attachment.read_only else None
         self.attachments.add(attachment)
         self._writer_stale = True
+        if self.log is not None:
+            self.log.client(attachment, attached=True)
         self._on_state(self)  # the client count changed
         return attachment
 
@@ -208,6 +237,8 @@ class ConsoleSession:
         if attachment in self.attachments:
             self.attachments.discard(attachment)
             self._writer_stale = True
+            if self.log is not None:
+                self.log.client(attachment, attached=False)
             if attachment is self.size_owner:
                 self.size_owner = None
                 sized = [a for a in self.attachments if a.size is not None and not a.read_only]
@@ -342,6 +373,33 @@ class ConsoleSession:
         return self._writer
 
     @property
+    def oldest(self) -> int:
+        """The oldest offset a replay can start at: in the log, or else in the memory history."""
+        if self.log is not None:
+            return min(self.log.writer.start, self.history.start)
+        return self.history.start
+
+    def read_back(self, offset: int, limit: int) -> tuple[int, bytes]:
+        """Bytes older than the memory history, from the log: (their offset, bytes), as ConsoleLog.read."""
+        if self.log is None or offset >= self.history.start:
+            return self.history.start, b""
+        at, data = self.log.writer.read(offset, min(limit, self.history.start - offset))
+        if at >= self.history.start:
+            return self.history.start, b""
+        return at, data[: self.history.start - at]
+
+    def read_range(self, lo: int, hi: int) -> bytes:
+        """The bytes ``[lo, hi)`` from the log and memory; shorter if some are held nowhere."""
+        out = bytearray()
+        while lo < min(hi, self.history.start):
+            at, data = self.read_back(lo, hi - lo)
+            if at != lo or not data:
+                return bytes(out)
+            out += data
+            lo += len(data)
+        return bytes(out) + self.history.read(lo, hi - lo) if lo < hi else bytes(out)
+
+    @property
     def unread(self) -> int:
         """Bytes no client has been sent yet."""
         return self.history.end - max(self.seen, self.history.start)
@@ -362,12 +420,14 @@ class ConsoleSession:
             "history": len(self.history),
             "start": self.history.start,
             "end": self.history.end,
-            "dropped": self.history.dropped,
+            # Bytes no longer held anywhere (the log holds what memory dropped).
+            "dropped": self.log.writer.dropped if self.log is not None else self.history.dropped,
             "lost": self.lost,
             "last_output": self.last_output,
             "attached": [a.describe() for a in self.attachments],
             "marks": list(self.marks),  # in their wire form when encoded
         }
+        info.update(self.log.describe() if self.log is not None else {"log_state": "off"})
         if endpoint is not None:
             input_pending = endpoint.pending_input()
             if input_pending is not None:

@@ -43,6 +43,11 @@ class ConsoleLogWriter:
     reason: str
 
     @property
+    def created(self) -> float:
+        """When this console's log began (kept in meta.json): what its offsets count from."""
+        raise NotImplementedError
+
+    @property
     def start(self) -> int:
         """Offset of the oldest byte held on disk."""
         raise NotImplementedError

@@ -146,7 +146,8 @@ _RECORD_KEYS = {"provider", "guest_id", "guest_name", "guest_kind", "console_typ
 
 
 def _parse_record(value: object, path: str) -> ConsoleRecord:
-    m = check_map(value, path, _RECORD_KEYS)
+    # "log" came later: files written before it are read as not logged.
+    m = check_map(value, path, _RECORD_KEYS, {"log"})
     ctype = get_choice(m, "console_type", path, CONSOLE_TYPES)
     history = _parse_history(m["history"], f"{path}.history")
     rec = ConsoleRecord(
@@ -167,6 +168,7 @@ def _parse_record(value: object, path: str) -> ConsoleRecord:
         ring=_parse_ring(m["ring"], f"{path}.ring"),
         hypervisor_log=_parse_hvlog(m["hypervisor_log"], f"{path}.hypervisor_log"),
         screen=_parse_screen(m["screen"], f"{path}.screen"),
+        log_range=_parse_log_range(m.get("log"), f"{path}.log"),
     )
     if rec.ring is not None and ctype == "vtty":
         raise SnapshotError(f"{path}.ring: a vtty console has no Xen ring")
@@ -258,6 +260,15 @@ def _parse_hvlog(value: object, path: str) -> HypervisorLog | None:
         return None
     m = check_map(value, path, {"data", "dropped"})
     return HypervisorLog(get_bytes(m, "data", path, MAX_HV_LOG), get_int(m, "dropped", path, 0, U64))
+
+
+def _parse_log_range(value: object, path: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    m = check_map(value, path, {"start", "end"})
+    start = get_int(m, "start", path, 0, U64)
+    end = get_int(m, "end", path, start, U64)
+    return start, end
 
 
 def _parse_screen(value: object, path: str) -> dict[str, Any] | None:

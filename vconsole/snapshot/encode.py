@@ -35,7 +35,7 @@ from vconsole.snapshot.model import (
 _BEFORE_HISTORY = ("provider", "guest_id", "guest_name", "guest_kind", "console_type",
                    "console_index", "created", "last_output")
 _AFTER_HISTORY = ("marks", "pending_output", "pending_input", "termios", "winsize", "ring",
-                  "hypervisor_log", "screen")
+                  "hypervisor_log", "screen", "log")
 RECORD_KEYS = len(_BEFORE_HISTORY) + 1 + len(_AFTER_HISTORY)
 
 
@@ -71,6 +71,7 @@ def _record_fields(r: ConsoleRecord) -> dict[str, Any]:
         "marks": [dict(m) for m in r.marks],
         "pending_output": _pending(r.pending_output), "pending_input": _pending(r.pending_input),
         "termios": None, "winsize": None, "ring": None, "hypervisor_log": None, "screen": r.screen,
+        "log": None if r.log_range is None else {"start": r.log_range[0], "end": r.log_range[1]},
     }
     if r.termios is not None:
         t = r.termios

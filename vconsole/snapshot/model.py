@@ -177,6 +177,9 @@ class ConsoleRecord:
     ring: RingState | None = None
     hypervisor_log: HypervisorLog | None = None
     screen: dict[str, Any] | None = None
+    # The offsets the console's durable log held when captured, [start, end): the
+    # history's bytes in that range are on disk already (None: not logged).
+    log_range: tuple[int, int] | None = None
 
     @property
     def console_name(self) -> str:

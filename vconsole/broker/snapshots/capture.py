@@ -181,6 +181,7 @@ async def capture_session(session: ConsoleSession, provider: Provider | None) ->
         pending_output=source.pending_output, pending_input=source.pending_input,
         termios=source.termios, winsize=winsize, ring=source.ring, hypervisor_log=source.hypervisor_log,
         screen=render_screen(history, winsize),
+        log_range=(session.log.writer.start, session.log.writer.end) if session.log is not None else None,
     )
     return CapturedConsole(record, missing)
 

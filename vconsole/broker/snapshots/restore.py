@@ -117,18 +117,18 @@ def held_already(session: ConsoleSession, rec: ConsoleRecord) -> int:
     """How many of the record's newest bytes ``session`` holds already, at the same offsets.
 
     A snapshot of a console restored into that same console overlaps its
-    history: the record's bytes from the session's start (or its own) to its
-    end are there, unless the session's history is another one (a broker
-    that lost its saved sessions counts from 0 again): so the bytes must be
-    equal too.
+    history (in memory, or in its log on disk): the record's bytes from the
+    session's oldest (or its own start) to its end are there, unless the
+    session's history is another one (a broker that lost its saved sessions
+    counts from 0 again): so the bytes must be equal too.
     """
     h, history = rec.history, session.history
     if session.key != rec.key or not h.size:
         return 0
-    lo = max(h.start, history.start)
+    lo = max(h.start, session.oldest)
     if lo >= h.end or h.end > history.end:
         return 0
-    if history.read(lo, h.end - lo) != h.between(lo, h.end):
+    if session.read_range(lo, h.end) != h.between(lo, h.end):
         return 0
     return h.end - lo
 
@@ -144,11 +144,24 @@ def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: 
     marks = [Mark.from_wire(m) for m in rec.marks] if not held else []
     if h.size:
         marks.append(Mark(h.start, h.end, RESTORED_SOURCE, rec.created, rec.last_output, snapshot_created))
-    end = session.history.start if held else h.end  # where the bytes put in front end
+    history = session.history
+    end = session.oldest if held else h.end  # where the bytes put in front end
     # Only the newest bytes survive the cap in front of what the session
     # holds: copy just those (none at all when its history is full).
-    keep = min(h.size - held, max(0, session.history.cap - len(session.history)))
-    session.seed_history(h.between(end - keep, end), end - keep, marks)
+    keep = min(h.size - held, max(0, history.cap - len(history)))
+    if session.log is not None and (session.oldest < history.start or (not held and session.oldest < history.end)):
+        # A logged console's offsets are its log's: bytes cannot go in front of
+        # what is on disk, nor move what it holds (docs/log-format.md).
+        keep = 0
+    if session.log is not None and not held and history.end == 0 and keep:
+        # An empty logged console: the restored bytes start its log, at offset 0.
+        data = h.between(end - keep, end)
+        base = end - keep
+        session.seed_history(data, 0, [m.shifted(-base) for m in marks])
+        session.log.append(data, rec.last_output or snapshot_created)
+        session.log.range_mark(0, keep, RESTORED_SOURCE)
+    else:
+        session.seed_history(h.between(end - keep, end), end - keep, marks)
     if not held:
         session.lost += h.lost
     if session.size is None and rec.winsize and min(rec.winsize) > 0:

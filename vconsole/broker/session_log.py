@@ -1,0 +1,98 @@
+"""SessionLog: what a console session tells its durable log, beside the bytes.
+
+The session's history is the log's hot tail: at start it is reloaded from
+the log, so offsets go on where the previous broker stopped. Boots, state
+changes, clients coming and going, and counts of lost bytes become marks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from vconsole.broker.history import OutputHistory
+from vconsole.consolelog.records import AttachCode, LogMarkKind
+from vconsole.consolelog.writer import ConsoleLogWriter
+from vconsole.domain import AttachMode, ConsoleState, MarkSource
+
+if TYPE_CHECKING:
+    from vconsole.broker.attachment import Attachment
+
+# At most this much of a console's log is reloaded into memory at start: older
+# bytes are replayed from disk, so a thousand logged consoles do not fill the
+# broker's memory when it restarts.
+RELOAD_BYTES = 256 * 1024
+_ATTACH_CODES = {AttachMode.RW: AttachCode.RW, AttachMode.RO: AttachCode.RO, AttachMode.LOG: AttachCode.LOG}
+_RANGE_MARKS: dict[str, LogMarkKind] = {MarkSource.HYPERVISOR: LogMarkKind.HYPERVISOR, MarkSource.RESTORED: LogMarkKind.RESTORED}
+_STATE_MARKS = {
+    ConsoleState.CONNECTED: LogMarkKind.CONNECTED,
+    ConsoleState.DISCONNECTED: LogMarkKind.DISCONNECTED,
+    ConsoleState.STOPPED: LogMarkKind.GUEST_STOPPED,
+}
+
+
+class SessionLog:
+    """One session's side of its ConsoleLogWriter."""
+
+    def __init__(self, writer: ConsoleLogWriter) -> None:
+        self.writer = writer
+        self.created = writer.created
+        self._saw_stop = False  # the guest was seen stopped since the last boot
+
+    def reload(self, cap: int) -> OutputHistory:
+        """A history holding the log's newest bytes (at most ``cap``), at their offsets."""
+        offset, tail = self.writer.tail(min(cap, RELOAD_BYTES))
+        if offset + len(tail) != self.writer.end:  # the newest bytes never reached the disk
+            return OutputHistory(cap, start=self.writer.end)
+        history = OutputHistory(cap, start=offset)
+        history.append(tail)
+        return history
+
+    def append(self, data: bytes, when: float) -> None:
+        """One read turn's bytes."""
+        self.writer.append(data, when)
+
+    def bound(self, incarnation: str, state: ConsoleState) -> None:
+        """The console was opened: a new boot if the guest started since the last one."""
+        now = time.time()
+        if incarnation:
+            before = self.writer.boot
+            if self.writer.new_boot(incarnation, now) != before:
+                self.writer.mark(LogMarkKind.GUEST_STARTED, when=now)
+        elif self._saw_stop or self.writer.boot == 0:
+            # No incarnation from the provider: a start seen by this broker is a new boot.
+            self.writer.new_boot(f"started {now:.6f}", now)
+            self.writer.mark(LogMarkKind.GUEST_STARTED, when=now)
+        self._saw_stop = False
+
+    def state_changed(self, state: ConsoleState) -> None:
+        """A state change worth a mark."""
+        kind = _STATE_MARKS.get(state)
+        if state == ConsoleState.STOPPED:
+            self._saw_stop = True
+        if kind is not None:
+            self.writer.mark(kind)
+
+    def lost(self, count: int) -> None:
+        """The source dropped ``count`` bytes before the broker read them."""
+        self.writer.mark(LogMarkKind.LOST, value=count)
+
+    def range_mark(self, start: int, end: int, source: str) -> None:
+        """Bytes ``[start, end)`` came from elsewhere than the console (hypervisor log, snapshot)."""
+        kind = _RANGE_MARKS.get(source)
+        if kind is not None:
+            self.writer.mark(kind, value=end, offset=start)
+
+    def client(self, attachment: Attachment, attached: bool) -> None:
+        """A client attached or detached: its mode, uid and pid."""
+        sink = attachment.sink
+        uid, pid = sink.peer_uid or 0, sink.peer_pid or 0
+        self.writer.mark(
+            LogMarkKind.ATTACH if attached else LogMarkKind.DETACH,
+            value=(uid << 32) | (pid & 0xFFFFFFFF),
+            aux=_ATTACH_CODES[attachment.mode],
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The log's part of a console in ``list``."""
+        return self.writer.describe()
