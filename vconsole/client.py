@@ -17,6 +17,7 @@ from vconsole.protocol import (
     GuestCommand,
     Hello,
     Input,
+    LogRead,
     Pause,
     Resize,
     RestoreRequest,
@@ -26,6 +27,7 @@ from vconsole.protocol import (
 from vconsole.protocol_replies import (
     AttachReply,
     HelloReply,
+    LogReadReply,
     RestoreReply,
     ResumeReply,
     SnapshotReply,
@@ -240,6 +242,10 @@ class Client:
         """Output of a paused session again, from the cursor moved forward to ``start`` or the last lines."""
         reply = await self.request(Op.RESUME, **Resume(session, start, tail_lines).fields())
         return _parsed(ResumeReply.from_wire, reply)
+
+    async def log_read(self, request: LogRead) -> LogReadReply:
+        """Bytes of a console's durable log with their arrival times (docs/protocol.md, ``log_read``)."""
+        return _parsed(LogReadReply.from_wire, await self.request(Op.LOG_READ, **request.fields()))
 
     async def start(self, guest: Target) -> None:
         """Start a guest; returns once the provider has."""

@@ -75,6 +75,16 @@ def created_field(msg: Message) -> float | None:
     return float(value)
 
 
+def time_field(msg: Message, name: str) -> float | None:
+    """An optional time (seconds since the epoch, finite)."""
+    value = msg.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ProtocolError("bad_request", f"field {name!r} must be a finite number")
+    return float(value)
+
+
 def session_field(msg: Message) -> SessionKey:
     """The session a request is about; a key that names none is ``not_attached``."""
     text = field_str(msg, "session", max_len=1024)
@@ -302,3 +312,44 @@ class RestoreRequest:
         if self.into is not None:
             out["into"] = target_fields(self.into)
         return out
+
+
+# A log_read reply's bytes stay well inside one frame (wire.MAX_FRAME).
+MAX_LOG_READ = 512 * 1024
+
+
+@dataclass(slots=True)
+class LogRead:
+    """Read a console's durable log, with arrival times.
+
+    Forward from ``start`` (``from`` on the wire), or from the first byte that
+    arrived at or after ``since``; else the newest ``limit`` bytes before
+    ``end`` (``to``; default the log's end). Never moves any cursor.
+    """
+
+    target: Target
+    start: int | None = None
+    end: int | None = None
+    since: float | None = None
+    limit: int = 256 * 1024
+
+    def fields(self) -> Message:
+        out: Message = {**target_fields(self.target), "limit": self.limit}
+        for name, value in (("from", self.start), ("to", self.end), ("since", self.since)):
+            if value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def parse(cls, msg: Message) -> LogRead:
+        start = field_opt_int(msg, "from", lo=0, hi=MAX_OFFSET)
+        since = time_field(msg, "since")
+        if start is not None and since is not None:
+            raise ProtocolError("bad_request", "give 'from' or 'since', not both")
+        return cls(
+            target_field(msg),
+            start,
+            field_opt_int(msg, "to", lo=0, hi=MAX_OFFSET),
+            since,
+            field_int(msg, "limit", lo=1, hi=MAX_LOG_READ, default=256 * 1024),
+        )

@@ -171,3 +171,22 @@ class RestoreReply:
             int(reply.get("history_bytes", 0)),
             int(reply.get("held_bytes", 0)),
         )
+
+
+@dataclass(slots=True)
+class LogReadReply:
+    """Bytes of a console's log with their arrival times, and what the log holds."""
+
+    chunks: list[tuple[int, float, bytes]]  # (offset, time, bytes), in order; holes between are possible
+    log_start: int
+    log_end: int
+    boots: list[tuple[int, int, float]]  # (number, start offset, time), oldest first
+
+    def fields(self) -> Message:
+        return {"chunks": [list(c) for c in self.chunks], "log_start": self.log_start,
+                "log_end": self.log_end, "boots": [list(b) for b in self.boots]}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> LogReadReply:
+        return cls([(int(o), float(t), bytes(d)) for o, t, d in reply["chunks"]], int(reply["log_start"]),
+                   int(reply["log_end"]), [(int(n), int(s), float(t)) for n, s, t in reply["boots"]])

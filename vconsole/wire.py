@@ -42,6 +42,7 @@ class Op(StrEnum):
     SNAPSHOT = "snapshot"
     RESTORE = "restore"
     SHUTDOWN = "shutdown"
+    LOG_READ = "log_read"
 
 
 class ProtocolError(Exception):

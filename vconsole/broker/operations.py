@@ -26,6 +26,7 @@ from vconsole.broker.snapshots.requests import (
 )
 from vconsole.broker.snapshots.saved_sessions import SaveFailed
 from vconsole.console.endpoint import EndpointClosed
+from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
 from vconsole.domain import ConsoleState
 from vconsole.protocol import (
     Attach,
@@ -33,12 +34,13 @@ from vconsole.protocol import (
     GuestCommand,
     Hello,
     Input,
+    LogRead,
     NoFields,
     Pause,
     Resize,
     Resume,
 )
-from vconsole.protocol_replies import AttachReply, HelloReply, ResumeReply
+from vconsole.protocol_replies import AttachReply, HelloReply, LogReadReply, ResumeReply
 from vconsole.providers.base import ProviderError
 from vconsole.wire import (
     PROTOCOL_VERSION,
@@ -278,6 +280,35 @@ def restore(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
     return _reply_later(conn, rid, _once_restored(conn, run_restore(conn.broker.registry, rid, request)))
 
 
+def log_read(conn: ClientConnection, rid: RequestId, req: LogRead) -> Reply:
+    """Bytes of a console's log with their times, read from its files off the event loop."""
+    session = conn.broker.registry.resolve(req.target)
+    if session.log is None:
+        raise ProtocolError("no_log", f"{session.key} is not logged: {conn.broker.logs.reason or 'logs are off'}")
+    directory = session.log.writer.directory
+
+    def read() -> Reply:
+        try:
+            log = ConsoleLog(directory)
+        except LogUnreadable as exc:
+            return error_reply(rid, "no_log", str(exc))
+        if req.since is not None:
+            start = log.offset_at(req.since)
+        elif req.start is not None:
+            start = req.start
+        else:
+            start = max(log.start, (log.end if req.end is None else req.end) - req.limit)
+        stop = min(log.end if req.end is None else req.end, start + req.limit)
+        chunks = [(c.offset, c.time, c.data) for c in log.chunks(start, stop)]
+        boots = [(b.number, b.start, b.time) for b in log.boots()]
+        return ok_reply(rid, **LogReadReply(chunks, log.start, log.end, boots).fields())
+
+    async def later() -> Reply:
+        return await asyncio.to_thread(read)
+
+    return _reply_later(conn, rid, later())
+
+
 # Keyed by Op, looked up with the request's string (an Op is that string).
 OPERATIONS: dict[str, Operation[Any]] = {
     Op.HELLO: Operation(Hello.parse, hello),
@@ -293,6 +324,7 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.STOP: Operation(GuestCommand.parse, stop),
     Op.SHUTDOWN: Operation(NoFields.parse, shutdown),
     # Capture and restore themselves live in broker/snapshots/.
+    Op.LOG_READ: Operation(LogRead.parse, log_read),
     Op.SNAPSHOT: Operation(_unparsed, snapshot),
     Op.RESTORE: Operation(_unparsed, restore),
 }

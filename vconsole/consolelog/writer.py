@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from vconsole.consolelog.records import LogMarkKind
@@ -41,6 +42,11 @@ class ConsoleLogWriter:
 
     state: LogState
     reason: str
+
+    @property
+    def directory(self) -> Path:
+        """The console's log directory (readers open it with ConsoleLog)."""
+        raise NotImplementedError
 
     @property
     def created(self) -> float:
