@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -127,3 +130,25 @@ def test_full_disk_degrades_then_resumes_when_space_returns(
     again = open_store(root)
     assert again.console(meta()).not_logged == 7 * 1024  # from the NOT_LOGGED mark, after a restart
     again.close()
+
+
+def test_deleted_directory_degrades_then_resumes(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_module, "RETRY_INTERVAL", 0.0)
+    store = open_store(root)
+    w = store.console(meta())
+    w.append(b"first\n", T0)
+    w.close()
+    d = console_dir(root, meta().key)
+    shutil.rmtree(d.parent.parent)  # the whole provider directory
+    with mock.patch.object(writer_module, "make_dirs"):  # the retry cannot recreate it yet
+        w.append(b"lost\n", T0 + 1)
+        assert w.state is LogState.DEGRADED and "No such file" in w.reason
+        w.append(b"lost too\n", T0 + 2)
+    assert w.not_logged == 14
+    w.append(b"back\n", T0 + 3)  # the retry recreates the directory
+    assert w.state is LogState.OK
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700 and stat.S_IMODE(d.parent.parent.stat().st_mode) == 0o700
+    store.close()
+    log = ConsoleLog(d)
+    assert log.read(0, 100) == (20, b"back\n")
+    assert [(m.offset, m.value) for m in log.marks() if m.kind is LogMarkKind.NOT_LOGGED] == [(6, 20)]

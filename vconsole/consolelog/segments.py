@@ -8,6 +8,7 @@ console's segments, oldest first, with the counters that survive a restart.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import zlib
 from collections.abc import Sequence
@@ -224,6 +225,18 @@ def read_spans(spans: Sequence[Span], offset: int, limit: int) -> tuple[int, byt
             break
     data = b"".join(parts)
     return (first, data) if data else (end, b"")
+
+
+def make_dirs(directory: Path) -> None:
+    """``directory`` and any missing parent, each created 0700 (os.makedirs gives parents the umask's mode)."""
+    missing: list[Path] = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=0o700)
 
 
 def console_dirs(root: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +29,7 @@ from vconsole.consolelog.segments import (
     boot_tag,
     eviction_order,
     idx_path,
+    make_dirs,
     read_spans,
     seg_path,
 )
@@ -206,7 +208,12 @@ class ConsoleLogWriter:
     ) -> None:
         """Record an event at ``offset`` (default: the end); never raises."""
         now = time.time() if when is None else when
-        rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+        try:
+            rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+            rec.encode()
+        except struct.error:
+            log.warning("log %s: mark %s not logged: a value out of range", self.files.label, kind.value)
+            return
         self._write_record(rec, now)
 
     def new_boot(self, incarnation: str, when: float) -> int:
@@ -256,6 +263,7 @@ class ConsoleLogWriter:
         if self._hole is None and not self._fresh and self.files.segments:
             return True
         try:
+            make_dirs(self.files.directory)  # gone if someone deleted it meanwhile
             self._new_segment(when)
         except OSError as e:
             self._fail(e, "new segment", 0)
