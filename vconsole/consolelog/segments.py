@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from vconsole.consolelog.layout import (
     INDEX_SUFFIX,
@@ -22,6 +23,9 @@ from vconsole.consolelog.layout import (
     unescape_component,
 )
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, RecordError, RecordKind
+
+if TYPE_CHECKING:
+    from vconsole.consolelog.writer import ConsoleLogWriter
 
 _NAME_LEN = 16
 
@@ -173,6 +177,28 @@ def eviction_order(segments: Sequence[Segment], current_boot: int, limit: int) -
             protected.append(seg)
     keep = {id(s) for s in protected}
     return [s for s in closed if id(s) not in keep] + protected[::-1]
+
+
+class WriterHost(Protocol):
+    """What a ConsoleLogWriter (``writer``) tells its store: open files, bytes written and freed."""
+
+    def opened(self, writer: ConsoleLogWriter) -> None:
+        """The writer opened its files (the store may close another writer's)."""
+
+    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
+        """The writer's files grew (it has something to sync) or shrank by ``delta`` bytes."""
+
+    def closed(self, writer: ConsoleLogWriter) -> None:
+        """The writer closed its files."""
+
+
+def sync_fds(fds: list[int]) -> None:
+    """fsync then close each fd (from LogStore.take_dirty); errors are ignored (the next write reports them)."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 @dataclass(frozen=True)

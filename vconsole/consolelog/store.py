@@ -21,6 +21,7 @@ from typing import Any
 from vconsole.consolelog.layout import LOCK_NAME, LogMeta, console_dir
 from vconsole.consolelog.recovery import open_console_files
 from vconsole.consolelog.segments import ConsoleFiles, console_dirs, console_label, make_dirs
+from vconsole.consolelog.segments import sync_fds as sync_fds  # part of this module's interface
 from vconsole.consolelog.writer import ConsoleLogWriter, LogLimits, LogState
 
 DEFAULT_TOTAL_LIMIT = 2 << 30
@@ -199,12 +200,3 @@ class LogStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-
-def sync_fds(fds: list[int]) -> None:
-    """fsync then close each fd (from LogStore.take_dirty); errors are ignored (the next write reports them)."""
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-        with contextlib.suppress(OSError):
-            os.close(fd)

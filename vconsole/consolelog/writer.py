@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind
 from vconsole.consolelog.segments import (
@@ -26,12 +26,14 @@ from vconsole.consolelog.segments import (
     ConsoleFiles,
     Segment,
     Span,
+    WriterHost,
     boot_tag,
     eviction_order,
     idx_path,
     make_dirs,
     read_spans,
     seg_path,
+    sync_fds,
 )
 
 DEFAULT_CONSOLE_LIMIT = 16 << 20
@@ -59,30 +61,6 @@ class LogLimits:
     segment: int = DEFAULT_SEGMENT_SIZE
 
 
-class WriterHost(Protocol):
-    """What a writer tells its store (LogStore): open files, bytes written and freed."""
-
-    def opened(self, writer: ConsoleLogWriter) -> None:
-        """The writer opened its files (the store may close another writer's)."""
-
-    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
-        """The writer's files grew (it has something to sync) or shrank by ``delta`` bytes."""
-
-    def closed(self, writer: ConsoleLogWriter) -> None:
-        """The writer closed its files."""
-
-
-class _NoHost:
-    def opened(self, writer: ConsoleLogWriter) -> None:
-        pass
-
-    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
-        pass
-
-    def closed(self, writer: ConsoleLogWriter) -> None:
-        pass
-
-
 def _ns(when: float) -> int:
     return int(when * 1e9)
 
@@ -93,11 +71,11 @@ class ConsoleLogWriter:
     state: LogState
     reason: str
 
-    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost | None = None) -> None:
+    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost) -> None:
         """Write into ``files`` (already scanned and repaired); files open on the first write."""
         self.files = files
         self.limits = limits
-        self._host: WriterHost = host or _NoHost()
+        self._host = host
         self._seg_fd: int | None = None
         self._idx_fd: int | None = None
         self._pending: list[int] = []  # fds of closed segments, to fsync then close
@@ -411,11 +389,7 @@ class ConsoleLogWriter:
 
     def sync(self) -> None:
         """fsync the open segment and index if written since the last sync; never raises."""
-        for fd in self.take_sync_fds():
-            with contextlib.suppress(OSError):
-                os.fsync(fd)
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        sync_fds(self.take_sync_fds())
 
     def close(self) -> None:
         """Sync and close the open files (they reopen on the next write)."""
