@@ -61,3 +61,14 @@ def test_describe(store: LogStore) -> None:
     s = store.describe()
     assert s["bytes"] == d["log_bytes"] and s["state"] == "ok" and s["evicted"] == 0
     assert s["total_limit"] == 2 << 30 and s["dir"] == str(store.root)
+
+
+def test_without_a_sync_timer_closed_segments_do_not_pile_up_fds(root: Path) -> None:
+    store = open_store(root, LogLimits(segment=100))
+    w = store.console(meta())
+    before = open_fds()
+    for n in range(200):  # 200 rotations, nobody calls take_dirty
+        w.append(b"%099d" % n, T0 + n)
+    assert open_fds() <= before + 2 + 2 * 10
+    store.close()
+    assert open_fds() == before - 1

@@ -235,6 +235,7 @@ class ConsoleLog:
 
         A boot's ``start`` is where it began, which may be below :attr:`start`
         when its first segments were evicted; ``end`` is the next boot's start.
+        Bytes logged before the broker saw any boot form boot number 0.
         """
         groups: list[tuple[int, int, int, list[_Seg]]] = []  # number, start, time, segments
         for seg in self._segs:

@@ -43,6 +43,7 @@ RETRY_INTERVAL = 1.0  # a degraded writer tries the disk again this often
 log = logging.getLogger("vconsole.broker")
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+_MAX_PENDING = 8  # closed but unsynced fds a writer keeps for LogStore.take_dirty
 
 
 class LogState(StrEnum):
@@ -371,6 +372,9 @@ class ConsoleLogWriter:
             else:
                 os.close(fd)
         self._seg_fd = self._idx_fd = None
+        if len(self._pending) > _MAX_PENDING:  # nobody takes them (no sync timer): sync here
+            sync_fds(self._pending)
+            self._pending = []
         if self._pending:
             self._dirty = True
         self._host.closed(self)
