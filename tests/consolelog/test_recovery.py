@@ -195,3 +195,46 @@ def test_sigkill_loses_no_appended_byte(root: Path) -> None:
     assert len(list(console_dir(root, meta().key).glob("*.seg"))) > 3  # it rotated meanwhile
     log = ConsoleLog(console_dir(root, meta().key))
     assert all(c.time > T0 for c in log.chunks())
+
+
+BUSY_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from vconsole.consolelog.layout import LogMeta
+    from vconsole.consolelog.store import LogStore
+    from vconsole.consolelog.writer import LogLimits
+
+    store = LogStore(Path(sys.argv[1]), limits_for=lambda m: LogLimits(console=64 << 10, segment=4 << 10))
+    store.open()
+    w = store.console(LogMeta("lab", "201", "guest-201", "vtty0", 0, "testhost"))
+    print("ready", flush=True)
+    n = 0
+    while True:
+        if n % 5000 == 0:
+            w.new_boot(str(n), time.time())
+        w.append(bytes((w.end + i) % 251 for i in range(97)), time.time())
+        n += 1
+    """
+)
+
+
+def test_reader_never_fails_while_the_writer_rotates_and_evicts(root: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", BUSY_WRITER, str(root)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        d = console_dir(root, meta().key)
+        deadline = time.monotonic() + 2
+        checked = 0
+        while time.monotonic() < deadline:
+            log = ConsoleLog(d)
+            for chunk in log.chunks():  # segments vanish under it: skipped, never an error
+                assert chunk.data == bytes((chunk.offset + i) % 251 for i in range(len(chunk.data)))
+                checked += len(chunk.data)
+            log.offset_at(time.time() - 0.5)
+            log.boots()
+            log.read(0, 1 << 20)
+        assert checked > 0
+    finally:
+        proc.kill()
+        proc.wait()
