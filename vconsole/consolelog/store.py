@@ -13,8 +13,10 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +100,17 @@ class LogStore:
         if files is None:
             files = ConsoleFiles(directory, f"{meta.provider}:{meta.guest_id}:{meta.console}")
             self._files[directory] = files
+        # A log that holds bytes keeps its creation time: offsets count in it across restarts.
+        before = LogMeta.read(directory)
+        created = before.created if before is not None and before.created and files.end else time.time()
+        meta = replace(meta, created=created)
         try:
             make_dirs(directory)
             meta.write(directory)
         except OSError as e:
             log.warning("log %s: cannot write %s: %s", files.label, directory, e.strerror or e)
         writer = ConsoleLogWriter(files, self.limits_for(meta), self)
+        writer.created = created
         self._writers[directory] = writer
         return writer
 

@@ -87,20 +87,12 @@ class ConsoleLogWriter:
         self._hole: int | None = None  # bytes from here to the end are not on disk
         self._retry_at = 0.0
         self._fresh = False  # the next write starts a new segment
+        # When the log began (meta.json keeps it; LogStore.console sets it): what offsets count in.
+        self.created = time.time()
         self.state = LogState.DEGRADED if files.problem else LogState.OK
         self.reason = files.problem or ""
 
     # -- what it holds -------------------------------------------------------------------
-
-    @property
-    def directory(self) -> Path:
-        """The console's log directory (readers open it with ConsoleLog)."""
-        raise NotImplementedError
-
-    @property
-    def created(self) -> float:
-        """When this console's log began (kept in meta.json): what its offsets count from."""
-        raise NotImplementedError
 
     @property
     def start(self) -> int:
