@@ -222,6 +222,24 @@ class ConsoleLogWriter:
         self._end = offset
         self._write_record(None, when)
 
+    def forget(self, start: int) -> None:
+        """Delete every segment and go on at ``start`` (everything below it counted as dropped).
+
+        For a log that began in this broker run, when older history is put in
+        front of what it holds (saved sessions from before logs): the caller
+        writes the history again at its new offsets.
+        """
+        self.release_files()
+        for seg in list(self.files.segments):
+            err = self.files.evict(seg)
+            if err is not None:
+                self.files.problem = f"cannot delete {seg.start:016x}: {err.strerror or err}"
+                self.state, self.reason = LogState.DEGRADED, self.files.problem
+                return
+            self._host.resized(self, -seg.disk_bytes)
+        self.files.dropped, self.files.not_logged = start, 0
+        self._end, self._not_logged, self._hole, self._fresh = start, 0, None, True
+
     def _write_record(self, rec: IndexRecord | None, when: float) -> None:
         """Write one index record (None: only make sure the segment exists), never raising."""
         if not self._writable(when):
