@@ -387,7 +387,7 @@ class ConsoleSession:
     @property
     def unread(self) -> int:
         """Bytes no client has been sent yet."""
-        return self.history.end - max(self.seen, self.history.start)
+        return self.history.end - max(self.seen, self.oldest)
 
     def describe(self) -> dict[str, Any]:
         """The console as ``list`` reports it."""
