@@ -77,9 +77,8 @@ class LogLine:
 
 def reading_text(raw: bytes) -> str:
     """``raw`` (one line) as a terminal would leave it on its row, escape sequences removed."""
-    if raw.endswith(b"\n"):
-        raw = raw[:-1]
-    text = raw.decode("utf-8", errors="replace")
+    # A line's own CR LF (or LF) moves nothing that is left on the row.
+    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
     if not _CONTROL.search(text):
         return text
     return _render(text.translate(_C1_INTRODUCERS))
@@ -88,6 +87,9 @@ def reading_text(raw: bytes) -> str:
 def shown_text(text: str) -> str:
     """Reading text made safe for a terminal: leftover controls spelt out, length bounded."""
     return printable(text, MAX_SHOWN)
+
+
+_BLANK = ""  # a cell nothing was written to (or that was erased): a space, unless trailing
 
 
 class _Row:
@@ -100,10 +102,18 @@ class _Row:
     def move(self, x: int) -> None:
         self.x = max(x, 0)
 
+    def text(self) -> str:
+        """What the row shows, without blanks at its end."""
+        cells = self.cells
+        end = len(cells)
+        while end and not cells[end - 1]:
+            end -= 1
+        return "".join(c or " " for c in cells[:end])
+
     def write(self, text: str) -> None:
         cells, x = self.cells, self.x
         if x > len(cells):
-            cells.extend(" " * (x - len(cells)))
+            cells.extend([_BLANK] * (x - len(cells)))
         cells[x : x + len(text)] = text
         self.x = x + len(text)
 
@@ -118,9 +128,9 @@ class _Row:
                 del self.cells[self.x :]
             elif n == 1:
                 end = min(self.x + 1, len(self.cells))
-                self.cells[:end] = " " * end
+                self.cells[:end] = [_BLANK] * end
             else:
-                self.cells = [" "] * min(self.x, len(self.cells))
+                self.cells = [_BLANK] * min(self.x, len(self.cells))
         elif final == "G":
             self.move(max(n, 1) - 1)
         elif final == "C":
@@ -134,10 +144,7 @@ class _Row:
         elif ch == "\b":
             self.move(self.x - 1)
         elif ch == "\t":
-            stop = (self.x // TAB + 1) * TAB
-            if stop > len(self.cells):
-                self.write(" " * (stop - max(self.x, len(self.cells))))
-            self.x = stop
+            self.x = (self.x // TAB + 1) * TAB
         elif ch not in _SILENT:
             self.write(ch)  # shown spelt out by printable: evidence of an odd byte
 
@@ -154,7 +161,7 @@ def _render(text: str) -> str:
         elif control:
             row.control(control)
         # OSC, other ESC sequences, DCS/SOS/PM/APC strings, malformed escapes: dropped
-    return "".join(row.cells)
+    return row.text()
 
 
 class LineAssembler:
