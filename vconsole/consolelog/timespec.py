@@ -56,11 +56,11 @@ def parse_time(text: str, *, now: float | None = None, utc: bool = False) -> flo
             today = datetime.fromtimestamp(current, zone).date()
             moment = _midnight(today, zone).replace(hour=hour, minute=minute, second=second)
             return moment.timestamp() + float(match[4] or 0)
-    moment = _iso(text.strip())
-    if moment is not None:
-        if moment.tzinfo is None and zone is not None:
-            moment = moment.replace(tzinfo=zone)
-        return moment.timestamp()  # a naive moment is local time
+    stated = _iso(text.strip())
+    if stated is not None:
+        if stated.tzinfo is None and zone is not None:
+            stated = stated.replace(tzinfo=zone)
+        return stated.timestamp()  # a naive moment is local time
     raise TimeSpecError(f"bad time {text!r}: use {FORMS}")
 
 
