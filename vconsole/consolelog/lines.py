@@ -168,14 +168,18 @@ class LineAssembler:
     """Turns chunks (in offset order, maybe with holes) into lines."""
 
     def __init__(self, boots: Sequence[Boot] = (), max_line: int = MAX_LINE) -> None:
-        starts = sorted((b.start, b.number) for b in boots)
-        self._boot_starts = [s for s, _ in starts]
-        self._boot_numbers = [n for _, n in starts]
+        self.set_boots(boots)
         self.max_line = max_line
         self._pending = bytearray()
         self._pending_offset = 0
         self._pending_time = 0.0
         self.next: int | None = None  # the offset the next chunk continues at
+
+    def set_boots(self, boots: Sequence[Boot]) -> None:
+        """The boots lines are numbered by (a follower learns of new ones as the guest restarts)."""
+        starts = sorted((b.start, b.number) for b in boots)
+        self._boot_starts = [s for s, _ in starts]
+        self._boot_numbers = [n for _, n in starts]
 
     def boot_of(self, offset: int) -> int:
         """The number of the boot holding ``offset`` (0 before the first)."""
