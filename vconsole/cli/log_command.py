@@ -151,13 +151,19 @@ def _checked(args: argparse.Namespace) -> Request:
         raise CliError("--follow shows new output: not with --until or an older --boot", EXIT_USAGE)
     try:
         target = None if target_text is None else parse_target(target_text, console)
-        since = None if args.since is None else parse_time(args.since, utc=args.utc)
-        until = None if args.until is None else parse_time(args.until, utc=args.utc)
-    except (TargetSyntaxError, TimeSpecError) as exc:
+    except TargetSyntaxError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    since, until = (_time_option(name, text, args.utc) for name, text in (("--since", args.since), ("--until", args.until)))
     mode = OutputMode.RAW if args.raw else OutputMode.JSON if args.json else OutputMode.TEXT
     printer = LinePrinter(sys.stdout.buffer, mode, args.timestamps, args.utc, labelled=args.all)
     return Request(target, LineQuery(since, until, boot, args.lines), printer)
+
+
+def _time_option(name: str, text: str | None, utc: bool) -> float | None:
+    try:
+        return None if text is None else parse_time(text, utc=utc)
+    except TimeSpecError as exc:
+        raise CliError(f"{name}: {exc}", EXIT_USAGE) from None
 
 
 def log_directory(args: argparse.Namespace) -> Path:
