@@ -202,7 +202,7 @@ def test_the_log_dir_comes_from_config_and_socket(runtime: Path) -> None:
     (runtime / "config" / "vconsole" / "config.toml").write_text(f'[log]\ndir = "{elsewhere}"\n')
     write_log(elsewhere, DB0, [("data", T0, b"configured\n")])
     assert out_lines("db") == ["configured"]
-    (runtime / "config" / "vconsole" / "config.toml").write_text("[log]\nlimit = 5\n")
+    (runtime / "config" / "vconsole" / "config.toml").write_text("[log]\nenabled = true\n")
     write_log(default_log_root(Path("/tmp/other.sock")), DB0, [("data", T0, b"other socket\n")])
     assert out_lines("db", "--socket", "/tmp/other.sock") == ["other socket"]
     (runtime / "config" / "vconsole" / "config.toml").write_text("[log]\nbogus = 1\n")
@@ -229,7 +229,7 @@ def test_what_a_guest_wrote_cannot_act_on_the_terminal(runtime: Path) -> None:
         (["web", "--since", "soon"], "--since: bad time 'soon': use a duration ago"),
         (["web", "--until", "25:00"], "--until: bad time"),
         (["web", "-n", "-3"], "not a number of lines"),
-        (["web", "--boot", "x", "1"], "K must be a number"),
+        (["web", "1", "--boot", "x"], "K must be a number"),
         (["web", "-f", "--until", "1h"], "--follow"),
         (["web", "-f", "--boot", "-1"], "--follow"),
         (["web", "--from-start", "-n", "3"], "--from-start"),

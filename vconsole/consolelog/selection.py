@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from vconsole.consolelog.lines import LineAssembler, LogLine
 from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
 
-# Bytes read from one log per pass: a merge over many logs holds no file open between passes.
-BATCH = 256 * 1024
+# Bytes asked of one log at a time: what a merge over many logs holds of each.
+BATCH = 64 * 1024
 TAIL_WINDOW = 64 * 1024  # the first window --lines reads back; it grows fourfold while too short
 TAIL_LINE_GUESS = 160  # bytes per line assumed for that first window
 
@@ -114,28 +114,29 @@ def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
 
 
 def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogChunk]:
-    """``log.chunks(start, end)`` read in passes of about BATCH bytes, no file held open between passes."""
+    """``log.chunks(start, end)`` asked for about BATCH bytes at a time.
+
+    A merge over many logs then holds at most a batch of each in memory,
+    however large their segments are.
+    """
+    stop = log.end if end is None else min(end, log.end)
     position = start
-    while end is None or position < end:
-        got: list[LogChunk] = []
-        size = 0
-        chunks = log.chunks(position, end)
-        try:
-            for chunk in chunks:
-                got.append(chunk)
-                size += len(chunk.data)
-                if size >= BATCH:
-                    break
-        finally:
-            if isinstance(chunks, Generator):
-                chunks.close()
-        yield from got
-        if size < BATCH or not got:
-            return
-        position = got[-1].offset + len(got[-1].data)
+    while position < stop:
+        upto = min(stop, position + BATCH)
+        found = False
+        for chunk in log.chunks(position, upto):
+            found = True
+            yield chunk
+        # Past a hole in one step: the next held offset.
+        position = upto if found else max(upto, log.read(upto, 1)[0])
 
 
 def merged(streams: list[Iterator[LogLine]]) -> Iterator[tuple[int, LogLine]]:
     """Lines of several logs in time order (ties: the order of ``streams``), with their stream's index."""
-    tagged = [((i, line) for line in stream) for i, stream in enumerate(streams)]
+    tagged = [_tagged(i, stream) for i, stream in enumerate(streams)]
     return heapq.merge(*tagged, key=lambda item: (item[1].time, item[0], item[1].offset))
+
+
+def _tagged(index: int, stream: Iterator[LogLine]) -> Iterator[tuple[int, LogLine]]:
+    for line in stream:
+        yield index, line
