@@ -6,6 +6,8 @@ from the files, and must never start one.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import signal
@@ -270,3 +272,29 @@ def test_follow_prints_what_the_guest_writes_after_it_starts(lab_host: LabHost) 
     listing = json.loads(lab_host.cli("ls", "--json").stdout)
     (console,) = listing["guests"][0]["consoles"]
     assert console["unread"] > 0  # a LOG attachment read nothing
+
+
+async def test_follow_continues_the_files_unfinished_line_and_prints_nothing_twice(runtime: Path) -> None:
+    from vconsole.cli.log_command import LinePrinter, OutputMode
+    from vconsole.cli.log_follow import FLUSH_IDLE, FollowedLog, Follower
+    from vconsole.consolelog.layout import console_dir
+    from vconsole.consolelog.lines import LogLine
+
+    root = log_root_here()
+    write_log(root, WEB0, [("boot", T0, "a"), ("data", T0 + 1, b"hello\nlog")])
+    out = io.BytesIO()
+    followed = FollowedLog(WEB0, console_dir(root, WEB0.key), 9, LogLine(T0 + 1, 6, 1, b"log"))
+    follower = Follower([followed], LinePrinter(out, OutputMode.JSON))
+    followed.prepare()
+    key = WEB0.key.text
+    follower.on_event({"event": "output", "session": key, "offset": 6, "data": b"login: root\nne"})
+    follower.on_event({"event": "output", "session": "lab:102:vtty0", "offset": 0, "data": b"not followed\n"})
+    follower.on_event({"event": "output", "session": key, "offset": 20, "data": b"xt"})
+    follower.flush_idle()  # too early: the line may go on
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["text"], r["offset"], r["boot"], r["ts"]) for r in records] == [("login: root", 6, 1, T0 + 1)]
+    await asyncio.sleep(FLUSH_IDLE + 0.1)
+    follower.flush_idle()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["text"], r["offset"]) for r in records] == [("login: root", 6), ("next", 18)]
+    assert records[1]["ts"] > T0 + 1000  # a live line's time is its arrival
