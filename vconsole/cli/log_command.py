@@ -85,7 +85,7 @@ class LinePrinter:
     timestamps: bool = False
     utc: bool = False
     labelled: bool = False  # --all: "guest:console " before each text line
-    last_boot: dict[str, int] = field(default_factory=dict)  # by console: the boot of its last line
+    last_boot: dict[LogMeta, int] = field(default_factory=dict)  # by console: the boot of its last line
 
     def write(self, line: LogLine, meta: LogMeta) -> None:
         """One line (a missing newline added, except in --raw)."""
@@ -97,10 +97,11 @@ class LinePrinter:
             return
         parts = []
         if not self.labelled:
-            previous = self.last_boot.get(meta.key.text)
-            if previous is not None and previous != line.boot:
-                parts.append(f"-- boot {line.boot} --\n")
-            self.last_boot[meta.key.text] = line.boot
+            previous = self.last_boot.get(meta)
+            if previous != line.boot:
+                if previous is not None:
+                    parts.append(f"-- boot {line.boot} --\n")
+                self.last_boot[meta] = line.boot
         if self.timestamps:
             parts.append(iso_time(line.time, self.utc) + " ")
         if self.labelled:

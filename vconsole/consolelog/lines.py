@@ -18,12 +18,12 @@ left can still hold odd controls: :func:`shown_text` spells them out with
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 
 from vconsole.consolelog.layout import LogMeta
 from vconsole.consolelog.reader import Boot, LogChunk
@@ -64,7 +64,7 @@ class LogLine:
         """Whether the line ends with its newline (a cut, a last or a flushed line does not)."""
         return self.raw.endswith(b"\n")
 
-    @cached_property
+    @property
     def text(self) -> str:
         """The line as a reader sees it (see :func:`reading_text`); may still hold controls."""
         return reading_text(self.raw)
@@ -89,7 +89,9 @@ def shown_text(text: str) -> str:
     return printable(text, MAX_SHOWN)
 
 
-_BLANK = ""  # a cell nothing was written to (or that was erased): a space, unless trailing
+# A cell nothing was written to (or that was erased): a space, unless trailing. NUL is
+# never written (it is silent), so it can stand for one.
+_BLANK = "\x00"
 
 
 class _Row:
@@ -104,11 +106,7 @@ class _Row:
 
     def text(self) -> str:
         """What the row shows, without blanks at its end."""
-        cells = self.cells
-        end = len(cells)
-        while end and not cells[end - 1]:
-            end -= 1
-        return "".join(c or " " for c in cells[:end])
+        return "".join(self.cells).rstrip(_BLANK).replace(_BLANK, " ")
 
     def write(self, text: str) -> None:
         cells, x = self.cells, self.x
@@ -120,7 +118,7 @@ class _Row:
     def csi(self, body: str) -> None:
         """The few CSIs that change what a row shows: erase in line and horizontal moves."""
         final, params = body[-1], body[:-1]
-        if params.strip("0123456789;:"):
+        if final not in "KGCD" or params.strip("0123456789;:"):
             return  # private or with intermediates: nothing a row of text shows
         n = (int_params(params) or [0])[0]
         if final == "K":
@@ -246,24 +244,31 @@ def log_lines(chunks: Iterable[LogChunk], boots: Sequence[Boot] = ()) -> Iterato
     yield from assembler.flush()
 
 
+@functools.lru_cache(maxsize=1024)
 def iso_time(when: float, utc: bool) -> str:
-    """``when`` as ISO-8601 with milliseconds, in local time (or UTC) with its offset."""
+    """``when`` as ISO-8601 with milliseconds, in local time (or UTC) with its offset.
+
+    Cached: the lines of one read share its time.
+    """
     moment = datetime.fromtimestamp(when, UTC)
     return (moment if utc else moment.astimezone()).isoformat(timespec="milliseconds")
 
 
+@functools.lru_cache(maxsize=4096)
+def _json_source(meta: LogMeta) -> str:
+    """The fields of a JSON line that name the console, made once per console."""
+    fields = {"host": meta.host, "provider": meta.provider, "guest_id": meta.guest_id,
+              "guest": meta.guest_name, "console": meta.console}
+    return json.dumps(fields)[1:-1]
+
+
 def json_line(line: LogLine, meta: LogMeta) -> str:
-    """One JSON line for log pipelines: time (ISO, UTC) and ts, where it came from, the text."""
-    record = {
-        "time": iso_time(line.time, True),
-        "ts": round(line.time, 6),
-        "host": meta.host,
-        "provider": meta.provider,
-        "guest_id": meta.guest_id,
-        "guest": meta.guest_name,
-        "console": meta.console,
-        "boot": line.boot,
-        "offset": line.offset,
-        "text": line.text,
-    }
-    return json.dumps(record)  # ASCII: no character of a guest's acts on a terminal showing it
+    """One JSON line for log pipelines: time (ISO, UTC) and ts, where it came from, the text.
+
+    Keys: time, ts, host, provider, guest_id, guest, console, boot, offset, text.
+    ASCII only, so no character of a guest's acts on a terminal showing it.
+    """
+    return (
+        f'{{"time": "{iso_time(line.time, True)}", "ts": {round(line.time, 6)!r}, {_json_source(meta)}, '
+        f'"boot": {line.boot}, "offset": {line.offset}, "text": {json.dumps(line.text)}}}'
+    )
