@@ -235,10 +235,14 @@ async def cmd_log(args: argparse.Namespace) -> int:
             return await follow(args, followed, printer)
         printer.flush()
     except BrokenPipeError:
-        # Whoever read our output has gone (``| head``): done, and nothing left to flush.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        reader_gone()
     return EXIT_OK
+
+
+def reader_gone() -> None:
+    """Whoever read our output has gone (``| head``): nothing more to write, nor to flush at exit."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> dict[str, LogLine]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from vconsole.cli.attach import DETACH_SIGNALS, GONE_CODES
 from vconsole.cli.commands import connected
 from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_UNKNOWN, CliError
-from vconsole.cli.log_command import LinePrinter
+from vconsole.cli.log_command import LinePrinter, reader_gone
 from vconsole.client import Client, RequestFailed
 from vconsole.consolelog.layout import LogMeta
 from vconsole.consolelog.lines import LineAssembler, LogLine
@@ -140,8 +140,9 @@ class Follower:
             for line in lines:
                 self.printer.write(line, followed.meta)
             self.printer.flush()
-        except (BrokenPipeError, ValueError):
-            self.finish(EXIT_OK)  # whoever read our output has gone (``| head``)
+        except BrokenPipeError:
+            reader_gone()
+            self.finish(EXIT_OK)
 
     @staticmethod
     def _name(followed: FollowedLog) -> str:
