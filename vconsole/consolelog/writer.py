@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind
 from vconsole.consolelog.segments import (
@@ -25,11 +26,14 @@ from vconsole.consolelog.segments import (
     ConsoleFiles,
     Segment,
     Span,
+    WriterHost,
     boot_tag,
     eviction_order,
     idx_path,
+    make_dirs,
     read_spans,
     seg_path,
+    sync_fds,
 )
 
 DEFAULT_CONSOLE_LIMIT = 16 << 20
@@ -39,6 +43,7 @@ RETRY_INTERVAL = 1.0  # a degraded writer tries the disk again this often
 log = logging.getLogger("vconsole.broker")
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+_MAX_PENDING = 8  # closed but unsynced fds a writer keeps for LogStore.take_dirty
 
 
 class LogState(StrEnum):
@@ -57,30 +62,6 @@ class LogLimits:
     segment: int = DEFAULT_SEGMENT_SIZE
 
 
-class WriterHost(Protocol):
-    """What a writer tells its store (LogStore): open files, bytes written and freed."""
-
-    def opened(self, writer: ConsoleLogWriter) -> None:
-        """The writer opened its files (the store may close another writer's)."""
-
-    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
-        """The writer's files grew (it has something to sync) or shrank by ``delta`` bytes."""
-
-    def closed(self, writer: ConsoleLogWriter) -> None:
-        """The writer closed its files."""
-
-
-class _NoHost:
-    def opened(self, writer: ConsoleLogWriter) -> None:
-        pass
-
-    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
-        pass
-
-    def closed(self, writer: ConsoleLogWriter) -> None:
-        pass
-
-
 def _ns(when: float) -> int:
     return int(when * 1e9)
 
@@ -91,11 +72,11 @@ class ConsoleLogWriter:
     state: LogState
     reason: str
 
-    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost | None = None) -> None:
+    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost) -> None:
         """Write into ``files`` (already scanned and repaired); files open on the first write."""
         self.files = files
         self.limits = limits
-        self._host: WriterHost = host or _NoHost()
+        self._host = host
         self._seg_fd: int | None = None
         self._idx_fd: int | None = None
         self._pending: list[int] = []  # fds of closed segments, to fsync then close
@@ -206,7 +187,12 @@ class ConsoleLogWriter:
     ) -> None:
         """Record an event at ``offset`` (default: the end); never raises."""
         now = time.time() if when is None else when
-        rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+        try:
+            rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+            rec.encode()
+        except struct.error:
+            log.warning("log %s: mark %s not logged: a value out of range", self.files.label, kind.value)
+            return
         self._write_record(rec, now)
 
     def new_boot(self, incarnation: str, when: float) -> int:
@@ -256,6 +242,7 @@ class ConsoleLogWriter:
         if self._hole is None and not self._fresh and self.files.segments:
             return True
         try:
+            make_dirs(self.files.directory)  # gone if someone deleted it meanwhile
             self._new_segment(when)
         except OSError as e:
             self._fail(e, "new segment", 0)
@@ -385,6 +372,9 @@ class ConsoleLogWriter:
             else:
                 os.close(fd)
         self._seg_fd = self._idx_fd = None
+        if len(self._pending) > _MAX_PENDING:  # nobody takes them (no sync timer): sync here
+            sync_fds(self._pending)
+            self._pending = []
         if self._pending:
             self._dirty = True
         self._host.closed(self)
@@ -403,11 +393,7 @@ class ConsoleLogWriter:
 
     def sync(self) -> None:
         """fsync the open segment and index if written since the last sync; never raises."""
-        for fd in self.take_sync_fds():
-            with contextlib.suppress(OSError):
-                os.fsync(fd)
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        sync_fds(self.take_sync_fds())
 
     def close(self) -> None:
         """Sync and close the open files (they reopen on the next write)."""
