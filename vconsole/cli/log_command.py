@@ -229,7 +229,7 @@ async def cmd_log(args: argparse.Namespace) -> int:
 
             printer.flush()
             followed = [
-                FollowedLog(log.meta, console_dir(root, log.meta.key), log.end, pending.get(log.meta.key.text))
+                FollowedLog(log.meta, console_dir(root, log.meta.key), log.end, pending.get(log.meta))
                 for log in chosen if log.meta is not None
             ]
             return await follow(args, followed, printer)
@@ -245,7 +245,7 @@ def reader_gone() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> dict[str, LogLine]:
+def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> dict[LogMeta, LogLine]:
     """Print what the files hold; returns the unfinished last line of each log when following.
 
     That line goes on with the followed output and is printed once complete.
@@ -262,16 +262,15 @@ def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> d
             continue  # --all: consoles without that boot show nothing
         assert log.meta is not None
         metas.append(log.meta)
-    ends = {log.meta.key.text: log.end for log in logs if log.meta is not None}
+    ends = {log.meta: log.end for log in logs if log.meta is not None}
     lines = merged(streams)
     if query.last is not None and len(streams) > 1:
         lines = iter(list(lines)[-query.last :] if query.last else [])
-    pending: dict[str, LogLine] = {}
+    pending: dict[LogMeta, LogLine] = {}
     for index, line in lines:
         meta = metas[index]
-        assert meta is not None
-        if follow and not line.complete and line.end == ends[meta.key.text]:
-            pending[meta.key.text] = line  # printed when the followed output completes it
+        if follow and not line.complete and line.end == ends[meta]:
+            pending[meta] = line  # printed when the followed output completes it
             continue
         request.printer.write(line, meta)
     return pending
