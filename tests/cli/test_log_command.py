@@ -107,7 +107,7 @@ def test_boot_picks_one_boot_like_journalctl(fleet_logs: Path) -> None:
     assert out_lines("web", "--boot", "0") == latest
     assert out_lines("--boot", "web") == latest  # the optional K did not take the target
     assert out_lines("web", "-b", "2") == latest
-    assert "no boot -2: the log holds 2 (0 to -1)" in fails(EXIT_UNKNOWN, "web", "--boot", "-2")
+    assert "no boot -2: the log holds 2 boots (0 to -1)" in fails(EXIT_UNKNOWN, "web", "--boot", "-2")
     assert "no boot 7: the log holds boots 1 to 2" in fails(EXIT_UNKNOWN, "web", "--boot", "7")
 
 

@@ -33,7 +33,8 @@ def pick_boot(boots: list[Boot], k: int) -> Boot:
         raise BootNotHeld("the log holds no boot")
     if k <= 0:
         if -k >= len(boots):
-            raise BootNotHeld(f"no boot {k}: the log holds {len(boots)} (0 to {1 - len(boots)})")
+            held = "1 boot (0)" if len(boots) == 1 else f"{len(boots)} boots (0 to {1 - len(boots)})"
+            raise BootNotHeld(f"no boot {k}: the log holds {held}")
         return boots[k - 1]
     for boot in boots:
         if boot.number == k:
