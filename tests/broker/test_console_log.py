@@ -234,6 +234,8 @@ async def test_full_disk_degrades_the_log_never_the_console(lab_host: LabHost) -
         assert con["state"] == "connected" and con["end"] >= 100006
         assert con["log_state"] == "degraded" and "space" in con["log_reason"].lower()
         assert con["not_logged"] > 0
+        listed = await asyncio.to_thread(lab_host.cli, "ls")
+        assert listed.returncode == 0 and "console log not written: full:vtty0:" in listed.stderr
         client = await lab_host.client()
         try:  # the console still works from memory
             reply = await client.attach(SessionKey("lab", "201", "vtty0").target, tail_lines=2)

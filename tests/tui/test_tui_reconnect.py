@@ -82,7 +82,10 @@ def resumed(pane: TmuxPane, notice: str, marker: str) -> None:
     assert "typed-6-blind" not in screen, "a key typed while disconnected reached the guest"
 
 
-def test_tui_shows_a_lost_broker_refuses_keys_and_resumes(lab_host: LabHost, pane: TmuxPane) -> None:
+@pytest.mark.parametrize("logged", [True, False], ids=["log", "no-log"])
+def test_tui_shows_a_lost_broker_refuses_keys_and_resumes(lab_host: LabHost, pane: TmuxPane, logged: bool) -> None:
+    if not logged:
+        lab_host.write_config("[log]\nenabled = false\n")
     start_fleet(lab_host)
     pane.type(tui_command(lab_host), "Enter")
     wait_tui_ready(pane)
@@ -91,13 +94,15 @@ def test_tui_shows_a_lost_broker_refuses_keys_and_resumes(lab_host: LabHost, pan
     pane.type("echo one-$((1+1))", "Enter")
     pane.wait_for("one-2")
 
-    # A crash: the broker's history is gone, the new broker's is a new one.
+    # A crash: without a console log the broker's history is gone and the new
+    # broker's is a new one; with one, the tab resumes at its offset.
     lab_host.kill_broker(signal.SIGKILL)
     refuse_typed_keys(pane)
     asyncio.run(lab_host.destroy("talk"))  # while no broker looks: only a new listing can tell
     time.sleep(1.0)  # a few backoff rounds with no broker
     lab_host.start_broker()
-    resumed(pane, "the broker restarted without this console's history", "two")
+    crashed = "reconnected; nothing was missed" if logged else "the broker restarted without this console's history"
+    resumed(pane, crashed, "two")
 
     # A clean shutdown (its history saved), and another command starts the daemon again.
     done = lab_host.cli("shutdown")
