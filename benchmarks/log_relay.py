@@ -9,13 +9,23 @@ Each repeat runs all three, in an order that rotates from repeat to repeat,
 so a busy machine hurts all of them alike. Timing as in benchmarks/relay.py:
 first byte the client receives to the last. The broker's CPU time per MB
 (every thread, the fsync thread included) is paired the same way.
+
+Then, in this process, what one ConsoleLogWriter.append costs (one read
+turn: its bytes to the segment, one record to the index, rotation and
+eviction when due) against the two bare ``os.write`` calls it makes at
+least, for read turns of 64 B, 4 KiB and 64 KiB, and for 64 KiB with a
+segment too large to rotate (the difference is what rotating 1 MiB
+segments costs: closing, fsync of closed segments once more than a few
+wait, unlinking evicted ones, all on the caller's thread).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +33,11 @@ from benchmarks.harness import cpu_ns, lab, stop
 from benchmarks.relay import BrokerRelay, RawPty
 from benchmarks.report import Report, Row, Stats
 from tests.lab_host import LabHost
+from vconsole.consolelog.layout import LogMeta
 from vconsole.consolelog.reader import console_logs
-from vconsole.consolelog.records import RecordKind
+from vconsole.consolelog.records import RECORD_SIZE, RecordKind
+from vconsole.consolelog.store import LogStore
+from vconsole.consolelog.writer import LogLimits
 
 HISTORY = 4 << 20
 
@@ -100,6 +113,56 @@ async def measure(size: int, repeat: int, workdir: Path) -> tuple[_Side, _Side, 
     return on, off, raw_rates, logged
 
 
+def append_cost(directory: Path, size: int, count: int, limits: LogLimits) -> tuple[float, float]:
+    """µs per ConsoleLogWriter.append of ``size`` bytes, and per the two bare writes of the same bytes."""
+    data = b"x" * (size - 1) + b"\n"
+    store = LogStore(directory / "log", limits_for=lambda meta: limits)
+    store.open()
+    try:
+        writer = store.console(LogMeta("lab", "1", "g", "vtty0", 0, "bench"))
+        began = time.perf_counter()
+        for _ in range(count):
+            writer.append(data, time.time())
+        logged = time.perf_counter() - began
+    finally:
+        store.close()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    seg, idx = os.open(directory / "bare.seg", flags, 0o600), os.open(directory / "bare.idx", flags, 0o600)
+    record = bytes(RECORD_SIZE)
+    try:
+        began = time.perf_counter()
+        for _ in range(count):
+            os.write(seg, data)
+            os.write(idx, record)
+        bare = time.perf_counter() - began
+    finally:
+        os.close(seg)
+        os.close(idx)
+    for name in ("bare.seg", "bare.idx"):
+        os.unlink(directory / name)
+    return logged / count * 1e6, bare / count * 1e6
+
+
+def append_rows(quick: bool) -> list[Row]:
+    """Rows of append_cost for each read turn size, repeats alternating with the bare writes."""
+    cases = [(64, LogLimits()), (4096, LogLimits()), (64 << 10, LogLimits()),
+             (64 << 10, LogLimits(console=4 << 30, segment=2 << 30))]
+    rows = []
+    for size, limits in cases:
+        count = min(20000, (16 if quick else 64) * (1 << 20) // size)
+        logged, bare = [], []
+        for _ in range(3 if quick else 5):
+            with tempfile.TemporaryDirectory(prefix="vcba") as tmp:
+                a, b = append_cost(Path(tmp), size, count, limits)
+            logged.append(a)
+            bare.append(b)
+        what = f"{size} B" if size < 1024 else f"{size >> 10} KiB"
+        rotating = "no rotation" if limits.segment > count * size else f"{limits.segment >> 20} MiB segments"
+        rows.append(Row("logrelay", f"writer.append of {what} ({rotating}, {count} appends)", "µs",
+                        Stats(logged), "2 bare os.write (bytes + 32-byte record)", Stats(bare)))
+    return rows
+
+
 def run(report: Report, quick: bool = False) -> None:
     """Measure and add the rows."""
     size = (8 if quick else 32) << 20
@@ -118,6 +181,7 @@ def run(report: Report, quick: bool = False) -> None:
             Stats(raw), "≥ 0.7x raw PTY", ratio_min=0.7),
         Row("logrelay", "broker CPU per MB relayed, logs on", "ms/MB", Stats(on.cpu_ms_per_mb),
             "same relay, logs off", Stats(off.cpu_ms_per_mb)),
+        *append_rows(quick),
     ])
     report.note("logrelay", f"{size >> 20} MiB of 64-byte lines per run, {repeat} runs of each, the order of the "
                 f"three rotating per run; broker history {HISTORY >> 20} MiB; log limits the defaults (so the "
@@ -128,5 +192,10 @@ def run(report: Report, quick: bool = False) -> None:
                 f"log_dropped {logged.get('log_dropped')}; the other broker log_state off. The segments held "
                 f"averaged {logged['turn_bytes']:.0f} bytes per DATA record (per read turn, so per append): "
                 f"the extra CPU per append is about {extra_us:.1f} µs.")
+    report.note("logrelay", "writer.append: a LogStore in a temporary directory (default limits: 1 MiB segments, "
+                "16 MiB per console, so the larger runs rotate and evict), no sync timer (a run is shorter "
+                "than its 1 s beat, as a burst is in the broker: closed segments wait and the writer fsyncs "
+                "them itself past 8 waiting fds); the reference writes the same bytes and a 32-byte record "
+                "to two O_APPEND files.")
     report.note("logrelay", "Broker CPU: utime+stime of every broker thread (schedstat) during a run, "
                 "per MB relayed; includes the once-a-second fsync thread.")
