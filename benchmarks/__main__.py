@@ -1,6 +1,7 @@
 """``python -m benchmarks [--quick] [NAME ...]``: run the benchmarks, print the table, write RESULTS.md.
 
-Names: relay, echo, engine, tui, tuiterm, scale, snapshot (default: all, in that order).
+Names: relay, echo, engine, tui, tuiterm, scale, snapshot, logrelay, logscale, logread
+(default: all, in that order).
 ``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
 unless ``--write`` is given. A run replaces only the sections of the benchmarks
 it ran (benchmarks/results.json keeps every section's figures).
@@ -25,6 +26,9 @@ MODULES = {
     "tuiterm": "benchmarks.tui_terminal",
     "scale": "benchmarks.scale",
     "snapshot": "benchmarks.snapshot",
+    "logrelay": "benchmarks.log_relay",
+    "logscale": "benchmarks.log_scale",
+    "logread": "benchmarks.log_read",
 }
 
 

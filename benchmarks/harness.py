@@ -39,34 +39,47 @@ def lab(containers: list[dict[str, Any]] | None = None, config: str = "", *,
     ``build(host)`` may return the containers when they need the host (scripted guests).
     """
     base = Path(tempfile.mkdtemp(prefix="vcb", dir="/tmp"))
-    keys = ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "VCONSOLE_PROVIDERS", "VCONSOLE_SOCKET")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), XDG_STATE_HOME=str(base / "state"),
-                      XDG_CONFIG_HOME=str(base / "config"), VCONSOLE_PROVIDERS="lab")
-    os.environ.pop("VCONSOLE_SOCKET", None)
     (base / "run").mkdir(mode=0o700)
     host = LabHost(base)
+    with lab_environment(host):
+        try:
+            if config:
+                host.write_config(config)
+            fleet = build(host) if build is not None else containers or []
+            host.start_lab(host.write_fleet(fleet))
+            host.broker_spawned = time.monotonic()
+            host.broker = host._spawn(["serve"], "broker.log")
+            deadline = time.monotonic() + start_timeout
+            while not socket_answers(host.paths.socket):
+                if host.broker.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the broker did not start: {host.log('broker')}")
+                time.sleep(0.1)
+            yield host
+        finally:
+            host.cleanup()
+            shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def lab_environment(host: LabHost) -> Iterator[None]:
+    """The environment of ``host``'s lab (runtime, state and config dirs) while inside; restored after.
+
+    Processes inherit it when spawned, so with two labs at once, wrap what
+    (re)starts one lab's broker in its own environment.
+    """
+    keys = ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "VCONSOLE_PROVIDERS", "VCONSOLE_SOCKET")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(XDG_RUNTIME_DIR=str(host.base / "run"), XDG_STATE_HOME=str(host.base / "state"),
+                      XDG_CONFIG_HOME=str(host.base / "config"), VCONSOLE_PROVIDERS="lab")
+    os.environ.pop("VCONSOLE_SOCKET", None)
     try:
-        if config:
-            host.write_config(config)
-        fleet = build(host) if build is not None else containers or []
-        host.start_lab(host.write_fleet(fleet))
-        host.broker_spawned = time.monotonic()
-        host.broker = host._spawn(["serve"], "broker.log")
-        deadline = time.monotonic() + start_timeout
-        while not socket_answers(host.paths.socket):
-            if host.broker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the broker did not start: {host.log('broker')}")
-            time.sleep(0.1)
-        yield host
+        yield
     finally:
-        host.cleanup()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def set_winsize(fd: int, cols: int, rows: int) -> None:

@@ -28,7 +28,7 @@ from tests.guest_program import pattern
 from tests.lab_host import LabHost
 
 
-class _BrokerRelay:
+class BrokerRelay:
     """A client attached through the broker to the lab guest ``talker``."""
 
     def __init__(self, host: LabHost, size: int) -> None:
@@ -76,7 +76,7 @@ class _BrokerRelay:
         return (self.size - missed) / 1e6 / (state["last"] - state["first"]), missed
 
 
-class _RawPty:
+class RawPty:
     """The same guest program on a pty this process reads directly."""
 
     def __init__(self, size: int, workdir: Path) -> None:
@@ -136,9 +136,9 @@ async def measure(size: int, repeat: int, workdir: Path) -> tuple[list[float], l
     """Interleaved runs (vconsole, raw PTY, tmux) so a busy machine hurts all three alike."""
     with lab(build=lambda h: [{"id": 401, "name": "talker", "vttys": 1, "init": h.scripted("talker")}],
              config='[broker]\nhistory = "4MiB"\n') as host:
-        broker = _BrokerRelay(host, size)
+        broker = BrokerRelay(host, size)
         await broker.start()
-        raw = _RawPty(size, workdir)
+        raw = RawPty(size, workdir)
         tmux = _TmuxRelay(size, workdir)
         vc, missed, rw, tm = [], [], [], []
         try:
