@@ -60,6 +60,8 @@ class BrokerLogs:
 
     async def sync_forever(self) -> None:
         """fsync what was written, once a second, off the event loop."""
+        if self.store is not None:
+            self.store.synced_by_timer = True
         while True:
             await asyncio.sleep(SYNC_INTERVAL)
             if self.store is not None:

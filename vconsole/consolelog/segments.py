@@ -182,6 +182,10 @@ def eviction_order(segments: Sequence[Segment], current_boot: int, limit: int) -
 class WriterHost(Protocol):
     """What a ConsoleLogWriter (``writer``) tells its store: open files, bytes written and freed."""
 
+    # Whether something calls LogStore.take_dirty about once a second (the broker does):
+    # then a writer leaves its closed segments' fsync to it.
+    synced_by_timer: bool
+
     def opened(self, writer: ConsoleLogWriter) -> None:
         """The writer opened its files (the store may close another writer's)."""
 

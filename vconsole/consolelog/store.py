@@ -53,6 +53,8 @@ class LogStore:
         self.max_open = max_open
         self.repairs: list[str] = []  # one line per repaired console log, filled by open()
         self.evicted = 0  # bytes the global limit evicted since open()
+        # Set by whoever calls take_dirty() about once a second (the broker's BrokerLogs).
+        self.synced_by_timer = False
         self._lock_fd: int | None = None
         self._files: dict[Path, ConsoleFiles] = {}
         self._writers: dict[Path, ConsoleLogWriter] = {}

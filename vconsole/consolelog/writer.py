@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind
+from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind, encode_data
 from vconsole.consolelog.segments import (
     BootInfo,
     ConsoleFiles,
@@ -43,7 +43,13 @@ RETRY_INTERVAL = 1.0  # a degraded writer tries the disk again this often
 log = logging.getLogger("vconsole.broker")
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
-_MAX_PENDING = 8  # closed but unsynced fds a writer keeps for LogStore.take_dirty
+# Closed but unsynced fds a writer keeps for LogStore.take_dirty before it
+# syncs them itself. With the broker's once-a-second sync off the loop, the
+# bound only caps fds: a flood of 100 MB/s rotates 1 MiB segments ~100 times
+# a second, and an fsync of those on the event loop cost the relay
+# milliseconds per MiB. Without a timer, a few are enough.
+_MAX_PENDING = 8
+_MAX_PENDING_TIMED = 1024
 
 
 class LogState(StrEnum):
@@ -159,6 +165,7 @@ class ConsoleLogWriter:
             return
         seg = self.files.segments[-1]
         step = "write"
+        before = 0
         try:
             if seg.size >= self.limits.segment:
                 step = "rotate"
@@ -167,10 +174,14 @@ class ConsoleLogWriter:
                 step = "open"
                 self._open_files()
             assert self._seg_fd is not None and self._idx_fd is not None
-            step = "write"
-            self._write_all(self._seg_fd, data, seg, is_index=False)
-            self._write_all(self._idx_fd, IndexRecord.data(self._end + n, _ns(when)).encode(), seg, is_index=True)
+            step, before = "write", self.files.disk_bytes
+            self._write_all(self._seg_fd, data, seg, is_index=False, report=False)
+            self._write_all(self._idx_fd, encode_data(self._end + n, int(when * 1e9)), seg, is_index=True,
+                            report=False)
+            self._host.resized(self, n + RECORD_SIZE)  # once for both writes: it runs on every read turn
         except OSError as e:
+            if step == "write" and self.files.disk_bytes != before:  # the data went, its record did not
+                self._host.resized(self, self.files.disk_bytes - before)
             self._fail(e, step, n)
             return
         self._end += n
@@ -325,7 +336,7 @@ class ConsoleLogWriter:
         self._idx_fd = idx
         self._host.opened(self)
 
-    def _write_all(self, fd: int, data: bytes, seg: Segment, *, is_index: bool) -> None:
+    def _write_all(self, fd: int, data: bytes, seg: Segment, *, is_index: bool, report: bool = True) -> None:
         """All of ``data`` to ``fd``, or nothing: a short write is cut back before raising."""
         done = 0
         try:
@@ -342,7 +353,8 @@ class ConsoleLogWriter:
             seg.size += done
         self.files.disk_bytes += done
         self._dirty = True
-        self._host.resized(self, done)
+        if report:
+            self._host.resized(self, done)
 
     def _fail(self, err: OSError, step: str, nbytes: int) -> None:
         """A write failed: count ``nbytes`` as not logged and retry in RETRY_INTERVAL."""
@@ -392,7 +404,8 @@ class ConsoleLogWriter:
             else:
                 os.close(fd)
         self._seg_fd = self._idx_fd = None
-        if len(self._pending) > _MAX_PENDING:  # nobody takes them (no sync timer): sync here
+        most = _MAX_PENDING_TIMED if self._host.synced_by_timer else _MAX_PENDING
+        if len(self._pending) > most:  # nobody takes them often enough: sync here
             sync_fds(self._pending)
             self._pending = []
         if self._pending:
