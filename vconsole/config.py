@@ -109,7 +109,9 @@ class LogSettings:
         if "segment_size" in table:
             out.segment_size = parse_size(table["segment_size"], f"{where}: log.segment_size")
         for name in ("providers", "guests"):
-            sub = _table(table, name, f"{where}: log")
+            sub = table.get(name, {})
+            if not isinstance(sub, dict):
+                raise ConfigError(f"{where}: [log.{name}] must be a table")
             sizes = {k: parse_size(v, f"{where}: log.{name}.{k}") for k, v in sub.items()}
             setattr(out, name, sizes)
         return out

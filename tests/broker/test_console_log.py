@@ -115,6 +115,11 @@ async def test_sigkill_loses_nothing_the_broker_read(lab_host: LabHost) -> None:
     assert whole == full[:split] + full[split + lost :]
     assert split >= len(before) - (len(before) - cut)  # the gap comes after what was logged
 
+    # `vconsole log` reads the same bytes from the files, escape-free text being the same here.
+    printed = await asyncio.to_thread(lab_host.cli, "log", "tick", "--from-start")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.encode().startswith(before[:cut])
+
     # A replay from offset 0 after the restart comes from the log: the old lines too.
     client = await lab_host.client()
     try:
