@@ -94,18 +94,26 @@ class ConsoleSession:
         """Start servicing a freshly opened endpoint."""
         self.endpoint = endpoint
         self.restored_source = None
-        if self.log is not None:
-            self.log.bound(self.guest.incarnation, self.state)
+        # A console reopened in the same boot (a broker restart, a ring
+        # reconnected) offers what its source kept from before (a domU's
+        # hypervisor log, LXC's console log file) again: the log has it already.
+        replayed = self.log is not None and not self.log.bound(self.guest.incarnation)
         if endpoint.lost:
             self.lost += endpoint.lost
             log.info("%s: the source dropped %d bytes while nobody held it", self.key, endpoint.lost)
             if self.log is not None:
                 self.log.lost(endpoint.lost)
-        if endpoint.initial:
+        initial, initial_marks = endpoint.initial, endpoint.initial_marks
+        if initial and replayed and self.log is not None:
+            initial, initial_marks = self.log.unlogged_initial(self.history, initial, initial_marks)
+            if len(initial) < len(endpoint.initial):
+                log.info("%s: %d bytes from before the console was opened are in its log already",
+                         self.key, len(endpoint.initial) - len(initial))
+        if initial:
             base = self.history.end
-            self._record(endpoint.initial)
-            self._log_turn([endpoint.initial])
-            for start, end, source in endpoint.initial_marks:
+            self._record(initial)
+            self._log_turn([initial])
+            for start, end, source in initial_marks:
                 self.marks.append(Mark(base + start, base + end, source))
                 if self.log is not None:
                     self.log.range_mark(base + start, base + end, source)

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from vconsole.broker.history import OutputHistory
+from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
 from vconsole.consolelog.records import AttachCode, LogMarkKind
 from vconsole.consolelog.writer import ConsoleLogWriter
 from vconsole.domain import AttachMode, ConsoleState, MarkSource
@@ -18,6 +19,9 @@ from vconsole.domain import AttachMode, ConsoleState, MarkSource
 if TYPE_CHECKING:
     from vconsole.broker.attachment import Attachment
 
+# The log's newest bytes looked for in a reopened console's initial bytes (see unlogged_initial).
+ANCHOR = 256
+MIN_ANCHOR = 16
 # At most this much of a console's log is reloaded into memory at start: older
 # bytes are replayed from disk, so a thousand logged consoles do not fill the
 # broker's memory when it restarts.
@@ -86,18 +90,60 @@ class SessionLog:
         """One read turn's bytes."""
         self.writer.append(data, when)
 
-    def bound(self, incarnation: str, state: ConsoleState) -> None:
-        """The console was opened: a new boot if the guest started since the last one."""
+    def bound(self, incarnation: str) -> bool:
+        """The console was opened: a new boot if the guest started since the last one; whether it did."""
         now = time.time()
+        started = False
         if incarnation:
             before = self.writer.boot
-            if self.writer.new_boot(incarnation, now) != before:
-                self.writer.mark(LogMarkKind.GUEST_STARTED, when=now)
+            started = self.writer.new_boot(incarnation, now) != before
         elif self._saw_stop or self.writer.boot == 0:
             # No incarnation from the provider: a start seen by this broker is a new boot.
             self.writer.new_boot(f"started {now:.6f}", now)
+            started = True
+        if started:
             self.writer.mark(LogMarkKind.GUEST_STARTED, when=now)
         self._saw_stop = False
+        return started
+
+    def unlogged_initial(
+        self, history: OutputHistory, initial: bytes, marks: tuple[tuple[int, int, str], ...]
+    ) -> tuple[bytes, tuple[tuple[int, int, str], ...]]:
+        """What of a reopened console's ``initial`` bytes the log does not hold yet, and their marks.
+
+        A console reopened in the same boot (a broker restart, a ring
+        reconnected) offers what its source kept from before again: a domU's
+        hypervisor log (marked: the log's last range of that kind is cut from
+        the front of the new one), LXC's console log file (unmarked: cut up to
+        where the log's newest bytes appear in it). What cannot be matched is
+        kept whole: better twice than lost.
+        """
+        if marks:
+            start, end, source = marks[0]
+            old = self._last_range(source)
+            if old and initial[start:end].startswith(old):
+                end -= len(old)
+                if end == start:
+                    return b"", ()
+                return initial[:start] + initial[start + len(old) :], ((start, end, source), *marks[1:])
+            return initial, marks
+        anchor = history.read(max(history.start, history.end - ANCHOR))
+        at = initial.rfind(anchor) if len(anchor) >= MIN_ANCHOR else -1
+        return (initial[at + len(anchor) :], ()) if at >= 0 else (initial, marks)
+
+    def _last_range(self, source: str) -> bytes:
+        """The bytes of the log's newest range marked as coming from ``source`` (b"" if none)."""
+        kind = _RANGE_MARKS.get(source)
+        try:
+            log = ConsoleLog(self.writer.directory)
+        except LogUnreadable:
+            return b""
+        ranges = [m for m in log.marks() if m.kind == kind]
+        if kind is None or not ranges:
+            return b""
+        start, end = ranges[-1].offset, ranges[-1].value
+        at, data = log.read(start, end - start)
+        return data if at == start and len(data) == end - start else b""
 
     def state_changed(self, state: ConsoleState) -> None:
         """A state change worth a mark."""
