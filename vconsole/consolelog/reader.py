@@ -6,12 +6,32 @@ segment's end, a half-written or garbage record) is simply not read.
 
 from __future__ import annotations
 
+import bisect
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vconsole.consolelog.layout import LogMeta
-from vconsole.consolelog.records import IndexRecord, LogMarkKind
+from vconsole.consolelog.layout import META_NAME, LogMeta
+from vconsole.consolelog.records import (
+    FORMAT_VERSION,
+    MAGIC,
+    RECORD_SIZE,
+    IndexRecord,
+    LogMarkKind,
+    RecordError,
+    RecordKind,
+)
+from vconsole.consolelog.segments import (
+    BootInfo,
+    Span,
+    console_dirs,
+    decode_records,
+    idx_path,
+    list_starts,
+    read_spans,
+    seg_path,
+)
 
 
 @dataclass(frozen=True)
@@ -45,65 +65,215 @@ class LogMarkEntry:
     aux: int
 
 
+@dataclass
+class _Index:
+    """A segment's readable records: all of them, and its DATA records as two sorted lists."""
+
+    records: list[IndexRecord]
+    ends: list[int]  # DATA offsets: the end of each read turn's bytes
+    times: list[int]  # their arrival times (ns)
+    boot: BootInfo | None  # the last BOOT record before the first DATA record
+
+
+@dataclass
+class _Seg:
+    """One segment as the reader found it (size from stat: bytes after the last DATA record
+    are held too, timed at the segment's mtime as recovery would)."""
+
+    start: int
+    size: int
+    mtime_ns: int
+    header_ns: int  # when the segment began (<= its first byte's time)
+    path: Path
+    index_path: Path
+    index: _Index | None = field(default=None, repr=False)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def load(self) -> _Index:
+        """Decode the index (cached): up to the first bad record or record past the end."""
+        if self.index is not None:
+            return self.index
+        try:
+            raw = self.index_path.read_bytes()
+        except OSError:
+            raw = b""
+        recs, _ = decode_records(raw)
+        ends: list[int] = []
+        times: list[int] = []
+        boot: BootInfo | None = None
+        for n, rec in enumerate(recs):
+            if rec.kind in (RecordKind.DATA, RecordKind.MARK) and rec.offset > self.end:
+                del recs[n:]  # a torn tail: records of bytes the segment does not hold
+                break
+            if rec.kind == RecordKind.DATA:
+                ends.append(rec.offset)
+                times.append(rec.time_ns)
+            elif rec.kind == RecordKind.BOOT and not ends:
+                boot = BootInfo.of(rec)
+        if (ends[-1] if ends else self.start) < self.end:
+            ends.append(self.end)
+            times.append(self.mtime_ns)
+        self.index = _Index(recs, ends, times, boot)
+        return self.index
+
+
 class ConsoleLog:
     """One console's log directory, as the files hold it now."""
 
     def __init__(self, directory: Path) -> None:
         """Scan ``directory`` (segment list, meta); LogUnreadable if it is not a console log."""
-        raise NotImplementedError
+        self.directory = directory
+        try:
+            starts = list_starts(directory)
+        except OSError as e:
+            raise LogUnreadable(f"{directory}: {e.strerror or e}") from None
+        self.meta: LogMeta | None = LogMeta.read(directory)
+        if not starts and not (directory / META_NAME).exists():
+            raise LogUnreadable(f"{directory}: not a console log (no segments, no {META_NAME})")
+        self._segs: list[_Seg] = []
+        latest = 0
+        for start in starts:
+            seg = self._scan(start, latest)
+            if seg is not None:
+                self._segs.append(seg)
+                latest = seg.header_ns
 
-    meta: LogMeta | None
+    def _scan(self, start: int, latest: int) -> _Seg | None:
+        """A segment's size, mtime and header time (None: it vanished or cannot be read)."""
+        path, ipath = seg_path(self.directory, start), idx_path(self.directory, start)
+        try:
+            st = os.stat(path)
+            with open(ipath, "rb") as f:
+                raw = f.read(RECORD_SIZE)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            raw = b""
+        header_ns = latest
+        try:
+            header = IndexRecord.decode(raw) if len(raw) == RECORD_SIZE else None
+        except RecordError:
+            header = None
+        if header is not None and header.kind == RecordKind.HEADER and header.value == MAGIC:
+            if header.sub != FORMAT_VERSION:
+                raise LogUnreadable(
+                    f"{self.directory}: log format version {header.sub} (this vconsole reads {FORMAT_VERSION})"
+                )
+            header_ns = max(latest, header.time_ns)
+        return _Seg(start, st.st_size, st.st_mtime_ns, header_ns, path, ipath)
 
     @property
     def start(self) -> int:
         """Offset of the oldest byte held on disk."""
-        raise NotImplementedError
+        return self._segs[0].start if self._segs else 0
 
     @property
     def end(self) -> int:
         """Offset one past the newest byte held on disk."""
-        raise NotImplementedError
+        return self._segs[-1].end if self._segs else 0
 
     @property
     def dropped(self) -> int:
         """Bytes below ``end`` no longer held because they were evicted (not counting NOT_LOGGED holes)."""
-        raise NotImplementedError
+        return max(0, self.end - sum(s.size for s in self._segs) - self.not_logged)
 
     @property
     def not_logged(self) -> int:
         """Bytes below ``end`` that never reached the disk (NOT_LOGGED holes)."""
-        raise NotImplementedError
+        return sum(
+            max(0, m.value - m.offset) for m in self.marks() if m.kind is LogMarkKind.NOT_LOGGED
+        )
 
     def read(self, offset: int, limit: int) -> tuple[int, bytes]:
         """Up to ``limit`` bytes from the first held offset >= ``offset``: (that offset, bytes).
 
         Stops at a hole or the end; ``(end, b"")`` when nothing is held at or after ``offset``.
         """
-        raise NotImplementedError
+        return read_spans([Span(s.start, s.size, s.path) for s in self._segs], offset, limit)
 
     def chunks(self, start: int = 0, end: int | None = None) -> Iterator[LogChunk]:
         """Held bytes in ``[start, end)`` in order, each with its arrival time; holes skipped."""
-        raise NotImplementedError
+        stop = self.end if end is None else min(end, self.end)
+        first = bisect.bisect_right([s.end for s in self._segs], start)
+        for seg in self._segs[first:]:
+            if seg.start >= stop:
+                return
+            lo, hi = max(start, seg.start), min(stop, seg.end)
+            if lo >= hi:
+                continue
+            try:
+                with open(seg.path, "rb", buffering=0) as f:
+                    data = os.pread(f.fileno(), hi - lo, lo - seg.start)
+            except OSError:
+                continue  # evicted meanwhile, or unreadable: not held
+            hi = lo + len(data)
+            index = seg.load()
+            k = bisect.bisect_right(index.ends, lo)
+            pos = lo
+            while pos < hi and k < len(index.ends):
+                cut = min(hi, index.ends[k])
+                if cut > pos:
+                    yield LogChunk(pos, data[pos - lo : cut - lo], index.times[k] / 1e9)
+                pos = cut
+                k += 1
 
     def records(self) -> Iterator[IndexRecord]:
         """Every readable index record in offset order (HEADER records included)."""
-        raise NotImplementedError
+        for seg in self._segs:
+            yield from seg.load().records
 
     def boots(self) -> list[Boot]:
-        """The boots the log holds (any part of), oldest first."""
-        raise NotImplementedError
+        """The boots the log holds (any part of), oldest first.
+
+        A boot's ``start`` is where it began, which may be below :attr:`start`
+        when its first segments were evicted; ``end`` is the next boot's start.
+        """
+        groups: list[tuple[int, int, int, list[_Seg]]] = []  # number, start, time, segments
+        for seg in self._segs:
+            boot = seg.load().boot
+            number = boot.number if boot else (groups[-1][0] if groups else 0)
+            if not groups or groups[-1][0] != number:
+                start, when = (boot.start, boot.time_ns) if boot else (seg.start, seg.header_ns)
+                groups.append((number, start, when, []))
+            groups[-1][3].append(seg)
+        out: list[Boot] = []
+        for n, (number, start, when, segs) in enumerate(groups):
+            end = groups[n + 1][1] if n + 1 < len(groups) else self.end
+            times = [t for s in segs for t in s.load().times[-1:]]
+            out.append(Boot(number, start, end, when / 1e9, times[-1] / 1e9 if times else None))
+        return out
 
     def marks(self, start: int = 0, end: int | None = None) -> list[LogMarkEntry]:
         """MARK records whose offset is in ``[start, end)``."""
-        raise NotImplementedError
+        out = [
+            LogMarkEntry(kind, rec.offset, rec.time, rec.value, rec.aux)
+            for rec in self.records()
+            if (kind := rec.mark) is not None and start <= rec.offset and (end is None or rec.offset < end)
+        ]
+        return sorted(out, key=lambda m: m.offset)
 
     def offset_at(self, when: float) -> int:
         """The first held offset whose byte arrived at or after ``when`` (``end`` if none); a binary search."""
-        raise NotImplementedError
+        t = int(when * 1e9)
+        i = max(0, bisect.bisect_right([s.header_ns for s in self._segs], t) - 1)
+        for seg in self._segs[i:]:
+            index = seg.load()
+            k = bisect.bisect_left(index.times, t)
+            if k < len(index.times):
+                return index.ends[k - 1] if k else seg.start
+        return self.end
 
     def time_at(self, offset: int) -> float | None:
         """When the byte at ``offset`` arrived (None when it is not held)."""
-        raise NotImplementedError
+        i = bisect.bisect_right([s.start for s in self._segs], offset) - 1
+        if i < 0 or offset >= self._segs[i].end:
+            return None
+        index = self._segs[i].load()
+        k = bisect.bisect_right(index.ends, offset)
+        return index.times[k] / 1e9 if k < len(index.times) else None
 
 
 class LogUnreadable(Exception):
@@ -112,4 +282,10 @@ class LogUnreadable(Exception):
 
 def console_logs(root: Path) -> list[ConsoleLog]:
     """Every console log under ``root`` (sorted by provider, guest id, console); unreadable ones skipped."""
-    raise NotImplementedError
+    out: list[ConsoleLog] = []
+    for directory in console_dirs(root):
+        try:
+            out.append(ConsoleLog(directory))
+        except LogUnreadable:
+            continue
+    return out

@@ -2,23 +2,43 @@
 
 Every read turn's bytes go to the open segment with one ``os.write`` (so a
 SIGKILL of the broker loses nothing it read), then one DATA record to the
-segment's index. fsync happens at most once a second (LogStore.sync_dirty)
-and on rotation. A write error never reaches the relay: the writer turns
-degraded, counts what it could not log, and tries again about once a second.
+segment's index. fsync happens at most once a second (LogStore.take_dirty
+and sync_fds, off the event loop) and for a segment closed by rotation. A
+write error never reaches the relay: the writer turns degraded, counts what
+it could not log, and tries again about once a second.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from vconsole.consolelog.records import LogMarkKind
+from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind
+from vconsole.consolelog.segments import (
+    BootInfo,
+    ConsoleFiles,
+    Segment,
+    Span,
+    boot_tag,
+    eviction_order,
+    idx_path,
+    read_spans,
+    seg_path,
+)
 
 DEFAULT_CONSOLE_LIMIT = 16 << 20
 DEFAULT_SEGMENT_SIZE = 1 << 20
 RETRY_INTERVAL = 1.0  # a degraded writer tries the disk again this often
+
+log = logging.getLogger("vconsole.broker")
+
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
 
 
 class LogState(StrEnum):
@@ -37,62 +57,162 @@ class LogLimits:
     segment: int = DEFAULT_SEGMENT_SIZE
 
 
+class WriterHost(Protocol):
+    """What a writer tells its store (LogStore): open files, bytes written and freed."""
+
+    def opened(self, writer: ConsoleLogWriter) -> None:
+        """The writer opened its files (the store may close another writer's)."""
+
+    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
+        """The writer's files grew (it has something to sync) or shrank by ``delta`` bytes."""
+
+    def closed(self, writer: ConsoleLogWriter) -> None:
+        """The writer closed its files."""
+
+
+class _NoHost:
+    def opened(self, writer: ConsoleLogWriter) -> None:
+        pass
+
+    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
+        pass
+
+    def closed(self, writer: ConsoleLogWriter) -> None:
+        pass
+
+
+def _ns(when: float) -> int:
+    return int(when * 1e9)
+
+
 class ConsoleLogWriter:
     """Appends one console's bytes, times and marks; made by LogStore.console()."""
 
     state: LogState
     reason: str
 
-    @property
-    def directory(self) -> Path:
-        """The console's log directory (readers open it with ConsoleLog)."""
-        raise NotImplementedError
+    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost | None = None) -> None:
+        """Write into ``files`` (already scanned and repaired); files open on the first write."""
+        self.files = files
+        self.limits = limits
+        self._host: WriterHost = host or _NoHost()
+        self._seg_fd: int | None = None
+        self._idx_fd: int | None = None
+        self._pending: list[int] = []  # fds of closed segments, to fsync then close
+        self._dirty = False
+        self._end = files.end
+        self._not_logged = files.not_logged
+        self._boot = files.boot
+        self._hole: int | None = None  # bytes from here to the end are not on disk
+        self._retry_at = 0.0
+        self._fresh = False  # the next write starts a new segment
+        self.state = LogState.DEGRADED if files.problem else LogState.OK
+        self.reason = files.problem or ""
+
+    # -- what it holds -------------------------------------------------------------------
 
     @property
     def created(self) -> float:
-        """When this console's log began (kept in meta.json): what its offsets count from."""
-        raise NotImplementedError
+        """What this console's offsets count from (merge stand-in: the directory's inode, stable across restarts)."""
+        return float(os.stat(self.files.directory).st_ino) if self.files.directory.exists() else 0.0
 
     @property
     def start(self) -> int:
         """Offset of the oldest byte held on disk."""
-        raise NotImplementedError
+        segs = self.files.segments
+        return segs[0].start if segs else self._end
 
     @property
     def end(self) -> int:
         """Offset one past the newest byte (logged or counted as not logged)."""
-        raise NotImplementedError
+        return self._end
 
     @property
     def dropped(self) -> int:
         """Bytes evicted from this log since it began (rotation, global limit, across restarts)."""
-        raise NotImplementedError
+        return self.files.dropped
 
     @property
     def not_logged(self) -> int:
         """Bytes that never reached the disk (this run and, from NOT_LOGGED marks, earlier ones)."""
-        raise NotImplementedError
+        return self._not_logged
 
     @property
     def boot(self) -> int:
         """The current boot's number (0 before the first boot)."""
-        raise NotImplementedError
+        return self._boot.number if self._boot else 0
+
+    @property
+    def has_open_files(self) -> bool:
+        """Whether the open segment's files are open now."""
+        return self._seg_fd is not None
+
+    def _spans(self) -> list[Span]:
+        d = self.files.directory
+        return [Span(s.start, s.size, seg_path(d, s.start)) for s in self.files.segments]
 
     def tail(self, limit: int) -> tuple[int, bytes]:
         """The newest held bytes, at most ``limit``, back to the last hole: (their offset, bytes)."""
-        raise NotImplementedError
+        segs = self.files.segments
+        if not segs or limit <= 0 or segs[-1].end != self._end:
+            return self._end, b""
+        first = self._end - limit
+        lo = len(segs) - 1
+        while lo > 0 and segs[lo - 1].end == segs[lo].start and segs[lo].start > first:
+            lo -= 1
+        first = max(first, segs[lo].start)
+        offset, data = read_spans(self._spans()[lo:], first, self._end - first)
+        return (offset, data) if data else (self._end, b"")
 
     def read(self, offset: int, limit: int) -> tuple[int, bytes]:
         """As ConsoleLog.read, from this writer's files (for replays older than the memory tail)."""
-        raise NotImplementedError
+        return read_spans(self._spans(), offset, limit)
+
+    # -- writing -------------------------------------------------------------------------
 
     def append(self, data: bytes, when: float) -> None:
         """Log one read turn's bytes that arrived at ``when``; never raises."""
-        raise NotImplementedError
+        n = len(data)
+        if not n:
+            return
+        if not self._writable(when):
+            self._end += n
+            self._not_logged += n
+            return
+        seg = self.files.segments[-1]
+        step = "write"
+        try:
+            if seg.size >= self.limits.segment:
+                step = "rotate"
+                seg = self._new_segment(when)
+            elif self._seg_fd is None:
+                step = "open"
+                self._open_files()
+            assert self._seg_fd is not None and self._idx_fd is not None
+            step = "write"
+            self._write_all(self._seg_fd, data, seg, is_index=False)
+            self._write_all(self._idx_fd, IndexRecord.data(self._end + n, _ns(when)).encode(), seg, is_index=True)
+        except OSError as e:
+            self._fail(e, step, n)
+            return
+        self._end += n
+        seg.last_write = when
+        if self.files.disk_bytes > self.limits.console:
+            self._evict_over_limit()
 
-    def mark(self, kind: LogMarkKind, value: int = 0, aux: int = 0, *, offset: int | None = None, when: float | None = None) -> None:
+    def mark(
+        self,
+        kind: LogMarkKind,
+        value: int = 0,
+        aux: int = 0,
+        *,
+        offset: int | None = None,
+        when: float | None = None,
+    ) -> None:
         """Record an event at ``offset`` (default: the end); never raises."""
-        raise NotImplementedError
+        now = time.time() if when is None else when
+        rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+        self._write_record(rec, now)
 
     def new_boot(self, incarnation: str, when: float) -> int:
         """The guest started again (``incarnation`` differs from the last boot's): a new boot in a new segment.
@@ -100,16 +220,219 @@ class ConsoleLogWriter:
         Returns the current boot number; the same incarnation as the last boot
         (a broker restart while the guest kept running) opens no new boot.
         """
-        raise NotImplementedError
+        tag = boot_tag(incarnation)
+        if self._boot is not None and self._boot.tag == tag:
+            return self._boot.number
+        self._boot = BootInfo(self.boot + 1, self._end, _ns(when), tag)
+        self._fresh = True
+        self._write_record(None, when)
+        return self._boot.number
+
+    def skip_to(self, offset: int, when: float) -> None:
+        """Bytes ``[end, offset)`` will never be logged (e.g. history from before logging
+        began): counted in not_logged, a NOT_LOGGED mark; the next bytes go at ``offset``."""
+        if offset <= self._end:
+            return
+        if self._hole is None:
+            self._hole = self._end
+        self._not_logged += offset - self._end
+        self._end = offset
+        self._write_record(None, when)
+
+    def _write_record(self, rec: IndexRecord | None, when: float) -> None:
+        """Write one index record (None: only make sure the segment exists), never raising."""
+        if not self._writable(when):
+            return
+        try:
+            if self._seg_fd is None:
+                self._open_files()
+            assert self._idx_fd is not None
+            if rec is not None:
+                self._write_all(self._idx_fd, rec.encode(), self.files.segments[-1], is_index=True)
+        except OSError as e:
+            self._fail(e, "write", 0)
+
+    def _writable(self, when: float) -> bool:
+        """Whether a write may go to disk now, after starting the segment a hole or a new boot needs."""
+        if self.files.problem:
+            return False
+        if self.state is LogState.DEGRADED and time.monotonic() < self._retry_at:
+            return False
+        if self._hole is None and not self._fresh and self.files.segments:
+            return True
+        try:
+            self._new_segment(when)
+        except OSError as e:
+            self._fail(e, "new segment", 0)
+            return False
+        if self.state is LogState.DEGRADED:
+            log.info("log %s: writing again at offset %d", self.files.label, self._end)
+        self.state, self.reason = LogState.OK, ""
+        return True
+
+    def _new_segment(self, when: float) -> Segment:
+        """Close the open segment and start one at the end (HEADER, BOOT, NOT_LOGGED hole)."""
+        self.release_files()
+        segs, d, start = self.files.segments, self.files.directory, self._end
+        recs = [IndexRecord.header(start, _ns(when))]
+        if self._boot is not None:
+            recs.append(self._boot.record())
+        if self._hole is not None and self._hole < start:
+            recs.append(IndexRecord.of_mark(LogMarkKind.NOT_LOGGED, self._hole, _ns(when), start))
+        raw = b"".join(r.encode() for r in recs)
+        reuse = bool(segs) and segs[-1].start == start and segs[-1].size == 0
+        if reuse:
+            # nothing in it yet (marks only): the new boot's records go after its marks.
+            raw = raw[RECORD_SIZE:]
+        create = 0 if reuse else os.O_CREAT | os.O_TRUNC
+        idx = os.open(idx_path(d, start), _APPEND | create, 0o600)
+        try:
+            seg_fd = os.open(seg_path(d, start), _APPEND | create, 0o600)
+        except OSError:
+            os.close(idx)
+            if not reuse:
+                idx_path(d, start).unlink(missing_ok=True)
+            raise
+        seg = segs[-1] if reuse else Segment(start, 0, 0, self.boot, when)
+        try:
+            self._write_all(idx, raw, seg, is_index=True)
+        except OSError:
+            os.close(idx)
+            os.close(seg_fd)
+            if not reuse:
+                for path in (seg_path(d, start), idx_path(d, start)):
+                    path.unlink(missing_ok=True)
+            raise
+        if not reuse:
+            segs.append(seg)
+        seg.boot = self.boot
+        self._seg_fd, self._idx_fd = seg_fd, idx
+        self._hole, self._fresh = None, False
+        self._host.opened(self)
+        return seg
+
+    def _open_files(self) -> None:
+        """Reopen the newest segment for appending (lazily, on the first write after a close)."""
+        d, start = self.files.directory, self.files.segments[-1].start
+        idx = os.open(idx_path(d, start), _APPEND)
+        try:
+            self._seg_fd = os.open(seg_path(d, start), _APPEND)
+        except OSError:
+            os.close(idx)
+            raise
+        self._idx_fd = idx
+        self._host.opened(self)
+
+    def _write_all(self, fd: int, data: bytes, seg: Segment, *, is_index: bool) -> None:
+        """All of ``data`` to ``fd``, or nothing: a short write is cut back before raising."""
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(fd, data[done:] if done else data)
+        except OSError:
+            if done:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, seg.index_size if is_index else seg.size)
+            raise
+        if is_index:
+            seg.index_size += done
+        else:
+            seg.size += done
+        self.files.disk_bytes += done
+        self._dirty = True
+        self._host.resized(self, done)
+
+    def _fail(self, err: OSError, step: str, nbytes: int) -> None:
+        """A write failed: count ``nbytes`` as not logged and retry in RETRY_INTERVAL."""
+        if self._hole is None:
+            self._hole = self._end
+        self._end += nbytes
+        self._not_logged += nbytes
+        if self._seg_fd is not None and self.files.segments:
+            seg = self.files.segments[-1]
+            if seg.end > self._hole:  # data written without its DATA record: take it back
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._seg_fd, self._hole - seg.start)
+                    cut = seg.end - self._hole
+                    seg.size -= cut
+                    self.files.disk_bytes -= cut
+                    self._host.resized(self, -cut)
+        self.release_files()
+        reason = f"{step} {self.files.label}: {err.strerror or err}"
+        if self.state is not LogState.DEGRADED:
+            log.warning("log %s: not logging from offset %d: %s", self.files.label, self._hole, reason)
+        self.state, self.reason = LogState.DEGRADED, reason
+        self._retry_at = time.monotonic() + RETRY_INTERVAL
+
+    # -- limits --------------------------------------------------------------------------
+
+    def _evict_over_limit(self) -> None:
+        """Delete whole closed segments (eviction_order) until the log fits its limit."""
+        limit = self.limits.console
+        for seg in eviction_order(self.files.segments, self.boot, limit):
+            if self.files.disk_bytes <= limit:
+                return
+            err = self.files.evict(seg)
+            if err is not None:
+                log.warning("log %s: cannot evict %d: %s", self.files.label, seg.start, err.strerror)
+                return
+            self._host.resized(self, -seg.disk_bytes)
+
+    # -- files ---------------------------------------------------------------------------
+
+    def release_files(self) -> None:
+        """Close the open segment's files; written ones wait in the sync list, unsynced."""
+        for fd in (self._seg_fd, self._idx_fd):
+            if fd is None:
+                continue
+            if self._dirty:
+                self._pending.append(fd)
+            else:
+                os.close(fd)
+        self._seg_fd = self._idx_fd = None
+        if self._pending:
+            self._dirty = True
+        self._host.closed(self)
+
+    def take_sync_fds(self) -> list[int]:
+        """The fds to fsync since the last call (closed segments' own, duplicates of the open
+        ones); the caller closes them (sync_fds)."""
+        out, self._pending = self._pending, []
+        if self._dirty:
+            for fd in (self._seg_fd, self._idx_fd):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        out.append(os.dup(fd))
+        self._dirty = False
+        return out
 
     def sync(self) -> None:
         """fsync the open segment and index if written since the last sync; never raises."""
-        raise NotImplementedError
+        for fd in self.take_sync_fds():
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def close(self) -> None:
         """Sync and close the open files (they reopen on the next write)."""
-        raise NotImplementedError
+        self.release_files()
+        self.sync()
 
     def describe(self) -> dict[str, Any]:
         """For ``ls --json``: log_state, log_reason, log_bytes, log_start, log_end, not_logged, boot."""
-        raise NotImplementedError
+        return {
+            "log_state": self.state.value,
+            "log_reason": self.reason,
+            "log_bytes": self.files.disk_bytes,
+            "log_start": self.start,
+            "log_end": self._end,
+            "log_dropped": self.dropped,
+            "not_logged": self._not_logged,
+            "boot": self.boot,
+        }
+
+    @property
+    def directory(self) -> Path:
+        """The console's log directory."""
+        return self.files.directory
