@@ -253,3 +253,34 @@ async def test_full_disk_degrades_the_log_never_the_console(lab_host: LabHost) -
         assert at == log.end - 10 and data == pattern(2, 1000)[-10:]
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+async def test_previous_boot_is_readable_after_lab_and_broker_restart(lab_host: LabHost) -> None:
+    fleet = lab_host.write_fleet([{"id": 201, "name": "web", "vttys": 1, "init": lab_host.scripted("web")}])
+    lab_host.start_lab(fleet)
+    lab_host.start_broker()
+    await wait_end(lab_host, "web", 6)
+    lab_host.command("web", 1, "write 640")
+    await asyncio.to_thread(lab_host.wait_done, "web", 1)
+    await wait_end(lab_host, "web", 646)
+    # A stand-in for a host reboot: the broker and the lab go, then come back.
+    lab_host.kill_broker(signal.SIGTERM)
+    assert lab_host.lab is not None
+    lab_host.lab.send_signal(signal.SIGTERM)
+    lab_host.lab.wait(10)
+    for done in lab_host.ctl_dir("web").iterdir():
+        done.unlink()
+    lab_host.start_lab(fleet)
+    lab_host.start_broker()
+    con = await wait_end(lab_host, "web", 646 + 6)
+    assert con["boot"] == 2
+
+    previous = lab_host.cli("log", "web", "--boot", "-1")
+    assert previous.returncode == 0, previous.stderr
+    assert "1:00000000:" in previous.stdout and "1:00000009:" in previous.stdout
+    current = lab_host.cli("log", "web", "--boot")
+    assert current.returncode == 0, current.stderr
+    assert "READY" in current.stdout and "1:00000000:" not in current.stdout
+    # Through the broker too: a replay from the start crosses the boot boundary.
+    everything = lab_host.cli("log", "web", "--from-start")
+    assert everything.stdout.count("READY") == 2

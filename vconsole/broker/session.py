@@ -375,29 +375,13 @@ class ConsoleSession:
     @property
     def oldest(self) -> int:
         """The oldest offset a replay can start at: in the log, or else in the memory history."""
-        if self.log is not None:
-            return min(self.log.writer.start, self.history.start)
-        return self.history.start
+        return self.log.oldest(self.history) if self.log is not None else self.history.start
 
     def read_back(self, offset: int, limit: int) -> tuple[int, bytes]:
         """Bytes older than the memory history, from the log: (their offset, bytes), as ConsoleLog.read."""
-        if self.log is None or offset >= self.history.start:
+        if self.log is None:
             return self.history.start, b""
-        at, data = self.log.writer.read(offset, min(limit, self.history.start - offset))
-        if at >= self.history.start:
-            return self.history.start, b""
-        return at, data[: self.history.start - at]
-
-    def read_range(self, lo: int, hi: int) -> bytes:
-        """The bytes ``[lo, hi)`` from the log and memory; shorter if some are held nowhere."""
-        out = bytearray()
-        while lo < min(hi, self.history.start):
-            at, data = self.read_back(lo, hi - lo)
-            if at != lo or not data:
-                return bytes(out)
-            out += data
-            lo += len(data)
-        return bytes(out) + self.history.read(lo, hi - lo) if lo < hi else bytes(out)
+        return self.log.read_back(self.history, offset, limit)
 
     @property
     def unread(self) -> int:

@@ -48,6 +48,22 @@ class SessionLog:
         history.append(tail)
         return history
 
+    def oldest(self, history: OutputHistory) -> int:
+        """The oldest offset held on disk or in ``history``."""
+        return min(self.writer.start, history.start)
+
+    def read_back(self, history: OutputHistory, offset: int, limit: int) -> tuple[int, bytes]:
+        """Bytes from ``offset`` that are older than ``history``, from the files: (their offset, bytes).
+
+        ``(history.start, b"")`` when the log holds none of them before the memory starts.
+        """
+        if offset >= history.start:
+            return history.start, b""
+        at, data = self.writer.read(offset, min(limit, history.start - offset))
+        if at >= history.start or not data:
+            return history.start, b""
+        return at, data[: history.start - at]
+
     def append(self, data: bytes, when: float) -> None:
         """One read turn's bytes."""
         self.writer.append(data, when)

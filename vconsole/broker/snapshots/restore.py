@@ -128,9 +128,21 @@ def held_already(session: ConsoleSession, rec: ConsoleRecord) -> int:
     lo = max(h.start, session.oldest)
     if lo >= h.end or h.end > history.end:
         return 0
-    if session.read_range(lo, h.end) != h.between(lo, h.end):
+    if _read_range(session, lo, h.end) != h.between(lo, h.end):
         return 0
     return h.end - lo
+
+
+def _read_range(session: ConsoleSession, lo: int, hi: int) -> bytes:
+    """The session's bytes ``[lo, hi)`` from its log and memory; shorter if some are held nowhere."""
+    out = bytearray()
+    while lo < min(hi, session.history.start):
+        at, data = session.read_back(lo, hi - lo)
+        if at != lo or not data:
+            return bytes(out)
+        out += data
+        lo += len(data)
+    return bytes(out) + (session.history.read(lo, hi - lo) if lo < hi else b"")
 
 
 def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: float, held: int = 0) -> int:
