@@ -26,6 +26,7 @@ from vconsole.tui import log_screen, log_scrollback
 from vconsole.tui.app import VConsoleApp
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import GuestTree
+from vconsole.tui.log_lines import ViewLine
 from vconsole.tui.log_screen import LogScreen
 
 LINES = 3000
@@ -66,7 +67,7 @@ async def app_pilot(lab_host: LabHost) -> AsyncIterator[tuple[VConsoleApp, Pilot
 async def console_info(lab_host: LabHost) -> dict[str, Any]:
     client = await lab_host.client()
     try:
-        return _console(await client.request("list"), "printer", "vtty0")  # type: ignore[no-any-return]
+        return _console(await client.request("list"), "printer", "vtty0")
     finally:
         await client.close()
 
@@ -96,6 +97,27 @@ def view_text(pane: ConsolePane) -> list[str]:
 def log_rows(screen: LogScreen) -> list[str]:
     view = screen.view
     return [view.render_line(y).text.rstrip() for y in range(view.size.height)]
+
+
+def marked(screen: LogScreen) -> ViewLine | None:
+    """The line the view marked (a search hit, where a jump landed)."""
+    index = screen.view.marked
+    return None if index is None else screen.window.lines[index]
+
+
+def marked_at(screen: LogScreen, offset: int) -> bool:
+    line = marked(screen)
+    return line is not None and line.offset == offset
+
+
+def highlighted(screen: LogScreen, text: str) -> bool:
+    """Whether ``text`` is on a row in view, drawn in the search hit's style (bold)."""
+    view = screen.view
+    for y in range(view.size.height):
+        strip = view.render_line(y)
+        if text in strip.text:
+            return any(seg.text == text and seg.style is not None and seg.style.bold for seg in strip)
+    return False
 
 
 async def test_shift_pgup_scrolls_back_past_the_memory_history_into_the_log(
@@ -154,39 +176,33 @@ async def test_the_log_view_has_times_finds_a_line_and_jumps_to_boots_and_times(
     assert all(re.match(r"\d\d:\d\d:\d\d ", row) for row in rows if row), rows
     assert rows[-1].endswith("printed all"), rows  # opens at the newest line
 
-    # Search older lines: the found line is in view and marked.
+    # Search older lines: the found line is in view and marked, the text highlighted.
     await pilot.press("slash", *"line 00042 ", "enter")
-    view = screen.view
-    await until(pilot, lambda: view.marked is not None and "line 00042 " in screen.window.lines[view.marked].text,
-                "the search hit")
-    assert screen.window.lines[view.marked].boot == 2, "the newest boot's line 42 comes first"
-    assert any("line 00042 " in row for row in log_rows(screen))
+    hit = await until(pilot, lambda: (line := marked(screen)) and "line 00042 " in line.text and line, "the search hit")
+    assert hit.boot == 2, "the newest boot's line 42 comes first"
+    assert highlighted(screen, "line 00042 ")
     await pilot.press("n")
-    await until(pilot, lambda: view.marked is not None and screen.window.lines[view.marked].boot == 1,
-                "the older hit (the first boot's)")
-    assert "line 00042 " in screen.window.lines[view.marked].text
-    assert any("line 00042 " in row for row in log_rows(screen))
+    hit = await until(pilot, lambda: (line := marked(screen)) and line.boot == 1 and line, "the first boot's hit")
+    assert "line 00042 " in hit.text and highlighted(screen, "line 00042 ")
 
-    # b goes to the start of the current line's boot; B to the next boot's start.
+    # b goes to the start of the current line's boot or the one before, B to the next boot's start, round.
     boots = screen.window.boots
     assert [b.number for b in boots] == [1, 2], boots
     await pilot.press("B")
-    await until(pilot, lambda: view.marked is not None and screen.window.lines[view.marked].offset == boots[1].start,
-                "the second boot's first line")
+    await until(pilot, lambda: marked_at(screen, boots[1].start), "the second boot's first line")
     await pilot.press("b")
-    await until(pilot, lambda: view.marked is not None and screen.window.lines[view.marked].offset
-                == max(boots[0].start, screen.window.log_start), "the first boot's first line")
-    await pilot.press("b")  # round: from the first boot to the newest
-    await until(pilot, lambda: view.marked is not None and screen.window.lines[view.marked].offset == boots[1].start,
-                "the second boot's first line again")
+    await until(pilot, lambda: marked_at(screen, max(boots[0].start, screen.window.log_start)),
+                "the first boot's first line")
+    await pilot.press("b")
+    await until(pilot, lambda: marked_at(screen, boots[1].start), "the second boot's first line again")
     await pilot.press("g")
-    await until(pilot, lambda: view.marked == 0 and log_rows(screen)[0].endswith("line 00001 " + PAD), "the log's start")
+    await until(pilot, lambda: marked_at(screen, screen.window.log_start)
+                and log_rows(screen)[0].endswith("line 00001 " + PAD), "the log's start")
 
     # t jumps to a time: the first line that came at or after it (the second boot's first).
     await pilot.press("t", *time.strftime("%H:%M:%S", time.localtime(between)), "enter")
-    await until(pilot, lambda: view.marked is not None and screen.window.lines[view.marked].offset == boots[1].start,
-                "the line at the time")
-    assert screen.window.lines[view.marked].time >= between
+    hit = await until(pilot, lambda: marked_at(screen, boots[1].start) and marked(screen), "the line at the time")
+    assert hit.time >= between
     await pilot.press("G")
     await until(pilot, lambda: log_rows(screen)[-1].endswith("printed all"), "the newest line again")
     await pilot.press("escape")

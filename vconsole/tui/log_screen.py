@@ -38,7 +38,7 @@ from vconsole.tui.messages import LogEdge
 from vconsole.units import human
 
 READ = MAX_LOG_READ  # bytes per read
-HINT = "/ ? search · n N next · t time · b B boot · g G start/end · Esc closes"
+HINT = "/ ? search  n N next  t time  b B boot  g G start/end  Esc"
 PROMPTS = {
     "older": "search older lines for: ",
     "newer": "search newer lines for: ",
@@ -92,10 +92,10 @@ class LogScreen(Screen[None]):
         self.older_search = True  # the direction of the last search
 
     def compose(self) -> ComposeResult:
-        yield Static(Content(f" log of {self.console_title}"), id="log-title", classes="bar")
+        yield Static(Content(f" log of {self.console_title} · {HINT}"), id="log-title", classes="bar")
         yield self.view
         yield Input(id="log-input")
-        yield Static(Content(f" reading… · {HINT}"), id="log-status", classes="bar")
+        yield Static(Content(" reading…"), id="log-status", classes="bar")
 
     def on_mount(self) -> None:
         """Read the newest lines; the status follows the scrolling."""
@@ -113,14 +113,14 @@ class LogScreen(Screen[None]):
         """Where the view is: the date and time and boot of its current line, how much is read, the keys."""
         window = self.window
         if not window.lines:
-            self.say(f"the log is empty · {HINT}" if window.loaded else f"reading… · {HINT}")
+            self.say("the log is empty" if window.loaded else "reading…")
             return
         line = window.lines[self.view.current]
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line.time))
         boots = f" · boot {line.boot} of {window.boots[-1].number}" if window.boots and line.boot else ""
         top = "" if window.at_top else " (more above)"
         size = human(window.log_end - window.log_start)
-        self.say(f"{stamp}{boots} · line {self.view.current + 1} of {len(window.lines)}{top} · log {size} · {HINT}")
+        self.say(f"{stamp}{boots} · line {self.view.current + 1} of {len(window.lines)}{top} · log {size}")
 
     # --- reading ------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class LogScreen(Screen[None]):
         window = self.window
         while (found := window.find(needle, start, older)) is None:
             if window.at_top if older else window.at_bottom:
-                self.say(f"not found: {printable(needle, 60)} · {HINT}")
+                self.say(f"not found: {printable(needle, 60)}")
                 return
             edge = window.lines[0 if older else -1].time if window.lines else time.time()
             self.say(f"searching {'older' if older else 'newer'} lines… now at {time.strftime('%H:%M:%S', time.localtime(edge))}")
@@ -284,7 +284,7 @@ class LogScreen(Screen[None]):
     def action_again(self, same: bool) -> None:
         """The next hit of the last search: the same way (n) or the other way (N)."""
         if not self.needle:
-            self.say(f"no search yet: / searches older lines, ? newer ones · {HINT}")
+            self.say("no search yet: / searches older lines, ? newer ones")
             return
         older = self.older_search == same
         self.run_worker(self._search(self.needle, older, self.view.current), group="log", exclusive=True)
@@ -293,7 +293,7 @@ class LogScreen(Screen[None]):
         """The start of the current line's boot or the one before (-1), or of the next boot (1), round."""
         boots = self.window.boots
         if not boots:
-            self.say(f"the log has no boots · {HINT}")
+            self.say("the log has no boots")
             return
         lines = self.window.lines
         offset = lines[self.view.current].offset if lines else self.window.log_end
