@@ -176,6 +176,21 @@ async def test_the_log_view_has_times_finds_a_line_and_jumps_to_boots_and_times(
     assert all(re.match(r"\d\d:\d\d:\d\d ", row) for row in rows if row), rows
     assert rows[-1].endswith("printed all"), rows  # opens at the newest line
 
+    # At the top of what it holds, the view reads older lines and keeps showing the same ones.
+    first, start = screen.window.lines[0], screen.window.start
+    await pilot.press("home")
+    await until(pilot, lambda: screen.window.start < start, "older lines read at the top")
+    await until(pilot, lambda: log_rows(screen)[0].endswith(first.text), "the same line at the top")
+    await pilot.press("up")
+    before = screen.window.lines[screen.window.lines.index(first) - 1]
+    await until(pilot, lambda: log_rows(screen)[0].endswith(before.text), "the line before it")
+
+    # Escape closes a prompt, not the view; a time it cannot read is a one-line message.
+    await pilot.press("slash", "x", "escape")
+    assert isinstance(app.screen, LogScreen) and screen.prompt is None
+    await pilot.press("t", *"soon", "enter")
+    assert screen.status_text.startswith("not a time: 'soon'"), screen.status_text
+
     # Search older lines: the found line is in view and marked, the text highlighted.
     await pilot.press("slash", *"line 00042 ", "enter")
     hit = await until(pilot, lambda: (line := marked(screen)) and "line 00042 " in line.text and line, "the search hit")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from collections.abc import Callable, Sequence
-from typing import ClassVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Input, Static
+from textual.worker import Worker
 
 from vconsole.client import Client, RequestFailed
 from vconsole.display_text import printable
@@ -71,12 +72,12 @@ class LogScreen(Screen[None]):
         Binding("slash", "prompt('older')", show=False),
         Binding("question_mark", "prompt('newer')", show=False),
         Binding("n", "again(True)", show=False),
-        Binding("N", "again(False)", show=False),
+        Binding("N,shift+n", "again(False)", show=False),
         Binding("t", "prompt('time')", show=False),
         Binding("b", "boot(-1)", show=False),
-        Binding("B", "boot(1)", show=False),
+        Binding("B,shift+b", "boot(1)", show=False),
         Binding("g", "start", show=False),
-        Binding("G", "end", show=False),
+        Binding("G,shift+g", "end", show=False),
     ]
 
     def __init__(self, title: str, target: Target, live: Callable[[], Client]) -> None:
@@ -90,6 +91,8 @@ class LogScreen(Screen[None]):
         self.prompt: str | None = None  # which prompt the input is open for
         self.needle = ""
         self.older_search = True  # the direction of the last search
+        self._reading: Worker[None] | None = None  # the read under way (one at a time)
+        self.status_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(Content(f" log of {self.console_title} · {HINT}"), id="log-title", classes="bar")
@@ -101,12 +104,19 @@ class LogScreen(Screen[None]):
         """Read the newest lines; the status follows the scrolling."""
         self.view.focus()
         self.watch(self.view, "scroll_y", lambda _y: self.show_status(), init=False)
-        self.run_worker(self._newest(), group="log", exclusive=True)
+        self._start(self._newest())
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` (reads of the log) as a worker, in place of any read under way."""
+        if self._reading is not None:
+            self._reading.cancel()
+        self._reading = self.run_worker(work, group="log")
 
     # --- the status line ----------------------------------------------------
 
     def say(self, text: str) -> None:
         """A message in the status line (ours: a guest's text never comes here unescaped)."""
+        self.status_text = text
         self.query_one("#log-status", Static).update(Content(f" {text}"))
 
     def show_status(self) -> None:
@@ -232,8 +242,12 @@ class LogScreen(Screen[None]):
     @on(LogEdge)
     def read_more(self, message: LogEdge) -> None:
         """Scrolled to the top or bottom of the window: read the next piece (unless a read is under way)."""
-        if not any(w.is_running for w in self.workers):
-            self.run_worker(self._older() if message.older else self._newer(), group="log")
+        if self._reading is None or self._reading.is_finished:
+            self._reading = self.run_worker(self._more(message.older), group="log")
+
+    async def _more(self, older: bool) -> None:
+        await (self._older() if older else self._newer())
+        self.show_status()
 
     # --- keys ---------------------------------------------------------------
 
@@ -272,14 +286,14 @@ class LogScreen(Screen[None]):
             except JumpTimeError as exc:
                 self.say(str(exc))
                 return
-            self.run_worker(self._jump(when=when), group="log", exclusive=True)
+            self._start(self._jump(when=when))
             return
         self.needle = text
         self.older_search = kind == "older"
         height = max(self.view.size.height, 1)
         # A new search looks at the lines in view first.
         start = self.view.top_index + height if self.older_search else self.view.top_index - 1
-        self.run_worker(self._search(text, self.older_search, start), group="log", exclusive=True)
+        self._start(self._search(text, self.older_search, start))
 
     def action_again(self, same: bool) -> None:
         """The next hit of the last search: the same way (n) or the other way (N)."""
@@ -287,7 +301,7 @@ class LogScreen(Screen[None]):
             self.say("no search yet: / searches older lines, ? newer ones")
             return
         older = self.older_search == same
-        self.run_worker(self._search(self.needle, older, self.view.current), group="log", exclusive=True)
+        self._start(self._search(self.needle, older, self.view.current))
 
     def action_boot(self, step: int) -> None:
         """The start of the current line's boot or the one before (-1), or of the next boot (1), round."""
@@ -303,12 +317,12 @@ class LogScreen(Screen[None]):
         else:
             target = i + 1
         boot = boots[target % len(boots)]
-        self.run_worker(self._jump(offset=max(boot.start, self.window.log_start)), group="log", exclusive=True)
+        self._start(self._jump(offset=max(boot.start, self.window.log_start)))
 
     def action_start(self) -> None:
         """The log's first line."""
-        self.run_worker(self._jump(offset=self.window.log_start), group="log", exclusive=True)
+        self._start(self._jump(offset=self.window.log_start))
 
     def action_end(self) -> None:
         """The log's newest lines (read again: the guest may have written more)."""
-        self.run_worker(self._newest(), group="log", exclusive=True)
+        self._start(self._newest())

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -93,11 +94,22 @@ class LogView(ScrollView, can_focus=True):
         self.scroll_to(y=max(0, self.scroll_y + lines), animate=False, immediate=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """At the top or bottom of the window, the screen is asked to read more of the log."""
+        """Scrolled to the top or bottom of the window: the screen is asked to read more of the log."""
         super().watch_scroll_y(old_value, new_value)
-        if new_value < old_value and new_value <= 0 and not self.window.at_top:
+        if new_value != old_value:
+            self._at_edge(older=new_value < old_value)
+
+    def on_key(self, event: events.Key) -> None:
+        """Up or PgUp at the top (Down or PgDn at the bottom) reads more, even when nothing scrolls."""
+        if event.key in ("up", "pageup", "home"):
+            self._at_edge(older=True)
+        elif event.key in ("down", "pagedown", "end"):
+            self._at_edge(older=False)
+
+    def _at_edge(self, older: bool) -> None:
+        if older and self.scroll_y <= 0 and not self.window.at_top:
             self.post_message(LogEdge(older=True))
-        elif new_value > old_value and new_value >= self.max_scroll_y and not self.window.at_bottom:
+        elif not older and self.scroll_y >= self.max_scroll_y and not self.window.at_bottom:
             self.post_message(LogEdge(older=False))
 
     # --- drawing ------------------------------------------------------------
