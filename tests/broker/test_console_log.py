@@ -45,9 +45,9 @@ def expected(first: int, last: int) -> bytes:
     return b"".join(b"%08d\n" % i for i in range(first, last + 1))
 
 
-def the_log(lab_host: LabHost, guest_id: int, console: str = "vtty0") -> ConsoleLog:
+def the_log(lab_host: LabHost, guest_id: int, console: str = "vtty0", root: Path | None = None) -> ConsoleLog:
     """The console's log as the files hold it (read-only, like `vconsole log`)."""
-    root = log_root(lab_host.paths.socket, None)
+    root = root or log_root(lab_host.paths.socket, None)
     return ConsoleLog(console_dir(root, SessionKey("lab", str(guest_id), console)))
 
 
@@ -247,7 +247,7 @@ async def test_full_disk_degrades_the_log_never_the_console(lab_host: LabHost) -
         await asyncio.to_thread(lab_host.wait_done, "full", 2)
         con = await wait_end(lab_host, "full", 101006)
         assert con["log_state"] == "ok", con
-        log = the_log(lab_host, 201)
+        log = the_log(lab_host, 201, root=mnt)
         assert log.not_logged == con["not_logged"] > 0
         at, data = log.read(log.end - 10, 10)
         assert at == log.end - 10 and data == pattern(2, 1000)[-10:]

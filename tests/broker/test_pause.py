@@ -10,6 +10,8 @@ import asyncio
 import signal
 from typing import Any
 
+import pytest
+
 from tests.broker.test_history_cap import _console, collect
 from tests.broker.test_reconnect import CAP, READY, Recorder, _fleet, _write
 from tests.lab_host import LabHost
@@ -38,8 +40,8 @@ def _outputs(client: Client, session: str) -> list[dict[str, Any]]:
     return events
 
 
-async def _attached(lab_host: LabHost) -> tuple[Client, SessionKey]:
-    _fleet(lab_host)
+async def _attached(lab_host: LabHost, logged: bool = True) -> tuple[Client, SessionKey]:
+    _fleet(lab_host, logged)
     client = await lab_host.client()
     reply = await client.attach(parse_target("keeper:0"), AttachMode.RW, start=0)
     data, _ = await collect(client, reply.session.text, len(READY))
@@ -77,10 +79,11 @@ async def test_a_paused_client_is_sent_nothing_and_resumes_where_it_paused(lab_h
         await client.close()
 
 
+@pytest.mark.parametrize("logged", [False, True], ids=["no-log", "log"])
 async def test_resuming_at_the_last_lines_skips_the_rest_and_a_wrapped_cursor_is_told_what_it_missed(
-    lab_host: LabHost,
+    lab_host: LabHost, logged: bool
 ) -> None:
-    client, session = await _attached(lab_host)
+    client, session = await _attached(lab_host, logged)
     try:
         # A flood bigger than the history, then the newest three lines (64 bytes each).
         await client.request("pause", session=session.text)
@@ -98,10 +101,15 @@ async def test_resuming_at_the_last_lines_skips_the_rest_and_a_wrapped_cursor_is
         more = await _write(lab_host, 2, 100_000)
         end2 = await _end(client, end + len(more))
         reply = await client.resume(session)
-        assert (reply.offset, reply.skipped) == (end2 - CAP, end2 - CAP - end)
-        assert reply.missed == end2 - CAP - end
-        data, missed = await collect(client, session.text, end2)
-        assert data == more[-CAP:] and missed == []
+        if logged:  # the log holds what memory dropped: resumed where it paused, nothing missed
+            assert (reply.offset, reply.skipped, reply.missed) == (end, 0, 0)
+            data, missed = await collect(client, session.text, end2)
+            assert data == more and missed == []
+        else:
+            assert (reply.offset, reply.skipped) == (end2 - CAP, end2 - CAP - end)
+            assert reply.missed == end2 - CAP - end
+            data, missed = await collect(client, session.text, end2)
+            assert data == more[-CAP:] and missed == []
 
         # A cursor never moves back; a bad request changes nothing.
         await client.request("pause", session=session.text)

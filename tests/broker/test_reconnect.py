@@ -79,8 +79,10 @@ class Recorder:
         return [e for e in self.links if isinstance(e, kind)]
 
 
-def _fleet(lab_host: LabHost) -> None:
-    lab_host.write_config(f'[broker]\nhistory = "{CAP // 1024}KiB"\n')
+def _fleet(lab_host: LabHost, logged: bool = True) -> None:
+    """The keeper guest, a small history, and a console log unless ``logged`` is False."""
+    log = "" if logged else "[log]\nenabled = false\n"
+    lab_host.write_config(f'[broker]\nhistory = "{CAP // 1024}KiB"\n{log}')
     lab_host.start_lab(lab_host.write_fleet([
         {"id": 301, "name": "keeper", "vttys": 1, "init": lab_host.scripted("keeper")},
     ]))
@@ -138,8 +140,9 @@ async def test_resumes_after_a_graceful_restart_from_its_offset_and_reports_lost
         await rec.link.close()
 
 
-async def test_missed_bytes_are_reported_exactly(lab_host: LabHost) -> None:
-    _fleet(lab_host)
+@pytest.mark.parametrize("logged", [False, True], ids=["no-log", "log"])
+async def test_missed_bytes_are_reported_exactly(lab_host: LabHost, logged: bool) -> None:
+    _fleet(lab_host, logged)
     rec, _session = await _attached(lab_host)
     try:
         rec.gate.clear()
@@ -162,6 +165,11 @@ async def test_missed_bytes_are_reported_exactly(lab_host: LabHost) -> None:
         await rec.wait(lambda: rec.of(Resumed), "Resumed")
         resumed = rec.of(Resumed)[0]
         end = len(READY) + len(flood)
+        if logged:  # what memory no longer holds comes from the console's log: nothing missed
+            assert (resumed.missed, resumed.reply.offset) == (0, len(READY))
+            await rec.wait(lambda: len(rec.output) == end, "the whole flood from the log")
+            assert bytes(rec.output) == READY + flood
+            return
         assert resumed.missed == end - CAP - len(READY)
         assert resumed.reply.offset == end - CAP
         await rec.wait(lambda: len(rec.output) == len(READY) + CAP, "the history's bytes")
@@ -170,8 +178,9 @@ async def test_missed_bytes_are_reported_exactly(lab_host: LabHost) -> None:
         await rec.link.close()
 
 
-async def test_a_killed_broker_gives_a_new_history_replayed_from_its_start(lab_host: LabHost) -> None:
-    _fleet(lab_host)
+@pytest.mark.parametrize("logged", [False, True], ids=["no-log", "log"])
+async def test_a_killed_broker_gives_a_new_history_replayed_from_its_start(lab_host: LabHost, logged: bool) -> None:
+    _fleet(lab_host, logged)
     rec, _session = await _attached(lab_host)
     try:
         first = await _write(lab_host, 1, 30000)
@@ -184,6 +193,11 @@ async def test_a_killed_broker_gives_a_new_history_replayed_from_its_start(lab_h
         rec.gate.set()
         await rec.wait(lambda: rec.of(Resumed), "Resumed")
         resumed = rec.of(Resumed)[0]
+        if logged:  # the log kept the history and its offsets: the client resumes where it was
+            assert not resumed.history_restarted and resumed.reply.offset == len(READY + first)
+            await rec.wait(lambda: len(rec.output) == len(READY + first) + 2000, "the rest")
+            assert bytes(rec.output) == READY + first + second
+            return
         assert resumed.history_restarted
         # Its offset (30006) would be past the new history's end: replay from the start instead.
         assert resumed.reply.offset == resumed.reply.start == 0

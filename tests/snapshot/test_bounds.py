@@ -25,6 +25,8 @@ from vconsole.broker.snapshots.restore import seed_session
 from vconsole.broker.snapshots.saved_sessions import saved_sessions_file
 from vconsole.broker.snapshots.screen import render_screen
 from vconsole.client import RequestFailed
+from vconsole.consolelog.layout import console_dir, log_root
+from vconsole.consolelog.reader import ConsoleLog
 from vconsole.domain import MAX_WINDOW, SessionKey
 from vconsole.protocol import Resize
 from vconsole.providers.base import ConsoleSpec, GuestInfo
@@ -169,6 +171,9 @@ async def test_a_huge_saved_file_is_restored_in_the_background(lab_host: LabHost
         assert (reply["start"], reply["end"]) == (0, len(data))
         info = await wait_console(client, "ct", lambda c: True, console="vtty0")
         assert [(m["start"], m["end"]) for m in info["marks"] if m["source"] == "restored"] == [(0, len(old))]
+        # The console's log began with this broker: it was written again at the new offsets.
+        logged = ConsoleLog(console_dir(log_root(lab_host.paths.socket, None), SessionKey("lab", "701", "vtty0")))
+        assert (logged.start, logged.read(0, len(data))) == (0, (0, data))
         status = (await client.list_guests())["saved_sessions"]
         assert (status["restore"], status["restored"], status["error"]) == ("restored", 4, "")
     finally:

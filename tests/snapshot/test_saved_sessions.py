@@ -100,6 +100,8 @@ async def _write_and_see(host: LabHost, guest: str, seq: int, count: int) -> Non
 
 async def _save_then_fail(lab_host: LabHost, break_disk: Any) -> tuple[Path, bytes]:
     """Save once (the last good file), restart, print more, break the disk, shut down: refused."""
+    # The console logs live elsewhere: the disk broken here is the saved sessions' alone.
+    lab_host.write_config(f'[log]\ndir = "{lab_host.base / "console-logs"}"\n')
     lab_host.start_lab(lab_host.write_fleet([{"id": 501, "name": "ct", "vttys": 1,
                                               "init": lab_host.scripted("ct")}]))
     lab_host.start_broker()

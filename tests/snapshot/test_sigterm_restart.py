@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from tests.guest_program import pattern
 from tests.lab_host import LabHost
 from tests.xen.conftest import history_until, read_history, wait_console
@@ -13,7 +15,10 @@ from vconsole.snapshot.decode import decode
 CONSOLES = [("c1", "vtty0"), ("c2", "vtty0"), ("c2", "vtty1"), ("d1", "pv0")]
 
 
-async def test_sigterm_saves_and_start_restores_every_history(lab_host: LabHost) -> None:
+@pytest.mark.parametrize("logged", [False, True], ids=["no-log", "log"])
+async def test_sigterm_saves_and_start_restores_every_history(lab_host: LabHost, logged: bool) -> None:
+    if not logged:  # the saved sessions alone bring the histories back
+        lab_host.write_config("[log]\nenabled = false\n")
     fleet = lab_host.write_fleet(
         [
             {"id": 401, "name": "c1", "vttys": 1, "init": lab_host.scripted("c1")},
@@ -55,6 +60,7 @@ async def test_sigterm_saves_and_start_restores_every_history(lab_host: LabHost)
             assert reply["start"] == start
             assert after[: end - start] == data, f"{guest}:{console} lost its history"
             info = await wait_console(client, guest, lambda c: True, console=console)
-            assert any(m["source"] == "restored" and (m["start"], m["end"]) == (start, end) for m in info["marks"])
+            restored = [m for m in info["marks"] if m["source"] == "restored"]
+            assert any((m["start"], m["end"]) == (start, end) for m in restored)
     finally:
         await client.close()

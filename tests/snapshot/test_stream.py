@@ -40,7 +40,7 @@ def reference_encode(snapshot: SnapshotFile) -> bytes:
                                "console_index", "created", "last_output")}
         m["history"] = {"data": h.data, "start": h.start, "end": h.end, "dropped": h.dropped, "lost": h.lost}
         for k in ("marks", "pending_output", "pending_input", "termios", "winsize", "ring",
-                  "hypervisor_log", "screen"):
+                  "hypervisor_log", "screen", "log"):
             m[k] = f[k]
         records.append(m)
     body = msgpack.packb({"created": snapshot.created, "host": snapshot.host, "records": records},

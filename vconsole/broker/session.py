@@ -347,7 +347,8 @@ class ConsoleSession:
         Offsets already handed out move by the length of the restored range,
         so attached clients' cursors and existing marks move with them.
         """
-        shift = self.history.seed(data, start)
+        # Nothing to put in front (all of it held already): nothing moves.
+        shift = self.history.seed(data, start) if data else 0
         self.marks = [mark.shifted(shift) for mark in self.marks]
         for attachment in self.attachments:
             attachment.cursor += shift
@@ -386,7 +387,7 @@ class ConsoleSession:
     @property
     def unread(self) -> int:
         """Bytes no client has been sent yet."""
-        return self.history.end - max(self.seen, self.history.start)
+        return self.history.end - max(self.seen, self.oldest)
 
     def describe(self) -> dict[str, Any]:
         """The console as ``list`` reports it."""

@@ -37,6 +37,8 @@ class SessionLog:
     def __init__(self, writer: ConsoleLogWriter) -> None:
         self.writer = writer
         self.created = writer.created
+        # The log began in this run: it holds only what memory holds (see relog).
+        self.began_empty = writer.end == 0
         self._saw_stop = False  # the guest was seen stopped since the last boot
 
     def reload(self, cap: int) -> OutputHistory:
@@ -63,6 +65,22 @@ class SessionLog:
         if at >= history.start or not data:
             return history.start, b""
         return at, data[: history.start - at]
+
+    def relog(self, history: OutputHistory, restored_end: int, restored_time: float) -> None:
+        """Write ``history`` into the log again at its offsets (history was put in front of it).
+
+        Only for a log that began in this run and holds nothing memory does
+        not (``began_empty``): its bytes moved, so its files are rewritten.
+        Bytes before ``restored_end`` came from a snapshot (their time: when
+        it was written); the rest arrived just now.
+        """
+        self.writer.forget(history.start)
+        now = time.time()
+        front = history.read(history.start, max(0, restored_end - history.start))
+        self.writer.append(front, restored_time)
+        self.writer.append(history.read(history.start + len(front)), now)
+        if front:
+            self.range_mark(history.start, history.start + len(front), MarkSource.RESTORED)
 
     def append(self, data: bytes, when: float) -> None:
         """One read turn's bytes."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import snapshot_commands
+from vconsole.cli import log_command, snapshot_commands
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     shutdown = sub.add_parser("shutdown", parents=[common], help="stop the broker (consoles go back to their guests)")
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
     snapshot_commands.add_parsers(sub, common)
+    log_command.add_parser(sub, common)
     return parser
 
 
@@ -138,6 +139,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
     command = args.command or "default"
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
+    if command in log_command.COMMANDS:
+        module = log_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 from vconsole.cli.attach import run_attach
 from vconsole.cli.config_check import check_before_starting, check_config
@@ -105,7 +106,8 @@ async def cmd_ls(args: argparse.Namespace) -> int:
         listing = await client.list_guests()
     saved = listing.get("saved_sessions")
     if args.json:
-        out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved}
+        out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved,
+               "log": listing.get("log")}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(render_table(listing))
@@ -115,7 +117,22 @@ async def cmd_ls(args: argparse.Namespace) -> int:
             sys.stderr.write(f"vconsole: {failed}\n")
     if isinstance(saved, dict) and saved.get("save") == "failed":
         sys.stderr.write(f"vconsole: {printable(str(saved.get('error')), 2048)}\n")
+    for warning in log_warnings(listing):
+        sys.stderr.write(f"vconsole: {printable(warning, 2048)}\n")
     return EXIT_OK
+
+
+def log_warnings(listing: dict[str, Any]) -> list[str]:
+    """What `ls` says about console logs that are not being written (one line each, at most 3 consoles)."""
+    info = listing.get("log")
+    if isinstance(info, dict) and info.get("state") != "ok" and info.get("reason"):
+        return [f"console logs: {info['reason']}"]
+    degraded = [
+        f"{g['name']}:{c['name']}: {c.get('log_reason') or 'degraded'} ({c.get('not_logged', 0)} bytes not logged)"
+        for g in listing["guests"] for c in g["consoles"] if c.get("log_state") == "degraded"
+    ]
+    more = f" and {len(degraded) - 3} more" if len(degraded) > 3 else ""
+    return [f"console log not written: {line}" for line in degraded[:3]] + ([f"console logs:{more} degraded"] if more else [])
 
 
 async def cmd_attach(args: argparse.Namespace) -> int:

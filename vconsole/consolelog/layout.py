@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -77,6 +77,7 @@ class LogMeta:
     index: int
     host: str
     version: int = 1
+    created: float = 0.0  # when the log began: kept across broker restarts (0: not known)
 
     @property
     def key(self) -> SessionKey:
@@ -96,6 +97,8 @@ class LogMeta:
         """The directory's meta, or None when it is missing or unreadable."""
         try:
             raw = json.loads((directory / META_NAME).read_text())
-            return cls(**{k: raw[k] for k in ("provider", "guest_id", "guest_name", "console", "index", "host")})
+            meta = cls(**{k: raw[k] for k in ("provider", "guest_id", "guest_name", "console", "index", "host")})
+            created = raw.get("created", 0.0)
+            return replace(meta, created=float(created)) if isinstance(created, int | float) else meta
         except (OSError, ValueError, KeyError, TypeError):
             return None

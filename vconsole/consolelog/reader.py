@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,14 +84,38 @@ class _Seg:
     start: int
     size: int
     mtime_ns: int
-    header_ns: int  # when the segment began (<= its first byte's time)
     path: Path
     index_path: Path
     index: _Index | None = field(default=None, repr=False)
+    _header_ns: int | None = field(default=None, repr=False)
 
     @property
     def end(self) -> int:
         return self.start + self.size
+
+    @property
+    def header_ns(self) -> int:
+        """When the segment began (<= its first byte's time): its HEADER's time, read on demand
+        (the mtime when the header is unreadable)."""
+        if self._header_ns is None:
+            header = self.header()
+            self._header_ns = header.time_ns if header is not None else self.mtime_ns
+        return self._header_ns
+
+    def header(self) -> IndexRecord | None:
+        """The HEADER record; LogUnreadable for a format version this vconsole does not know."""
+        try:
+            with open(self.index_path, "rb") as f:
+                rec = IndexRecord.decode(f.read(RECORD_SIZE))
+        except (OSError, RecordError, struct.error):
+            return None
+        if rec.kind != RecordKind.HEADER or rec.value != MAGIC:
+            return None
+        if rec.sub != FORMAT_VERSION:
+            raise LogUnreadable(
+                f"{self.path.parent}: log format version {rec.sub} (this vconsole reads {FORMAT_VERSION})"
+            )
+        return rec
 
     def load(self) -> _Index:
         """Decode the index (cached): up to the first bad record or record past the end."""
@@ -134,36 +159,16 @@ class ConsoleLog:
         if not starts and not (directory / META_NAME).exists():
             raise LogUnreadable(f"{directory}: not a console log (no segments, no {META_NAME})")
         self._segs: list[_Seg] = []
-        latest = 0
         for start in starts:
-            seg = self._scan(start, latest)
-            if seg is not None:
-                self._segs.append(seg)
-                latest = seg.header_ns
-
-    def _scan(self, start: int, latest: int) -> _Seg | None:
-        """A segment's size, mtime and header time (None: it vanished or cannot be read)."""
-        path, ipath = seg_path(self.directory, start), idx_path(self.directory, start)
-        try:
-            st = os.stat(path)
-            with open(ipath, "rb") as f:
-                raw = f.read(RECORD_SIZE)
-        except FileNotFoundError:
-            return None
-        except OSError:
-            raw = b""
-        header_ns = latest
-        try:
-            header = IndexRecord.decode(raw) if len(raw) == RECORD_SIZE else None
-        except RecordError:
-            header = None
-        if header is not None and header.kind == RecordKind.HEADER and header.value == MAGIC:
-            if header.sub != FORMAT_VERSION:
-                raise LogUnreadable(
-                    f"{self.directory}: log format version {header.sub} (this vconsole reads {FORMAT_VERSION})"
-                )
-            header_ns = max(latest, header.time_ns)
-        return _Seg(start, st.st_size, st.st_mtime_ns, header_ns, path, ipath)
+            path = seg_path(directory, start)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # evicted meanwhile, or unreadable: not held
+            self._segs.append(_Seg(start, st.st_size, st.st_mtime_ns, path, idx_path(directory, start)))
+        if self._segs:
+            # The newest segment has the newest format: an unknown one is refused here, at once.
+            self._segs[-1].header()
 
     @property
     def start(self) -> int:
@@ -230,6 +235,7 @@ class ConsoleLog:
 
         A boot's ``start`` is where it began, which may be below :attr:`start`
         when its first segments were evicted; ``end`` is the next boot's start.
+        Bytes logged before the broker saw any boot form boot number 0.
         """
         groups: list[tuple[int, int, int, list[_Seg]]] = []  # number, start, time, segments
         for seg in self._segs:
@@ -258,7 +264,15 @@ class ConsoleLog:
     def offset_at(self, when: float) -> int:
         """The first held offset whose byte arrived at or after ``when`` (``end`` if none); a binary search."""
         t = int(when * 1e9)
-        i = max(0, bisect.bisect_right([s.header_ns for s in self._segs], t) - 1)
+        # The last segment that began at or before ``when`` (headers read only as probed).
+        lo, hi = 0, len(self._segs)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._segs[mid].header_ns <= t:
+                lo = mid + 1
+            else:
+                hi = mid
+        i = max(0, lo - 1)
         for seg in self._segs[i:]:
             index = seg.load()
             k = bisect.bisect_left(index.times, t)

@@ -13,6 +13,7 @@ cannot be used gets ``problem`` set.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from vconsole.consolelog.layout import INDEX_SUFFIX
@@ -77,6 +78,8 @@ def _segment(
 ) -> tuple[Segment, BootInfo | None, int]:
     """Check (and repair) one segment: the Segment, its boot, its NOT_LOGGED bytes."""
     st = os.stat(seg_path(directory, start))
+    if not stat.S_ISREG(st.st_mode):
+        raise _Unusable(f"{seg_path(directory, start).name} is not a regular file")
     size, mtime_ns = st.st_size, st.st_mtime_ns
     ipath = idx_path(directory, start)
     name = ipath.name

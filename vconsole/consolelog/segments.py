@@ -8,11 +8,13 @@ console's segments, oldest first, with the counters that survive a restart.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from vconsole.consolelog.layout import (
     INDEX_SUFFIX,
@@ -21,6 +23,9 @@ from vconsole.consolelog.layout import (
     unescape_component,
 )
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, RecordError, RecordKind
+
+if TYPE_CHECKING:
+    from vconsole.consolelog.writer import ConsoleLogWriter
 
 _NAME_LEN = 16
 
@@ -174,6 +179,28 @@ def eviction_order(segments: Sequence[Segment], current_boot: int, limit: int) -
     return [s for s in closed if id(s) not in keep] + protected[::-1]
 
 
+class WriterHost(Protocol):
+    """What a ConsoleLogWriter (``writer``) tells its store: open files, bytes written and freed."""
+
+    def opened(self, writer: ConsoleLogWriter) -> None:
+        """The writer opened its files (the store may close another writer's)."""
+
+    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
+        """The writer's files grew (it has something to sync) or shrank by ``delta`` bytes."""
+
+    def closed(self, writer: ConsoleLogWriter) -> None:
+        """The writer closed its files."""
+
+
+def sync_fds(fds: list[int]) -> None:
+    """fsync then close each fd (from LogStore.take_dirty); errors are ignored (the next write reports them)."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 @dataclass(frozen=True)
 class Span:
     """Held bytes ``[start, start + size)`` in the file ``path``."""
@@ -224,6 +251,18 @@ def read_spans(spans: Sequence[Span], offset: int, limit: int) -> tuple[int, byt
             break
     data = b"".join(parts)
     return (first, data) if data else (end, b"")
+
+
+def make_dirs(directory: Path) -> None:
+    """``directory`` and any missing parent, each created 0700 (os.makedirs gives parents the umask's mode)."""
+    missing: list[Path] = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=0o700)
 
 
 def console_dirs(root: Path) -> list[Path]:

@@ -13,14 +13,17 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from vconsole.consolelog.layout import LOCK_NAME, LogMeta, console_dir
 from vconsole.consolelog.recovery import open_console_files
-from vconsole.consolelog.segments import ConsoleFiles, console_dirs, console_label
+from vconsole.consolelog.segments import ConsoleFiles, console_dirs, console_label, make_dirs
+from vconsole.consolelog.segments import sync_fds as sync_fds  # part of this module's interface
 from vconsole.consolelog.writer import ConsoleLogWriter, LogLimits, LogState
 
 DEFAULT_TOTAL_LIMIT = 2 << 30
@@ -56,10 +59,11 @@ class LogStore:
         self._open: OrderedDict[ConsoleLogWriter, None] = OrderedDict()
         self._dirty: set[ConsoleLogWriter] = set()
         self._total = 0
+        self._stuck_at = 0  # over the limit with nothing evictable: try again past this total
 
     def open(self) -> None:
         """Create (0700) and lock the root, scan it, repair torn tails; LogStoreLocked, OSError."""
-        _make_dirs(self.root)
+        make_dirs(self.root)
         with contextlib.suppress(OSError):
             os.chmod(self.root, 0o700)
         fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -96,12 +100,17 @@ class LogStore:
         if files is None:
             files = ConsoleFiles(directory, f"{meta.provider}:{meta.guest_id}:{meta.console}")
             self._files[directory] = files
+        # A log that holds bytes keeps its creation time: offsets count in it across restarts.
+        before = LogMeta.read(directory)
+        created = before.created if before is not None and before.created and files.end else time.time()
+        meta = replace(meta, created=created)
         try:
-            _make_dirs(directory)
+            make_dirs(directory)
             meta.write(directory)
         except OSError as e:
             log.warning("log %s: cannot write %s: %s", files.label, directory, e.strerror or e)
         writer = ConsoleLogWriter(files, self.limits_for(meta), self)
+        writer.created = created
         self._writers[directory] = writer
         return writer
 
@@ -122,7 +131,7 @@ class LogStore:
             self._dirty.add(writer)
             if writer in self._open:
                 self._open.move_to_end(writer)
-            if self._total > self.total_limit:
+            if self._total > max(self.total_limit, self._stuck_at):
                 self._enforce_total()
 
     def closed(self, writer: ConsoleLogWriter) -> None:
@@ -140,14 +149,18 @@ class LogStore:
         while self._total > self.total_limit:
             candidates = [f for f in self._files.values() if len(f.segments) > 1]
             if not candidates:
+                # only open segments left: look again once another segment's worth was written
+                self._stuck_at = self._total + (1 << 20)
                 return
             files = min(candidates, key=lambda f: f.segments[0].last_write)
             seg = files.segments[0]
             err = files.evict(seg)
             if err is not None:
                 log.warning("log %s: cannot evict %s: %s", files.label, seg.start, err.strerror or err)
+                self._stuck_at = self._total + (1 << 20)
                 return
             self._total -= seg.disk_bytes
+            self._stuck_at = 0
             self.evicted += seg.size
             log.info(
                 "log %s: global limit %d bytes: evicted [%d, %d) (%d bytes on disk)",
@@ -194,24 +207,3 @@ class LogStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-
-def sync_fds(fds: list[int]) -> None:
-    """fsync then close each fd (from LogStore.take_dirty); errors are ignored (the next write reports them)."""
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
-def _make_dirs(directory: Path) -> None:
-    """``directory`` and any missing parent, each created 0700."""
-    missing: list[Path] = []
-    d = directory
-    while not d.exists():
-        missing.append(d)
-        d = d.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            d.mkdir(mode=0o700)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind
 from vconsole.consolelog.segments import (
@@ -25,11 +26,14 @@ from vconsole.consolelog.segments import (
     ConsoleFiles,
     Segment,
     Span,
+    WriterHost,
     boot_tag,
     eviction_order,
     idx_path,
+    make_dirs,
     read_spans,
     seg_path,
+    sync_fds,
 )
 
 DEFAULT_CONSOLE_LIMIT = 16 << 20
@@ -39,6 +43,7 @@ RETRY_INTERVAL = 1.0  # a degraded writer tries the disk again this often
 log = logging.getLogger("vconsole.broker")
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+_MAX_PENDING = 8  # closed but unsynced fds a writer keeps for LogStore.take_dirty
 
 
 class LogState(StrEnum):
@@ -57,30 +62,6 @@ class LogLimits:
     segment: int = DEFAULT_SEGMENT_SIZE
 
 
-class WriterHost(Protocol):
-    """What a writer tells its store (LogStore): open files, bytes written and freed."""
-
-    def opened(self, writer: ConsoleLogWriter) -> None:
-        """The writer opened its files (the store may close another writer's)."""
-
-    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
-        """The writer's files grew (it has something to sync) or shrank by ``delta`` bytes."""
-
-    def closed(self, writer: ConsoleLogWriter) -> None:
-        """The writer closed its files."""
-
-
-class _NoHost:
-    def opened(self, writer: ConsoleLogWriter) -> None:
-        pass
-
-    def resized(self, writer: ConsoleLogWriter, delta: int) -> None:
-        pass
-
-    def closed(self, writer: ConsoleLogWriter) -> None:
-        pass
-
-
 def _ns(when: float) -> int:
     return int(when * 1e9)
 
@@ -91,11 +72,11 @@ class ConsoleLogWriter:
     state: LogState
     reason: str
 
-    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost | None = None) -> None:
+    def __init__(self, files: ConsoleFiles, limits: LogLimits, host: WriterHost) -> None:
         """Write into ``files`` (already scanned and repaired); files open on the first write."""
         self.files = files
         self.limits = limits
-        self._host: WriterHost = host or _NoHost()
+        self._host = host
         self._seg_fd: int | None = None
         self._idx_fd: int | None = None
         self._pending: list[int] = []  # fds of closed segments, to fsync then close
@@ -106,15 +87,12 @@ class ConsoleLogWriter:
         self._hole: int | None = None  # bytes from here to the end are not on disk
         self._retry_at = 0.0
         self._fresh = False  # the next write starts a new segment
+        # When the log began (meta.json keeps it; LogStore.console sets it): what offsets count in.
+        self.created = time.time()
         self.state = LogState.DEGRADED if files.problem else LogState.OK
         self.reason = files.problem or ""
 
     # -- what it holds -------------------------------------------------------------------
-
-    @property
-    def created(self) -> float:
-        """What this console's offsets count from (merge stand-in: the directory's inode, stable across restarts)."""
-        return float(os.stat(self.files.directory).st_ino) if self.files.directory.exists() else 0.0
 
     @property
     def start(self) -> int:
@@ -211,7 +189,12 @@ class ConsoleLogWriter:
     ) -> None:
         """Record an event at ``offset`` (default: the end); never raises."""
         now = time.time() if when is None else when
-        rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+        try:
+            rec = IndexRecord.of_mark(kind, self._end if offset is None else offset, _ns(now), value, aux)
+            rec.encode()
+        except struct.error:
+            log.warning("log %s: mark %s not logged: a value out of range", self.files.label, kind.value)
+            return
         self._write_record(rec, now)
 
     def new_boot(self, incarnation: str, when: float) -> int:
@@ -239,6 +222,24 @@ class ConsoleLogWriter:
         self._end = offset
         self._write_record(None, when)
 
+    def forget(self, start: int) -> None:
+        """Delete every segment and go on at ``start`` (everything below it counted as dropped).
+
+        For a log that began in this broker run, when older history is put in
+        front of what it holds (saved sessions from before logs): the caller
+        writes the history again at its new offsets.
+        """
+        self.release_files()
+        for seg in list(self.files.segments):
+            err = self.files.evict(seg)
+            if err is not None:
+                self.files.problem = f"cannot delete {seg.start:016x}: {err.strerror or err}"
+                self.state, self.reason = LogState.DEGRADED, self.files.problem
+                return
+            self._host.resized(self, -seg.disk_bytes)
+        self.files.dropped, self.files.not_logged = start, 0
+        self._end, self._not_logged, self._hole, self._fresh = start, 0, None, True
+
     def _write_record(self, rec: IndexRecord | None, when: float) -> None:
         """Write one index record (None: only make sure the segment exists), never raising."""
         if not self._writable(when):
@@ -261,6 +262,7 @@ class ConsoleLogWriter:
         if self._hole is None and not self._fresh and self.files.segments:
             return True
         try:
+            make_dirs(self.files.directory)  # gone if someone deleted it meanwhile
             self._new_segment(when)
         except OSError as e:
             self._fail(e, "new segment", 0)
@@ -390,6 +392,9 @@ class ConsoleLogWriter:
             else:
                 os.close(fd)
         self._seg_fd = self._idx_fd = None
+        if len(self._pending) > _MAX_PENDING:  # nobody takes them (no sync timer): sync here
+            sync_fds(self._pending)
+            self._pending = []
         if self._pending:
             self._dirty = True
         self._host.closed(self)
@@ -408,11 +413,7 @@ class ConsoleLogWriter:
 
     def sync(self) -> None:
         """fsync the open segment and index if written since the last sync; never raises."""
-        for fd in self.take_sync_fds():
-            with contextlib.suppress(OSError):
-                os.fsync(fd)
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        sync_fds(self.take_sync_fds())
 
     def close(self) -> None:
         """Sync and close the open files (they reopen on the next write)."""

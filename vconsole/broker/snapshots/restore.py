@@ -161,19 +161,16 @@ def seed_session(session: ConsoleSession, rec: ConsoleRecord, snapshot_created: 
     # Only the newest bytes survive the cap in front of what the session
     # holds: copy just those (none at all when its history is full).
     keep = min(h.size - held, max(0, history.cap - len(history)))
-    if session.log is not None and (session.oldest < history.start or (not held and session.oldest < history.end)):
-        # A logged console's offsets are its log's: bytes cannot go in front of
-        # what is on disk, nor move what it holds (docs/log-format.md).
+    log = session.log
+    # A logged console's offsets are its log's: bytes go in front only of a log
+    # that began in this run and holds nothing memory does not; it is then
+    # written again at the new offsets (docs/log-format.md).
+    relog = log is not None and log.began_empty and session.oldest == history.start
+    if log is not None and not relog:
         keep = 0
-    if session.log is not None and not held and history.end == 0 and keep:
-        # An empty logged console: the restored bytes start its log, at offset 0.
-        data = h.between(end - keep, end)
-        base = end - keep
-        session.seed_history(data, 0, [m.shifted(-base) for m in marks])
-        session.log.append(data, rec.last_output or snapshot_created)
-        session.log.range_mark(0, keep, RESTORED_SOURCE)
-    else:
-        session.seed_history(h.between(end - keep, end), end - keep, marks)
+    session.seed_history(h.between(end - keep, end), end - keep, marks)
+    if relog and keep and log is not None:
+        log.relog(session.history, end, rec.last_output or snapshot_created)
     if not held:
         session.lost += h.lost
     if session.size is None and rec.winsize and min(rec.winsize) > 0:

@@ -41,7 +41,7 @@ from vconsole.broker.snapshots.capture import (
     host_label,
     release_histories,
 )
-from vconsole.broker.snapshots.restore import seed_session
+from vconsole.broker.snapshots.restore import held_already, seed_session
 from vconsole.domain import GuestState
 from vconsole.providers.base import ConsoleSpec, GuestInfo
 from vconsole.runtime_paths import RuntimeDirError, ensure_private_dir, state_dir
@@ -175,7 +175,8 @@ class SavedSessions:
             session = self.registry.session_for(guest, ConsoleSpec(record.console_type, record.console_index))
             # Only histories come back: ring contents and unread input stayed
             # with the live guests when the previous broker let go of them.
-            seed_session(session, record, snapshot.created)
+            # What the session's log brought back already (same offsets, same bytes) is not put in twice.
+            seed_session(session, record, snapshot.created, held_already(session, record))
             session.restored_source = None
             self.status.restored = done
             if time.monotonic() - reported >= PROGRESS_EVERY:

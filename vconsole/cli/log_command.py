@@ -1,0 +1,280 @@
+"""``vconsole log``: a console's log, read from its files with or without a broker.
+
+Reading never starts a broker and never locks or writes anything: targets
+are found from each console log's ``meta.json``. ``--follow`` then goes on
+through the broker (started if needed, as ``attach`` does) with a LOG
+attachment, which never counts as reading (see log_follow.py).
+
+Text output is for people: escape sequences stripped, every string from a
+guest spelt safe by ``printable``. ``--raw`` writes the bytes as the guest
+wrote them; ``--json`` writes one JSON object per line for log pipelines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from vconsole.cli.exit_codes import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliError
+from vconsole.config import Config
+from vconsole.consolelog.layout import LogMeta, console_dir, log_root
+from vconsole.consolelog.lines import LogLine, iso_time, json_line, shown_text
+from vconsole.consolelog.reader import ConsoleLog, console_logs
+from vconsole.consolelog.selection import BootNotHeld, LineQuery, merged, select_lines
+from vconsole.consolelog.timespec import TimeSpecError, parse_time
+from vconsole.display_text import printable
+from vconsole.domain import Target, TargetSyntaxError, parse_target
+from vconsole.runtime_paths import RuntimePaths
+
+COMMANDS = ("log",)
+MAX_LISTED = 12  # guests named in an "unknown guest" error
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``log`` to the ``vconsole`` parser."""
+    log = sub.add_parser(
+        "log", parents=[common], help="print a console's log (works with the broker stopped)",
+        description="Print a console's log from its files; --follow goes on through the broker.",
+    )
+    log.add_argument("target", metavar="TARGET", nargs="?", help="NAME, NAME:N, provider:id or provider:id:N")
+    log.add_argument("console", metavar="N", nargs="?", help="console number or name (default: the first)")
+    log.add_argument("--since", metavar="TIME", help="from TIME: 10m, 2h, 1d (ago), 2026-12-06T07:00, 07:00, @EPOCH, today")
+    log.add_argument("--until", metavar="TIME", help="up to (not including) TIME, same forms as --since")
+    log.add_argument(
+        "-b", "--boot", nargs="?", const="0", metavar="K",
+        help="one boot: 0 or nothing the latest, -1 the one before, K>0 boot number K (1 the first)",
+    )
+    log.add_argument("-n", "--lines", type=_count, metavar="N", help="only the last N lines")
+    log.add_argument("--from-start", action="store_true", help="the whole log (the default)")
+    log.add_argument("-f", "--follow", action="store_true", help="keep printing new output (through the broker, read-only)")
+    log.add_argument("-t", "--timestamps", action="store_true", help="prefix each line with its arrival time")
+    log.add_argument("--utc", action="store_true", help="times in UTC (printed and parsed), not local time")
+    out = log.add_mutually_exclusive_group()
+    out.add_argument("--raw", action="store_true", help="the bytes as the guest wrote them, escape sequences included")
+    out.add_argument("--json", action="store_true", help="JSON lines: time, ts, host, guest, console, boot, offset, text")
+    log.add_argument("--all", action="store_true", help="every console, merged by time")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines (0 or more)")
+    return int(text)
+
+
+class OutputMode(StrEnum):
+    """How lines are written."""
+
+    TEXT = "text"
+    RAW = "raw"
+    JSON = "json"
+
+
+@dataclass
+class LinePrinter:
+    """Writes lines to ``out`` as the options ask; tells boots apart in text mode."""
+
+    out: BinaryIO
+    mode: OutputMode
+    timestamps: bool = False
+    utc: bool = False
+    labelled: bool = False  # --all: "guest:console " before each text line
+    last_boot: dict[LogMeta, int] = field(default_factory=dict)  # by console: the boot of its last line
+
+    def write(self, line: LogLine, meta: LogMeta) -> None:
+        """One line (a missing newline added, except in --raw)."""
+        if self.mode == OutputMode.RAW:
+            self.out.write(line.raw)
+            return
+        if self.mode == OutputMode.JSON:
+            self.out.write(json_line(line, meta).encode() + b"\n")
+            return
+        parts = []
+        if not self.labelled:
+            previous = self.last_boot.get(meta)
+            if previous != line.boot:
+                if previous is not None:
+                    parts.append(f"-- boot {line.boot} --\n")
+                self.last_boot[meta] = line.boot
+        if self.timestamps:
+            parts.append(iso_time(line.time, self.utc) + " ")
+        if self.labelled:
+            parts.append(label(meta) + " ")
+        parts.append(shown_text(line.text) + "\n")
+        self.out.write("".join(parts).encode())
+
+    def flush(self) -> None:
+        """Everything written so far, out."""
+        self.out.flush()
+
+
+def label(meta: LogMeta) -> str:
+    """``guest:console`` as --all prefixes lines (a target ``vconsole log`` takes), safe to show."""
+    return printable(f"{meta.guest_name}:{meta.console}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """The command line, checked."""
+
+    target: Target | None
+    query: LineQuery
+    printer: LinePrinter
+
+
+def _checked(args: argparse.Namespace) -> Request:
+    """The options, or a one-line usage error (exit 2)."""
+    target_text, console = args.target, args.console
+    boot: int | None = None
+    if args.boot is not None:
+        try:
+            boot = int(args.boot)
+        except ValueError:
+            # "--boot web": the optional K took the target (journalctl reads it alike).
+            if console is not None:
+                raise CliError(f"--boot {args.boot!r}: K must be a number like 0, -1 or 3", EXIT_USAGE) from None
+            target_text, console, boot = args.boot, target_text, 0
+    if args.all and target_text is not None:
+        raise CliError("give a TARGET or --all, not both", EXIT_USAGE)
+    if not args.all and target_text is None:
+        raise CliError("give a TARGET (NAME, NAME:N, provider:id[:N]) or --all", EXIT_USAGE)
+    if args.raw and (args.all or args.timestamps):
+        raise CliError("--raw writes one console's bytes as they are: not with --all or --timestamps", EXIT_USAGE)
+    if args.from_start and args.lines is not None:
+        raise CliError("--from-start and --lines N ask for different ends: give one", EXIT_USAGE)
+    if args.follow and (args.until is not None or (boot is not None and boot != 0)):
+        raise CliError("--follow shows new output: not with --until or an older --boot", EXIT_USAGE)
+    try:
+        target = None if target_text is None else parse_target(target_text, console)
+    except TargetSyntaxError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    since, until = (_time_option(name, text, args.utc) for name, text in (("--since", args.since), ("--until", args.until)))
+    mode = OutputMode.RAW if args.raw else OutputMode.JSON if args.json else OutputMode.TEXT
+    printer = LinePrinter(sys.stdout.buffer, mode, args.timestamps, args.utc, labelled=args.all)
+    return Request(target, LineQuery(since, until, boot, args.lines), printer)
+
+
+def _time_option(name: str, text: str | None, utc: bool) -> float | None:
+    try:
+        return None if text is None else parse_time(text, utc=utc)
+    except TimeSpecError as exc:
+        raise CliError(f"{name}: {exc}", EXIT_USAGE) from None
+
+
+def log_directory(args: argparse.Namespace) -> Path:
+    """The log root of the broker on ``--socket`` (or VCONSOLE_SOCKET, or the default one)."""
+    return log_root(RuntimePaths.resolve(args.socket).socket, Config.load().log.dir)
+
+
+def readable_logs(root: Path) -> list[ConsoleLog]:
+    """Every console log under ``root`` that says what it is of; none is an error (exit 4)."""
+    logs = [log for log in console_logs(root) if log.meta is not None] if root.is_dir() else []
+    if not logs:
+        raise CliError(f"no console logs in {root}", EXIT_UNKNOWN)
+    return logs
+
+
+def resolve(logs: list[ConsoleLog], target: Target, root: Path) -> ConsoleLog:
+    """The log of the console ``target`` names, found as the broker would find the console."""
+    guests: dict[tuple[str, str], list[ConsoleLog]] = {}
+    for log in logs:
+        assert log.meta is not None
+        guests.setdefault((log.meta.provider, log.meta.guest_id), []).append(log)
+    matches = [
+        key for key, group in guests.items()
+        if target.provider in (None, key[0]) and any(target.guest in (g.guest_id, g.guest_name) for g in _metas(group))
+    ]
+    if not matches:
+        names = sorted({m.guest_name for m in _metas(logs)})
+        more = ", …" if len(names) > MAX_LISTED else ""
+        raise CliError(
+            f"no log of a guest {target.guest_ref!r} in {root} (logs of: {', '.join(names[:MAX_LISTED])}{more})",
+            EXIT_UNKNOWN,
+        )
+    if len(matches) > 1:
+        where = ", ".join(f"{provider}:{guest_id}" for provider, guest_id in matches)
+        raise CliError(f"{target.guest_ref!r} matches several guests: {where} (name one of them)", EXIT_UNKNOWN)
+    consoles = sorted(guests[matches[0]], key=lambda log: log.meta.index if log.meta else 0)
+    if target.console is None:
+        return consoles[0]
+    for log in consoles:
+        assert log.meta is not None
+        if target.console in (log.meta.index, log.meta.console, str(log.meta.index)):
+            return log
+    held = ", ".join(f"{m.index} {m.console}" for m in _metas(consoles))
+    raise CliError(f"no log of {target} (consoles with a log: {held})", EXIT_UNKNOWN)
+
+
+def _metas(logs: list[ConsoleLog]) -> Iterator[LogMeta]:
+    return (log.meta for log in logs if log.meta is not None)
+
+
+async def cmd_log(args: argparse.Namespace) -> int:
+    """``vconsole log TARGET [N] | --all``: print the log, then maybe follow it."""
+    request = _checked(args)
+    root = log_directory(args)
+    logs = readable_logs(root)
+    chosen = logs if request.target is None else [resolve(logs, request.target, root)]
+    printer = request.printer
+    try:
+        pending = _print_files(chosen, request, follow=args.follow)
+        if args.follow:
+            from vconsole.cli.log_follow import FollowedLog, follow
+
+            printer.flush()
+            followed = [
+                FollowedLog(log.meta, console_dir(root, log.meta.key), log.end, pending.get(log.meta))
+                for log in chosen if log.meta is not None
+            ]
+            return await follow(args, followed, printer)
+        printer.flush()
+    except BrokenPipeError:
+        reader_gone()
+    return EXIT_OK
+
+
+def reader_gone() -> None:
+    """Whoever read our output has gone (``| head``): nothing more to write, nor to flush at exit."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> dict[LogMeta, LogLine]:
+    """Print what the files hold; returns the unfinished last line of each log when following.
+
+    That line goes on with the followed output and is printed once complete.
+    """
+    query = request.query
+    streams: list[Iterator[LogLine]] = []
+    metas: list[LogMeta] = []
+    for log in logs:
+        try:
+            streams.append(select_lines(log, query))
+        except BootNotHeld as exc:
+            if len(logs) == 1:
+                raise CliError(f"{_name(log)}: {exc}", EXIT_UNKNOWN) from None
+            continue  # --all: consoles without that boot show nothing
+        assert log.meta is not None
+        metas.append(log.meta)
+    ends = {log.meta: log.end for log in logs if log.meta is not None}
+    lines = merged(streams)
+    if query.last is not None and len(streams) > 1:
+        lines = iter(list(lines)[-query.last :] if query.last else [])
+    pending: dict[LogMeta, LogLine] = {}
+    for index, line in lines:
+        meta = metas[index]
+        if follow and not line.complete and line.end == ends[meta]:
+            pending[meta] = line  # printed when the followed output completes it
+            continue
+        request.printer.write(line, meta)
+    return pending
+
+
+def _name(log: ConsoleLog) -> str:
+    return label(log.meta) if log.meta is not None else "?"

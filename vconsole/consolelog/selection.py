@@ -1,0 +1,143 @@
+"""Which lines of a console log to show: a boot, a time range, the last N lines.
+
+A line belongs to the range its first byte arrived in: reading from the
+offset ``--since`` maps to can land in the middle of a line that began
+earlier, and that piece is skipped; ``--until`` stops at the first line that
+began at or after it, whole lines included. ``--lines N`` reads back from
+the end in growing windows, so the last lines of a large log cost little.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from vconsole.consolelog.lines import LineAssembler, LogLine
+from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
+
+# Bytes asked of one log at a time: what a merge over many logs holds of each.
+BATCH = 64 * 1024
+TAIL_WINDOW = 64 * 1024  # the first window --lines reads back; it grows fourfold while too short
+TAIL_LINE_GUESS = 160  # bytes per line assumed for that first window
+
+
+class BootNotHeld(ValueError):
+    """``--boot K`` names a boot the log does not hold; the message says which it holds."""
+
+
+def pick_boot(boots: list[Boot], k: int) -> Boot:
+    """journalctl's ``-b K``: 0 the latest, -1 the one before, ...; K > 0 the boot numbered K (1: the first)."""
+    if not boots:
+        raise BootNotHeld("the log holds no boot")
+    if k <= 0:
+        if -k >= len(boots):
+            held = "1 boot (0)" if len(boots) == 1 else f"{len(boots)} boots (0 to {1 - len(boots)})"
+            raise BootNotHeld(f"no boot {k}: the log holds {held}")
+        return boots[k - 1]
+    for boot in boots:
+        if boot.number == k:
+            return boot
+    raise BootNotHeld(f"no boot {k}: the log holds boots {boots[0].number} to {boots[-1].number}")
+
+
+@dataclass(frozen=True)
+class LineQuery:
+    """What to show of a log: times (epoch seconds), a boot (as ``--boot`` K), the last N lines."""
+
+    since: float | None = None
+    until: float | None = None
+    boot: int | None = None
+    last: int | None = None
+
+
+def select_lines(log: ConsoleLog, query: LineQuery) -> Iterator[LogLine]:
+    """The lines of ``log`` that ``query`` picks, oldest first (BootNotHeld for a missing boot)."""
+    boots = log.boots()
+    lo, hi = log.start, log.end
+    if query.boot is not None:
+        boot = pick_boot(boots, query.boot)
+        lo, hi = max(lo, boot.start), min(hi, boot.end)
+    if query.since is not None:
+        lo = max(lo, log.offset_at(query.since))
+    if lo >= hi:
+        return iter(())
+    if query.last is None:
+        return _lines(log, boots, lo, hi, query.until)
+    return iter(_tail(log, boots, lo, hi, query))
+
+
+def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery) -> list[LogLine]:
+    count = query.last or 0
+    if count <= 0:
+        return []
+    top = hi if query.until is None else min(hi, log.offset_at(query.until))
+    window = max(TAIL_WINDOW, count * TAIL_LINE_GUESS)
+    while True:
+        start = max(lo, top - window)
+        kept: deque[LogLine] = deque(maxlen=count)
+        seen = 0
+        for line in _lines(log, boots, start, hi, query.until):
+            kept.append(line)
+            seen += 1
+        if seen >= count or start == lo:
+            return list(kept)
+        window *= 4
+
+
+def _lines(log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None) -> Iterator[LogLine]:
+    """Lines from ``start`` (the piece of a line begun before it skipped) until ``until``."""
+    skip = not _starts_line(log, boots, start)
+    assembler = LineAssembler(boots)
+    for line in _assembled(assembler, batched_chunks(log, start, end)):
+        if skip:
+            skip = False
+            if line.offset == start:
+                continue
+        if until is not None and line.time >= until:
+            return
+        yield line
+
+
+def _assembled(assembler: LineAssembler, chunks: Iterable[LogChunk]) -> Iterator[LogLine]:
+    for chunk in chunks:
+        yield from assembler.feed(chunk)
+    yield from assembler.flush()
+
+
+def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
+    """Whether a line begins at ``offset``: after a newline, a hole, or at a boot's start."""
+    if offset <= log.start or any(b.start == offset for b in boots):
+        return True
+    at, data = log.read(offset - 1, 1)
+    return at != offset - 1 or data == b"\n"
+
+
+def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogChunk]:
+    """``log.chunks(start, end)`` asked for about BATCH bytes at a time.
+
+    A merge over many logs then holds at most a batch of each in memory,
+    however large their segments are.
+    """
+    stop = log.end if end is None else min(end, log.end)
+    position = start
+    while position < stop:
+        upto = min(stop, position + BATCH)
+        found = False
+        for chunk in log.chunks(position, upto):
+            found = True
+            yield chunk
+        # Past a hole in one step: the next held offset.
+        position = upto if found else max(upto, log.read(upto, 1)[0])
+
+
+def merged(streams: list[Iterator[LogLine]]) -> Iterator[tuple[int, LogLine]]:
+    """Lines of several logs in time order (ties: the order of ``streams``), with their stream's index."""
+    tagged = [_tagged(i, stream) for i, stream in enumerate(streams)]
+    return heapq.merge(*tagged, key=lambda item: (item[1].time, item[0], item[1].offset))
+
+
+def _tagged(index: int, stream: Iterator[LogLine]) -> Iterator[tuple[int, LogLine]]:
+    for line in stream:
+        yield index, line
