@@ -189,7 +189,7 @@ async def test_the_log_view_has_times_finds_a_line_and_jumps_to_boots_and_times(
     await pilot.press("slash", "x", "escape")
     assert isinstance(app.screen, LogScreen) and screen.prompt is None
     await pilot.press("t", *"soon", "enter")
-    assert screen.status_text.startswith("not a time: 'soon'"), screen.status_text
+    assert screen.status_text.startswith("bad time 'soon'"), screen.status_text
 
     # Search older lines: the found line is in view and marked, the text highlighted.
     await pilot.press("slash", *"line 00042 ", "enter")

@@ -1,31 +1,29 @@
 """A console log's bytes as lines for the log view: each line with its time, offset and boot, text made safe.
 
 ``log_read`` answers with chunks of raw bytes, each with its arrival time
-(docs/protocol.md). :func:`split_lines` cuts them at newlines; a hole in the
-log or the start of a boot ends a line too, and a line longer than
-:data:`MAX_LINE` bytes is cut. A read that starts in the middle of a line
-leaves that piece out (the next older read brings the whole line), unless it
-starts where the log does; a last line without its newline is shown, but the
-next read forward starts at it again, so it is never shown twice.
+(docs/protocol.md). :func:`split_lines` cuts them into lines with the log's
+own LineAssembler (vconsole/consolelog/lines.py: a hole in the log or the
+start of a boot ends a line too), cut at :data:`MAX_LINE` bytes for the view.
+A read that starts in the middle of a line leaves that piece out (the next
+older read brings the whole line), unless it starts where the log does; a
+last line without its newline is shown, but the next read forward starts at
+it again, so it is never shown twice.
 
-The text of a line is what a reader wants: escape sequences are removed and
-whatever control characters remain are spelt out by
-:func:`~vconsole.display_text.printable`, so nothing a guest printed acts on
-the admin's terminal, and it is drawn as plain text, never read as markup.
+A line's text is what ``vconsole log`` prints for reading: escape sequences
+removed and the controls left spelt out (``reading_text``, ``shown_text``),
+so nothing a guest printed acts on the admin's terminal; the view draws it
+as plain text, never parsed as markup.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vconsole.display_text import printable
-from vconsole.term.parser import TOKEN
+from vconsole.consolelog.lines import LineAssembler, LogLine, shown_text
+from vconsole.consolelog.reader import Boot, LogChunk
 
 MAX_LINE = 4096  # bytes; a longer line is cut into pieces this long
-MAX_SHOWN = 2 * MAX_LINE  # characters of one line's text (printable spells a control as up to 10)
-TAB = 8
 
 Chunk = tuple[int, float, bytes]  # (offset, arrival time, bytes), as LogReadReply holds them
 
@@ -49,39 +47,10 @@ class ViewLine:
     boot: int  # the boot holding its first byte (0: before the first boot the log knows)
     text: str  # escape sequences removed, safe to show
 
-
-def reading_text(raw: bytes) -> str:
-    """One line's bytes as a terminal would leave its row (roughly), safe to show.
-
-    Escape sequences go; a carriage return followed by more text starts the
-    row again (a progress line shows its last state); a backspace takes back
-    a character; tabs become spaces. A small reader of its own: the fuller one
-    is vconsole/consolelog/lines.py once the ``vconsole log`` command has it.
-    """
-    text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
-    if text.isprintable():
-        return text
-    row: list[str] = []
-    for lines, plain, _csi, csi_text, _osc, _esc, control in TOKEN.findall(text):
-        shown = lines or plain or csi_text
-        if shown:
-            row.extend(shown.replace("\r\n", " "))
-        elif control == "\r":
-            row.clear()
-        elif control == "\b":
-            if row:
-                row.pop()
-        elif control == "\t":
-            row.extend(" " * (TAB - len(row) % TAB))
-        elif control and control not in "\x00\x07\x0e\x0f\x7f":
-            row.append(control)  # spelt out by printable: evidence of an odd byte
-    return printable("".join(row), MAX_SHOWN)
-
-
-def boot_of(boots: Sequence[LogBoot], offset: int) -> int:
-    """The number of the boot holding ``offset`` (0 before the first one)."""
-    i = bisect.bisect_right([b.start for b in boots], offset)
-    return boots[i - 1].number if i else 0
+    @classmethod
+    def of(cls, line: LogLine) -> ViewLine:
+        """The view's line for a line of the log."""
+        return cls(line.offset, line.end, line.time, line.boot, shown_text(line.text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,47 +73,20 @@ def split_lines(chunks: Sequence[Chunk], boots: Sequence[LogBoot], *, head_is_li
     whole MAX_LINE). ``tail_is_end``: the read reached the log's end, so a
     last line without its newline is shown (else it is left for the next read).
     """
-    boot_starts = sorted(b.start for b in boots)
-    starts = set(boot_starts)
-    done: list[tuple[int, float, bytes]] = []
-    line = bytearray()
-    line_at, line_time = upto, 0.0
-    expected: int | None = None
-
-    def end_line() -> None:
-        if line:
-            done.append((line_at, line_time, bytes(line)))
-            line.clear()
-
+    assembler = LineAssembler([Boot(b.number, b.start, b.start, b.time, None) for b in boots], max_line=MAX_LINE)
+    done: list[LogLine] = []
     for offset, when, data in chunks:
-        if expected is not None and offset != expected:
-            end_line()  # a hole ends a line
-        expected = offset + len(data)
-        pos = 0
-        while pos < len(data):
-            at = offset + pos
-            if at in starts:
-                end_line()  # a boot starts a line
-            if not line:
-                line_at, line_time = at, when
-            i = bisect.bisect_right(boot_starts, at)
-            boot_cut = boot_starts[i] - offset if i < len(boot_starts) else len(data)
-            limit = min(len(data), boot_cut, pos + MAX_LINE - len(line))
-            newline = data.find(b"\n", pos, limit)
-            stop = newline + 1 if newline >= 0 else limit
-            line += data[pos:stop]
-            pos = stop
-            if newline >= 0 or len(line) >= MAX_LINE:
-                end_line()
+        done += assembler.feed(LogChunk(offset, data, when))
+    unfinished = assembler.flush()  # the last line, without its newline
     first = chunks[0][0] if chunks else upto
-    if not head_is_line and done and done[0][0] == first and first not in starts and len(done[0][2]) < MAX_LINE:
-        first = done[0][0] + len(done[0][2])  # a piece of a line: the next older read brings it whole
+    if (not head_is_line and done and done[0].offset == first and len(done[0].raw) < MAX_LINE
+            and first not in {b.start for b in boots}):
+        first = done[0].end  # a piece of a line: the next older read brings it whole
         del done[0]
-    partial = bool(line) and tail_is_end
-    next_at = line_at if line else (expected if expected is not None else upto)
+    next_at = unfinished[0].offset if unfinished else chunks[-1][0] + len(chunks[-1][2]) if chunks else upto
+    partial = bool(unfinished) and tail_is_end
     if partial:
-        end_line()
+        done += unfinished
     if not done:
         first = next_at
-    lines = [ViewLine(at, at + len(raw), when, boot_of(boots, at), reading_text(raw)) for at, when, raw in done]
-    return Split(lines, first, next_at, partial)
+    return Split([ViewLine.of(line) for line in done], first, next_at, partial)

@@ -27,11 +27,11 @@ from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from vconsole.client import Client, RequestFailed
+from vconsole.consolelog.timespec import TimeSpecError, parse_time
 from vconsole.display_text import printable
 from vconsole.domain import Target
 from vconsole.protocol import MAX_LOG_READ, LogRead
 from vconsole.protocol_replies import LogReadReply
-from vconsole.tui.jump_time import JumpTimeError, jump_time
 from vconsole.tui.log_lines import Chunk, LogBoot, Split, split_lines
 from vconsole.tui.log_view import LogView
 from vconsole.tui.log_window import LogWindow
@@ -43,7 +43,7 @@ HINT = "/ ? search  n N next  t time  b B boot  g G start/end  Esc"
 PROMPTS = {
     "older": "search older lines for: ",
     "newer": "search newer lines for: ",
-    "time": "jump to (07:00, 10m ago as 10m): ",
+    "time": "jump to a time (07:00, 2026-12-06T07:00) or a while ago (10m, 2h): ",
 }
 
 
@@ -282,9 +282,9 @@ class LogScreen(Screen[None]):
             return
         if kind == "time":
             try:
-                when = jump_time(text)
-            except JumpTimeError as exc:
-                self.say(str(exc))
+                when = parse_time(text)
+            except TimeSpecError as exc:
+                self.say(printable(str(exc), 512))
                 return
             self._start(self._jump(when=when))
             return
