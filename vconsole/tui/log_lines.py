@@ -79,14 +79,20 @@ def split_lines(chunks: Sequence[Chunk], boots: Sequence[LogBoot], *, head_is_li
         done += assembler.feed(LogChunk(offset, data, when))
     unfinished = assembler.flush()  # the last line, without its newline
     first = chunks[0][0] if chunks else upto
+    end = chunks[-1][0] + len(chunks[-1][2]) if chunks else upto
+    # A read that began mid-line: its first piece is left to the next older read (unless it is all there is).
     if (not head_is_line and done and done[0].offset == first and len(done[0].raw) < MAX_LINE
-            and first not in {b.start for b in boots}):
-        first = done[0].end  # a piece of a line: the next older read brings it whole
+            and (len(done) > 1 or unfinished) and first not in {b.start for b in boots}):
+        first = done[0].end
         del done[0]
-    next_at = unfinished[0].offset if unfinished else chunks[-1][0] + len(chunks[-1][2]) if chunks else upto
     partial = bool(unfinished) and tail_is_end
-    if partial:
-        done += unfinished
+    next_at = end
+    if unfinished and not partial and not done:
+        done += unfinished  # a line longer than the read: shown in pieces
+    elif unfinished:
+        next_at = unfinished[0].offset  # read again from its start by the next read forward
+        if partial:
+            done += unfinished  # the log's last line, its newline still to come
     if not done:
         first = next_at
     return Split([ViewLine.of(line) for line in done], first, next_at, partial)

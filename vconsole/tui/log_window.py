@@ -58,7 +58,7 @@ class LogWindow:
         """Older lines, ending where the window starts; returns how many were added."""
         older = [line for line in split.lines if line.end <= self.start]
         self.lines[:0] = older
-        self.start = min(self.start, split.first) if older or split.first < self.start else self.start
+        self.start = min(self.start, split.first)
         extra = len(self.lines) - MAX_LINES
         if extra > 0:  # the newest lines go; a read forward brings them back
             del self.lines[-extra:]
