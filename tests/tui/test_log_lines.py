@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,20 +64,20 @@ def test_reads_of_any_size_give_every_line_once(sizes: list[int], backward: bool
     """A window opened at the end and read backward (or at the start and read forward), reads of any size."""
     window = LogWindow()
     window.bounds(0, len(LOG), BOOTS)
-    sizes = sizes * (len(LOG) // (2 * LINE) + 1)  # enough reads to cover the log
+    reads = itertools.cycle(sizes)
     if backward:
-        lo = max(0, len(LOG) - sizes.pop())
+        lo = max(0, len(LOG) - next(reads))
         window.replace(split_lines(chunks(lo, len(LOG)), BOOTS, head_is_line=lo == 0, tail_is_end=True,
                                    upto=len(LOG)))
         while not window.at_top:
-            lo = max(0, window.start - sizes.pop())
+            lo = max(0, window.start - next(reads))
             window.prepend(split_lines(chunks(lo, window.start), BOOTS, head_is_line=lo == 0, tail_is_end=False,
                                        upto=window.start))
     else:
-        hi = min(len(LOG), sizes.pop())
+        hi = min(len(LOG), next(reads))
         window.replace(split_lines(chunks(0, hi), BOOTS, head_is_line=True, tail_is_end=hi == len(LOG), upto=hi))
         while not window.at_bottom:
-            hi = min(len(LOG), window.next + sizes.pop())
+            hi = min(len(LOG), window.next + next(reads))
             window.append(split_lines(chunks(window.next, hi), BOOTS, head_is_line=True,
                                       tail_is_end=hi == len(LOG), upto=hi))
     assert [(line.offset, line.text) for line in window.lines] == [(line.offset, line.text) for line in ALL.lines]
