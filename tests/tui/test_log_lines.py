@@ -89,3 +89,13 @@ def test_a_line_longer_than_a_read_is_shown_in_pieces_and_reading_goes_on() -> N
     assert texts(back.lines) == ["x" * 50] and back.first == 40
     forward = split_lines([(0, 1.0, data[:50])], [], head_is_line=True, tail_is_end=False, upto=50)
     assert texts(forward.lines) == ["x" * 50] and forward.next == 50
+
+
+def test_find_from_anywhere() -> None:
+    window = LogWindow()
+    window.replace(ALL)
+    count = len(ALL.lines)
+    assert window.find("line 199", count + 50, older=True) == 199  # from below the last line: all of it
+    assert window.find("line 000", -30, older=False) == 0
+    assert window.find("LINE 000", count, older=True) is None, "capitals match exactly"
+    assert window.find("Line 000".lower(), 1, older=True) == 0

@@ -108,7 +108,8 @@ class LogWindow:
         """The next line from ``start`` (not itself) holding ``needle`` (case-insensitive unless it has capitals)."""
         fold = needle == needle.lower()
         want = needle.lower() if fold else needle
-        order = range(start - 1, -1, -1) if older else range(start + 1, len(self.lines))
+        count = len(self.lines)
+        order = range(min(start, count) - 1, -1, -1) if older else range(max(start, -1) + 1, count)
         for i in order:
             text = self.lines[i].text
             if want in (text.lower() if fold else text):
