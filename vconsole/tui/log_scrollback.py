@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from vconsole.tui.terminal_view import TerminalView
 
 OLDER_READ = 256 * 1024  # bytes of log per Shift+PgUp past the top
-MAX_OLDER_LINES = 20_000  # then the log view (prefix v) is the way further back
+MAX_OLDER_LINES = 10_000  # twice the scrollback; then the log view (prefix v) is the way further back
 NOTE = "\x1b[2;7m"  # how the view's own lines look among the guest's: dim, reversed
 
 
