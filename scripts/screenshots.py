@@ -93,6 +93,12 @@ async def shoot(base: Path, out: Path) -> list[Path]:
             await save("help")
             await pilot.press("x")
 
+            await pilot.press("ctrl+right_square_bracket", "v")  # the log view of web:vtty1
+            await until(pilot, lambda: getattr(app.screen, "status_text", "").startswith("20"), "the log's lines")
+            await pilot.press("slash", *"workers", "enter")
+            await save("log-view")
+            await pilot.press("escape")
+
             await pilot.press("ctrl+right_square_bracket", "colon")
             await pilot.pause(0.5)
             await pilot.press(*"theme")

@@ -26,6 +26,9 @@ OUTPUT = {
 # Printed by the first open session when a second one is attached: an unread badge. Only then,
 # so tabs opened later change no label (a relabel re-places the tab underline, hiding its bugs).
 LATER = b"\r\n[db] heartbeat 7: service healthy\r\n"
+# A recording read as a console log (log_read): its lines came LOG_STEP seconds apart from LOG_START.
+LOG_START = 1796540400.0  # 2026-12-06 07:00:00 UTC
+LOG_STEP = 0.25
 
 
 class ReplayBroker:
@@ -52,6 +55,8 @@ class ReplayBroker:
             return [ok_reply(rid, version=PROTOCOL_VERSION, pid=0, max_frame=MAX_FRAME)]
         if op == "list":
             return [ok_reply(rid, **self.listing)]
+        if op == "log_read":
+            return [self.log_read(rid, msg)]
         if op != "attach":
             return [ok_reply(rid)]
         guest = next(g for g in self.listing["guests"]
@@ -72,6 +77,31 @@ class ReplayBroker:
         self.attached.append(session)
         self.ends[session] = len(data)
         return out
+
+
+    def log_read(self, rid: Any, msg: dict[str, Any]) -> dict[str, Any]:
+        """A recording as a console log: a line every LOG_STEP seconds from LOG_START, one boot."""
+        guest = next(g for g in self.listing["guests"]
+                     if msg["target"] in (g["id"], g["name"], f"{g['provider']}:{g['id']}"))
+        session = next(c for c in guest["consoles"] if msg["console"] in (c["name"], c["index"]))["session"]
+        path = OUTPUT.get(session)
+        data = path.read_bytes() if path else b""
+        starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 10 and i + 1 < len(data)]
+        times = [LOG_START + n * LOG_STEP for n in range(len(starts))]
+        limit = int(msg.get("limit", 256 * 1024))
+        end = min(int(msg.get("to", len(data))), len(data))
+        if "since" in msg:
+            start = next((at for at, t in zip(starts, times, strict=True) if t >= msg["since"]), len(data))
+        else:
+            start = int(msg["from"]) if "from" in msg else max(0, end - limit)
+        stop = min(end, start + limit)
+        chunks = []
+        for n, at in enumerate(starts):
+            line_end = starts[n + 1] if n + 1 < len(starts) else len(data)
+            lo, hi = max(at, start), min(line_end, stop)
+            if lo < hi:
+                chunks.append([lo, times[n], data[lo:hi]])
+        return ok_reply(rid, chunks=chunks, log_start=0, log_end=len(data), boots=[[1, 0, LOG_START]])
 
 
 async def main(path: str) -> None:

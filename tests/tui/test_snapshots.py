@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+import pytest
 
 from tests.tui.replay_app import make_app, settle
 from vconsole.runtime_paths import RuntimePaths
@@ -64,3 +67,20 @@ def test_busy_console_explains_itself(snap_compare: Any, replay_paths: RuntimePa
     assert snap_compare(make_app(replay_paths), terminal_size=(80, 24), run_before=run_before)
 
 
+
+
+def test_log_view_with_a_search_hit(snap_compare: Any, replay_paths: RuntimePaths,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")  # the time column is local time
+    time.tzset()
+
+    async def run_before(pilot: Any) -> None:
+        await open_nth(pilot, ["enter", "ctrl+right_square_bracket", "v"])
+        await pilot.press("slash", *"e820", "enter")
+        await open_nth(pilot, [])
+
+    try:
+        assert snap_compare(make_app(replay_paths), terminal_size=SIZE, run_before=run_before)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

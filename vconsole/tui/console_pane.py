@@ -13,6 +13,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from vconsole.client import RequestFailed
 from vconsole.display_text import printable
 from vconsole.domain import ConsoleState
+from vconsole.tui.log_scrollback import OlderOutput
 from vconsole.tui.messages import (
     ConsoleLinkLost,
     ConsoleMissed,
@@ -67,6 +68,8 @@ class ConsolePane(TabPane):
         # The pane's own session: from here on the console's events come to this pane.
         self.link = broker.open_session(ref, read_only, self, self.view.feed)
         self.view.sink = self.link.send_input  # keys, pastes and query answers
+        self.older = OlderOutput(self.view, self.link, self)  # scrolling back past the top reads the log
+        self.view.on_top = self.older.wanted
         self.status = Static("", classes="status")
         self._missed_total = 0
         self._missed_told = float("-inf")
@@ -91,6 +94,7 @@ class ConsolePane(TabPane):
         except ConnectionError as exc:
             self.show_problem(f"not attached: {exc}")
             return
+        self.older.fed_from(reply.offset)
         self.set_state(str(reply.state), "")
         self.link.resize(self.view.term.cols, self.view.term.rows)
 

@@ -19,6 +19,7 @@ from vconsole.providers.detect import describe_choice
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
+from vconsole.tui.log_screen import LogScreen
 from vconsole.tui.messages import BrokerBack, BrokerLost, FleetListed, OpenConsole, TabUnread
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import key_label, prefix_action, prefix_hint
@@ -370,21 +371,27 @@ class MainScreen(Screen[None]):
             return
         self.show_guests(self.guests_hidden)
 
-    async def action_snapshot(self) -> None:
-        """Snapshot the visible tab's console."""
+    def pane_or_tell(self) -> ConsolePane | None:
+        """The visible tab, or None with a notice that a console must be open."""
         active = self.active_pane()
         if active is None:
             self.notify("open a console first", severity="warning")
-            return
-        await snapshot_pane(active)
+        return active
+
+    async def action_snapshot(self) -> None:
+        """Snapshot the visible tab's console."""
+        if active := self.pane_or_tell():
+            await snapshot_pane(active)
 
     def action_restore(self) -> None:
         """Pick a snapshot file and restore it into the visible tab's console."""
-        active = self.active_pane()
-        if active is None:
-            self.notify("open a console first", severity="warning")
-            return
-        self.app.push_screen(RestoreScreen(active.title), partial(restore_into, active))
+        if active := self.pane_or_tell():
+            self.app.push_screen(RestoreScreen(active.title), partial(restore_into, active))
+
+    def action_log_view(self) -> None:
+        """The visible tab's console log: a time per line, search, jumps to a time or a boot."""
+        if active := self.pane_or_tell():
+            self.app.push_screen(LogScreen(active.title, active.link.target, active.link.broker.live))
 
     def action_help(self) -> None:
         """Show every key."""

@@ -105,3 +105,10 @@ class OpenConsole(Message):
     """The person chose a console in the guest list."""
 
     ref: ConsoleRef
+
+
+@dataclass
+class LogEdge(Message, bubble=True):
+    """The log view was scrolled to the top (``older``) or bottom of what it holds: read more of the log."""
+
+    older: bool

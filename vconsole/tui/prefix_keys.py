@@ -32,6 +32,7 @@ PREFIX_KEYS = (
     PrefixKey("b", "hide / show the guest list", (("b", "toggle_guests"),)),
     PrefixKey("s", "snapshot the console", (("s", "snapshot"),)),
     PrefixKey("r", "restore a snapshot", (("r", "restore"),)),
+    PrefixKey("v", "the console's log: times, search, boots", (("v", "log_view"),)),
     PrefixKey(":", "command palette", (("colon", "app.command_palette"), (":", "app.command_palette"))),
     PrefixKey("?", "this help", (("question_mark", "help"), ("?", "help"))),
     PrefixKey("q", "quit", (("q", "app.quit"),)),

@@ -15,6 +15,7 @@ from textual.widget import Widget
 
 from vconsole.term import Terminal
 from vconsole.term.keys import encode_key, encode_paste
+from vconsole.term.screen import Line
 from vconsole.tui.messages import TerminalResized
 from vconsole.tui.paint_now import paint_now
 from vconsole.tui.palette import TerminalPalette
@@ -54,6 +55,10 @@ class TerminalView(Widget, can_focus=True):
         self.term = Terminal(80, 24, scrollback=scrollback)
         self.palette = palette
         self.scroll_back = 0  # lines scrolled up into the scrollback
+        # Lines older than the terminal's scrollback, read from the console's log (oldest first),
+        # and who is told when scrolling back reaches the top of what the view holds.
+        self.older: list[Line] = []
+        self.on_top: Callable[[], None] | None = None
         self._last_cursor = (0, 0)
         self._painted_at = float("-inf")  # when the last repaint was asked for
         self._repaint_timer: Timer | None = None
@@ -70,7 +75,7 @@ class TerminalView(Widget, can_focus=True):
             self.send(replies)  # answers to DSR/DA, as a real terminal gives
         if self.scroll_back:
             # New output while scrolled back keeps the view where the user put it.
-            self.scroll_back = min(self.scroll_back, len(self.term.scrollback))
+            self.scroll_back = min(self.scroll_back, self.history_lines)
         self._changed |= self.term.changed_rows()
         if self._repaint_timer is not None:
             return  # a repaint is on its way: it takes these rows too
@@ -85,6 +90,17 @@ class TerminalView(Widget, can_focus=True):
         self.palette = palette
         self._strips.clear()
         self.refresh()
+
+    @property
+    def history_lines(self) -> int:
+        """Lines above the screen: the log's older lines, then the terminal's scrollback."""
+        return len(self.older) + len(self.term.scrollback)
+
+    def add_older(self, lines: list[Line]) -> None:
+        """Lines older than any the view holds (from the log); a view scrolled back keeps showing the same lines."""
+        self.older[:0] = lines
+        if self.scroll_back:
+            self.refresh()
 
     def _repaint(self) -> None:
         self._repaint_timer = None
@@ -111,7 +127,8 @@ class TerminalView(Widget, can_focus=True):
             history = term.scrollback
             index = len(history) - self.scroll_back + y
             if index < len(history):
-                line = history[index] if index >= 0 else None
+                older = self.older
+                line = history[index] if index >= 0 else older[index] if -index <= len(older) else None
                 runs = line.runs() if line is not None else []
                 return self._strip(runs, width, None)
             y = index - len(history)
@@ -183,7 +200,10 @@ class TerminalView(Widget, can_focus=True):
         if event.key in ("shift+pageup", "shift+pagedown"):
             page = max(1, self.size.height - 1)
             delta = page if event.key == "shift+pageup" else -page
-            self.scroll_back = max(0, min(len(self.term.scrollback), self.scroll_back + delta))
+            top = self.history_lines
+            self.scroll_back = max(0, min(top, self.scroll_back + delta))
+            if self.scroll_back == top and delta > 0 and self.on_top is not None:
+                self.on_top()  # more from the console's log, if it has more
             self.refresh()
             return
         data = encode_key(event.key, self.term.modes, event.character)
