@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from vconsole.consolelog.lines import LineAssembler, LogLine
+from vconsole.consolelog.lines import LineAssembler, LineRun, LogLine
 from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
 
 # Bytes asked of one log at a time: what a merge over many logs holds of each.
@@ -54,6 +54,12 @@ class LineQuery:
 
 def select_lines(log: ConsoleLog, query: LineQuery) -> Iterator[LogLine]:
     """The lines of ``log`` that ``query`` picks, oldest first (BootNotHeld for a missing boot)."""
+    runs = select_runs(log, query)
+    return (line for run in runs for line in run.lines())
+
+
+def select_runs(log: ConsoleLog, query: LineQuery) -> Iterator[LineRun]:
+    """:func:`select_lines`, a run of lines at a time (BootNotHeld for a missing boot)."""
     boots = log.boots()
     lo, hi = log.start, log.end
     if query.boot is not None:
@@ -64,11 +70,11 @@ def select_lines(log: ConsoleLog, query: LineQuery) -> Iterator[LogLine]:
     if lo >= hi:
         return iter(())
     if query.last is None:
-        return _lines(log, boots, lo, hi, query.until)
+        return _runs(log, boots, lo, hi, query.until)
     return iter(_tail(log, boots, lo, hi, query))
 
 
-def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery) -> list[LogLine]:
+def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery) -> list[LineRun]:
     count = query.last or 0
     if count <= 0:
         return []
@@ -76,34 +82,48 @@ def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery
     window = max(TAIL_WINDOW, count * TAIL_LINE_GUESS)
     while True:
         start = max(lo, top - window)
-        kept: deque[LogLine] = deque(maxlen=count)
-        seen = 0
-        for line in _lines(log, boots, start, hi, query.until):
-            kept.append(line)
-            seen += 1
+        kept, seen = last_lines(((0, run) for run in _runs(log, boots, start, hi, query.until)), count)
         if seen >= count or start == lo:
-            return list(kept)
+            return [run for _, run in kept]
         window *= 4
 
 
-def _lines(log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None) -> Iterator[LogLine]:
-    """Lines from ``start`` (the piece of a line begun before it skipped) until ``until``."""
+def last_lines(runs: Iterable[tuple[int, LineRun]], count: int) -> tuple[list[tuple[int, LineRun]], int]:
+    """The runs (tagged, as :func:`merged` gives them) that hold the last ``count`` lines of ``runs``,
+    the first one cut to fit, and how many lines ``runs`` held."""
+    kept: deque[tuple[int, LineRun]] = deque()
+    held = seen = 0
+    if count <= 0:
+        return [], sum(run.line_count for _, run in runs)
+    for tagged in runs:
+        lines = tagged[1].line_count
+        kept.append(tagged)
+        held += lines
+        seen += lines
+        while held - kept[0][1].line_count >= count:
+            held -= kept.popleft()[1].line_count
+    if held > count:
+        index, first = kept[0]
+        rest = first.after(held - count)
+        assert rest is not None  # the first run holds more lines than that
+        kept[0] = (index, rest)
+    return list(kept), seen
+
+
+def _runs(log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None) -> Iterator[LineRun]:
+    """Runs from ``start`` (the piece of a line begun before it skipped) until ``until``."""
     skip = not _starts_line(log, boots, start)
-    assembler = LineAssembler(boots)
-    for line in _assembled(assembler, batched_chunks(log, start, end)):
+    for run in LineAssembler(boots).runs(batched_chunks(log, start, end)):
         if skip:
             skip = False
-            if line.offset == start:
-                continue
-        if until is not None and line.time >= until:
+            if run.offset == start:
+                rest = run.after(1)
+                if rest is None:
+                    continue
+                run = rest
+        if until is not None and run.time >= until:
             return
-        yield line
-
-
-def _assembled(assembler: LineAssembler, chunks: Iterable[LogChunk]) -> Iterator[LogLine]:
-    for chunk in chunks:
-        yield from assembler.feed(chunk)
-    yield from assembler.flush()
+        yield run
 
 
 def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
@@ -132,12 +152,15 @@ def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[Log
         position = upto if found else max(upto, log.read(upto, 1)[0])
 
 
-def merged(streams: list[Iterator[LogLine]]) -> Iterator[tuple[int, LogLine]]:
-    """Lines of several logs in time order (ties: the order of ``streams``), with their stream's index."""
+def merged(streams: list[Iterator[LineRun]]) -> Iterator[tuple[int, LineRun]]:
+    """Runs of several logs in time order (ties: the order of ``streams``), with their stream's index.
+
+    The lines of a run share its time, so this is the order of their lines too.
+    """
     tagged = [_tagged(i, stream) for i, stream in enumerate(streams)]
-    return heapq.merge(*tagged, key=lambda item: (item[1].time, item[0], item[1].offset))
+    return ((index, run) for _time, index, _offset, run in heapq.merge(*tagged))
 
 
-def _tagged(index: int, stream: Iterator[LogLine]) -> Iterator[tuple[int, LogLine]]:
-    for line in stream:
-        yield index, line
+def _tagged(index: int, stream: Iterator[LineRun]) -> Iterator[tuple[float, int, int, LineRun]]:
+    for run in stream:
+        yield run.time, index, run.offset, run
