@@ -5,17 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tests.consolelog.line_reference import reference_lines, reference_merged, reference_select
 from vconsole.consolelog import selection
 from vconsole.consolelog.layout import LogMeta, console_dir
+from vconsole.consolelog.lines import LineAssembler
 from vconsole.consolelog.reader import ConsoleLog, LogChunk
 from vconsole.consolelog.selection import (
     BootNotHeld,
     LineQuery,
     batched_chunks,
+    last_lines,
     merged,
     pick_boot,
     select_lines,
+    select_runs,
 )
 from vconsole.consolelog.store import LogStore
 from vconsole.consolelog.writer import ConsoleLogWriter, LogLimits
@@ -121,3 +127,45 @@ def test_merged_orders_by_time_then_by_stream(tmp_path: Path) -> None:
     store.close()
     streams = [select_lines(_log(tmp_path, meta), LineQuery()) for meta in (META, other)]
     assert [(i, line.text) for i, line in merged(streams)] == [(0, "a1"), (0, "a3"), (1, "b1"), (1, "b2"), (0, "a4")]
+
+
+def _stream(pieces: list[tuple[bytes, float]]) -> list[LogChunk]:
+    chunks, offset = [], 0
+    for data, when in pieces:
+        chunks.append(LogChunk(offset, data, when))
+        offset += len(data)
+    return chunks
+
+
+streams_of_reads = st.lists(
+    st.lists(st.tuples(st.sampled_from([b"a\n", b"b", b"cd\ne", b"\n\n", b"f\ng\nh"]), st.sampled_from([1.0, 2.0, 3.0, 1.5])),
+             min_size=1, max_size=8),
+    min_size=1, max_size=4,
+)
+
+
+@given(streams=streams_of_reads, last=st.integers(0, 30))
+def test_runs_merged_give_the_lines_merged_one_by_one(streams: list[list[tuple[bytes, float]]], last: int) -> None:
+    """Ties, times going back, lines over reads: merging runs orders lines as merging lines did."""
+    chunks = [_stream(pieces) for pieces in streams]
+    expected = [(i, line) for i, line in reference_merged([reference_lines(c) for c in chunks])]
+    got = list(merged([LineAssembler().runs(c) for c in chunks]))
+    assert [(i, line) for i, run in got for line in run.lines()] == expected
+    kept, seen = last_lines(iter(got), last)
+    assert seen == len(expected)
+    assert [(i, line) for i, run in kept for line in run.lines()] == (expected[-last:] if last else [])
+
+
+def test_the_runs_of_a_log_are_its_lines_as_selected_one_by_one(tmp_path: Path) -> None:
+    store = _store(tmp_path, LogLimits(console=1 << 20, segment=4096))
+    writer = store.console(META)
+    data = b"".join(b"%04d:" % i + b"y" * (i % 50) + b"\n" for i in range(600))
+    for n in range(0, len(data), 333):
+        writer.append(data[n : n + 333], 1000.0 + n // 333)
+    store.close()
+    log = _log(tmp_path)
+    for query in (LineQuery(), LineQuery(since=1010.0), LineQuery(until=1020.0), LineQuery(last=7), LineQuery(last=450)):
+        runs = list(select_runs(log, query))
+        lines = [line for run in runs for line in run.lines()]
+        assert lines == reference_select(log, query)
+        assert len(runs) < len(lines) / 3  # a run per read of 333 bytes, of about 12 lines
