@@ -29,7 +29,7 @@ from vconsole.consolelog.lines import (
     log_lines,
 )
 from vconsole.consolelog.reader import Boot, LogChunk
-from vconsole.consolelog.reading import MAX_SHOWN, reading_text, shown_lines, shown_text
+from vconsole.consolelog.reading import MAX_LINE, MAX_SHOWN, reading_text, shown_lines, shown_text
 
 # What guests write, in pieces a test cuts anywhere: text, line ends, colours, moves,
 # erases, OSC, lone ESCs, C1 controls (raw and in UTF-8), bad UTF-8, bidi, NUL, BEL, DEL.
@@ -177,16 +177,34 @@ def _fields(lines: list[LogLine]) -> list[tuple[float, int, int, bytes]]:
     return [(x.time, x.offset, x.boot, x.raw) for x in lines]
 
 
+# Pieces of guest output, each maybe the last of a read: reads ending at a line's end, or anywhere.
+guest_reads = st.lists(st.tuples(st.one_of(st.sampled_from(PIECES), st.sampled_from([b"\n", b"\r\n"])), st.booleans()),
+                       max_size=40)
+
+
 @given(
-    data=guest_bytes, cuts=st.lists(st.integers(0, 200), max_size=12), boot_at=st.integers(0, 200),
-    max_line=st.integers(1, 30), hole_at=st.integers(0, 12), gap=st.sampled_from([0, 0, 3]),
-    times=st.lists(st.sampled_from([0.0, 1.0, 2.5]), min_size=13, max_size=13),
+    reads=guest_reads, cuts=st.lists(st.integers(0, 200), max_size=6), boot_at=st.integers(0, 400),
+    max_line=st.sampled_from([1, 2, 5, 13, 30, MAX_LINE, MAX_LINE]), hole_at=st.integers(0, 40),
+    gap=st.sampled_from([0, 0, 3]), times=st.lists(st.sampled_from([0.0, 1.0, 2.5]), min_size=41, max_size=41),
+)
+@example(  # a line that grows over reads until it is cut, after complete lines of its run
+    reads=[(b"ab\n", True), (b"cd\nef", True), (b"ghijk", True), (b"lmn\n", True)], cuts=[], boot_at=400, max_line=8,
+    hole_at=40, gap=0, times=[0.0, 1.0, 2.5, 3.0] * 10 + [4.0],
+)
+@example(  # a read as long as a line may be
+    reads=[(b"ab\n", True), (b"cdefghij", True), (b"k\n", True)], cuts=[], boot_at=400, max_line=8,
+    hole_at=40, gap=0, times=[0.0, 1.0, 2.5, 3.0] * 10 + [4.0],
 )
 def test_runs_and_followed_lines_are_exactly_the_lines_one_by_one(
-    data: bytes, cuts: list[int], boot_at: int, max_line: int, hole_at: int, gap: int, times: list[float],
+    reads: list[tuple[bytes, bool]], cuts: list[int], boot_at: int, max_line: int, hole_at: int, gap: int,
+    times: list[float],
 ) -> None:
+    data = b"".join(piece for piece, _ in reads)
+    ends = list(itertools.accumulate(len(piece) for piece, _ in reads))
+    cuts = cuts + [end for end, (_, last) in zip(ends, reads, strict=True) if last]
     boots = [Boot(1, 100, 100 + boot_at, 0.0, None), Boot(2, 100 + boot_at, 10**6, 0.0, None)]
-    chunks = [LogChunk(c.offset, c.data, times[n]) for n, c in enumerate(_holed(_chunks(data, cuts), hole_at, gap))]
+    pieces = _holed(_chunks(data, cuts), hole_at, gap)
+    chunks = [LogChunk(c.offset, c.data, times[n % len(times)]) for n, c in enumerate(pieces)]
     reference = reference_lines(chunks, boots, max_line)
     runs = list(LineAssembler(boots, max_line).runs(chunks))
     assert _fields([line for run in runs for line in run.lines()]) == _fields(reference)
@@ -205,13 +223,14 @@ def test_runs_and_followed_lines_are_exactly_the_lines_one_by_one(
 def test_a_run_holds_the_lines_a_read_began_and_waits_for_its_last_one() -> None:
     assembler = LineAssembler()
     assert assembler.feed_runs(LogChunk(0, b"a\nb\nc", 1.0)) == []  # "c" goes on
-    assert assembler.feed_runs(LogChunk(5, b"d\ne", 2.0)) == [LineRun(1.0, 0, 0, b"a\nb\ncd\n")]
+    assert assembler.feed_runs(LogChunk(5, b"d\ne", 2.0)) == [LineRun(1.0, 0, 0, 0, b"a\nb\ncd\n")]
     (run,) = list(assembler.runs([LogChunk(8, b"f\n", 3.0)]))
-    assert run == LineRun(2.0, 7, 0, b"ef\n")
-    run = LineRun(5.0, 10, 2, b"one\ntwo\nthr")
-    assert run.after(1) == LineRun(5.0, 14, 2, b"two\nthr") and run.after(3) is None
-    assert run.split_last() == (LineRun(5.0, 10, 2, b"one\ntwo\n"), LogLine(5.0, 18, 2, b"thr"))
-    assert LineRun(5.0, 10, 2, b"one").split_last() == (None, LogLine(5.0, 10, 2, b"one"))
+    assert run == LineRun(2.0, 0, 7, 0, b"ef\n")
+    run = LineRun(5.0, 3, 10, 2, b"one\ntwo\nthr")
+    assert run.after(1) == LineRun(5.0, 3, 14, 2, b"two\nthr") and run.after(3) is None
+    assert run.split_last() == (LineRun(5.0, 3, 10, 2, b"one\ntwo\n"), LogLine(5.0, 18, 2, b"thr"))
+    assert LineRun(5.0, 3, 10, 2, b"one").split_last() == (None, LogLine(5.0, 10, 2, b"one"))
+    assert run.line_count == 3 and LineRun(5.0, 3, 10, 2, b"\n\n").line_count == 2
 
 
 @given(data=guest_bytes, prefix=st.sampled_from(["", "g1:vtty0 ", "2026-12-06T07:00:01.000+00:00 we\u0301b:1 "]))

@@ -76,7 +76,7 @@ def test_a_hole_ends_a_line_and_the_oldest_held_byte_starts_one(tmp_path: Path) 
     log = _log(tmp_path)
     assert _texts(log) == ["before the hole", " after", "next"]
     # Reading from inside the line after the hole: its piece is skipped, as for --since.
-    assert [line.text for run in selection._runs(log, [], log.end - 8, log.end, None) for line in run.lines()] == ["next"]
+    assert [line.text for run in selection._runs(log, [], log.end - 8, log.end, None, 0) for line in run.lines()] == ["next"]
 
 
 def test_evicted_bytes_leave_the_held_rest_readable(tmp_path: Path) -> None:
@@ -125,8 +125,9 @@ def test_merged_orders_by_time_then_by_stream(tmp_path: Path) -> None:
     b.append(b"b2\n", 2.0)
     a.append(b"a4\n", 3.0)
     store.close()
-    streams = [select_lines(_log(tmp_path, meta), LineQuery()) for meta in (META, other)]
-    assert [(i, line.text) for i, line in merged(streams)] == [(0, "a1"), (0, "a3"), (1, "b1"), (1, "b2"), (0, "a4")]
+    streams = [select_runs(_log(tmp_path, meta), LineQuery(), source=i) for i, meta in enumerate((META, other))]
+    lines = [(run.source, line.text) for run in merged(streams) for line in run.lines()]
+    assert lines == [(0, "a1"), (0, "a3"), (1, "b1"), (1, "b2"), (0, "a4")]
 
 
 def _stream(pieces: list[tuple[bytes, float]]) -> list[LogChunk]:
@@ -149,11 +150,11 @@ def test_runs_merged_give_the_lines_merged_one_by_one(streams: list[list[tuple[b
     """Ties, times going back, lines over reads: merging runs orders lines as merging lines did."""
     chunks = [_stream(pieces) for pieces in streams]
     expected = [(i, line) for i, line in reference_merged([reference_lines(c) for c in chunks])]
-    got = list(merged([LineAssembler().runs(c) for c in chunks]))
-    assert [(i, line) for i, run in got for line in run.lines()] == expected
+    got = list(merged([LineAssembler(source=i).runs(c) for i, c in enumerate(chunks)]))
+    assert [(run.source, line) for run in got for line in run.lines()] == expected
     kept, seen = last_lines(iter(got), last)
     assert seen == len(expected)
-    assert [(i, line) for i, run in kept for line in run.lines()] == (expected[-last:] if last else [])
+    assert [(run.source, line) for run in kept for line in run.lines()] == (expected[-last:] if last else [])
 
 
 def test_the_runs_of_a_log_are_its_lines_as_selected_one_by_one(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ class LinePrinter:
 
     def write(self, line: LogLine, meta: LogMeta) -> None:
         """One line (a missing newline added, except in --raw)."""
-        self.write_run(LineRun(line.time, line.offset, line.boot, line.raw), meta)
+        self.write_run(LineRun(line.time, 0, line.offset, line.boot, line.raw), meta)
 
     def write_run(self, run: LineRun, meta: LogMeta) -> None:
         """A run of lines, each as :meth:`write` writes it."""
@@ -284,7 +284,7 @@ def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> d
     metas: list[LogMeta] = []
     for log in logs:
         try:
-            streams.append(select_runs(log, query))
+            streams.append(select_runs(log, query, source=len(streams)))
         except BootNotHeld as exc:
             if len(logs) == 1:
                 raise CliError(f"{_name(log)}: {exc}", EXIT_UNKNOWN) from None
@@ -297,8 +297,8 @@ def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> d
         runs = iter(last_lines(runs, query.last)[0])
     pending: dict[LogMeta, LogLine] = {}
     printer = request.printer
-    for index, run in runs:
-        meta = metas[index]
+    for run in runs:
+        meta = metas[run.source]
         if follow and not run.complete and run.end == ends[meta]:
             head, pending[meta] = run.split_last()  # printed when the followed output completes it
             if head is None:

@@ -63,10 +63,13 @@ class LineRun(NamedTuple):
     """Consecutive lines of one log with the same time and boot: ``raw`` from ``offset``.
 
     Every line but the last ends with its newline; the last may not (see
-    :attr:`LogLine.complete`). A tuple, as one is made per read.
+    :attr:`LogLine.complete`). ``source`` tells logs apart where runs of
+    several are merged: runs sort by time, then source, then offset. A tuple,
+    as one is made per read.
     """
 
     time: float
+    source: int
     offset: int
     boot: int
     raw: bytes
@@ -108,21 +111,22 @@ class LineRun(NamedTuple):
                 return None
         if cut >= len(self.raw):
             return None
-        return LineRun(self.time, self.offset + cut, self.boot, self.raw[cut:])
+        return self._replace(offset=self.offset + cut, raw=self.raw[cut:])
 
     def split_last(self) -> tuple[LineRun | None, LogLine]:
         """The run without its last line (None if it held one), and that line."""
         cut = self.raw.rfind(b"\n", 0, len(self.raw) - 1) + 1
-        head = LineRun(self.time, self.offset, self.boot, self.raw[:cut]) if cut else None
+        head = self._replace(raw=self.raw[:cut]) if cut else None
         return head, LogLine(self.time, self.offset + cut, self.boot, self.raw[cut:])
 
 
 class LineAssembler:
     """Turns chunks (in offset order, maybe with holes) into lines, a run at a time."""
 
-    def __init__(self, boots: Sequence[Boot] = (), max_line: int = MAX_LINE) -> None:
+    def __init__(self, boots: Sequence[Boot] = (), max_line: int = MAX_LINE, source: int = 0) -> None:
         self.set_boots(boots)
         self.max_line = max_line
+        self.source = source  # the source of its runs
         # The run being gathered: its lines began in one read; the last one is unfinished.
         self._run = bytearray()
         self._run_offset = 0
@@ -164,9 +168,47 @@ class LineAssembler:
         return [line for run in out for line in run.lines()]
 
     def runs(self, chunks: Iterable[LogChunk]) -> Iterator[LineRun]:
-        """Every run of ``chunks``, the last line even without its newline."""
+        """Every run of ``chunks``, the last line even without its newline.
+
+        What :meth:`feed_runs` gives, chunk after chunk, then the pending line;
+        done here in one loop for the usual chunk (it follows the last one, no
+        boot starts in it, no line in it can grow too long), the rest by
+        :meth:`feed_runs`.
+        """
+        starts, numbers, source, most = self._boot_starts, self._boot_numbers, self.source, self.max_line
         for chunk in chunks:
-            yield from self.feed_runs(chunk)
+            offset, data, time = chunk.offset, chunk.data, chunk.time
+            end = offset + len(data)
+            cut = bisect.bisect_left(starts, offset)
+            if (
+                offset != self.next
+                or (cut < len(starts) and starts[cut] < end)
+                or len(self._run) - self._last_line + len(data) >= most
+            ):
+                yield from self.feed_runs(chunk)
+                continue
+            self.next = end
+            boot = numbers[cut - 1] if cut else 0  # of this chunk, and of a run it continues
+            pos = 0
+            run = self._run
+            if run:  # the run's last line goes on here
+                nl = data.find(b"\n")
+                if nl < 0:
+                    run += data
+                    continue
+                pos = nl + 1
+                yield LineRun(self._run_time, source, self._run_offset, boot, bytes(run) + data[:pos])
+                run.clear()
+                self._last_line = 0
+            if pos == len(data):
+                continue
+            last = data.rfind(b"\n", pos) + 1
+            if last == len(data):
+                yield LineRun(time, source, offset + pos, boot, data[pos:] if pos else data)
+            else:  # its last line goes on in the next chunk
+                run += data[pos:]
+                self._run_offset, self._run_time = offset + pos, time
+                self._last_line = max(last - pos, 0)
         out: list[LineRun] = []
         self._end_run(out)
         yield from out
@@ -195,7 +237,7 @@ class LineAssembler:
         return out
 
     def _made(self, raw: bytes) -> LineRun:
-        return LineRun(self._run_time, self._run_offset, self.boot_of(self._run_offset), raw)
+        return LineRun(self._run_time, self.source, self._run_offset, self.boot_of(self._run_offset), raw)
 
     def _end_run(self, out: list[LineRun]) -> None:
         if self._run:

@@ -10,6 +10,7 @@ the end in growing windows, so the last lines of a large log cost little.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -58,8 +59,8 @@ def select_lines(log: ConsoleLog, query: LineQuery) -> Iterator[LogLine]:
     return (line for run in runs for line in run.lines())
 
 
-def select_runs(log: ConsoleLog, query: LineQuery) -> Iterator[LineRun]:
-    """:func:`select_lines`, a run of lines at a time (BootNotHeld for a missing boot)."""
+def select_runs(log: ConsoleLog, query: LineQuery, source: int = 0) -> Iterator[LineRun]:
+    """:func:`select_lines`, a run of lines at a time, from ``source`` (BootNotHeld for a missing boot)."""
     boots = log.boots()
     lo, hi = log.start, log.end
     if query.boot is not None:
@@ -70,11 +71,11 @@ def select_runs(log: ConsoleLog, query: LineQuery) -> Iterator[LineRun]:
     if lo >= hi:
         return iter(())
     if query.last is None:
-        return _runs(log, boots, lo, hi, query.until)
-    return iter(_tail(log, boots, lo, hi, query))
+        return _runs(log, boots, lo, hi, query.until, source)
+    return iter(_tail(log, boots, lo, hi, query, source))
 
 
-def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery) -> list[LineRun]:
+def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery, source: int) -> list[LineRun]:
     count = query.last or 0
     if count <= 0:
         return []
@@ -82,48 +83,46 @@ def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery
     window = max(TAIL_WINDOW, count * TAIL_LINE_GUESS)
     while True:
         start = max(lo, top - window)
-        kept, seen = last_lines(((0, run) for run in _runs(log, boots, start, hi, query.until)), count)
+        kept, seen = last_lines(_runs(log, boots, start, hi, query.until, source), count)
         if seen >= count or start == lo:
-            return [run for _, run in kept]
+            return kept
         window *= 4
 
 
-def last_lines(runs: Iterable[tuple[int, LineRun]], count: int) -> tuple[list[tuple[int, LineRun]], int]:
-    """The runs (tagged, as :func:`merged` gives them) that hold the last ``count`` lines of ``runs``,
-    the first one cut to fit, and how many lines ``runs`` held."""
-    kept: deque[tuple[int, LineRun]] = deque()
-    held = seen = 0
+def last_lines(runs: Iterable[LineRun], count: int) -> tuple[list[LineRun], int]:
+    """The runs that hold the last ``count`` lines of ``runs`` (the first one cut to fit),
+    and how many lines ``runs`` held."""
     if count <= 0:
-        return [], sum(run.line_count for _, run in runs)
-    for tagged in runs:
-        lines = tagged[1].line_count
-        kept.append(tagged)
+        return [], sum(run.line_count for run in runs)
+    kept: deque[LineRun] = deque()
+    held = seen = 0
+    for run in runs:
+        lines = run.line_count
+        kept.append(run)
         held += lines
         seen += lines
-        while held - kept[0][1].line_count >= count:
-            held -= kept.popleft()[1].line_count
+        while held - kept[0].line_count >= count:
+            held -= kept.popleft().line_count
     if held > count:
-        index, first = kept[0]
-        rest = first.after(held - count)
+        rest = kept[0].after(held - count)
         assert rest is not None  # the first run holds more lines than that
-        kept[0] = (index, rest)
+        kept[0] = rest
     return list(kept), seen
 
 
-def _runs(log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None) -> Iterator[LineRun]:
+def _runs(
+    log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None, source: int,
+) -> Iterator[LineRun]:
     """Runs from ``start`` (the piece of a line begun before it skipped) until ``until``."""
-    skip = not _starts_line(log, boots, start)
-    for run in LineAssembler(boots).runs(batched_chunks(log, start, end)):
-        if skip:
-            skip = False
-            if run.offset == start:
-                rest = run.after(1)
-                if rest is None:
-                    continue
-                run = rest
-        if until is not None and run.time >= until:
-            return
-        yield run
+    runs = LineAssembler(boots, source=source).runs(batched_chunks(log, start, end))
+    if not _starts_line(log, boots, start):
+        first = next(runs, None)
+        if first is not None:
+            rest = first.after(1) if first.offset == start else first
+            runs = itertools.chain([rest] if rest is not None else [], runs)
+    if until is None:
+        return runs
+    return itertools.takewhile(lambda run: run.time < until, runs)
 
 
 def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
@@ -152,15 +151,9 @@ def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[Log
         position = upto if found else max(upto, log.read(upto, 1)[0])
 
 
-def merged(streams: list[Iterator[LineRun]]) -> Iterator[tuple[int, LineRun]]:
-    """Runs of several logs in time order (ties: the order of ``streams``), with their stream's index.
+def merged(streams: list[Iterator[LineRun]]) -> Iterator[LineRun]:
+    """Runs of several logs in time order (ties: by source), each stream's runs from its own source.
 
     The lines of a run share its time, so this is the order of their lines too.
     """
-    tagged = [_tagged(i, stream) for i, stream in enumerate(streams)]
-    return ((index, run) for _time, index, _offset, run in heapq.merge(*tagged))
-
-
-def _tagged(index: int, stream: Iterator[LineRun]) -> Iterator[tuple[float, int, int, LineRun]]:
-    for run in stream:
-        yield run.time, index, run.offset, run
+    return heapq.merge(*streams)
