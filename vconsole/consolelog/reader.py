@@ -6,11 +6,15 @@ segment's end, a half-written or garbage record) is simply not read.
 
 from __future__ import annotations
 
+import array
 import bisect
 import os
 import struct
+import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
 from vconsole.consolelog.layout import META_NAME, LogMeta
@@ -68,12 +72,64 @@ class LogMarkEntry:
 
 @dataclass
 class _Index:
-    """A segment's readable records: all of them, and its DATA records as two sorted lists."""
+    """A segment's readable records: their bytes, and its DATA records as two sorted lists."""
 
-    records: list[IndexRecord]
+    raw: bytes  # the readable records, RECORD_SIZE bytes each
     ends: list[int]  # DATA offsets: the end of each read turn's bytes
     times: list[int]  # their arrival times (ns)
     boot: BootInfo | None  # the last BOOT record before the first DATA record
+    _records: list[IndexRecord] | None = field(default=None, repr=False)
+
+    @property
+    def records(self) -> list[IndexRecord]:
+        """All of them, decoded (on demand: reading lines needs only the lists)."""
+        if self._records is None:
+            self._records = decode_records(self.raw)[0]
+        return self._records
+
+
+# Record kinds (the first byte) as 1 for DATA, 0 for any other: selectors for compress().
+_IS_DATA = bytes(int(k == RecordKind.DATA) for k in range(256))
+_KNOWN_KINDS = bytes(RecordKind)
+
+
+def _read_index(raw: bytes, seg_end: int) -> tuple[bytes, list[int], list[int], BootInfo | None]:
+    """A segment index's readable records (up to the first bad one, unknown kind or DATA or MARK
+    record past ``seg_end``), its DATA ends and times, and its BOOT: what decoding each record and
+    checking it gives, with a few calls over the whole index instead of a few per record."""
+    whole = len(raw) - len(raw) % RECORD_SIZE
+    count = whole // RECORD_SIZE
+    held = bytearray(raw[:whole])
+    words = array.array("I", held)  # 4-byte words: the second of each record is its CRC
+    for at in range(4, 8):
+        held[at::RECORD_SIZE] = bytes(count)  # the CRC covers the record with its field zeroed
+    view = memoryview(held)
+    sums = array.array("I", [zlib.crc32(view[p : p + RECORD_SIZE]) for p in range(0, whole, RECORD_SIZE)])
+    if sys.byteorder == "big":
+        words.byteswap()  # the file's words are little-endian
+    stored = words[1::8]
+    if sums != stored:
+        count = next(n for n in range(count) if sums[n] != stored[n])
+    kinds = raw[0 : count * RECORD_SIZE : RECORD_SIZE]
+    if kinds.translate(None, _KNOWN_KINDS):
+        count = next(n for n, kind in enumerate(kinds) if kind not in _KNOWN_KINDS)
+        kinds = kinds[:count]
+    unsigned, signed = array.array("Q", raw[: count * RECORD_SIZE]), array.array("q", raw[: count * RECORD_SIZE])
+    if sys.byteorder == "big":
+        unsigned.byteswap()
+        signed.byteswap()
+    offsets = unsigned[1::4]  # u64
+    if offsets and max(offsets) > seg_end:  # a torn tail: records of bytes the segment does not hold
+        data_or_mark = (RecordKind.DATA, RecordKind.MARK)
+        count = next((n for n in range(count) if kinds[n] in data_or_mark and offsets[n] > seg_end), count)
+        kinds = kinds[:count]
+    is_data = kinds.translate(_IS_DATA)
+    ends = list(compress(offsets, is_data))
+    times = list(compress(signed[2::4], is_data))  # i64
+    first_data = kinds.find(RecordKind.DATA)
+    at = kinds.rfind(RecordKind.BOOT, 0, count if first_data < 0 else first_data)
+    boot = BootInfo.of(IndexRecord.decode(raw[at * RECORD_SIZE : (at + 1) * RECORD_SIZE])) if at >= 0 else None
+    return raw[: count * RECORD_SIZE], ends, times, boot
 
 
 @dataclass
@@ -125,23 +181,11 @@ class _Seg:
             raw = self.index_path.read_bytes()
         except OSError:
             raw = b""
-        recs, _ = decode_records(raw)
-        ends: list[int] = []
-        times: list[int] = []
-        boot: BootInfo | None = None
-        for n, rec in enumerate(recs):
-            if rec.kind in (RecordKind.DATA, RecordKind.MARK) and rec.offset > self.end:
-                del recs[n:]  # a torn tail: records of bytes the segment does not hold
-                break
-            if rec.kind == RecordKind.DATA:
-                ends.append(rec.offset)
-                times.append(rec.time_ns)
-            elif rec.kind == RecordKind.BOOT and not ends:
-                boot = BootInfo.of(rec)
+        held, ends, times, boot = _read_index(raw, self.end)
         if (ends[-1] if ends else self.start) < self.end:
             ends.append(self.end)
             times.append(self.mtime_ns)
-        self.index = _Index(recs, ends, times, boot)
+        self.index = _Index(held, ends, times, boot)
         return self.index
 
 
