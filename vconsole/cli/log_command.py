@@ -83,6 +83,15 @@ OUT_BLOCK = 256 * 1024
 
 
 @dataclass
+class _Console:
+    """What the printer keeps of a console it has printed lines of."""
+
+    meta: LogMeta
+    prefix: str  # its label and a space (--all), or nothing
+    boot: int | None = None  # the boot of its last line
+
+
+@dataclass
 class LinePrinter:
     """Writes lines to ``out`` as the options ask; tells boots apart in text mode.
 
@@ -94,8 +103,9 @@ class LinePrinter:
     timestamps: bool = False
     utc: bool = False
     labelled: bool = False  # --all: "guest:console " before each text line
-    last_boot: dict[LogMeta, int] = field(default_factory=dict)  # by console: the boot of its last line
-    _labels: dict[LogMeta, str] = field(default_factory=dict, repr=False)
+    # By the id of a console's meta (its hash costs more than the rest of a run): the meta kept
+    # with it, so the id stays its own.
+    _consoles: dict[int, _Console] = field(default_factory=dict, repr=False)
     _held: list[bytes] = field(default_factory=list, repr=False)
     _held_size: int = 0
 
@@ -105,31 +115,27 @@ class LinePrinter:
 
     def write_run(self, run: LineRun, meta: LogMeta) -> None:
         """A run of lines, each as :meth:`write` writes it."""
-        if self.mode == OutputMode.RAW:
-            data = run.raw
-        elif self.mode == OutputMode.JSON:
-            data = "".join([json_line(line, meta) + "\n" for line in run.lines()]).encode()
-        else:
+        if self.mode is OutputMode.TEXT:
             data = self._text(run, meta)
+        elif self.mode is OutputMode.RAW:
+            data = run.raw
+        else:
+            data = "".join([json_line(line, meta) + "\n" for line in run.lines()]).encode()
         self._held.append(data)
         self._held_size += len(data)
         if self._held_size >= OUT_BLOCK:
             self._write_held()
 
     def _text(self, run: LineRun, meta: LogMeta) -> bytes:
+        console = self._consoles.get(id(meta))
+        if console is None or console.meta is not meta:
+            console = self._consoles[id(meta)] = _Console(meta, label(meta) + " " if self.labelled else "")
         header = b""
-        if not self.labelled:
-            previous = self.last_boot.get(meta)
-            if previous != run.boot:
-                if previous is not None:
-                    header = b"-- boot %d --\n" % run.boot
-                self.last_boot[meta] = run.boot
-        prefix = iso_time(run.time, self.utc) + " " if self.timestamps else ""
-        if self.labelled:
-            shown = self._labels.get(meta)
-            if shown is None:
-                shown = self._labels[meta] = label(meta) + " "
-            prefix += shown
+        if not self.labelled and console.boot != run.boot:
+            if console.boot is not None:
+                header = b"-- boot %d --\n" % run.boot
+            console.boot = run.boot
+        prefix = iso_time(run.time, self.utc) + " " + console.prefix if self.timestamps else console.prefix
         return header + shown_lines(run.raw, prefix)
 
     def _write_held(self) -> None:

@@ -14,6 +14,7 @@ import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from vconsole.consolelog.lines import LineAssembler, LineRun, LogLine
 from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
@@ -155,5 +156,24 @@ def merged(streams: list[Iterator[LineRun]]) -> Iterator[LineRun]:
     """Runs of several logs in time order (ties: by source), each stream's runs from its own source.
 
     The lines of a run share its time, so this is the order of their lines too.
+    What ``heapq.merge(*streams)`` gives, step for step; its heap holds
+    [time, source, run, stream] and so compares two numbers, not two runs.
     """
-    return heapq.merge(*streams)
+    heap: list[list[Any]] = []
+    for stream in streams:
+        run = next(stream, None)
+        if run is not None:
+            heap.append([run.time, run.source, run, stream])
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        top = heap[0]
+        yield top[2]
+        run = next(top[3], None)
+        if run is None:
+            heapq.heappop(heap)
+        else:
+            top[0], top[2] = run.time, run
+            heapq.heapreplace(heap, top)
+    if heap:
+        yield heap[0][2]
+        yield from heap[0][3]
