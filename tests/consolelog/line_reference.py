@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import json
+import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,13 +21,7 @@ from vconsole.consolelog.layout import LogMeta
 from vconsole.consolelog.lines import LogLine, _json_source
 from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
 from vconsole.consolelog.reading import _C1_INTRODUCERS, MAX_LINE, _render, shown_text
-from vconsole.consolelog.selection import (
-    BootNotHeld,
-    LineQuery,
-    _starts_line,
-    batched_chunks,
-    pick_boot,
-)
+from vconsole.consolelog.selection import BATCH, BootNotHeld, LineQuery, _starts_line, pick_boot
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -117,6 +112,47 @@ def reference_lines(chunks: Iterable[LogChunk], boots: Sequence[Boot] = (), max_
     return out + assembler.flush()
 
 
+def reference_chunks(log: ConsoleLog, start: int = 0, end: int | None = None) -> Iterator[LogChunk]:
+    """ConsoleLog.chunks as it was: one LogChunk per index record, straight from the segments."""
+    stop = log.end if end is None else min(end, log.end)
+    segs = log._segs
+    first = bisect.bisect_right([s.end for s in segs], start)
+    for seg in segs[first:]:
+        if seg.start >= stop:
+            return
+        lo, hi = max(start, seg.start), min(stop, seg.end)
+        if lo >= hi:
+            continue
+        try:
+            with open(seg.path, "rb", buffering=0) as f:
+                data = os.pread(f.fileno(), hi - lo, lo - seg.start)
+        except OSError:
+            continue
+        hi = lo + len(data)
+        index = seg.load()
+        k = bisect.bisect_right(index.ends, lo)
+        pos = lo
+        while pos < hi and k < len(index.ends):
+            cut = min(hi, index.ends[k])
+            if cut > pos:
+                yield LogChunk(pos, data[pos - lo : cut - lo], index.times[k] / 1e9)
+            pos = cut
+            k += 1
+
+
+def reference_batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogChunk]:
+    """batched_chunks as it was, over reference_chunks."""
+    stop = log.end if end is None else min(end, log.end)
+    position = start
+    while position < stop:
+        upto = min(stop, position + BATCH)
+        found = False
+        for chunk in reference_chunks(log, position, upto):
+            found = True
+            yield chunk
+        position = upto if found else max(upto, log.read(upto, 1)[0])
+
+
 def reference_select(log: ConsoleLog, query: LineQuery) -> list[LogLine]:
     """select_lines, line by line."""
     boots = log.boots()
@@ -149,7 +185,7 @@ def reference_select(log: ConsoleLog, query: LineQuery) -> list[LogLine]:
 
 def _lines(log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None) -> Iterator[LogLine]:
     skip = not _starts_line(log, boots, start)
-    for line in reference_lines(batched_chunks(log, start, end), boots):
+    for line in reference_lines(reference_batched_chunks(log, start, end), boots):
         if skip:
             skip = False
             if line.offset == start:

@@ -1,11 +1,14 @@
-"""Reading a segment's index a whole file at a time gives what decoding it record by record gives."""
+"""Reading a segment a whole index and a whole block at a time gives what reading it record by record gave."""
 
 from __future__ import annotations
+
+import bisect
+import itertools
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vconsole.consolelog.reader import _read_index
+from vconsole.consolelog.reader import LogChunk, _blocks, _Index, _read_index
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, RecordKind
 from vconsole.consolelog.segments import BootInfo, decode_records
 
@@ -56,3 +59,36 @@ def test_a_whole_index_reads_as_record_by_record(
     expected = _one_by_one(bytes(raw), seg_end)
     assert (decode_records(held)[0], ends, times, boot) == expected
     assert len(held) == len(expected[0]) * RECORD_SIZE
+
+
+def _chunks_one_by_one(data: bytes, lo: int, ends: list[int], times: list[int]) -> list[LogChunk]:
+    """How the reader cut a segment's bytes into chunks before: a LogChunk per read turn."""
+    hi = lo + len(data)
+    k = bisect.bisect_right(ends, lo)
+    pos, out = lo, []
+    while pos < hi and k < len(ends):
+        cut = min(hi, ends[k])
+        if cut > pos:
+            out.append(LogChunk(pos, data[pos - lo : cut - lo], times[k] / 1e9))
+        pos = cut
+        k += 1
+    return out
+
+
+@given(
+    size=st.integers(0, 60),
+    ends=st.one_of(
+        st.sets(st.integers(90, 200), max_size=20).map(sorted),  # as written: in order
+        st.lists(st.integers(90, 200), max_size=20).map(sorted),  # in order, some repeated
+        st.lists(st.integers(100, 200), max_size=20),  # an index whose ends go back (never below the read)
+    ),
+)
+def test_blocks_cut_into_chunks_as_the_reader_did(size: int, ends: list[int]) -> None:
+    lo = 100
+    data = bytes(range(size))
+    times = [10**9 * n + 7 for n in range(len(ends))]
+    blocks = list(_blocks(data, lo, _Index(b"", ends, times, None)))
+    assert [chunk for block in blocks for chunk in block.chunks()] == _chunks_one_by_one(data, lo, ends, times)
+    for block in blocks if ends == sorted(ends) else []:  # each read turn starts where the one before ended
+        assert block.data and len(block.data) == block.ends[-1] - block.offset
+        assert all(a < b for a, b in itertools.pairwise([block.offset, *block.ends]))

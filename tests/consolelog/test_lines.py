@@ -28,7 +28,7 @@ from vconsole.consolelog.lines import (
     json_line,
     log_lines,
 )
-from vconsole.consolelog.reader import Boot, LogChunk
+from vconsole.consolelog.reader import Boot, LogBlock, LogChunk
 from vconsole.consolelog.reading import MAX_LINE, MAX_SHOWN, reading_text, shown_lines, shown_text
 
 # What guests write, in pieces a test cuts anywhere: text, line ends, colours, moves,
@@ -51,6 +51,19 @@ def _chunks(data: bytes, cuts: list[int], start: int = 100) -> list[LogChunk]:
 def _holed(chunks: list[LogChunk], at: int, gap: int) -> list[LogChunk]:
     """``chunks`` with ``gap`` bytes missing before the one at ``at`` (a hole in the log)."""
     return [LogChunk(c.offset + (gap if n >= at else 0), c.data, c.time) for n, c in enumerate(chunks)]
+
+
+def _blocks(chunks: list[LogChunk], every: int) -> list[LogBlock]:
+    """``chunks`` as blocks of up to ``every`` read turns (a hole ends a block)."""
+    blocks: list[LogBlock] = []
+    for chunk in chunks:
+        last = blocks[-1] if blocks else None
+        if last is None or len(last.ends) == every or last.ends[-1] != chunk.offset:
+            blocks.append(LogBlock(chunk.offset, chunk.data, [chunk.offset + len(chunk.data)], [chunk.time]))
+        else:
+            blocks[-1] = LogBlock(last.offset, last.data + chunk.data, [*last.ends, last.ends[-1] + len(chunk.data)],
+                                  [*last.times, chunk.time])
+    return blocks
 
 
 def _read_of(chunks: list[LogChunk], offset: int) -> int:
@@ -186,18 +199,19 @@ guest_reads = st.lists(st.tuples(st.one_of(st.sampled_from(PIECES), st.sampled_f
     reads=guest_reads, cuts=st.lists(st.integers(0, 200), max_size=6), boot_at=st.integers(0, 400),
     max_line=st.sampled_from([1, 2, 5, 13, 30, MAX_LINE, MAX_LINE]), hole_at=st.integers(0, 40),
     gap=st.sampled_from([0, 0, 3]), times=st.lists(st.sampled_from([0.0, 1.0, 2.5]), min_size=41, max_size=41),
+    block_every=st.sampled_from([1, 2, 4, 41, 41]),
 )
 @example(  # a line that grows over reads until it is cut, after complete lines of its run
     reads=[(b"ab\n", True), (b"cd\nef", True), (b"ghijk", True), (b"lmn\n", True)], cuts=[], boot_at=400, max_line=8,
-    hole_at=40, gap=0, times=[0.0, 1.0, 2.5, 3.0] * 10 + [4.0],
+    hole_at=40, gap=0, times=[0.0, 1.0, 2.5, 3.0] * 10 + [4.0], block_every=1,
 )
 @example(  # a read as long as a line may be
     reads=[(b"ab\n", True), (b"cdefghij", True), (b"k\n", True)], cuts=[], boot_at=400, max_line=8,
-    hole_at=40, gap=0, times=[0.0, 1.0, 2.5, 3.0] * 10 + [4.0],
+    hole_at=40, gap=0, times=[0.0, 1.0, 2.5, 3.0] * 10 + [4.0], block_every=1,
 )
 def test_runs_and_followed_lines_are_exactly_the_lines_one_by_one(
     reads: list[tuple[bytes, bool]], cuts: list[int], boot_at: int, max_line: int, hole_at: int, gap: int,
-    times: list[float],
+    times: list[float], block_every: int,
 ) -> None:
     data = b"".join(piece for piece, _ in reads)
     ends = list(itertools.accumulate(len(piece) for piece, _ in reads))
@@ -208,6 +222,9 @@ def test_runs_and_followed_lines_are_exactly_the_lines_one_by_one(
     reference = reference_lines(chunks, boots, max_line)
     runs = list(LineAssembler(boots, max_line).runs(chunks))
     assert _fields([line for run in runs for line in run.lines()]) == _fields(reference)
+    # The same read turns in blocks of several, as the reader gives them.
+    blocked = list(LineAssembler(boots, max_line).block_runs(_blocks(chunks, block_every)))
+    assert blocked == runs
     for run in runs:  # a run: lines that began in one read, every one but the last complete
         assert {_read_of(chunks, line.offset) for line in run.lines()} == {_read_of(chunks, run.offset)}
         assert all(line.complete for line in run.lines()[:-1])

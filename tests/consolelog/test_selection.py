@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.consolelog.line_reference import reference_lines, reference_merged, reference_select
+from tests.consolelog.line_reference import (
+    reference_chunks,
+    reference_lines,
+    reference_merged,
+    reference_select,
+)
 from vconsole.consolelog import selection
 from vconsole.consolelog.layout import LogMeta, console_dir
 from vconsole.consolelog.lines import LineAssembler
@@ -16,7 +21,7 @@ from vconsole.consolelog.reader import ConsoleLog, LogChunk
 from vconsole.consolelog.selection import (
     BootNotHeld,
     LineQuery,
-    batched_chunks,
+    batched_blocks,
     last_lines,
     merged,
     pick_boot,
@@ -58,7 +63,8 @@ def test_batches_give_the_same_chunks_across_segments_and_holes(tmp_path: Path, 
     log = _log(tmp_path)
     monkeypatch.setattr(selection, "BATCH", 1000)
     whole = list(log.chunks())
-    batched = list(batched_chunks(log, log.start, None))
+    assert whole == list(reference_chunks(log))
+    batched = [chunk for block in batched_blocks(log, log.start, None) for chunk in block.chunks()]
     assert len(batched) > len(whole)  # cut at batch ends
     # Every byte at the same offset with the same time, the hole skipped alike.
     assert _bytes(batched) == _bytes(whole)

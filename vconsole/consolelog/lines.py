@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from vconsole.consolelog.layout import LogMeta
-from vconsole.consolelog.reader import Boot, LogChunk
+from vconsole.consolelog.reader import Boot, LogBlock, LogChunk
 from vconsole.consolelog.reading import MAX_LINE, reading_text, shown_text
 
 _EPOCH = datetime.fromtimestamp(0, UTC)
@@ -168,47 +168,55 @@ class LineAssembler:
         return [line for run in out for line in run.lines()]
 
     def runs(self, chunks: Iterable[LogChunk]) -> Iterator[LineRun]:
-        """Every run of ``chunks``, the last line even without its newline.
+        """Every run of ``chunks``, the last line even without its newline."""
+        return self.block_runs(LogBlock(c.offset, c.data, [c.offset + len(c.data)], [c.time]) for c in chunks)
 
-        What :meth:`feed_runs` gives, chunk after chunk, then the pending line;
-        done here in one loop for the usual chunk (it follows the last one, no
-        boot starts in it, no line in it can grow too long), the rest by
-        :meth:`feed_runs`.
+    def block_runs(self, blocks: Iterable[LogBlock]) -> Iterator[LineRun]:
+        """Every run of the read turns of ``blocks``, the last line even without its newline.
+
+        What :meth:`feed_runs` gives, read turn after read turn, then the
+        pending line; done here in one loop for the usual read turn (it
+        follows the last one, no boot starts in its block, no line in it can
+        grow too long), the rest by :meth:`feed_runs`.
         """
         starts, numbers, source, most = self._boot_starts, self._boot_numbers, self.source, self.max_line
-        for chunk in chunks:
-            offset, data, time = chunk.offset, chunk.data, chunk.time
-            end = offset + len(data)
-            cut = bisect.bisect_left(starts, offset)
-            if (
-                offset != self.next
-                or (cut < len(starts) and starts[cut] < end)
-                or len(self._run) - self._last_line + len(data) >= most
-            ):
-                yield from self.feed_runs(chunk)
-                continue
-            self.next = end
-            boot = numbers[cut - 1] if cut else 0  # of this chunk, and of a run it continues
-            pos = 0
-            run = self._run
-            if run:  # the run's last line goes on here
-                nl = data.find(b"\n")
-                if nl < 0:
-                    run += data
+        run = self._run
+        for block in blocks:
+            base, data, times = block.offset, block.data, block.times
+            cut = bisect.bisect_left(starts, base)
+            booted = cut < len(starts) and starts[cut] < base + len(data)
+            boot = numbers[cut - 1] if cut else 0  # of the block, and of a run it continues
+            pos = 0  # where the read turn starts in data
+            for n, end in enumerate(block.ends):
+                stop = end - base
+                if (
+                    base + pos != self.next or booted or stop <= pos
+                    or len(run) - self._last_line + stop - pos >= most
+                ):
+                    yield from self.feed_runs(LogChunk(base + pos, data[pos:stop], times[n]))
+                    pos = stop
                     continue
-                pos = nl + 1
-                yield LineRun(self._run_time, source, self._run_offset, boot, bytes(run) + data[:pos])
-                run.clear()
-                self._last_line = 0
-            if pos == len(data):
-                continue
-            last = data.rfind(b"\n", pos) + 1
-            if last == len(data):
-                yield LineRun(time, source, offset + pos, boot, data[pos:] if pos else data)
-            else:  # its last line goes on in the next chunk
-                run += data[pos:]
-                self._run_offset, self._run_time = offset + pos, time
-                self._last_line = max(last - pos, 0)
+                self.next = end
+                if run:  # the run's last line goes on here
+                    nl = data.find(b"\n", pos, stop)
+                    if nl < 0:
+                        run += data[pos:stop]
+                        pos = stop
+                        continue
+                    yield LineRun(self._run_time, source, self._run_offset, boot, bytes(run) + data[pos : nl + 1])
+                    run.clear()
+                    self._last_line = 0
+                    pos = nl + 1
+                    if pos == stop:
+                        continue
+                last = data.rfind(b"\n", pos, stop) + 1
+                if last == stop:
+                    yield LineRun(times[n], source, base + pos, boot, data[pos:stop])
+                else:  # its last line goes on in the next read turn
+                    run += data[pos:stop]
+                    self._run_offset, self._run_time = base + pos, times[n]
+                    self._last_line = max(last - pos, 0)
+                pos = stop
         out: list[LineRun] = []
         self._end_run(out)
         yield from out

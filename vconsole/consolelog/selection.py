@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vconsole.consolelog.lines import LineAssembler, LineRun, LogLine
-from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
+from vconsole.consolelog.reader import Boot, ConsoleLog, LogBlock
 
 # Bytes asked of one log at a time: what a merge over many logs holds of each.
 BATCH = 64 * 1024
@@ -115,7 +115,7 @@ def _runs(
     log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None, source: int,
 ) -> Iterator[LineRun]:
     """Runs from ``start`` (the piece of a line begun before it skipped) until ``until``."""
-    runs = LineAssembler(boots, source=source).runs(batched_chunks(log, start, end))
+    runs = LineAssembler(boots, source=source).block_runs(batched_blocks(log, start, end))
     if not _starts_line(log, boots, start):
         first = next(runs, None)
         if first is not None:
@@ -134,8 +134,8 @@ def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
     return at != offset - 1 or data == b"\n"
 
 
-def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogChunk]:
-    """``log.chunks(start, end)`` asked for about BATCH bytes at a time.
+def batched_blocks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogBlock]:
+    """``log.blocks(start, end)`` asked for about BATCH bytes at a time.
 
     A merge over many logs then holds at most a batch of each in memory,
     however large their segments are.
@@ -145,9 +145,9 @@ def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[Log
     while position < stop:
         upto = min(stop, position + BATCH)
         found = False
-        for chunk in log.chunks(position, upto):
+        for block in log.blocks(position, upto):
             found = True
-            yield chunk
+            yield block
         # Past a hole in one step: the next held offset.
         position = upto if found else max(upto, log.read(upto, 1)[0])
 
