@@ -8,7 +8,8 @@ import itertools
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vconsole.consolelog.reader import LogChunk, _blocks, _Index, _read_index
+from vconsole.consolelog.index_read import read_index
+from vconsole.consolelog.reader import LogChunk, _blocks, _Index
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, RecordKind
 from vconsole.consolelog.segments import BootInfo, decode_records
 
@@ -55,7 +56,7 @@ def test_a_whole_index_reads_as_record_by_record(
     if 0 <= flip < len(raw):
         raw[flip] ^= 0x20  # a bad checksum from there
     raw = raw[: max(0, len(raw) - cut)] + garbage  # a torn tail, garbage after it
-    held, ends, times, boot = _read_index(bytes(raw), seg_end)
+    held, ends, times, boot = read_index(bytes(raw), seg_end)
     expected = _one_by_one(bytes(raw), seg_end)
     assert (decode_records(held)[0], ends, times, boot) == expected
     assert len(held) == len(expected[0]) * RECORD_SIZE

@@ -26,6 +26,12 @@ from vconsole.consolelog.layout import LogMeta
 from vconsole.consolelog.reader import Boot, LogBlock, LogChunk
 from vconsole.consolelog.reading import MAX_LINE, reading_text, shown_text
 
+# Where lines are, their text is too (the TUI's log view takes both from here).
+__all__ = [
+    "MAX_LINE", "LineAssembler", "LineRun", "LogLine", "iso_time", "json_line", "log_lines", "reading_text",
+    "shown_text",
+]
+
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
