@@ -26,6 +26,7 @@ from tests.lab_host import LabHost
 from vconsole.cli.exit_codes import EXIT_UNKNOWN, EXIT_USAGE, CliError
 from vconsole.cli.log_command import LinePrinter, OutputMode, Request, _print_files
 from vconsole.consolelog.layout import LogMeta, default_log_root
+from vconsole.consolelog.lines import LogLine
 from vconsole.consolelog.reader import console_logs
 from vconsole.consolelog.selection import BootNotHeld, LineQuery
 from vconsole.consolelog.store import LogStore
@@ -260,6 +261,19 @@ def test_every_option_prints_what_printing_line_by_line_did_over_the_benchmarks_
                 assert out.getvalue() == expected, (query, mode, len(chosen))
                 printed.add(bool(expected))
     assert printed == {True, False}
+
+
+def test_following_keeps_each_logs_unfinished_last_line_for_later(fleet_logs: Path) -> None:
+    logs = [log for log in console_logs(log_root_here()) if log.meta is not None and log.meta.console == "vtty0"]
+    out = io.BytesIO()
+    printer = LinePrinter(out, OutputMode.TEXT, labelled=True)
+    pending = _print_files(logs, Request(None, LineQuery(), printer), follow=True)
+    printer.flush()
+    lines = out.getvalue().decode().splitlines()
+    assert lines == ["web:vtty0 boot one", "web:vtty0 first line", "db:vtty0 db up", "web:vtty0 OK",
+                     "web:vtty0 second boot", "db:vtty0 db ready"]  # "login: " waits for its end
+    assert [(meta.guest_name, line) for meta, line in pending.items()] == [
+        ("web", LogLine(T0 + 102, len(WEB_RAW) - len(b"login: "), 2, b"login: "))]
 
 
 @pytest.mark.parametrize(
