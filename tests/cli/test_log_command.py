@@ -19,10 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.log_read import build_fleet
 from tests.conftest import run_cli, vconsole_cmd, wait_for
+from tests.consolelog.line_reference import reference_output
 from tests.lab_host import LabHost
-from vconsole.cli.exit_codes import EXIT_UNKNOWN, EXIT_USAGE
+from vconsole.cli.exit_codes import EXIT_UNKNOWN, EXIT_USAGE, CliError
+from vconsole.cli.log_command import LinePrinter, OutputMode, Request, _print_files
 from vconsole.consolelog.layout import LogMeta, default_log_root
+from vconsole.consolelog.lines import LogLine
+from vconsole.consolelog.reader import console_logs
+from vconsole.consolelog.selection import BootNotHeld, LineQuery
 from vconsole.consolelog.store import LogStore
 from vconsole.runtime_paths import RuntimePaths
 
@@ -218,6 +224,56 @@ def test_what_a_guest_wrote_cannot_act_on_the_terminal(runtime: Path) -> None:
     assert out_lines("--all") == ["x^[[2J:vtty0 evil \\u202e txt\ufffd2J "]
     done = subprocess.run(vconsole_cmd("log", "lab:9", "--raw"), capture_output=True, timeout=30)
     assert done.stdout == hostile  # the explicit opt-in
+
+
+def test_every_option_prints_what_printing_line_by_line_did_over_the_benchmarks_fleet(tmp_path: Path) -> None:
+    now = time.time()
+    root = tmp_path / "log"
+    build_fleet(root, 12, 24 * 1024, now)
+    # And a console of what a hostile or broken guest writes, in odd reads, over two boots.
+    junk = b"ok\r\nbar 10%\rbar 99%\r\n\x1b]0;t\x07\x1b[2J\xe2\x80\xae\x9b\xc2\x9b\xff\x00\x7f\t|\x08\x1b[K\r\n\xc3\xa9t\xc3\r\n"
+    write_log(root, LogMeta("lab", "9", "x\x1b[2J", "vtty0", 0, "h"), [
+        ("boot", now - 5000, "a"), *[("data", now - 4000 + n * 60, junk[n % 17 :] + junk[: n % 17]) for n in range(40)],
+        ("boot", now - 1000, "b"), *[("data", now - 900 + n * 7, junk[n % 5 :]) for n in range(40)],
+    ])
+    logs = console_logs(root)
+    printed: set[bool] = set()
+    one = [log for log in logs if log.meta is not None and log.meta.guest_id == "9"]
+    queries = [LineQuery(), LineQuery(since=now - 3600), LineQuery(since=now - 3000, until=now - 2000),
+               LineQuery(last=50), LineQuery(last=0), LineQuery(boot=-1), LineQuery(since=now - 950, boot=0, last=9)]
+    for chosen in (logs, one, logs[3:4]):
+        for query in queries:
+            for mode, timestamps, utc in ((OutputMode.TEXT, False, False), (OutputMode.TEXT, True, False),
+                                          (OutputMode.TEXT, True, True), (OutputMode.JSON, False, False),
+                                          (OutputMode.RAW, False, False)):
+                if mode == OutputMode.RAW and len(chosen) > 1:
+                    continue
+                out = io.BytesIO()
+                printer = LinePrinter(out, mode, timestamps, utc, labelled=len(chosen) > 1)
+                try:
+                    expected = reference_output(chosen, query, mode, timestamps, utc)
+                except BootNotHeld:  # --boot -1 of one log with one boot
+                    with pytest.raises(CliError, match="no boot -1"):
+                        _print_files(chosen, Request(None, query, printer), follow=False)
+                    continue
+                _print_files(chosen, Request(None, query, printer), follow=False)
+                printer.flush()
+                assert out.getvalue() == expected, (query, mode, len(chosen))
+                printed.add(bool(expected))
+    assert printed == {True, False}
+
+
+def test_following_keeps_each_logs_unfinished_last_line_for_later(fleet_logs: Path) -> None:
+    logs = [log for log in console_logs(log_root_here()) if log.meta is not None and log.meta.console == "vtty0"]
+    out = io.BytesIO()
+    printer = LinePrinter(out, OutputMode.TEXT, labelled=True)
+    pending = _print_files(logs, Request(None, LineQuery(), printer), follow=True)
+    printer.flush()
+    lines = out.getvalue().decode().splitlines()
+    assert lines == ["web:vtty0 boot one", "web:vtty0 first line", "db:vtty0 db up", "web:vtty0 OK",
+                     "web:vtty0 second boot", "db:vtty0 db ready"]  # "login: " waits for its end
+    assert [(meta.guest_name, line) for meta, line in pending.items()] == [
+        ("web", LogLine(T0 + 102, len(WEB_RAW) - len(b"login: "), 2, b"login: "))]
 
 
 @pytest.mark.parametrize(

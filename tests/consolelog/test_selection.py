@@ -5,17 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tests.consolelog.line_reference import (
+    reference_chunks,
+    reference_lines,
+    reference_merged,
+    reference_select,
+)
 from vconsole.consolelog import selection
 from vconsole.consolelog.layout import LogMeta, console_dir
+from vconsole.consolelog.lines import LineAssembler
 from vconsole.consolelog.reader import ConsoleLog, LogChunk
 from vconsole.consolelog.selection import (
     BootNotHeld,
     LineQuery,
-    batched_chunks,
+    batched_blocks,
+    last_lines,
     merged,
     pick_boot,
     select_lines,
+    select_runs,
 )
 from vconsole.consolelog.store import LogStore
 from vconsole.consolelog.writer import ConsoleLogWriter, LogLimits
@@ -52,7 +63,8 @@ def test_batches_give_the_same_chunks_across_segments_and_holes(tmp_path: Path, 
     log = _log(tmp_path)
     monkeypatch.setattr(selection, "BATCH", 1000)
     whole = list(log.chunks())
-    batched = list(batched_chunks(log, log.start, None))
+    assert whole == list(reference_chunks(log))
+    batched = [chunk for block in batched_blocks(log, log.start, None) for chunk in block.chunks()]
     assert len(batched) > len(whole)  # cut at batch ends
     # Every byte at the same offset with the same time, the hole skipped alike.
     assert _bytes(batched) == _bytes(whole)
@@ -70,7 +82,7 @@ def test_a_hole_ends_a_line_and_the_oldest_held_byte_starts_one(tmp_path: Path) 
     log = _log(tmp_path)
     assert _texts(log) == ["before the hole", " after", "next"]
     # Reading from inside the line after the hole: its piece is skipped, as for --since.
-    assert [line.text for line in selection._lines(log, [], log.end - 8, log.end, None)] == ["next"]
+    assert [line.text for run in selection._runs(log, [], log.end - 8, log.end, None, 0) for line in run.lines()] == ["next"]
 
 
 def test_evicted_bytes_leave_the_held_rest_readable(tmp_path: Path) -> None:
@@ -119,5 +131,48 @@ def test_merged_orders_by_time_then_by_stream(tmp_path: Path) -> None:
     b.append(b"b2\n", 2.0)
     a.append(b"a4\n", 3.0)
     store.close()
-    streams = [select_lines(_log(tmp_path, meta), LineQuery()) for meta in (META, other)]
-    assert [(i, line.text) for i, line in merged(streams)] == [(0, "a1"), (0, "a3"), (1, "b1"), (1, "b2"), (0, "a4")]
+    streams = [select_runs(_log(tmp_path, meta), LineQuery(), source=i) for i, meta in enumerate((META, other))]
+    lines = [(run.source, line.text) for run in merged(streams) for line in run.lines()]
+    assert lines == [(0, "a1"), (0, "a3"), (1, "b1"), (1, "b2"), (0, "a4")]
+
+
+def _stream(pieces: list[tuple[bytes, float]]) -> list[LogChunk]:
+    chunks, offset = [], 0
+    for data, when in pieces:
+        chunks.append(LogChunk(offset, data, when))
+        offset += len(data)
+    return chunks
+
+
+streams_of_reads = st.lists(
+    st.lists(st.tuples(st.sampled_from([b"a\n", b"b", b"cd\ne", b"\n\n", b"f\ng\nh"]), st.sampled_from([1.0, 2.0, 3.0, 1.5])),
+             min_size=1, max_size=8),
+    min_size=1, max_size=4,
+)
+
+
+@given(streams=streams_of_reads, last=st.integers(0, 30))
+def test_runs_merged_give_the_lines_merged_one_by_one(streams: list[list[tuple[bytes, float]]], last: int) -> None:
+    """Ties, times going back, lines over reads: merging runs orders lines as merging lines did."""
+    chunks = [_stream(pieces) for pieces in streams]
+    expected = [(i, line) for i, line in reference_merged([reference_lines(c) for c in chunks])]
+    got = list(merged([LineAssembler(source=i).runs(c) for i, c in enumerate(chunks)]))
+    assert [(run.source, line) for run in got for line in run.lines()] == expected
+    kept, seen = last_lines(iter(got), last)
+    assert seen == len(expected)
+    assert [(run.source, line) for run in kept for line in run.lines()] == (expected[-last:] if last else [])
+
+
+def test_the_runs_of_a_log_are_its_lines_as_selected_one_by_one(tmp_path: Path) -> None:
+    store = _store(tmp_path, LogLimits(console=1 << 20, segment=4096))
+    writer = store.console(META)
+    data = b"".join(b"%04d:" % i + b"y" * (i % 50) + b"\n" for i in range(600))
+    for n in range(0, len(data), 333):
+        writer.append(data[n : n + 333], 1000.0 + n // 333)
+    store.close()
+    log = _log(tmp_path)
+    for query in (LineQuery(), LineQuery(since=1010.0), LineQuery(until=1020.0), LineQuery(last=7), LineQuery(last=450)):
+        runs = list(select_runs(log, query))
+        lines = [line for run in runs for line in run.lines()]
+        assert lines == reference_select(log, query)
+        assert len(runs) < len(lines) / 3  # a run per read of 333 bytes, of about 12 lines

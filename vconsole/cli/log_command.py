@@ -25,9 +25,10 @@ from typing import Any, BinaryIO
 from vconsole.cli.exit_codes import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliError
 from vconsole.config import Config
 from vconsole.consolelog.layout import LogMeta, console_dir, log_root
-from vconsole.consolelog.lines import LogLine, iso_time, json_line, shown_text
+from vconsole.consolelog.lines import LineRun, LogLine, iso_time, json_line
 from vconsole.consolelog.reader import ConsoleLog, console_logs
-from vconsole.consolelog.selection import BootNotHeld, LineQuery, merged, select_lines
+from vconsole.consolelog.reading import shown_lines
+from vconsole.consolelog.selection import BootNotHeld, LineQuery, last_lines, merged, select_runs
 from vconsole.consolelog.timespec import TimeSpecError, parse_time
 from vconsole.display_text import printable
 from vconsole.domain import Target, TargetSyntaxError, parse_target
@@ -76,41 +77,75 @@ class OutputMode(StrEnum):
     JSON = "json"
 
 
+# Output is written in blocks of about this many bytes: a write(2) per line or per
+# read would cost more than making the text.
+OUT_BLOCK = 256 * 1024
+
+
+@dataclass
+class _Console:
+    """What the printer keeps of a console it has printed lines of."""
+
+    meta: LogMeta
+    prefix: str  # its label and a space (--all), or nothing
+    boot: int | None = None  # the boot of its last line
+
+
 @dataclass
 class LinePrinter:
-    """Writes lines to ``out`` as the options ask; tells boots apart in text mode."""
+    """Writes lines to ``out`` as the options ask; tells boots apart in text mode.
+
+    Output is held in blocks of OUT_BLOCK bytes: :meth:`flush` when done.
+    """
 
     out: BinaryIO
     mode: OutputMode
     timestamps: bool = False
     utc: bool = False
     labelled: bool = False  # --all: "guest:console " before each text line
-    last_boot: dict[LogMeta, int] = field(default_factory=dict)  # by console: the boot of its last line
+    # By the id of a console's meta (its hash costs more than the rest of a run): the meta kept
+    # with it, so the id stays its own.
+    _consoles: dict[int, _Console] = field(default_factory=dict, repr=False)
+    _held: list[bytes] = field(default_factory=list, repr=False)
+    _held_size: int = 0
 
     def write(self, line: LogLine, meta: LogMeta) -> None:
         """One line (a missing newline added, except in --raw)."""
-        if self.mode == OutputMode.RAW:
-            self.out.write(line.raw)
-            return
-        if self.mode == OutputMode.JSON:
-            self.out.write(json_line(line, meta).encode() + b"\n")
-            return
-        parts = []
-        if not self.labelled:
-            previous = self.last_boot.get(meta)
-            if previous != line.boot:
-                if previous is not None:
-                    parts.append(f"-- boot {line.boot} --\n")
-                self.last_boot[meta] = line.boot
-        if self.timestamps:
-            parts.append(iso_time(line.time, self.utc) + " ")
-        if self.labelled:
-            parts.append(label(meta) + " ")
-        parts.append(shown_text(line.text) + "\n")
-        self.out.write("".join(parts).encode())
+        self.write_run(LineRun(line.time, 0, line.offset, line.boot, line.raw), meta)
+
+    def write_run(self, run: LineRun, meta: LogMeta) -> None:
+        """A run of lines, each as :meth:`write` writes it."""
+        if self.mode is OutputMode.TEXT:
+            data = self._text(run, meta)
+        elif self.mode is OutputMode.RAW:
+            data = run.raw
+        else:
+            data = "".join([json_line(line, meta) + "\n" for line in run.lines()]).encode()
+        self._held.append(data)
+        self._held_size += len(data)
+        if self._held_size >= OUT_BLOCK:
+            self._write_held()
+
+    def _text(self, run: LineRun, meta: LogMeta) -> bytes:
+        console = self._consoles.get(id(meta))
+        if console is None or console.meta is not meta:
+            console = self._consoles[id(meta)] = _Console(meta, label(meta) + " " if self.labelled else "")
+        header = b""
+        if not self.labelled and console.boot != run.boot:
+            if console.boot is not None:
+                header = b"-- boot %d --\n" % run.boot
+            console.boot = run.boot
+        prefix = iso_time(run.time, self.utc) + " " + console.prefix if self.timestamps else console.prefix
+        return header + shown_lines(run.raw, prefix)
+
+    def _write_held(self) -> None:
+        held = self._held
+        self._held, self._held_size = [], 0
+        self.out.write(b"".join(held))
 
     def flush(self) -> None:
         """Everything written so far, out."""
+        self._write_held()
         self.out.flush()
 
 
@@ -251,11 +286,11 @@ def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> d
     That line goes on with the followed output and is printed once complete.
     """
     query = request.query
-    streams: list[Iterator[LogLine]] = []
+    streams: list[Iterator[LineRun]] = []
     metas: list[LogMeta] = []
     for log in logs:
         try:
-            streams.append(select_lines(log, query))
+            streams.append(select_runs(log, query, source=len(streams)))
         except BootNotHeld as exc:
             if len(logs) == 1:
                 raise CliError(f"{_name(log)}: {exc}", EXIT_UNKNOWN) from None
@@ -263,16 +298,19 @@ def _print_files(logs: list[ConsoleLog], request: Request, *, follow: bool) -> d
         assert log.meta is not None
         metas.append(log.meta)
     ends = {log.meta: log.end for log in logs if log.meta is not None}
-    lines = merged(streams)
+    runs = merged(streams)
     if query.last is not None and len(streams) > 1:
-        lines = iter(list(lines)[-query.last :] if query.last else [])
+        runs = iter(last_lines(runs, query.last)[0])
     pending: dict[LogMeta, LogLine] = {}
-    for index, line in lines:
-        meta = metas[index]
-        if follow and not line.complete and line.end == ends[meta]:
-            pending[meta] = line  # printed when the followed output completes it
-            continue
-        request.printer.write(line, meta)
+    printer = request.printer
+    for run in runs:
+        meta = metas[run.source]
+        if follow and not run.complete and run.end == ends[meta]:
+            head, pending[meta] = run.split_last()  # printed when the followed output completes it
+            if head is None:
+                continue
+            run = head
+        printer.write_run(run, meta)
     return pending
 
 

@@ -7,12 +7,14 @@ segment's end, a half-written or garbage record) is simply not read.
 from __future__ import annotations
 
 import bisect
+import operator
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vconsole.consolelog.index_read import read_index
 from vconsole.consolelog.layout import META_NAME, LogMeta
 from vconsole.consolelog.records import (
     FORMAT_VERSION,
@@ -45,6 +47,59 @@ class LogChunk:
 
 
 @dataclass(frozen=True)
+class LogBlock:
+    """Held bytes ``[offset, offset + len(data))`` and the read turns they came in, in order: the
+    n-th ended at ``ends[n]`` (the last at the block's end) and arrived at ``times[n]``."""
+
+    offset: int
+    data: bytes
+    ends: list[int]
+    times: list[float]
+
+    def chunks(self) -> Iterator[LogChunk]:
+        """One chunk per read turn."""
+        pos, base, data = self.offset, self.offset, self.data
+        for cut, when in zip(self.ends, self.times, strict=True):
+            yield LogChunk(pos, data[pos - base : cut - base], when)
+            pos = cut
+
+
+def _blocks(data: bytes, lo: int, index: _Index) -> Iterator[LogBlock]:
+    """``data`` (read from ``lo``) cut at the read turns ``index`` holds, as blocks.
+
+    Each read turn is cut to ``data``; an empty one is left out. A block ends where the next
+    read turn does not start at its end (only an index whose ends go back has such).
+    """
+    hi = lo + len(data)
+    if hi == lo:
+        return
+    k = bisect.bisect_right(index.ends, lo)
+    if index.increasing:  # the read turns ending in (lo, hi), and the one holding hi - 1 cut there
+        j = bisect.bisect_left(index.ends, hi, k)
+        ends = index.ends[k : j + 1]
+        if j < len(index.ends):
+            ends[-1] = hi
+        if ends:
+            yield LogBlock(lo, data[: ends[-1] - lo], ends, index.seconds[k : j + 1])
+        return
+    start = pos = lo
+    ends = []
+    times: list[float] = []
+    while pos < hi and k < len(index.ends):
+        cut = min(hi, index.ends[k])
+        if cut > pos:
+            if pos != (ends[-1] if ends else start):
+                yield LogBlock(start, data[start - lo : ends[-1] - lo], ends, times)
+                start, ends, times = pos, [], []
+            ends.append(cut)
+            times.append(index.times[k] / 1e9)
+        pos = cut
+        k += 1
+    if ends:
+        yield LogBlock(start, data[start - lo : ends[-1] - lo], ends, times)
+
+
+@dataclass(frozen=True)
 class Boot:
     """One guest boot in a console's log: ``[start, end)``, numbered 1, 2, ... per console."""
 
@@ -68,12 +123,32 @@ class LogMarkEntry:
 
 @dataclass
 class _Index:
-    """A segment's readable records: all of them, and its DATA records as two sorted lists."""
+    """A segment's readable records: their bytes, and its DATA records as two sorted lists."""
 
-    records: list[IndexRecord]
+    raw: bytes  # the readable records, RECORD_SIZE bytes each
     ends: list[int]  # DATA offsets: the end of each read turn's bytes
     times: list[int]  # their arrival times (ns)
     boot: BootInfo | None  # the last BOOT record before the first DATA record
+    _records: list[IndexRecord] | None = field(default=None, repr=False)
+    _seconds: list[float] | None = field(default=None, repr=False)
+    increasing: bool = field(init=False)  # each end above the one before, as written (else cut with care)
+
+    def __post_init__(self) -> None:
+        self.increasing = all(map(operator.lt, self.ends, self.ends[1:]))
+
+    @property
+    def seconds(self) -> list[float]:
+        """The times as seconds since the epoch (made when first asked for)."""
+        if self._seconds is None:
+            self._seconds = [t / 1e9 for t in self.times]
+        return self._seconds
+
+    @property
+    def records(self) -> list[IndexRecord]:
+        """All of them, decoded (on demand: reading lines needs only the lists)."""
+        if self._records is None:
+            self._records = decode_records(self.raw)[0]
+        return self._records
 
 
 @dataclass
@@ -125,23 +200,11 @@ class _Seg:
             raw = self.index_path.read_bytes()
         except OSError:
             raw = b""
-        recs, _ = decode_records(raw)
-        ends: list[int] = []
-        times: list[int] = []
-        boot: BootInfo | None = None
-        for n, rec in enumerate(recs):
-            if rec.kind in (RecordKind.DATA, RecordKind.MARK) and rec.offset > self.end:
-                del recs[n:]  # a torn tail: records of bytes the segment does not hold
-                break
-            if rec.kind == RecordKind.DATA:
-                ends.append(rec.offset)
-                times.append(rec.time_ns)
-            elif rec.kind == RecordKind.BOOT and not ends:
-                boot = BootInfo.of(rec)
+        held, ends, times, boot = read_index(raw, self.end)
         if (ends[-1] if ends else self.start) < self.end:
             ends.append(self.end)
             times.append(self.mtime_ns)
-        self.index = _Index(recs, ends, times, boot)
+        self.index = _Index(held, ends, times, boot)
         return self.index
 
 
@@ -201,6 +264,12 @@ class ConsoleLog:
 
     def chunks(self, start: int = 0, end: int | None = None) -> Iterator[LogChunk]:
         """Held bytes in ``[start, end)`` in order, each with its arrival time; holes skipped."""
+        for block in self.blocks(start, end):
+            yield from block.chunks()
+
+    def blocks(self, start: int = 0, end: int | None = None) -> Iterator[LogBlock]:
+        """:meth:`chunks`, as the bytes read from a segment at once and where and when each read turn
+        in them ended: a reader of many chunks makes no object per read turn."""
         stop = self.end if end is None else min(end, self.end)
         first = bisect.bisect_right([s.end for s in self._segs], start)
         for seg in self._segs[first:]:
@@ -214,16 +283,7 @@ class ConsoleLog:
                     data = os.pread(f.fileno(), hi - lo, lo - seg.start)
             except OSError:
                 continue  # evicted meanwhile, or unreadable: not held
-            hi = lo + len(data)
-            index = seg.load()
-            k = bisect.bisect_right(index.ends, lo)
-            pos = lo
-            while pos < hi and k < len(index.ends):
-                cut = min(hi, index.ends[k])
-                if cut > pos:
-                    yield LogChunk(pos, data[pos - lo : cut - lo], index.times[k] / 1e9)
-                pos = cut
-                k += 1
+            yield from _blocks(data, lo, seg.load())
 
     def records(self) -> Iterator[IndexRecord]:
         """Every readable index record in offset order (HEADER records included)."""

@@ -10,12 +10,14 @@ the end in growing windows, so the last lines of a large log cost little.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from vconsole.consolelog.lines import LineAssembler, LogLine
-from vconsole.consolelog.reader import Boot, ConsoleLog, LogChunk
+from vconsole.consolelog.lines import LineAssembler, LineRun, LogLine
+from vconsole.consolelog.reader import Boot, ConsoleLog, LogBlock
 
 # Bytes asked of one log at a time: what a merge over many logs holds of each.
 BATCH = 64 * 1024
@@ -54,6 +56,12 @@ class LineQuery:
 
 def select_lines(log: ConsoleLog, query: LineQuery) -> Iterator[LogLine]:
     """The lines of ``log`` that ``query`` picks, oldest first (BootNotHeld for a missing boot)."""
+    runs = select_runs(log, query)
+    return (line for run in runs for line in run.lines())
+
+
+def select_runs(log: ConsoleLog, query: LineQuery, source: int = 0) -> Iterator[LineRun]:
+    """:func:`select_lines`, a run of lines at a time, from ``source`` (BootNotHeld for a missing boot)."""
     boots = log.boots()
     lo, hi = log.start, log.end
     if query.boot is not None:
@@ -64,11 +72,11 @@ def select_lines(log: ConsoleLog, query: LineQuery) -> Iterator[LogLine]:
     if lo >= hi:
         return iter(())
     if query.last is None:
-        return _lines(log, boots, lo, hi, query.until)
-    return iter(_tail(log, boots, lo, hi, query))
+        return _runs(log, boots, lo, hi, query.until, source)
+    return iter(_tail(log, boots, lo, hi, query, source))
 
 
-def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery) -> list[LogLine]:
+def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery, source: int) -> list[LineRun]:
     count = query.last or 0
     if count <= 0:
         return []
@@ -76,34 +84,46 @@ def _tail(log: ConsoleLog, boots: list[Boot], lo: int, hi: int, query: LineQuery
     window = max(TAIL_WINDOW, count * TAIL_LINE_GUESS)
     while True:
         start = max(lo, top - window)
-        kept: deque[LogLine] = deque(maxlen=count)
-        seen = 0
-        for line in _lines(log, boots, start, hi, query.until):
-            kept.append(line)
-            seen += 1
+        kept, seen = last_lines(_runs(log, boots, start, hi, query.until, source), count)
         if seen >= count or start == lo:
-            return list(kept)
+            return kept
         window *= 4
 
 
-def _lines(log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None) -> Iterator[LogLine]:
-    """Lines from ``start`` (the piece of a line begun before it skipped) until ``until``."""
-    skip = not _starts_line(log, boots, start)
-    assembler = LineAssembler(boots)
-    for line in _assembled(assembler, batched_chunks(log, start, end)):
-        if skip:
-            skip = False
-            if line.offset == start:
-                continue
-        if until is not None and line.time >= until:
-            return
-        yield line
+def last_lines(runs: Iterable[LineRun], count: int) -> tuple[list[LineRun], int]:
+    """The runs that hold the last ``count`` lines of ``runs`` (the first one cut to fit),
+    and how many lines ``runs`` held."""
+    if count <= 0:
+        return [], sum(run.line_count for run in runs)
+    kept: deque[LineRun] = deque()
+    held = seen = 0
+    for run in runs:
+        lines = run.line_count
+        kept.append(run)
+        held += lines
+        seen += lines
+        while held - kept[0].line_count >= count:
+            held -= kept.popleft().line_count
+    if held > count:
+        rest = kept[0].after(held - count)
+        assert rest is not None  # the first run holds more lines than that
+        kept[0] = rest
+    return list(kept), seen
 
 
-def _assembled(assembler: LineAssembler, chunks: Iterable[LogChunk]) -> Iterator[LogLine]:
-    for chunk in chunks:
-        yield from assembler.feed(chunk)
-    yield from assembler.flush()
+def _runs(
+    log: ConsoleLog, boots: list[Boot], start: int, end: int, until: float | None, source: int,
+) -> Iterator[LineRun]:
+    """Runs from ``start`` (the piece of a line begun before it skipped) until ``until``."""
+    runs = LineAssembler(boots, source=source).block_runs(batched_blocks(log, start, end))
+    if not _starts_line(log, boots, start):
+        first = next(runs, None)
+        if first is not None:
+            rest = first.after(1) if first.offset == start else first
+            runs = itertools.chain([rest] if rest is not None else [], runs)
+    if until is None:
+        return runs
+    return itertools.takewhile(lambda run: run.time < until, runs)
 
 
 def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
@@ -114,8 +134,8 @@ def _starts_line(log: ConsoleLog, boots: list[Boot], offset: int) -> bool:
     return at != offset - 1 or data == b"\n"
 
 
-def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogChunk]:
-    """``log.chunks(start, end)`` asked for about BATCH bytes at a time.
+def batched_blocks(log: ConsoleLog, start: int, end: int | None) -> Iterator[LogBlock]:
+    """``log.blocks(start, end)`` asked for about BATCH bytes at a time.
 
     A merge over many logs then holds at most a batch of each in memory,
     however large their segments are.
@@ -125,19 +145,35 @@ def batched_chunks(log: ConsoleLog, start: int, end: int | None) -> Iterator[Log
     while position < stop:
         upto = min(stop, position + BATCH)
         found = False
-        for chunk in log.chunks(position, upto):
+        for block in log.blocks(position, upto):
             found = True
-            yield chunk
+            yield block
         # Past a hole in one step: the next held offset.
         position = upto if found else max(upto, log.read(upto, 1)[0])
 
 
-def merged(streams: list[Iterator[LogLine]]) -> Iterator[tuple[int, LogLine]]:
-    """Lines of several logs in time order (ties: the order of ``streams``), with their stream's index."""
-    tagged = [_tagged(i, stream) for i, stream in enumerate(streams)]
-    return heapq.merge(*tagged, key=lambda item: (item[1].time, item[0], item[1].offset))
+def merged(streams: list[Iterator[LineRun]]) -> Iterator[LineRun]:
+    """Runs of several logs in time order (ties: by source), each stream's runs from its own source.
 
-
-def _tagged(index: int, stream: Iterator[LogLine]) -> Iterator[tuple[int, LogLine]]:
-    for line in stream:
-        yield index, line
+    The lines of a run share its time, so this is the order of their lines too.
+    What ``heapq.merge(*streams)`` gives, step for step; its heap holds
+    [time, source, run, stream] and so compares two numbers, not two runs.
+    """
+    heap: list[list[Any]] = []
+    for stream in streams:
+        run = next(stream, None)
+        if run is not None:
+            heap.append([run.time, run.source, run, stream])
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        top = heap[0]
+        yield top[2]
+        run = next(top[3], None)
+        if run is None:
+            heapq.heappop(heap)
+        else:
+            top[0], top[2] = run.time, run
+            heapq.heapreplace(heap, top)
+    if heap:
+        yield heap[0][2]
+        yield from heap[0][3]
