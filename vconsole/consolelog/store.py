@@ -20,13 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from vconsole.config import DEFAULT_LOG_TOTAL
 from vconsole.consolelog.layout import LOCK_NAME, LogMeta, console_dir
 from vconsole.consolelog.recovery import open_console_files
 from vconsole.consolelog.segments import ConsoleFiles, console_dirs, console_label, make_dirs
 from vconsole.consolelog.segments import sync_fds as sync_fds  # part of this module's interface
 from vconsole.consolelog.writer import ConsoleLogWriter, LogLimits, LogState
 
-DEFAULT_TOTAL_LIMIT = 2 << 30
 MAX_OPEN_WRITERS = 64  # writers whose segment files stay open (2 fds each); the rest reopen lazily
 
 log = logging.getLogger("vconsole.broker")
@@ -42,7 +42,7 @@ class LogStore:
     def __init__(
         self,
         root: Path,
-        total_limit: int = DEFAULT_TOTAL_LIMIT,
+        total_limit: int = DEFAULT_LOG_TOTAL,
         limits_for: Callable[[LogMeta], LogLimits] = lambda meta: LogLimits(),
         max_open: int = MAX_OPEN_WRITERS,
     ) -> None:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from vconsole.config import DEFAULT_LOG_LIMIT, DEFAULT_LOG_SEGMENT
 from vconsole.consolelog.records import RECORD_SIZE, IndexRecord, LogMarkKind, encode_data
 from vconsole.consolelog.segments import (
     BootInfo,
@@ -36,8 +37,6 @@ from vconsole.consolelog.segments import (
     sync_fds,
 )
 
-DEFAULT_CONSOLE_LIMIT = 16 << 20
-DEFAULT_SEGMENT_SIZE = 1 << 20
 RETRY_INTERVAL = 1.0  # a degraded writer tries the disk again this often
 
 log = logging.getLogger("vconsole.broker")
@@ -64,8 +63,8 @@ class LogState(StrEnum):
 class LogLimits:
     """One console's bounds: total bytes on disk (segments and indexes) and segment size."""
 
-    console: int = DEFAULT_CONSOLE_LIMIT
-    segment: int = DEFAULT_SEGMENT_SIZE
+    console: int = DEFAULT_LOG_LIMIT
+    segment: int = DEFAULT_LOG_SEGMENT
 
 
 def _ns(when: float) -> int:
