@@ -107,8 +107,9 @@ class LogStore:
         created = before.created if before is not None and before.created and files.end else time.time()
         meta = replace(meta, created=created)
         try:
-            make_dirs(directory)
-            meta.write(directory)
+            if meta != before:  # a restart with nothing changed writes nothing (1008 consoles, 1008 renames)
+                make_dirs(directory)
+                meta.write(directory)
         except OSError as e:
             log.warning("log %s: cannot write %s: %s", files.label, directory, e.strerror or e)
         writer = ConsoleLogWriter(files, self.limits_for(meta), self)
