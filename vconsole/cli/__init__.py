@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import log_command, snapshot_commands
+from vconsole.cli import log_command, snapshot_commands, wait_command
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
+    wait_command.add_parser(sub, common)
     return parser
 
 
@@ -141,6 +142,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
     if command in log_command.COMMANDS:
         module = log_command
+    if command in wait_command.COMMANDS:
+        module = wait_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result
