@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.conftest import run_cli, vconsole_cmd, wait_for
 from tests.lab_host import LabHost
-from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE
+from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_STOPPED, EXIT_UNKNOWN, EXIT_USAGE
 
 FOREVER = "sleep 1000"
 
@@ -45,6 +45,8 @@ def test_wait_after_start_prints_the_login_prompt(lab_host: LabHost) -> None:
     lab_host.start_lab(fleet)
     lab_host.start_broker()
     assert _console(lab_host, "web")["state"] == "stopped"
+    refused = lab_host.cli("wait", "web", "--pattern", "login:", "--timeout", "10")
+    assert refused.returncode == EXIT_STOPPED and refused.stderr.count("\n") == 1, refused.stderr
     started = lab_host.cli("start", "web")
     assert started.returncode == EXIT_OK, started.stderr
     waited = lab_host.cli("wait", "web", "--pattern", "login:", "--timeout", "30")
