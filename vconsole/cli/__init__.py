@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit (code 3) when the broker goes away instead of waiting for it to come back",
     )
     attach.add_argument(
-        "--reconnect-timeout", type=_seconds, metavar="SECONDS",
+        "--reconnect-timeout", type=seconds_arg, metavar="SECONDS",
         help="wait at most this long for the broker to come back, then exit (code 3)",
     )
 
@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _seconds(text: str) -> float:
+def seconds_arg(text: str) -> float:
+    """A non-negative number of seconds, for argparse (``--reconnect-timeout``, ``wait --timeout``)."""
     try:
         value = float(text)
     except ValueError:

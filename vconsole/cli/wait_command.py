@@ -35,7 +35,7 @@ class WaitFrom(StrEnum):
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``wait`` to the ``vconsole`` parser."""
-    from vconsole.cli import _seconds  # the package is loaded by the time parsers are built
+    from vconsole.cli import seconds_arg  # the package is loaded by the time parsers are built
 
     wait = sub.add_parser(
         "wait", parents=[common], help="wait until a console prints a line matching a pattern",
@@ -44,7 +44,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     wait.add_argument("target", metavar="TARGET", help="NAME, NAME:N, provider:id or provider:id:N")
     wait.add_argument("console", metavar="N", nargs="?", help="console number or name (default 0)")
     wait.add_argument("--pattern", required=True, metavar="RE", help="Python regular expression, searched in each line")
-    wait.add_argument("--timeout", type=_seconds, metavar="S", help="give up (exit 1) after S seconds (default: never)")
+    wait.add_argument("--timeout", type=seconds_arg, metavar="S", help="give up (exit 1) after S seconds (default: never)")
     wait.add_argument(
         "--from", dest="origin", choices=[w.value for w in WaitFrom], default=WaitFrom.NOW.value,
         help="now: only output after wait starts (default); start: all the broker holds, then new output",
