@@ -112,8 +112,12 @@ def _builtin(name: str, severity: Severity, pattern: str, ignore: Sequence[str] 
 # and whatever a tester put there: an echo of options, never an event.
 _CMDLINE_ECHO = r"Kernel command line:|Command line:"
 
+# A panic ends with "---[ end Kernel panic - not syncing: <reason> ]---", repeating
+# its first line: one panic is one event.
+_PANIC_TRAILER = r"---\[ end Kernel panic"
+
 BUILTIN: tuple[Signature, ...] = (
-    _builtin("panic", Severity.CRITICAL, r"Kernel panic - not syncing", [_CMDLINE_ECHO]),
+    _builtin("panic", Severity.CRITICAL, r"Kernel panic - not syncing", [_CMDLINE_ECHO, _PANIC_TRAILER]),
     _builtin("oops", Severity.CRITICAL, r"Oops:|BUG: unable to handle|kernel BUG at", [_CMDLINE_ECHO]),
     _builtin("oom", Severity.ERROR, r"Out of memory: Killed process|invoked oom-killer"),
     _builtin("hung-task", Severity.ERROR, r"task .* blocked for more than \d+ seconds"),
