@@ -6,12 +6,13 @@ import itertools
 import random
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vconsole.consolelog.reading import reading_text
 from vconsole.watches.matcher import LineMatcher, WatchHit
-from vconsole.watches.signatures import BUILTIN, Severity, Signature, derive_hint, parse_watches
+from vconsole.watches.signatures import BUILTIN, Severity, Signature, derive_hints, parse_watches
 
 PANIC = (
     b"[  112.334455] sysrq: Trigger a crash\r\n"
@@ -84,7 +85,7 @@ def test_a_hit_spanning_a_cut_is_not_seen() -> None:
 def test_an_anchored_user_watch_without_hint_checks_every_line() -> None:
     parsed = parse_watches([{"name": "ready", "regex": r"^READY\b", "severity": "info"}])
     (ready,) = parsed.watches
-    assert ready.hint is None and derive_hint(re.compile("a b")) is not None
+    assert ready.hints is None and derive_hints(re.compile("a b")) is not None
     hits = _run(parsed.watches, [b"not READY\nRE", b"ADY now\r\nREADY\n"])
     assert [(h.text, h.offset) for h in hits] == [("READY now", 10), ("READY", 21)]
 
@@ -137,3 +138,42 @@ def test_any_split_of_the_same_bytes_gives_the_same_hits(cuts: list[int], max_li
     matcher = LineMatcher(_SPLIT_WATCHES, 7, max_line)
     got = [h for a, b in itertools.pairwise(bounds) for h in matcher.feed(data[a:b])] + matcher.flush()
     assert got == expected
+
+
+_TOKENS = [
+    b"Kernel panic - not syncing: x", b"Kernel ", b"panic - not syncing", b"Oops:", b"Oo", b"ps:",
+    b"web login: ", b"\x1b[1;31m", b"\x1b[0m", b"\x1b[2K", b"\x1b]0;title\x07", b"\t", b"\r", b"\r\n",
+    b"\n", b"\n", b"caf\xc3\xa9", b"\xc2\x9b31m", b"\xff", b"\x08", b"init[1]: segfault", b"x" * 30,
+    b"systemd-shutdown[1]: ", b"remounted read-only", b"READY", b"end",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=st.lists(st.sampled_from(_TOKENS), max_size=40),
+    cuts=st.lists(st.integers(0, 2000), max_size=8),
+)
+def test_the_fast_path_finds_what_rendering_every_line_finds(tokens: list[bytes], cuts: list[int]) -> None:
+    """Colours, UTF-8, C1 controls, tabs, bare CRs, backspaces: the same hits as the naive reference."""
+    data = b"".join(tokens)
+    bounds = sorted({0, len(data), *(min(c, len(data)) for c in cuts)})
+    for watches in (BUILTIN, _SPLIT_WATCHES):
+        assert _run(watches, [data[a:b] for a, b in itertools.pairwise(bounds)], 3) == _naive(watches, data, 3)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Kernel pX\x08anic - not syncing: typo fixed with a backspace\n",
+        b"Kernel \x1b]0;title\x07panic - not syncing: an OSC in the middle\n",
+        b"Kernel \x1b[Kpanic - not syncing: an erase to the end in the middle\n",
+        b"junk junk junk junk junk junk junk junk\rKernel panic - not syncing: over a progress line\n",
+        b"Kernel \xc2\x9b1mpanic - not syncing: a C1 CSI\n",
+        b"\x1b[1;31mKernel \x1b[0mpanic - not syncing: caf\xc3\xa9\r\n",
+    ],
+)
+def test_a_panic_hidden_in_the_bytes_by_controls_is_found_in_the_text(line: bytes) -> None:
+    noise = b"\x1b[32m  OK  \x1b[0m Started caf\xc3\xa9.\r\n\ttabbed\n" * 50
+    hits = _run(BUILTIN, [noise + line + noise])
+    assert [(h.name, h.offset) for h in hits] == [("panic", len(noise))]
+    assert hits == _naive(BUILTIN, noise + line + noise)

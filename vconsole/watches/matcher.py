@@ -6,12 +6,13 @@ line once, when its newline arrives (or at :meth:`LineMatcher.flush`, for a
 prompt that never gets one).
 
 Speed: almost no line of a console is a hit, so a read is not split into
-lines. One combined bytes regex runs over the read (plus the kept tail): the
-watches' hints (see :class:`~vconsole.watches.signatures.Signature`) and
-"this line is not plain ASCII" (escape sequences, CRs that overwrite, tabs,
-UTF-8), whose reading text may differ from its bytes. Only the lines it
-finds are turned into reading text and tried against each watch's regex and
-ignore list.
+lines. The watches' hints (see :class:`~vconsole.watches.signatures.Signature`),
+mostly literals found at memory speed, run over the read (plus the kept
+tail); one ``bytes.translate`` tells whether any line is not plain ASCII
+(escape sequences, CRs that overwrite, tabs, UTF-8), whose reading text may
+differ from its bytes, and only then are those lines looked for. Only the
+lines found are turned into reading text and tried against each watch's
+regex and ignore list.
 
 Long lines: a line is cut into pieces of ``max_line`` bytes counted from its
 first byte, each matched as a line of its own (so memory stays bounded on a
@@ -29,10 +30,20 @@ from vconsole.watches.signatures import Severity, Signature
 
 MAX_LINE = 4096  # bytes; a longer line is matched in pieces of this size
 
-# A line whose reading text may differ from its bytes: any byte but printable
-# ASCII and newlines, save CRs just before its newline (a serial console's CR LF).
-# It takes the rest of the line, so a line of colours is one match, not dozens.
-_NOT_PLAIN = rb"(?:[^\n\r\x20-\x7e]|\r(?!\r*\n))[^\n]*"
+# Bytes a plain line is made of; any other byte, or a CR not just before the
+# newline (a serial console's CR LF), may make its reading text differ from its bytes.
+_PLAIN = bytes(range(0x20, 0x7F)) + b"\n"
+# Each takes the rest of the line, so a line of colours is one match, not dozens.
+_ODD_BYTE = re.compile(rb"[^\n\r\x20-\x7e][^\n]*")
+_BARE_CR = re.compile(rb"\r+[^\r\n][^\n]*")
+_CR = ord("\r")
+_ESC = 0x1B
+_SGR_BYTES = re.compile(rb"\x1b\[[0-9;:]*+m")  # a colour: nothing on a row of text
+# A C1 control in UTF-8 (0xC2 0x80-0x9F): a control in the text, not a letter.
+_C1_LEAD = 0xC2
+_C1 = re.compile(rb"\xc2[\x80-\x9f][^\n]*")
+# With this few kinds of odd bytes, looking for each with find is faster than _ODD_BYTE.
+_FEW_ODD = 4
 
 
 @dataclass(frozen=True)
@@ -57,10 +68,10 @@ class LineMatcher:
         self.max_line = max_line
         self._tail = b""  # the unfinished line (or its last piece), from _tail_offset
         self._tail_offset = offset
-        hints = [w.hint for w in self.watches]
-        # Without a hint for some watch, every line is a candidate.
-        self._every_line = any(h is None for h in hints)
-        self._finder = re.compile(b"|".join([_NOT_PLAIN, *(h.pattern for h in hints if h is not None)]))
+        # Without hints for some watch, every line is a candidate.
+        self._every_line = any(w.hints is None for w in self.watches)
+        self._hints = tuple({h for w in self.watches for h in w.hints or ()})
+        self._literal_hints = all(w.literal_hints for w in self.watches)
 
     @property
     def offset(self) -> int:
@@ -112,19 +123,62 @@ class LineMatcher:
         return line + (pos - line) // self.max_line * self.max_line
 
     def _candidates(self, buf: bytes, done: int) -> set[int]:
-        """Starts of the lines in ``buf[:done]`` a finder match touches."""
+        """Starts of the lines (or pieces) of ``buf[:done]`` that may hold a hit."""
         starts: set[int] = set()
-        for m in self._finder.finditer(buf, 0, done):
-            first = self._piece_start(buf, m.start())
-            starts.add(first)
-            end = m.end()
-            if end - first > self.max_line or buf.find(b"\n", m.start(), end - 1) >= 0:
-                # It runs over more than one line (a hint like "a\\s+b"): every one it touches.
-                pos = first
-                while pos < end - 1 and pos < done:
-                    starts.add(pos)
-                    pos = self._next_start(buf, pos, done)
+        odd = set(buf[:done].translate(None, _PLAIN))
+        if _CR in odd:
+            odd.discard(_CR)
+            if buf.count(b"\r", 0, done) != buf.count(b"\r\n", 0, done):
+                for m in _BARE_CR.finditer(buf, 0, done):
+                    self._add_span(buf, m.start(), m.end(), done, starts)
+        if odd and self._literal_hints:
+            # Colours and UTF-8 leave an ASCII literal as it is: look in the text without
+            # colours, so those lines need not be rendered one by one.
+            stripped = _SGR_BYTES.sub(b"", buf[:done]) if _ESC in odd else buf[:done]
+            self._literal_lines(buf, stripped, done, starts)
+            odd = {b for b in stripped.translate(None, _PLAIN) if b < 0x80 and b != _CR}
+            if _C1_LEAD in odd or _C1_LEAD in stripped:
+                for m in _C1.finditer(buf, 0, done):
+                    self._add_span(buf, m.start(), m.end(), done, starts)
+        else:
+            for hint in self._hints:
+                for m in hint.finditer(buf, 0, done):
+                    self._add_span(buf, m.start(), m.end(), done, starts)
+        if len(odd) > _FEW_ODD:
+            for m in _ODD_BYTE.finditer(buf, 0, done):
+                self._add_span(buf, m.start(), m.end(), done, starts)
+            return starts
+        for byte in odd:
+            mark = bytes((byte,))
+            pos = buf.find(mark, 0, done)
+            while pos >= 0:
+                first = self._piece_start(buf, pos)
+                starts.add(first)
+                pos = buf.find(mark, self._next_start(buf, first, done), done)
         return starts
+
+    def _literal_lines(self, buf: bytes, stripped: bytes, done: int, starts: set[int]) -> None:
+        """Add the lines of ``buf`` whose ``stripped`` line (same line count) a hint finds."""
+        found = sorted({stripped.rfind(b"\n", 0, m.start()) + 1
+                        for hint in self._hints for m in hint.finditer(stripped)})
+        s_line = b_line = 0  # the start of one line, in stripped and in buf
+        for line in found:
+            for _ in range(stripped.count(b"\n", s_line, line)):
+                b_line = buf.find(b"\n", b_line, done) + 1
+            s_line = line
+            end = buf.find(b"\n", b_line, done)
+            self._add_span(buf, b_line, done if end < 0 else end + 1, done, starts)
+
+    def _add_span(self, buf: bytes, start: int, end: int, done: int, starts: set[int]) -> None:
+        """Add the lines (or pieces) ``buf[start:end]`` touches."""
+        first = self._piece_start(buf, start)
+        starts.add(first)
+        if end - first > self.max_line or buf.find(b"\n", start, end - 1) >= 0:
+            # It runs over more than one line (a hint like "a\\s+b"): every one it touches.
+            pos = first
+            while pos < end - 1 and pos < done:
+                starts.add(pos)
+                pos = self._next_start(buf, pos, done)
 
     def _line_starts(self, buf: bytes, done: int) -> list[int]:
         starts: list[int] = []

@@ -2,12 +2,15 @@
 
 A :class:`Signature` matches the reading text of one line (escape sequences
 stripped, see :func:`vconsole.consolelog.reading.reading_text`): its regex
-must be found and none of its ignore regexes. ``hint`` is a bytes regex the
+must be found and none of its ignore regexes. ``hints`` are bytes regexes the
 matcher runs over whole chunks of raw output to find the few lines worth
-turning into text: it must match every plain-ASCII line the regex matches
-(a superset). It is derived from the regex when that is safe (no anchors,
-word boundaries or lookbehinds, which mean other things on a buffer of many
-lines); a signature without one makes every line a candidate (slower).
+turning into text: together they must match every plain-ASCII line the
+regex matches (a superset). A hint with a literal start (``Oops:``) is
+found at memory speed, an alternation is many times slower, so the
+built-ins give one literal hint per alternative. For a user watch the
+regex itself is the hint when that is safe (no anchors, word boundaries or
+lookbehinds, which mean other things on a buffer of many lines); a
+signature without hints makes every line a candidate (slower).
 """
 
 from __future__ import annotations
@@ -59,13 +62,13 @@ class Severity(StrEnum):
 _CONTEXTUAL = re.compile(r"\\[AZbB]|[$^]|\(\?<[=!]")
 
 
-def derive_hint(regex: re.Pattern[str]) -> re.Pattern[bytes] | None:
-    """A bytes regex finding, in raw output, every plain-ASCII line ``regex`` matches; None if unsafe."""
+def derive_hints(regex: re.Pattern[str]) -> tuple[re.Pattern[bytes], ...] | None:
+    """Bytes regexes finding, in raw output, every plain-ASCII line ``regex`` matches; None if unsafe."""
     if regex.flags & (re.MULTILINE | re.DOTALL | re.VERBOSE) or _CONTEXTUAL.search(regex.pattern):
         return None
     scoped = "(?i:{})" if regex.flags & re.IGNORECASE else "(?:{})"
     try:
-        return re.compile(scoped.format(regex.pattern).encode())
+        return (re.compile(scoped.format(regex.pattern).encode()),)
     except (re.error, UnicodeEncodeError):
         return None
 
@@ -82,9 +85,11 @@ class Signature:
     severity: Severity
     regex: re.Pattern[str]
     ignore: tuple[re.Pattern[str], ...] = ()
-    hint: re.Pattern[bytes] | None = None
+    hints: tuple[re.Pattern[bytes], ...] | None = None
     guests: frozenset[str] | None = None
     consoles: frozenset[str] | None = None
+    # Its hints are ASCII literals: found in a line's UTF-8 bytes, colours removed, if the text has them.
+    literal_hints: bool = False
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` (one line's reading text) is a hit."""
@@ -100,11 +105,14 @@ class Signature:
 
 
 def _builtin(name: str, severity: Severity, pattern: str, ignore: Sequence[str] = (),
-             hint: bytes | None = None) -> Signature:
+             hints: Sequence[bytes] | None = None) -> Signature:
+    """A built-in; without ``hints``, one per ``|`` alternative of ``pattern`` (literals only)."""
     regex = re.compile(pattern)
+    if hints is None:
+        hints = [alternative.encode() for alternative in pattern.split("|")]
     return Signature(
         name, severity, regex, tuple(re.compile(i) for i in ignore),
-        re.compile(hint) if hint is not None else derive_hint(regex),
+        tuple(re.compile(re.escape(h)) for h in hints), literal_hints=True,
     )
 
 
@@ -120,17 +128,22 @@ BUILTIN: tuple[Signature, ...] = (
     _builtin("panic", Severity.CRITICAL, r"Kernel panic - not syncing", [_CMDLINE_ECHO, _PANIC_TRAILER]),
     _builtin("oops", Severity.CRITICAL, r"Oops:|BUG: unable to handle|kernel BUG at", [_CMDLINE_ECHO]),
     _builtin("oom", Severity.ERROR, r"Out of memory: Killed process|invoked oom-killer"),
-    _builtin("hung-task", Severity.ERROR, r"task .* blocked for more than \d+ seconds"),
-    # Case-blind "hard lockup": kernels spell it "hard LOCKUP" and "Hard LOCKUP" (in a panic).
+    _builtin("hung-task", Severity.ERROR, r"task .* blocked for more than \d+ seconds",
+             hints=[b" blocked for more than "]),
+    # "Watchdog detected hard LOCKUP", "Kernel panic - not syncing: Hard LOCKUP"; the
+    # lower-case form is in other reports too, and in the watchdog's notices (ignored).
     _builtin(
-        "lockup", Severity.CRITICAL, r"soft lockup - CPU#|(?i:hard lockup)",
+        "lockup", Severity.CRITICAL, r"soft lockup - CPU#|[Hh]ard LOCKUP|hard lockup",
         # At boot without a perf counter the NMI watchdog says it turns the hard
         # lockup detector off ("Shutting down hard lockup detector on all cpus",
         # after "Perf event create on CPU 0 failed"): a notice, not a lockup.
         [r"NMI watchdog: (Shutting down hard lockup detector|Perf event create|Enabled|disabled)"],
+        [b"soft lockup - CPU#", b"ard LOCKUP", b"hard lockup"],
     ),
-    _builtin("rcu-stall", Severity.ERROR, r"rcu_sched detected stalls|rcu: INFO: rcu_.* detected stalls"),
-    _builtin("init-died", Severity.CRITICAL, r"init\[1\]: segfault|Attempted to kill init", [_CMDLINE_ECHO]),
+    _builtin("rcu-stall", Severity.ERROR, r"rcu_sched detected stalls|rcu: INFO: rcu_.* detected stalls",
+             hints=[b"detected stalls"]),
+    _builtin("init-died", Severity.CRITICAL, r"init\[1\]: segfault|Attempted to kill init", [_CMDLINE_ECHO],
+             [b"init[1]: segfault", b"Attempted to kill init"]),
     _builtin(
         "read-only-remount", Severity.ERROR, r"Remounting filesystem read-only|remounted read-only",
         # An orderly shutdown remounts / read-only on purpose (systemd-shutdown[1]: ...).
@@ -138,7 +151,7 @@ BUILTIN: tuple[Signature, ...] = (
     ),
     # A prompt waits for input, so it has no newline: the matcher's flush() sees it.
     # The regex is anchored (a "login: " inside a sentence is no prompt), so its hint is given.
-    _builtin("login", Severity.INFO, r"login: $", hint=rb"login: "),
+    _builtin("login", Severity.INFO, r"login: $", hints=[b"login: "]),
 )
 
 
@@ -199,7 +212,7 @@ def _one_watch(table: object, where: str) -> Signature:
     return Signature(
         name.strip(), Severity(severity), regex,
         tuple(_compile(v, f"{where}.ignore[{i}]") for i, v in enumerate(ignore)),
-        derive_hint(regex), _names(table.get("guests"), f"{where}.guests"),
+        derive_hints(regex), _names(table.get("guests"), f"{where}.guests"),
         _names(table.get("consoles"), f"{where}.consoles"),
     )
 
