@@ -177,3 +177,19 @@ def test_a_panic_hidden_in_the_bytes_by_controls_is_found_in_the_text(line: byte
     hits = _run(BUILTIN, [noise + line + noise])
     assert [(h.name, h.offset) for h in hits] == [("panic", len(noise))]
     assert hits == _naive(BUILTIN, noise + line + noise)
+
+
+@pytest.mark.parametrize(
+    ("line", "hit"),
+    [
+        (b"xKernel\tpanic - not syncing: the tab is one space (column 7 to 8)\n", True),
+        (b"Kernel\tpanic - not syncing: the tab is two spaces\n", False),
+        (b"INFO: task kworker:1 blocked for\tmore than 120 seconds: eight spaces\n", False),
+        (b"INFO: task kw:1\t blocked for more than 120 seconds.\n", True),
+    ],
+)
+def test_tabs_are_expanded_before_matching(line: bytes, hit: bool) -> None:
+    data = b"\tnoise\n" + line
+    hits = _run(BUILTIN, [data])
+    assert hits == _naive(BUILTIN, data)
+    assert bool(hits) is hit

@@ -38,6 +38,7 @@ _ODD_BYTE = re.compile(rb"[^\n\r\x20-\x7e][^\n]*")
 _BARE_CR = re.compile(rb"\r+[^\r\n][^\n]*")
 _CR = ord("\r")
 _ESC = 0x1B
+_TAB = 0x09
 _SGR_BYTES = re.compile(rb"\x1b\[[0-9;:]*+m")  # a colour: nothing on a row of text
 # A C1 control in UTF-8 (0xC2 0x80-0x9F): a control in the text, not a letter.
 _C1_LEAD = 0xC2
@@ -132,9 +133,13 @@ class LineMatcher:
                 for m in _BARE_CR.finditer(buf, 0, done):
                     self._add_span(buf, m.start(), m.end(), done, starts)
         if odd and self._literal_hints:
-            # Colours and UTF-8 leave an ASCII literal as it is: look in the text without
-            # colours, so those lines need not be rendered one by one.
+            # Colours, tabs and UTF-8 leave an ASCII literal as it is: look in the bytes
+            # without colours, so those lines need not be rendered one by one.
+            # A tab becomes one space or more; a literal without two spaces in a row seen
+            # with the tab as a space is seen with it as one space: the same lines, or more.
             stripped = _SGR_BYTES.sub(b"", buf[:done]) if _ESC in odd else buf[:done]
+            if _TAB in odd:
+                stripped = stripped.replace(b"\t", b" ")
             self._literal_lines(buf, stripped, done, starts)
             odd = {b for b in stripped.translate(None, _PLAIN) if b < 0x80 and b != _CR}
             if _C1_LEAD in odd or _C1_LEAD in stripped:

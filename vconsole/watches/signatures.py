@@ -88,7 +88,8 @@ class Signature:
     hints: tuple[re.Pattern[bytes], ...] | None = None
     guests: frozenset[str] | None = None
     consoles: frozenset[str] | None = None
-    # Its hints are ASCII literals: found in a line's UTF-8 bytes, colours removed, if the text has them.
+    # Its hints are ASCII literals without two spaces in a row: found in a line's UTF-8 bytes,
+    # colours removed and tabs as spaces, if its text has them.
     literal_hints: bool = False
 
     def matches(self, text: str) -> bool:
@@ -110,6 +111,8 @@ def _builtin(name: str, severity: Severity, pattern: str, ignore: Sequence[str] 
     regex = re.compile(pattern)
     if hints is None:
         hints = [alternative.encode() for alternative in pattern.split("|")]
+    # The matcher reads a tab as one space: a hint must not need two in a row.
+    assert not any(b"  " in h for h in hints), name
     return Signature(
         name, severity, regex, tuple(re.compile(i) for i in ignore),
         tuple(re.compile(re.escape(h)) for h in hints), literal_hints=True,
