@@ -142,7 +142,7 @@ class LineMatcher:
                 stripped = stripped.replace(b"\t", b" ")
             self._literal_lines(buf, stripped, done, starts)
             odd = {b for b in stripped.translate(None, _PLAIN) if b < 0x80 and b != _CR}
-            if _C1_LEAD in odd or _C1_LEAD in stripped:
+            if _C1_LEAD in stripped:
                 for m in _C1.finditer(buf, 0, done):
                     self._add_span(buf, m.start(), m.end(), done, starts)
         else:
