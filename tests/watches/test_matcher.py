@@ -90,6 +90,14 @@ def test_an_anchored_user_watch_without_hint_checks_every_line() -> None:
     assert [(h.text, h.offset) for h in hits] == [("READY now", 10), ("READY", 21)]
 
 
+@pytest.mark.parametrize("colour", [b"", b"\x1b[0m"])
+def test_a_hint_over_several_lines_finds_the_line_of_the_real_hit(colour: bytes) -> None:
+    # As a hint on the buffer, "x[\s\S]*y" matches from the first line's x over the next one.
+    parsed = parse_watches([{"name": "xy", "regex": r"x[\s\S]*y"}])
+    hits = _run(parsed.watches, [colour + b"x\nxy\n"])
+    assert [(h.text, h.offset) for h in hits] == [("xy", len(colour) + 2)]
+
+
 def test_a_hint_spanning_lines_still_finds_the_line_it_starts_in_later() -> None:
     # "a\s+b" as a hint runs over newlines; the line that really holds "a  b" is still found.
     parsed = parse_watches([{"name": "ab", "regex": r"a\s+b"}])
@@ -148,6 +156,13 @@ _TOKENS = [
 ]
 
 
+# User regexes that are their own hints: not literals, maybe over UTF-8 or several lines.
+_REGEX_WATCHES = (*BUILTIN, *parse_watches([
+    {"name": "spaced", "regex": r"panic\s+-\s+not"}, {"name": "word", "regex": r"caf\w"},
+    {"name": "tabbed", "regex": r"Oops:\s\s"}, {"name": "dots", "regex": r"x{20}.*end"},
+]).watches)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     tokens=st.lists(st.sampled_from(_TOKENS), max_size=40),
@@ -157,7 +172,7 @@ def test_the_fast_path_finds_what_rendering_every_line_finds(tokens: list[bytes]
     """Colours, UTF-8, C1 controls, tabs, bare CRs, backspaces: the same hits as the naive reference."""
     data = b"".join(tokens)
     bounds = sorted({0, len(data), *(min(c, len(data)) for c in cuts)})
-    for watches in (BUILTIN, _SPLIT_WATCHES):
+    for watches in (BUILTIN, _SPLIT_WATCHES, _REGEX_WATCHES):
         assert _run(watches, [data[a:b] for a, b in itertools.pairwise(bounds)], 3) == _naive(watches, data, 3)
 
 
@@ -177,6 +192,9 @@ def test_a_panic_hidden_in_the_bytes_by_controls_is_found_in_the_text(line: byte
     hits = _run(BUILTIN, [noise + line + noise])
     assert [(h.name, h.offset) for h in hits] == [("panic", len(noise))]
     assert hits == _naive(BUILTIN, noise + line + noise)
+    # The same with a user regex as its own hint (no literal): the other way of looking.
+    regex = parse_watches([{"name": "p", "regex": r"Kernel\s+panic"}]).watches
+    assert [h.offset for h in _run(regex, [noise + line + noise])] == [len(noise)]
 
 
 @pytest.mark.parametrize(

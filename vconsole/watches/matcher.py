@@ -132,19 +132,23 @@ class LineMatcher:
             if buf.count(b"\r", 0, done) != buf.count(b"\r\n", 0, done):
                 for m in _BARE_CR.finditer(buf, 0, done):
                     self._add_span(buf, m.start(), m.end(), done, starts)
-        if odd and self._literal_hints:
-            # Colours, tabs and UTF-8 leave an ASCII literal as it is: look in the bytes
-            # without colours, so those lines need not be rendered one by one.
-            # A tab becomes one space or more; a literal without two spaces in a row seen
-            # with the tab as a space is seen with it as one space: the same lines, or more.
+        if odd:
+            # Colours leave a line's text as its other bytes: look in the bytes without
+            # them, so those lines need not be rendered one by one.
             stripped = _SGR_BYTES.sub(b"", buf[:done]) if _ESC in odd else buf[:done]
-            if _TAB in odd:
-                stripped = stripped.replace(b"\t", b" ")
-            self._literal_lines(buf, stripped, done, starts)
-            odd = {b for b in stripped.translate(None, _PLAIN) if b < 0x80 and b != _CR}
-            if _C1_LEAD in stripped:
-                for m in _C1.finditer(buf, 0, done):
-                    self._add_span(buf, m.start(), m.end(), done, starts)
+            if self._literal_hints:
+                # Tabs and UTF-8 leave an ASCII literal as it is too. A tab becomes one
+                # space or more; a literal without two spaces in a row seen with the tab
+                # as a space is seen with it as one space: the same lines, or more.
+                if _TAB in odd:
+                    stripped = stripped.replace(b"\t", b" ")
+                odd = {b for b in stripped.translate(None, _PLAIN) if b < 0x80 and b != _CR}
+                if _C1_LEAD in stripped:
+                    for m in _C1.finditer(buf, 0, done):
+                        self._add_span(buf, m.start(), m.end(), done, starts)
+            else:
+                odd = set(stripped.translate(None, _PLAIN)) - {_CR}
+            self._stripped_lines(buf, stripped, done, starts)
         else:
             for hint in self._hints:
                 for m in hint.finditer(buf, 0, done):
@@ -162,12 +166,17 @@ class LineMatcher:
                 pos = buf.find(mark, self._next_start(buf, first, done), done)
         return starts
 
-    def _literal_lines(self, buf: bytes, stripped: bytes, done: int, starts: set[int]) -> None:
-        """Add the lines of ``buf`` whose ``stripped`` line (same line count) a hint finds."""
-        found = sorted({stripped.rfind(b"\n", 0, m.start()) + 1
-                        for hint in self._hints for m in hint.finditer(stripped)})
+    def _stripped_lines(self, buf: bytes, stripped: bytes, done: int, starts: set[int]) -> None:
+        """Add the lines of ``buf`` whose lines in ``stripped`` (as many) a hint touches."""
+        found: set[int] = set()
+        for hint in self._hints:
+            for m in hint.finditer(stripped):
+                line = stripped.rfind(b"\n", 0, m.start()) + 1
+                found.add(line)
+                while (line := stripped.find(b"\n", line, m.end() - 1) + 1) > 0:
+                    found.add(line)  # a hint over several lines (like "a\\s+b") touches each
         s_line = b_line = 0  # the start of one line, in stripped and in buf
-        for line in found:
+        for line in sorted(found):
             for _ in range(stripped.count(b"\n", s_line, line)):
                 b_line = buf.find(b"\n", b_line, done) + 1
             s_line = line
