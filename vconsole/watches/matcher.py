@@ -10,9 +10,11 @@ lines. The watches' hints (see :class:`~vconsole.watches.signatures.Signature`),
 mostly literals found at memory speed, run over the read (plus the kept
 tail); one ``bytes.translate`` tells whether any line is not plain ASCII
 (escape sequences, CRs that overwrite, tabs, UTF-8), whose reading text may
-differ from its bytes, and only then are those lines looked for. Only the
-lines found are turned into reading text and tried against each watch's
-regex and ignore list.
+differ from its bytes. Then the hints run on the read without its colours
+(and, for the built-ins' literal hints, with tabs as spaces), and lines with
+anything else odd are all candidates. Only the lines found are turned into
+reading text and tried against each watch's regex and ignore list; the
+tests compare this with rendering every line.
 
 Long lines: a line is cut into pieces of ``max_line`` bytes counted from its
 first byte, each matched as a line of its own (so memory stays bounded on a
