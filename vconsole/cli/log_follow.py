@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vconsole.cli.attach import DETACH_SIGNALS, GONE_CODES
-from vconsole.cli.commands import connected
+from vconsole.cli.attach import GONE_CODES
+from vconsole.cli.broker_follow import follow_through_broker
 from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_UNKNOWN, CliError
 from vconsole.cli.log_command import LinePrinter, reader_gone
-from vconsole.client import Client, RequestFailed
+from vconsole.client import RequestFailed
 from vconsole.consolelog.layout import LogMeta
 from vconsole.consolelog.lines import LineAssembler, LogLine
 from vconsole.consolelog.reader import ConsoleLog, LogChunk, LogUnreadable
@@ -38,7 +38,6 @@ from vconsole.reconnect import (
     Resumed,
     ResumeFailed,
 )
-from vconsole.runtime_paths import RuntimePaths
 from vconsole.wire import Message
 
 FLUSH_IDLE = 0.5  # seconds an unfinished line waits for its end before it is printed
@@ -151,31 +150,12 @@ class Follower:
 
 async def follow(args: argparse.Namespace, logs: list[FollowedLog], printer: LinePrinter) -> int:
     """Follow ``logs`` until a signal (128 + its number) or the reader of our output goes."""
-    paths = RuntimePaths.resolve(args.socket)
+    follower = Follower(logs, printer)
 
-    async def reconnect() -> Client:
-        return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
+    async def attach(link: ReconnectingClient) -> None:
+        await _attach_all(link, follower, logs)
 
-    async with connected(args) as client:
-        follower = Follower(logs, printer)
-        link = ReconnectingClient(reconnect, follower.on_link, follower.on_event)
-        await link.start(client)
-        loop = asyncio.get_running_loop()
-        ticker: asyncio.Task[None] | None = None
-        try:
-            await _attach_all(link, follower, logs)
-            for sig in DETACH_SIGNALS:
-                with contextlib.suppress(RuntimeError, ValueError):
-                    loop.add_signal_handler(sig, follower.finish, 128 + sig)
-            ticker = asyncio.create_task(_tick(follower))
-            return await follower.done
-        finally:
-            if ticker is not None:
-                ticker.cancel()
-            for sig in DETACH_SIGNALS:
-                with contextlib.suppress(RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
-            await link.close()
+    return await follow_through_broker(args, follower, attach, follower.flush_idle, FLUSH_CHECK)
 
 
 async def _attach_all(link: ReconnectingClient, follower: Follower, logs: list[FollowedLog]) -> None:
@@ -195,10 +175,3 @@ async def _attach_all(link: ReconnectingClient, follower: Follower, logs: list[F
             _notice(f"{Follower._name(followed)}: {reply.missed} bytes were dropped before they were shown")
     if not follower.logs:
         raise CliError("none of these consoles is known to the broker: nothing to follow", EXIT_UNKNOWN)
-
-
-async def _tick(follower: Follower) -> None:
-    while True:
-        await asyncio.sleep(FLUSH_CHECK)
-        follower.flush_idle()
-

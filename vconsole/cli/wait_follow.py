@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 import sys
 import time
 
-from vconsole.cli.attach import DETACH_SIGNALS, GONE_CODES
-from vconsole.cli.commands import connected
+from vconsole.cli.attach import GONE_CODES
+from vconsole.cli.broker_follow import follow_through_broker
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
     EXIT_ERROR,
@@ -30,7 +29,6 @@ from vconsole.cli.exit_codes import (
 )
 from vconsole.cli.log_command import reader_gone
 from vconsole.cli.wait_command import WaitFrom, WaitRequest
-from vconsole.client import Client
 from vconsole.consolelog.lines import MAX_LINE, LineAssembler, LogLine, reading_text, shown_text
 from vconsole.consolelog.reader import LogChunk
 from vconsole.display_text import printable
@@ -43,7 +41,6 @@ from vconsole.reconnect import (
     Resumed,
     ResumeFailed,
 )
-from vconsole.runtime_paths import RuntimePaths
 from vconsole.wire import Message
 
 IDLE = 0.3  # seconds an unfinished line (a prompt) waits for more before it is matched
@@ -156,38 +153,11 @@ class Waiter:
 
 async def wait_for_line(args: argparse.Namespace, request: WaitRequest) -> int:
     """Attach in LOG mode and wait; the exit code (the matched line is in the matcher)."""
-    paths = RuntimePaths.resolve(args.socket)
+    waiter = Waiter(LineMatcher(request.pattern))
 
-    async def reconnect() -> Client:
-        return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
+    async def attach(link: ReconnectingClient) -> None:
+        start = 0 if request.origin is WaitFrom.START else None
+        reply = await link.attach(request.target, AttachMode.LOG, start=start)
+        waiter.session = reply.session.text
 
-    async with connected(args) as client:
-        waiter = Waiter(LineMatcher(request.pattern))
-        link = ReconnectingClient(reconnect, waiter.on_link, waiter.on_event)
-        await link.start(client)
-        loop = asyncio.get_running_loop()
-        ticker: asyncio.Task[None] | None = None
-        try:
-            start = 0 if request.origin is WaitFrom.START else None
-            reply = await link.attach(request.target, AttachMode.LOG, start=start)
-            waiter.session = reply.session.text
-            for sig in DETACH_SIGNALS:
-                with contextlib.suppress(RuntimeError, ValueError):
-                    loop.add_signal_handler(sig, waiter.finish, 128 + sig)
-            ticker = asyncio.create_task(_tick(waiter))
-            return await waiter.done
-        finally:
-            if ticker is not None:
-                ticker.cancel()
-            for sig in DETACH_SIGNALS:
-                with contextlib.suppress(RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
-            await link.close()
-
-
-async def _tick(waiter: Waiter) -> None:
-    while True:
-        await asyncio.sleep(IDLE_CHECK)
-        waiter.tick()
-
-
+    return await follow_through_broker(args, waiter, attach, waiter.tick, IDLE_CHECK)
