@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 from vconsole.detached import socket_answers, start_detached, wait_for_socket
 from vconsole.domain import AttachMode, SessionKey, Target
 from vconsole.protocol import (
+    Acknowledge,
     Attach,
     Detach,
+    Events,
     GuestCommand,
     Hello,
     Input,
@@ -26,6 +28,7 @@ from vconsole.protocol import (
 )
 from vconsole.protocol_replies import (
     AttachReply,
+    EventsReply,
     HelloReply,
     LogReadReply,
     RestoreReply,
@@ -246,6 +249,15 @@ class Client:
     async def log_read(self, request: LogRead) -> LogReadReply:
         """Bytes of a console's durable log with their arrival times (docs/protocol.md, ``log_read``)."""
         return _parsed(LogReadReply.from_wire, await self.request(Op.LOG_READ, **request.fields()))
+
+    async def read_events(self, request: Events) -> EventsReply:
+        """Events of the broker's stream; with ``request.follow``, later ones come as ``console_event`` pushes."""
+        return _parsed(EventsReply.from_wire, await self.request(Op.EVENTS, **request.fields()))
+
+    async def acknowledge(self, target: Target | None = None, upto: int | None = None) -> int:
+        """Acknowledge events (of ``target``, up to seq ``upto``; default all): how many were acknowledged."""
+        reply = await self.request(Op.ACKNOWLEDGE, **Acknowledge(target, upto).fields())
+        return _parsed(lambda r: int(r["acknowledged"]), reply)
 
     async def start(self, guest: Target) -> None:
         """Start a guest; returns once the provider has."""

@@ -59,6 +59,43 @@ class AttachMode(StrEnum):
     LOG = "log"
 
 
+SEVERITY_ORDER = ("info", "warning", "error", "critical")
+
+
+class Severity(StrEnum):
+    """How much a hit matters; ordered: info < warning < error < critical."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Its place in the order (0 for info)."""
+        return SEVERITY_ORDER.index(self.value)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+
 class MarkSource(StrEnum):
     """Where a marked range of a history came from (files may name others)."""
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from vconsole.domain import (
     MAX_WINDOW,
+    SEVERITY_ORDER,
     AttachMode,
     SessionKey,
+    Severity,
     Target,
     TargetSyntaxError,
     parse_target,
@@ -37,6 +39,8 @@ from vconsole.wire import (
 
 MAX_OFFSET = (1 << 64) - 1
 MAX_INPUT = 64 * 1024
+# The most events one ``events`` reply carries (the broker keeps more; follow with ``since``).
+MAX_EVENTS_READ = 1000  # each at most ~750 bytes: one reply stays under a frame
 
 
 def console_field(msg: Message, name: str = "console") -> int | str | None:
@@ -352,4 +356,70 @@ class LogRead:
             field_opt_int(msg, "to", lo=0, hi=MAX_OFFSET),
             since,
             field_int(msg, "limit", lo=1, hi=MAX_LOG_READ, default=256 * 1024),
+        )
+
+
+@dataclass(slots=True)
+class Events:
+    """Read the broker's event stream, and with ``follow`` keep being sent new events.
+
+    Events after ``since`` (a ``seq``; default: all the broker keeps), or at or
+    after ``since_time``; at or above ``severity``; of one guest or console
+    when ``target`` is given. The newest ``limit`` of those are answered.
+    With ``follow`` every later event that passes the same filter comes as a
+    ``console_event`` push, until the client sends ``events`` again or leaves.
+    """
+
+    target: Target | None = None
+    since: int | None = None
+    since_time: float | None = None
+    severity: Severity = Severity.INFO
+    follow: bool = False
+    limit: int = MAX_EVENTS_READ
+
+    def fields(self) -> Message:
+        out: Message = {"severity": self.severity.value, "follow": self.follow, "limit": self.limit}
+        if self.target is not None:
+            out.update(target_fields(self.target))
+        if self.since is not None:
+            out["since"] = self.since
+        if self.since_time is not None:
+            out["since_time"] = self.since_time
+        return out
+
+    @classmethod
+    def parse(cls, msg: Message) -> Events:
+        return cls(
+            target_field(msg) if msg.get("target") is not None else None,
+            field_opt_int(msg, "since", lo=0, hi=MAX_OFFSET),
+            time_field(msg, "since_time"),
+            Severity(field_choice(msg, "severity", SEVERITY_ORDER, Severity.INFO.value)),
+            field_bool(msg, "follow", default=False),
+            field_int(msg, "limit", lo=1, hi=MAX_EVENTS_READ, default=MAX_EVENTS_READ),
+        )
+
+
+@dataclass(slots=True)
+class Acknowledge:
+    """Acknowledge a console's (or a guest's, or every console's) events up to ``upto`` (a seq; default all).
+
+    Acknowledged events stay in the stream; they no longer count in the console's ``alert``.
+    """
+
+    target: Target | None = None
+    upto: int | None = None
+
+    def fields(self) -> Message:
+        out: Message = {}
+        if self.target is not None:
+            out.update(target_fields(self.target))
+        if self.upto is not None:
+            out["upto"] = self.upto
+        return out
+
+    @classmethod
+    def parse(cls, msg: Message) -> Acknowledge:
+        return cls(
+            target_field(msg) if msg.get("target") is not None else None,
+            field_opt_int(msg, "upto", lo=0, hi=MAX_OFFSET),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from vconsole.console_events import ConsoleEvent
 from vconsole.domain import (
     AttachMode,
     ConsoleState,
@@ -190,3 +191,27 @@ class LogReadReply:
     def from_wire(cls, reply: Message) -> LogReadReply:
         return cls([(int(o), float(t), bytes(d)) for o, t, d in reply["chunks"]], int(reply["log_start"]),
                    int(reply["log_end"]), [(int(n), int(s), float(t)) for n, s, t in reply["boots"]])
+
+
+@dataclass(slots=True)
+class EventsReply:
+    """The events asked for, oldest first; ``last`` is the newest seq the broker has given out.
+
+    ``more``: there were more matching events after these than ``limit``
+    (ask again with ``since`` the last one's seq). ``forgotten``: events
+    the broker no longer keeps that ``since`` asked for (the stream is bounded).
+    """
+
+    events: list[ConsoleEvent]
+    last: int
+    more: bool = False
+    forgotten: int = 0
+
+    def fields(self) -> Message:
+        return {"events": [e.to_wire() for e in self.events], "last": self.last, "more": self.more,
+                "forgotten": self.forgotten}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> EventsReply:
+        return cls([ConsoleEvent.from_wire(e) for e in reply["events"]], int(reply["last"]),
+                   bool(reply.get("more", False)), int(reply.get("forgotten", 0)))

@@ -43,6 +43,8 @@ class Op(StrEnum):
     RESTORE = "restore"
     SHUTDOWN = "shutdown"
     LOG_READ = "log_read"
+    EVENTS = "events"
+    ACKNOWLEDGE = "acknowledge"
 
 
 class ProtocolError(Exception):

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vconsole.consolelog.reading import reading_text
+from vconsole.domain import Severity
 from vconsole.watches.matcher import LineMatcher, WatchHit
-from vconsole.watches.signatures import BUILTIN, Severity, Signature, derive_hints, parse_watches
+from vconsole.watches.signatures import BUILTIN, Signature, derive_hints, parse_watches
 
 PANIC = (
     b"[  112.334455] sysrq: Trigger a crash\r\n"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from vconsole.domain import Severity
 from vconsole.watches.matcher import LineMatcher
-from vconsole.watches.signatures import BUILTIN, Severity, parse_watches
+from vconsole.watches.signatures import BUILTIN, parse_watches
 
 
 def _names(line: bytes) -> list[str]:

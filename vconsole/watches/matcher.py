@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vconsole.consolelog.reading import reading_text
-from vconsole.watches.signatures import Severity, Signature
+from vconsole.domain import Severity
+from vconsole.watches.signatures import Signature
 
 MAX_LINE = 4096  # bytes; a longer line is matched in pieces of this size
 

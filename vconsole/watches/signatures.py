@@ -18,45 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-_SEVERITY_ORDER = ("info", "warning", "error", "critical")
-
-
-class Severity(StrEnum):
-    """How much a hit matters; ordered: info < warning < error < critical."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """Its place in the order (0 for info)."""
-        return _SEVERITY_ORDER.index(self.value)
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
-
-    def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
-
-    def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
-
+from vconsole.domain import SEVERITY_ORDER as _SEVERITY_ORDER
+from vconsole.domain import Severity
 
 # Syntax that means something else on a buffer of many lines than on one line's text.
 _CONTEXTUAL = re.compile(r"\\[AZbB]|[$^]|\(\?<[=!]")
