@@ -11,7 +11,8 @@ asks the broker for nothing.
 The connection is a ReconnectingClient: when the broker goes away (a crash, a
 restart, ``vconsole shutdown``) the link says so to the screen and every tab,
 tries again with backoff (never starting a broker itself), re-attaches each
-tab from the offset its output reached, and lists the guests again.
+tab from the offset its output reached, lists the guests again and follows
+the event stream again from the last event it saw (event_feed.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from textual.message_pump import MessagePump
 from textual.widget import Widget
 
 from vconsole.client import BrokerUnreachable, Client, RequestFailed
+from vconsole.console_events import ConsoleEvent
 from vconsole.domain import Target
 from vconsole.reconnect import (
     Connected,
@@ -34,7 +36,8 @@ from vconsole.reconnect import (
     Resumed,
     ResumeFailed,
 )
-from vconsole.tui.messages import BrokerBack, BrokerLost, FleetListed
+from vconsole.tui.event_feed import EventFeed
+from vconsole.tui.messages import BrokerBack, BrokerLost, EventArrived, FleetListed
 from vconsole.tui.session_link import SessionLink
 from vconsole.wire import Op
 
@@ -61,6 +64,7 @@ class BrokerLink:
         self.client = ReconnectingClient(reconnect or _no_reconnect, self._on_link, self._on_event,
                                          reconnect=self.reconnects)
         self.listing: dict[str, Any] = {"guests": []}
+        self.events = EventFeed(self._event_new)
         self._consoles: dict[str, tuple[list[dict[str, Any]], int]] = {}  # session: (its guest's consoles, index)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, SessionLink] = {}
@@ -86,10 +90,12 @@ class BrokerLink:
 
     async def _watch_and_list(self) -> None:
         try:
-            await self.live().watch()
+            client = self.live()
+            await client.watch()
         except (RequestFailed, ConnectionError):
             return  # lost again: the next reconnect watches
         await self.refresh()
+        await self.events.follow(client)
 
     def _on_link(self, event: LinkEvent) -> None:
         """The connection's fate, told to the screen and to the tabs it concerns."""
@@ -128,6 +134,9 @@ class BrokerLink:
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
+        if kind == "console_event":
+            self.events.pushed(event)
+            return
         if kind == "state" and "session" not in event:
             self._console_changed(event.get("console"))
             return
@@ -140,6 +149,9 @@ class BrokerLink:
             link.missed(event["offset"], event["count"])
         elif kind == "state":
             link.state_changed(str(event["state"]), str(event.get("reason", "")))
+
+    def _event_new(self, event: ConsoleEvent) -> None:
+        self.screen.post_message(EventArrived(event))
 
     def _console_changed(self, console: Any) -> None:
         """A watched console changed: patch the listing, or list again if the guests may have changed."""

@@ -84,10 +84,10 @@ class ConsolePane(TabPane):
 
     # --- the session --------------------------------------------------------
 
-    async def attach(self) -> None:
-        """Attach to the console, then show its state and tell it our size."""
+    async def attach(self, force: bool = False) -> None:
+        """Attach to the console (``force``: ending a program that holds it), then show its state and tell it our size."""
         try:
-            reply = await self.link.attach(tail_lines=REPLAY_LINES)
+            reply = await self.link.attach(tail_lines=REPLAY_LINES, force=force)
         except RequestFailed as exc:
             self.set_state(exc.code, exc.message)
             return

@@ -10,8 +10,10 @@ from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from vconsole.console_events import ConsoleAlert
 from vconsole.display_text import printable
 from vconsole.domain import ConsoleState, GuestState
+from vconsole.tui.alert_badges import alert_of, append_badge, worst
 from vconsole.tui.messages import OpenConsole
 from vconsole.units import human
 
@@ -38,10 +40,13 @@ class ConsoleRef:
     unread: int
     clients: int
     reason: str
+    host: str = ""  # the host the provider says the guest runs on
+    alert: ConsoleAlert | None = None  # its worst unacknowledged event, if any
+    holder: str = ""  # who holds a busy console from outside (``PID COMMAND``), when the broker says
 
 
 def console_label(ref: ConsoleRef, local_unread: int = 0) -> Text:
-    """``vtty0 ● +1.2K 2c``: name, state, unread bytes, clients."""
+    """``vtty0 ● +1.2K 2c PANIC``: name, state, unread bytes, clients, alert."""
     glyph, colour = BADGES.get(ref.state, ("?", "white"))
     label = Text(printable(ref.console))  # names come from providers: nothing in them may act
     label.append(f" {glyph}", style=colour)
@@ -50,7 +55,15 @@ def console_label(ref: ConsoleRef, local_unread: int = 0) -> Text:
         label.append(f" +{human(unread)}", style="bold")
     if ref.clients:
         label.append(f" {ref.clients}c", style="dim")
-    return label
+    return append_badge(label, ref.alert)
+
+
+def holder_text(console: dict[str, Any]) -> str:
+    """``PID COMMAND`` of a busy console's outside holder, as ``list`` reports it ("" when unknown)."""
+    holder = console.get("holder")
+    if not isinstance(holder, dict) or holder.get("pid") is None:
+        return ""
+    return f"{holder['pid']} {holder.get('command', '')}".strip()
 
 
 def console_refs(listing: dict[str, Any]) -> list[ConsoleRef]:
@@ -63,9 +76,30 @@ def console_refs(listing: dict[str, Any]) -> list[ConsoleRef]:
                     guest=guest["name"], guest_id=guest["id"], provider=guest["provider"],
                     console=con["name"], session=con["session"], state=con["state"],
                     unread=con["unread"], clients=con["clients"], reason=con.get("reason", ""),
+                    host=str(guest.get("host", "")), alert=alert_of(con), holder=holder_text(con),
                 )
             )
     return refs
+
+
+@dataclass
+class Rollup:
+    """A guest or host node, whose badge is the worst alert of the consoles under it."""
+
+    node: TreeNode[ConsoleRef | None]
+    label: Text  # without a badge
+    guest: str | None = None  # the guest it is, or
+    host: str | None = None  # the host it is (``host (provider)``)
+    shown: ConsoleAlert | None = None
+
+    def covers(self, ref: ConsoleRef) -> bool:
+        """Whether ``ref`` is one of this node's consoles."""
+        return ref.guest == self.guest if self.guest is not None else host_key_of(ref) == self.host
+
+
+def host_key_of(ref: ConsoleRef) -> str:
+    """The host node a console is under."""
+    return f"{ref.host} ({ref.provider})"
 
 
 class GuestTree(Tree[ConsoleRef | None]):
@@ -83,6 +117,8 @@ class GuestTree(Tree[ConsoleRef | None]):
         self.listing: dict[str, Any] = {"guests": []}
         self.local_unread: dict[str, int] = {}
         self._console_nodes: dict[str, TreeNode[ConsoleRef | None]] = {}
+        # Guest and host nodes, keyed "guest NAME" / "host KEY", with what their badges show.
+        self._rollups: dict[str, Rollup] = {}
         self._shape: tuple[Any, ...] = ()
 
     def update_listing(self, listing: dict[str, Any]) -> None:
@@ -101,6 +137,15 @@ class GuestTree(Tree[ConsoleRef | None]):
             if node is not None and (node.data != ref or ref.session in self.local_unread):
                 node.data = ref
                 node.set_label(console_label(ref, self.local_unread.get(ref.session, 0)))
+        self._relabel_rollups(refs)
+
+    def _relabel_rollups(self, refs: list[ConsoleRef]) -> None:
+        """Each guest and host shows the worst alert of the consoles under it."""
+        for rollup in self._rollups.values():
+            alert = worst(r.alert for r in refs if rollup.covers(r))
+            if alert != rollup.shown:
+                rollup.shown = alert
+                rollup.node.set_label(append_badge(rollup.label.copy(), alert))
 
     def set_local_unread(self, session: str, count: int) -> None:
         """What an open tab got while hidden, added to its console's badge (no listing needed)."""
@@ -119,15 +164,18 @@ class GuestTree(Tree[ConsoleRef | None]):
         cursor = self.cursor_node.data.session if self.cursor_node and self.cursor_node.data else None
         self.clear()
         self._console_nodes.clear()
+        self._rollups.clear()
         hosts: dict[str, TreeNode[ConsoleRef | None]] = {}
         groups: dict[tuple[str, str], TreeNode[ConsoleRef | None]] = {}
         guest_nodes: dict[str, TreeNode[ConsoleRef | None]] = {}
         for ref in refs:
             guest = guests[ref.guest]
-            host_key = f"{guest['host']} ({guest['provider']})"
+            host_key = host_key_of(ref)
             host = hosts.get(host_key)
             if host is None:
-                host = hosts[host_key] = self.root.add(Text(printable(host_key), style="bold"), expand=True)
+                label = Text(printable(host_key), style="bold")
+                host = hosts[host_key] = self.root.add(label.copy(), expand=True)
+                self._rollups[f"host {host_key}"] = Rollup(host, label, host=host_key)
             group_key = (host_key, guest["kind"])
             group = groups.get(group_key)
             if group is None:
@@ -139,9 +187,11 @@ class GuestTree(Tree[ConsoleRef | None]):
                 text.append(f" {printable(guest['id'])}", style="dim")
                 if guest["state"] != GuestState.RUNNING:
                     text.append(f" {printable(guest['state'])}", style="grey50")
-                gnode = guest_nodes[ref.guest] = group.add(text, expand=True)
+                gnode = guest_nodes[ref.guest] = group.add(text.copy(), expand=True)
+                self._rollups[f"guest {ref.guest}"] = Rollup(gnode, text, guest=ref.guest)
             node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)
             self._console_nodes[ref.session] = node
+        self._relabel_rollups(refs)
         target = self._console_nodes.get(cursor) if cursor else None
         if target is None and self._console_nodes:
             # Start on the first console, so Enter opens something at once.
@@ -182,3 +232,17 @@ class GuestTree(Tree[ConsoleRef | None]):
             if ref.session not in skip and (ref.unread or self.local_unread.get(ref.session)):
                 return ref
         return None
+
+    def next_alert(self, after: str | None) -> ConsoleRef | None:
+        """The next console with an unacknowledged alert after session ``after`` in list order, round."""
+        refs = console_refs(self.listing)
+        sessions = [r.session for r in refs]
+        start = sessions.index(after) + 1 if after in sessions else 0
+        for ref in refs[start:] + refs[:start]:
+            if ref.alert is not None:
+                return ref
+        return None
+
+    def ref(self, session: str) -> ConsoleRef | None:
+        """The listed console of ``session``, if it is listed."""
+        return next((r for r in console_refs(self.listing) if r.session == session), None)

@@ -80,9 +80,11 @@ class LogScreen(Screen[None]):
         Binding("G,shift+g", "end", show=False),
     ]
 
-    def __init__(self, title: str, target: Target, live: Callable[[], Client]) -> None:
-        """``title``: the console as the tab names it (already printable); ``live``: the broker connection now."""
+    def __init__(self, title: str, target: Target, live: Callable[[], Client], at: int | None = None) -> None:
+        """``title``: the console as the tab names it (already printable); ``live``: the broker connection now;
+        ``at``: an offset whose line to open at (an event's), else the newest lines."""
         super().__init__()
+        self.at = at
         self.console_title = title
         self.target = target
         self.live = live
@@ -104,7 +106,7 @@ class LogScreen(Screen[None]):
         """Read the newest lines; the status follows the scrolling."""
         self.view.focus()
         self.watch(self.view, "scroll_y", lambda _y: self.show_status(), init=False)
-        self._start(self._newest())
+        self._start(self._newest() if self.at is None else self._jump(offset=self.at))
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` (reads of the log) as a worker, in place of any read under way."""

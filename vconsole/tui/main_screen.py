@@ -6,54 +6,41 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent
-from textual.widgets._tabs import Underline
 from textual.widgets.tabbed_content import ContentTabs
 
-from vconsole.providers.detect import describe_choice
+from vconsole.display_text import printable
+from vconsole.domain import ConsoleState
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
+from vconsole.tui.event_actions import EventActions
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
 from vconsole.tui.log_screen import LogScreen
-from vconsole.tui.messages import BrokerBack, BrokerLost, FleetListed, OpenConsole, TabUnread
+from vconsole.tui.messages import (
+    BrokerBack,
+    BrokerLost,
+    EventArrived,
+    FleetListed,
+    OpenConsole,
+    TabUnread,
+)
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import key_label, prefix_action, prefix_hint
-from vconsole.tui.screens import HelpScreen
+from vconsole.tui.screens import HelpScreen, welcome_text
 from vconsole.tui.snapshot_screens import RestoreScreen, restore_into, snapshot_pane
+from vconsole.tui.tab_underline import place_underline
+from vconsole.tui.takeover_screen import Takeover, TakeoverScreen
 
 if TYPE_CHECKING:
     from vconsole.tui.app import VConsoleApp
 
 NARROW_BELOW = 100  # terminal columns under which the guest list narrows (30 -> 24 columns)
 READ_ONLY_NOTICE = 4.0  # seconds a "keys are not sent" notice shows; typing on shows no second one meanwhile
-UNDERLINE_SLIDE = 0.3  # seconds, as Textual slides the tab underline
 SCROLLBACK_KEYS = ("shift+pageup", "shift+pagedown")  # the terminal's own keys: never sent, so fine in a spy tab
-
-WELCOME = """No console open.
-
-Pick one in the guest list and press Enter (type to filter it). Every key then goes to the guest, except the prefix {prefix}:
-
-  {prefix} n / p / 1-9  switch tabs
-  {prefix} u            next unread output
-  {prefix} b            hide / show the guest list
-  {prefix} :            command palette
-  {prefix} ?            every key"""
-
-
-def welcome_text(prefix: str, providers: tuple[str, ...]) -> Text:
-    """The right-hand side while no tab is open: how to start, and where the guests come from."""
-    text = Text(WELCOME.format(prefix=key_label(prefix)))
-    if providers:
-        # On a host with LXC the demo lab is off; this line says so and how to choose.
-        choice = describe_choice(providers)
-        text.append(f"\n\n{choice[:1].upper()}{choice[1:]}.")
-    return text
-
 
 class MainScreen(Screen[None]):
     """The screen under every modal: it owns the guest tree and the console tabs.
@@ -84,6 +71,7 @@ class MainScreen(Screen[None]):
         self.providers: tuple[str, ...] = ()  # the broker's, from its listing
         self._pane_of: dict[str, ConsolePane] = {}  # session: its tab, a cache for pane()
         self._read_only_told = float("-inf")  # when a spy tab last said keys are not sent
+        self.alerts = EventActions(self)  # notices, the next alert, the events panel
 
     @property
     def vconsole(self) -> VConsoleApp:
@@ -172,6 +160,11 @@ class MainScreen(Screen[None]):
         tree = self.query_one(GuestTree)
         tree.local_unread = {p.session: p.unread for p in self.panes()}
         tree.update_listing(message.listing)
+        self.alerts.listed()
+
+    def on_event_arrived(self, message: EventArrived) -> None:
+        """A new event of the broker's stream: maybe a notification, and a row of the open events panel."""
+        self.alerts.arrived(message.event)
 
     def on_tab_unread(self, message: TabUnread) -> None:
         """A hidden tab's unread bytes show on its console in the guest list too."""
@@ -201,23 +194,8 @@ class MainScreen(Screen[None]):
         return active if isinstance(active, ConsolePane) else None
 
     def place_tab_underline(self, _screen: Screen[Any]) -> None:
-        """After a layout, put the tab bar's underline under the active tab if it is elsewhere.
-
-        Textual measures the active tab right after activating it. A tab opened
-        from the command palette is activated while the palette holds screen
-        updates back (App.delay_update), so it is measured before it is laid out
-        (width 0) and the underline stayed at column 0.
-        """
-        tabs = self.query_one(ContentTabs)
-        tab = tabs.active_tab
-        if tab is None or not tab.size.width:
-            return
-        underline = tabs.query_one(Underline)
-        start, end = tab.virtual_region.shrink(tab.styles.gutter).column_span
-        if (underline.highlight_start, underline.highlight_end) != (start, end):
-            # As Textual moves it: an animation replaces one still sliding to the wrong place.
-            underline.animate("highlight_start", start, duration=UNDERLINE_SLIDE, level="basic")
-            underline.animate("highlight_end", end, duration=UNDERLINE_SLIDE, level="basic")
+        """After a layout, the tab bar's underline under the active tab (tab_underline.py says why)."""
+        place_underline(self.query_one(ContentTabs))
 
     def show_pane(self, pane: ConsolePane) -> None:
         """Make a tab the visible one."""
@@ -260,6 +238,20 @@ class MainScreen(Screen[None]):
         if existing is not None:
             await self.close_pane(existing)
             self.notify(f"{existing.title}: the spy tab is now read-write (keys are sent)")
+        if ref.state == ConsoleState.BUSY and not read_only:
+            # Another program holds it: take it over, or open the tab to wait for it.
+            self.app.push_screen(TakeoverScreen(printable(f"{ref.guest}:{ref.console}"), ref.holder),
+                                 partial(self.open_busy, ref))
+            return
+        await self.open_tab(ref, read_only)
+
+    async def open_busy(self, ref: ConsoleRef, answer: Takeover | None) -> None:
+        """The takeover question answered: take the console over, wait for it in a tab, or nothing."""
+        if answer in (Takeover.FORCE, Takeover.WAIT):
+            await self.open_tab(ref, False, force=answer == Takeover.FORCE)
+
+    async def open_tab(self, ref: ConsoleRef, read_only: bool, force: bool = False) -> None:
+        """A new tab attached to ``ref`` (``force``: ending the program that holds it)."""
         link = self.vconsole.link
         if link is None or not link.connected:
             self.notify("not connected to the broker", severity="warning")
@@ -269,7 +261,7 @@ class MainScreen(Screen[None]):
         self.show_welcome()
         self.show_pane(pane)
         pane.view.focus()
-        await pane.attach()
+        await pane.attach(force=force)
 
     async def close_pane(self, pane: ConsolePane) -> None:
         """Close a tab; the session stays in the broker."""
@@ -352,6 +344,14 @@ class MainScreen(Screen[None]):
             self.notify("no console has unread output")
             return
         await self.open_console(ref)
+
+    async def action_next_alert(self) -> None:
+        """The next console with an unacknowledged alert."""
+        await self.alerts.next_alert()
+
+    def action_events(self) -> None:
+        """The events panel."""
+        self.alerts.open_panel()
 
     async def action_close_tab(self) -> None:
         """Close the visible tab."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from vconsole.console_events import ConsoleEvent
     from vconsole.tui.guest_tree import ConsoleRef
 
 
@@ -39,6 +40,13 @@ class BrokerLost(Message, bubble=False):
 @dataclass
 class BrokerBack(Message, bubble=False):
     """The broker answers again after a loss; the tabs are being resumed."""
+
+
+@dataclass
+class EventArrived(Message, bubble=False):
+    """A new event of the broker's stream (not one read as history), for the main screen."""
+
+    event: ConsoleEvent
 
 
 @dataclass

@@ -27,6 +27,8 @@ PREFIX_KEYS = (
     PrefixKey("n / p", "next / previous tab", (("n", "step_tab(1)"), ("p", "step_tab(-1)"))),
     PrefixKey("1-9", "tab by number", tuple((str(n), f"tab_number({n})") for n in range(1, 10))),
     PrefixKey("u", "next console with unread output", (("u", "next_unread"),)),
+    PrefixKey("a", "next console with an unacknowledged alert", (("a", "next_alert"),)),
+    PrefixKey("e", "events: panics, Oops, logins; Enter jumps to one", (("e", "events"),)),
     PrefixKey("w", "close the tab (the session stays in the broker)", (("w", "close_tab"),)),
     PrefixKey("l", "focus the guest list", (("l", "focus_guests"),)),
     PrefixKey("b", "hide / show the guest list", (("b", "toggle_guests"),)),

@@ -1,4 +1,4 @@
-"""Modal screens: the help listing."""
+"""The help: the welcome text while no tab is open, and the help screen listing every key."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from vconsole.tui.prefix_keys import PREFIX_KEYS
+from vconsole.providers.detect import describe_choice
+from vconsole.tui.prefix_keys import PREFIX_KEYS, key_label
 
 # Keys that scroll the help instead of closing it, and what each does to the scroll view.
 SCROLL_KEYS: dict[str, Callable[[VerticalScroll], object]] = {
@@ -22,6 +23,27 @@ SCROLL_KEYS: dict[str, Callable[[VerticalScroll], object]] = {
     "home": lambda box: box.scroll_home(animate=False),
     "end": lambda box: box.scroll_end(animate=False),
 }
+
+
+WELCOME = """No console open.
+
+Pick one in the guest list and press Enter (type to filter it). Every key then goes to the guest, except the prefix {prefix}:
+
+  {prefix} n / p / 1-9  switch tabs
+  {prefix} u            next unread output
+  {prefix} b            hide / show the guest list
+  {prefix} :            command palette
+  {prefix} ?            every key"""
+
+
+def welcome_text(prefix: str, providers: tuple[str, ...]) -> Text:
+    """The right-hand side while no tab is open: how to start, and where the guests come from."""
+    text = Text(WELCOME.format(prefix=key_label(prefix)))
+    if providers:
+        # On a host with LXC the demo lab is off; this line says so and how to choose.
+        choice = describe_choice(providers)
+        text.append(f"\n\n{choice[:1].upper()}{choice[1:]}.")
+    return text
 
 
 def help_text(prefix_label: str) -> Text:

@@ -96,6 +96,24 @@ class TerminalView(Widget, can_focus=True):
         """Lines above the screen: the log's older lines, then the terminal's scrollback."""
         return len(self.older) + len(self.term.scrollback)
 
+    def show_line_with(self, text: str) -> bool:
+        """Scroll so the newest line holding ``text`` shows near the top; False if the view holds none."""
+        term = self.term
+        if not text:
+            return False
+        if any(text in row for row in term.screen_text()):
+            self.scroll_back = 0
+            self.refresh()
+            return True
+        history = term.scrollback
+        for index in range(len(history) - 1, -1, -1):
+            if text in history[index].text():
+                # Row y shows history[len(history) - scroll_back + y]: put it on row 2, context above.
+                self.scroll_back = min(len(history) - index + 2, self.history_lines)
+                self.refresh()
+                return True
+        return False
+
     def add_older(self, lines: list[Line]) -> None:
         """Lines older than any the view holds (from the log); a view scrolled back keeps showing the same lines."""
         self.older[:0] = lines

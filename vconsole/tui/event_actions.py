@@ -1,0 +1,119 @@
+"""EventActions: what the main screen does with the broker's events.
+
+A new event may become a notification (event_notices.py) and a row of the
+events panel if it is open; prefix ``a`` opens the next console with an
+unacknowledged alert; prefix ``e`` opens the events panel (events_screen.py),
+and an event chosen there opens its console at the event's line: in the tab's
+own history when the tab holds that line, else in the log view at the event's
+offset. Opening an event acknowledges its console up to it, which clears the
+badge once the broker's state push says so.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from vconsole.console_events import ConsoleEvent
+from vconsole.domain import Severity
+from vconsole.tui.event_notices import NOTICE_SECONDS, EventNotices, acknowledge
+from vconsole.tui.events_screen import EventsScreen
+from vconsole.tui.guest_tree import GuestTree
+from vconsole.tui.log_screen import LogScreen
+
+JUMP_TEXT = 60  # characters of the event's line looked for in a tab's history
+JUMP_RETRY = 0.3  # seconds: a new tab's replay is on screen by then
+
+if TYPE_CHECKING:
+    from vconsole.tui.console_pane import ConsolePane
+    from vconsole.tui.main_screen import MainScreen
+
+
+class EventActions:
+    """The main screen's handling of events, alerts and the events panel."""
+
+    def __init__(self, main: MainScreen) -> None:
+        self.main = main
+        self.notices = EventNotices()
+
+    def on_screen(self) -> str | None:
+        """The session the person sees now: the visible tab's, unless another screen covers it."""
+        main = self.main
+        active = main.active_pane()
+        return active.session if active is not None and main.app.screen is main else None
+
+    def arrived(self, event: ConsoleEvent) -> None:
+        """A new event: a notification if it matters and is not on screen; a row if the panel is open."""
+        panel = self.main.app.screen
+        if isinstance(panel, EventsScreen):
+            panel.add(event)
+        notice = self.notices.notice(event, self.on_screen(), time.monotonic())
+        if notice is not None:
+            self.main.notify(notice.text, title=notice.title, severity=notice.severity, timeout=NOTICE_SECONDS,
+                             markup=False)
+
+    def listed(self) -> None:
+        """A new listing (alerts may have been acknowledged): the open panel's marks follow."""
+        panel = self.main.app.screen
+        if isinstance(panel, EventsScreen):
+            panel.refresh_marks()
+
+    def unacknowledged(self, event: ConsoleEvent) -> bool:
+        """Whether ``event`` still counts in its console's alert, as the last listing says."""
+        ref = self.main.query_one(GuestTree).ref(event.session.text)
+        alert = ref.alert if ref is not None else None
+        return alert is not None and event.severity >= Severity.WARNING and event.seq >= alert.seq
+
+    async def next_alert(self) -> None:
+        """Open (or show) the next console with an unacknowledged alert after the visible one."""
+        main = self.main
+        active = main.active_pane()
+        ref = main.query_one(GuestTree).next_alert(active.session if active is not None else None)
+        if ref is None:
+            main.notify("no console has an unacknowledged alert")
+            return
+        await main.open_console(ref)
+
+    def open_panel(self) -> None:
+        """The events panel (prefix e)."""
+        main = self.main
+        link = main.vconsole.link
+        if link is None:
+            main.notify("not connected to the broker", severity="warning")
+            return
+        if not link.events.following:
+            main.notify("this broker keeps no events (an older vconsole?)", severity="warning")
+        panel = EventsScreen(link.events, self.unacknowledged, lambda event: acknowledge(link.live, event))
+        main.app.push_screen(panel, self.open_event)
+
+    async def open_event(self, event: ConsoleEvent | None) -> None:
+        """Open ``event``'s console at its line, and acknowledge it (the panel's Enter)."""
+        main = self.main
+        link = main.vconsole.link
+        if event is None or link is None:
+            return
+        ref = main.query_one(GuestTree).ref(event.session.text)
+        if ref is None:
+            main.notify(f"{event.session.text} is not in the guest list any more", severity="warning", markup=False)
+            return
+        await main.open_console(ref)
+        pane = main.pane(ref.session)
+        if event.severity >= Severity.WARNING:
+            main.notify(await acknowledge(link.live, event), markup=False)
+        if pane is not None and event.offset is not None:
+            self.jump(pane, event)
+
+    def jump(self, pane: ConsolePane, event: ConsoleEvent, retry: bool = True) -> None:
+        """Show the event's line: in the tab if its history holds it, else in the log view at its offset.
+
+        A tab just opened is fed its replay a moment after it attached: if
+        the line should be there but is not yet, it is looked for once more.
+        """
+        held_from = pane.older.before
+        if held_from is not None and event.offset is not None and event.offset >= held_from:
+            if pane.view.show_line_with(event.text.strip()[:JUMP_TEXT]):
+                return
+            if retry:
+                pane.set_timer(JUMP_RETRY, lambda: self.jump(pane, event, retry=False))
+                return
+        pane.app.push_screen(LogScreen(pane.title, pane.link.target, pane.link.broker.live, at=event.offset))
