@@ -1,5 +1,9 @@
 """A broker that replays a recorded listing and recorded console bytes, for snapshot tests.
 
+Events are what a test injects (op ``inject_event``, this broker's own):
+they are pushed to followers, raise the console's alert, and acknowledging
+clears it with a state push, as the real broker does.
+
 It speaks the real protocol on a real Unix socket, so the TUI under test runs
 its real client; only the guests are recordings, so every screen is the same
 on every run. Run as ``python -m tests.tui.replay_broker SOCKET``.
@@ -38,16 +42,74 @@ class ReplayBroker:
         self.listing: dict[str, Any] = json.loads((FIXTURES / "tui" / "listing.json").read_text())
         self.attached: list[str] = []
         self.ends: dict[str, int] = {}  # offset after each session's last output sent (output is contiguous)
+        self.events: list[dict[str, Any]] = []  # the event stream, as the wire carries it
+        self.acknowledged: dict[str, int] = {}  # session: the last seq acknowledged
+        self.watchers: set[asyncio.StreamWriter] = set()
+        self.followers: set[asyncio.StreamWriter] = set()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
         while data := await reader.read(65536):
             for msg in decoder.feed(data):
                 if isinstance(msg, dict):
+                    if msg.get("op") in ("watch", "events"):
+                        (self.watchers if msg["op"] == "watch" else self.followers).add(writer)
                     for reply in self.answer(msg):
                         writer.write(encode(reply))
             await writer.drain()
+        self.watchers.discard(writer)
+        self.followers.discard(writer)
         writer.close()
+
+    def push(self, to: set[asyncio.StreamWriter], msg: dict[str, Any]) -> None:
+        for writer in to:
+            writer.write(encode(msg))
+
+    def console(self, session: str) -> dict[str, Any]:
+        return next(c for g in self.listing["guests"] for c in g["consoles"] if c["session"] == session)
+
+    def set_alert(self, session: str) -> None:
+        """The console's alert from its unacknowledged events (warning and above), pushed to watchers."""
+        order = ["info", "warning", "error", "critical"]
+        open_events = [e for e in self.events if e["session"] == session and e["severity"] != "info"
+                       and e["seq"] > self.acknowledged.get(session, 0)]
+        console = self.console(session)
+        if open_events:
+            top = max(open_events, key=lambda e: (order.index(e["severity"]), -e["seq"]))
+            console["alert"] = {"severity": top["severity"], "name": top["name"], "count": len(open_events),
+                                "seq": open_events[0]["seq"]}
+        else:
+            console["alert"] = None
+        self.push(self.watchers, {"event": "state", "console": console})
+
+    def inject(self, msg: dict[str, Any]) -> None:
+        """A test says an event happened (op ``inject_event``, not in the real protocol)."""
+        session = msg["session"]
+        guest = next(g for g in self.listing["guests"] if any(c["session"] == session for c in g["consoles"]))
+        event = {"seq": len(self.events) + 1, "time": float(msg.get("time", LOG_START)), "kind": msg.get("kind", "watch"),
+                 "severity": msg["severity"], "name": msg["name"], "session": session, "guest": guest["name"],
+                 "console": self.console(session)["name"], "text": msg.get("text", "")}
+        if "offset" in msg:
+            event["offset"] = msg["offset"]
+        self.events.append(event)
+        self.push(self.followers, {"event": "console_event", **event})
+        self.set_alert(session)
+
+    def acknowledge(self, msg: dict[str, Any]) -> int:
+        upto = int(msg.get("upto", len(self.events)))
+        sessions = [c["session"] for g in self.listing["guests"] for c in g["consoles"]
+                    if "target" not in msg or (msg["target"] in (g["id"], g["name"], f"{g['provider']}:{g['id']}")
+                                               and msg.get("console") in
+                                               (None, c["name"], c["index"]))]
+        count = 0
+        for session in sessions:
+            before = self.acknowledged.get(session, 0)
+            count += sum(1 for e in self.events if e["session"] == session and before < e["seq"] <= upto)
+            if upto > before:
+                self.acknowledged[session] = upto
+                if self.console(session).get("alert"):
+                    self.set_alert(session)
+        return count
 
     def answer(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
         rid, op = msg.get("id"), msg.get("op")
@@ -57,6 +119,14 @@ class ReplayBroker:
             return [ok_reply(rid, **self.listing)]
         if op == "log_read":
             return [self.log_read(rid, msg)]
+        if op == "events":
+            since = int(msg.get("since", 0))
+            return [ok_reply(rid, events=[e for e in self.events if e["seq"] > since], last=len(self.events))]
+        if op == "acknowledge":
+            return [ok_reply(rid, acknowledged=self.acknowledge(msg))]
+        if op == "inject_event":
+            self.inject(msg)
+            return [ok_reply(rid)]
         if op != "attach":
             return [ok_reply(rid)]
         guest = next(g for g in self.listing["guests"]

@@ -62,7 +62,7 @@ def test_light_theme_with_top(snap_compare: Any, replay_paths: RuntimePaths) -> 
 
 def test_busy_console_explains_itself(snap_compare: Any, replay_paths: RuntimePaths) -> None:
     async def run_before(pilot: Any) -> None:
-        await open_nth(pilot, ["down"] * 7 + ["enter"])
+        await open_nth(pilot, ["down"] * 7 + ["enter", "n"])  # n: open it without taking it over
 
     assert snap_compare(make_app(replay_paths), terminal_size=(80, 24), run_before=run_before)
 
