@@ -48,7 +48,7 @@ def test_dispatch_comes_from_the_table() -> None:
 
 
 def test_hint_lists_every_command_row_but_the_prefix_itself() -> None:
-    assert prefix_hint() == "n  1-9  u  w  l  b  s  r  v  :  ?  q"
+    assert prefix_hint() == "n  1-9  u  a  e  w  l  b  s  r  v  :  ?  q"
 
 
 async def test_help_screen_lists_every_row() -> None:

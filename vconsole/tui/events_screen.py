@@ -36,12 +36,9 @@ DEFAULT_LEAST = Severity.WARNING  # the TUI's own attaches and detaches are info
 Acknowledger = Callable[[ConsoleEvent], Awaitable[str]]
 
 
-def event_time(when: float, now: float) -> str:
-    """``14:02:07`` today, ``12-05 14:02`` on another day."""
-    stamp = time.localtime(when)
-    if time.strftime("%Y-%m-%d", stamp) == time.strftime("%Y-%m-%d", time.localtime(now)):
-        return time.strftime("%H:%M:%S", stamp)
-    return time.strftime("%m-%d %H:%M", stamp)
+def event_time(when: float) -> str:
+    """``12-06 14:02:07``, local time (the year is the status line's)."""
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(when))
 
 
 class EventsScreen(Screen[ConsoleEvent | None]):
@@ -69,7 +66,7 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         self.acknowledge = acknowledge
         self.least = DEFAULT_LEAST
         self.acked: dict[str, int] = {}  # session: seq acknowledged here, before the broker's push says so
-        self.table: DataTable[str | Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
+        self.table: DataTable[Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
         self.shown: list[ConsoleEvent] = []  # the table's rows, in order
 
     def compose(self) -> ComposeResult:
@@ -91,27 +88,39 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         """All the events at or above the least severity, newest last."""
         self.table.clear()
         self.shown = []
-        now = time.time()
         for event in self.feed.matching(self.least):
-            self._add_row(event, now)
+            self._add_row(event)
         if self.shown:
             self.table.move_cursor(row=len(self.shown) - 1)
         self.show_count()
 
     def show_count(self) -> None:
-        """How many are listed, from which severity up."""
+        """How many are listed, from which severity up, and the chosen one's date and place in the log."""
         count = len(self.shown)
         what = "event" if count == 1 else "events"
-        self.say(f"{count} {what} at {self.least.value} or above" + ("" if count else " (s S change the severity)"))
+        line = f"{count} {what} at {self.least.value} or above"
+        event = self.chosen()
+        if event is None:
+            self.say(line + " (s S change the severity)")
+            return
+        line += f" · #{event.seq} {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(event.time))}"
+        if event.offset is not None:
+            line += f" · at byte {event.offset}"
+        self.say(line)
+
+    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        """The status line follows the cursor."""
+        self.show_count()
 
     def _mark(self, event: ConsoleEvent) -> str:
         return "●" if self.unacknowledged(event) and event.seq > self.acked.get(event.session.text, 0) else ""
 
-    def _add_row(self, event: ConsoleEvent, now: float) -> None:
-        severity = Text(event.severity.value, style=BADGE_STYLES[event.severity])
+    def _add_row(self, event: ConsoleEvent) -> None:
+        # Every cell a Text: a str cell is read as markup, and a guest's line may hold "[#1]".
         self.table.add_row(
-            self._mark(event), event_time(event.time, now), printable(event.guest, 40), printable(event.console, 20),
-            severity, printable(event.name, 30), printable(event.text, MAX_LINE), key=str(event.seq),
+            Text(self._mark(event)), Text(event_time(event.time)), Text(printable(event.guest, 40)),
+            Text(printable(event.console, 20)), Text(event.severity.value, style=BADGE_STYLES[event.severity]),
+            Text(printable(event.name, 30)), Text(printable(event.text, MAX_LINE)), key=str(event.seq),
         )
         self.shown.append(event)
 
@@ -123,7 +132,7 @@ class EventsScreen(Screen[ConsoleEvent | None]):
             self.fill()  # came out of order (read after a reconnect): the table is rebuilt in order
             return
         at_end = not self.shown or self.table.cursor_row >= len(self.shown) - 1
-        self._add_row(event, time.time())
+        self._add_row(event)
         if at_end:
             self.table.move_cursor(row=len(self.shown) - 1)
         self.show_count()
@@ -152,7 +161,7 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         if event is None:
             self.say("no event to acknowledge")
             return
-        self.say(await self.acknowledge(event))
+        self.say(await self.acknowledge(event))  # the status line says it until the cursor moves
         session = event.session.text
         self.acked[session] = max(self.acked.get(session, 0), event.seq)
         self.refresh_marks()
@@ -161,7 +170,7 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         """The unacknowledged marks again (after an acknowledgement, or a new listing)."""
         column = self.table.ordered_columns[0].key
         for event in self.shown:
-            self.table.update_cell(str(event.seq), column, self._mark(event))
+            self.table.update_cell(str(event.seq), column, Text(self._mark(event)))
 
     def action_least(self, step: int) -> None:
         """Show from the next severity up (``step`` 1) or down (-1)."""

@@ -50,14 +50,16 @@ def help_text(prefix_label: str) -> Text:
     """Every key, as the help screen shows it (short lines: it must fit 80x24)."""
     text = Text()
     text.append(f"In a console every key goes to the guest but the prefix {prefix_label}.\n")
-    text.append("Shift+PgUp / PgDn scroll back, into the log; keys go live.\n\n")
+    text.append("Shift+PgUp / PgDn scroll back, into the log; keys go live.\n")
     text.append(f"{prefix_label} then:\n", style="bold")
     for row in PREFIX_KEYS:
         text.append(f"  {row.shown:<8}", style="bold")
         text.append(f"{row.help}\n")
     text.append("\nGuest list: type to filter, Esc clears, Enter opens.\n")
     text.append("● connected  ○ disconnected  ■ stopped  ✖ busy;\n")
-    text.append("+N unread bytes, Nc clients attached.")
+    text.append("+N unread bytes, Nc clients attached. ")
+    text.append(" PANIC ", style="bold white on red")
+    text.append(" an alert.")
     return text
 
 
