@@ -140,10 +140,8 @@ class EventStream:
             and (sessions is None or e.session in sessions)
         ]
         more = len(found) > request.limit
-        if request.since is not None:
-            found = found[: request.limit]  # following on: the oldest first, the rest next time
-        else:
-            found = found[-request.limit :]  # a look back: the newest
+        # Following on from `since`: the oldest first, the rest next time; a look back: the newest.
+        found = found[: request.limit] if request.since is not None else found[-request.limit :]
         return EventsReply(found, self._seq, more, forgotten)
 
     def follow(self, follower: EventFollower, request: Events, sessions: frozenset[SessionKey] | None) -> None:

@@ -113,7 +113,7 @@ class SessionEvents:
         fresh, self._fresh = self._fresh, False
         first_console = self._session.spec.index == self._session.guest.consoles[0].index
         text = f"{new.value}: {reason}" if reason else new.value
-        if new == ConsoleState.STOPPED or old == ConsoleState.STOPPED and new != ConsoleState.GONE:
+        if new == ConsoleState.STOPPED or (old == ConsoleState.STOPPED and new != ConsoleState.GONE):
             if first_console:
                 kind = EventKind.GUEST_STOPPED if new == ConsoleState.STOPPED else EventKind.GUEST_STARTED
                 self.publish(kind, Severity.INFO, text=reason)
