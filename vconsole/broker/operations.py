@@ -16,8 +16,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import TargetError
-from vconsole.broker.session import InputBacklogFull
 from vconsole.broker.snapshots.requests import (
     parse_restore,
     parse_snapshot,
