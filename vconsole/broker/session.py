@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from vconsole.broker.attachment import Attachment, EventSink
+from vconsole.broker.guest_input import GuestInput
 from vconsole.broker.history import OutputHistory
+from vconsole.broker.session_events import SessionEvents
 from vconsole.broker.session_log import SessionLog
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
 from vconsole.consolelog.writer import ConsoleLogWriter
@@ -27,15 +29,7 @@ READ_BUDGET = 64 * 1024
 # A read shorter than this from a level-triggered endpoint (a pty) means it is
 # drained: the turn ends instead of paying for a read that returns EAGAIN.
 SHORT_READ = 512
-MAX_INPUT_BACKLOG = 64 * 1024
 MAX_MARKS = 64
-# What the broker wrote to each console, newest last: the bytes behind an
-# exact count of unread input (a pty slave's TIOCINQ) in a snapshot.
-INPUT_LOG = 64 * 1024
-
-
-class InputBacklogFull(Exception):
-    """The guest is not reading its input and the backlog is full."""
 
 
 class ConsoleSession:
@@ -68,7 +62,7 @@ class ConsoleSession:
         self.last_output: float | None = None
         # What offsets count in: a log keeps them across broker restarts.
         self.created = self.log.created if self.log is not None else time.time()
-        self.input_log = bytearray()
+        self.input = GuestInput()
         # Source-side facts (termios, rings...) restored from a snapshot while
         # no endpoint is bound; see broker/snapshots/.
         self.restored_source: SourceState | None = None
@@ -79,12 +73,12 @@ class ConsoleSession:
         # again only when a client comes, goes or is active.
         self._writer: Attachment | None = None
         self._writer_stale = True
-        self._input = bytearray()
-        self._writing = False
         self._wake: asyncio.TimerHandle | None = None
         # Ranges of the history that came from elsewhere than the console
         # itself (a domU's hypervisor console log, a restored snapshot).
         self.marks: list[Mark] = []
+        # What this console tells the broker's event stream (None: nothing, as in unit tests).
+        self.events: SessionEvents | None = None
         self._on_state = on_state
         self._on_closed = on_closed
 
@@ -93,6 +87,7 @@ class ConsoleSession:
     def bind(self, endpoint: ConsoleEndpoint) -> None:
         """Start servicing a freshly opened endpoint."""
         self.endpoint = endpoint
+        self.input.bind(endpoint)
         self.restored_source = None
         # A console reopened in the same boot (a broker restart, a ring
         # reconnected) offers what its source kept from before (a domU's
@@ -111,8 +106,9 @@ class ConsoleSession:
                          self.key, len(endpoint.initial) - len(initial))
         if initial:
             base = self.history.end
+            previous = self.last_output
             self._record(initial)
-            self._log_turn([initial])
+            self._log_turn([initial], previous)
             for start, end, source in initial_marks:
                 self.marks.append(Mark(base + start, base + end, source))
                 if self.log is not None:
@@ -134,20 +130,19 @@ class ConsoleSession:
                 self._wake.cancel()
                 self._wake = None
             loop.remove_reader(endpoint.fileno())
-            wfd = endpoint.write_fileno()
-            if self._writing and wfd is not None:
-                loop.remove_writer(wfd)
-            self._writing = False
-            self._input.clear()
+            self.input.unbind()
             endpoint.close()
         self.set_state(state, reason)
 
     def set_state(self, state: ConsoleState, reason: str = "") -> None:
         """Change the state and tell whoever watches."""
         if (state, reason) != (self.state, self.reason):
-            if self.log is not None and state != self.state:
+            old = self.state
+            if self.log is not None and state != old:
                 self.log.state_changed(state)
             self.state, self.reason = state, reason
+            if self.events is not None and state != old:
+                self.events.state(old, state, reason)
             self._on_state(self)
 
     def read_now(self) -> None:
@@ -161,6 +156,7 @@ class ConsoleSession:
         taken = 0
         drained_at = SHORT_READ if endpoint.level_triggered else 1
         turn: list[bytes] = []  # one log write per turn, not per read
+        previous = self.last_output
         try:
             while taken < READ_BUDGET:
                 data = endpoint.read()
@@ -171,15 +167,15 @@ class ConsoleSession:
                 if len(data) < drained_at:
                     break
         except EndpointClosed as exc:
-            self._log_turn(turn)
+            self._log_turn(turn, previous)
             self._flush_clients()
             self.unbind(ConsoleState.DISCONNECTED, str(exc))
             self._on_closed(self)
             return
-        self._log_turn(turn)
+        self._log_turn(turn, previous)
         self._flush_clients()
-        if self._input:  # a ring has no write fd: its reader's events free space
-            self._write_some()
+        if self.input.waiting:  # a ring has no write fd: its reader's events free space
+            self.input.write_some()
         self._schedule_wake(endpoint)
 
     def _schedule_wake(self, endpoint: ConsoleEndpoint) -> None:
@@ -195,11 +191,17 @@ class ConsoleSession:
         self.history.append(data)
         self.last_output = time.time()
 
-    def _log_turn(self, turn: list[bytes]) -> None:
+    def _log_turn(self, turn: list[bytes], previous_output: float | None) -> None:
+        """A turn's reads go to the log, then past the watches (``previous_output``: the turn before's time)."""
+        if not turn:
+            return
+        data = turn[0] if len(turn) == 1 else b"".join(turn)
         # Written through to the kernel before any client is sent the bytes:
         # a broker killed after this loses none of them.
-        if self.log is not None and turn:
-            self.log.append(turn[0] if len(turn) == 1 else b"".join(turn), self.last_output or time.time())
+        if self.log is not None:
+            self.log.append(data, self.last_output or time.time())
+        if self.events is not None:
+            self.events.output(data, self.history.end - len(data), previous_output)
 
     def _flush_clients(self) -> None:
         for attachment in list(self.attachments):
@@ -233,6 +235,8 @@ class ConsoleSession:
         self._writer_stale = True
         if self.log is not None:
             self.log.client(attachment, attached=True)
+        if self.events is not None:
+            self.events.client(attachment, attached=True)
         self._on_state(self)  # the client count changed
         return attachment
 
@@ -247,6 +251,8 @@ class ConsoleSession:
             self._writer_stale = True
             if self.log is not None:
                 self.log.client(attachment, attached=False)
+            if self.events is not None:
+                self.events.client(attachment, attached=False)
             if attachment is self.size_owner:
                 self.size_owner = None
                 sized = [a for a in self.attachments if a.size is not None and not a.read_only]
@@ -287,61 +293,20 @@ class ConsoleSession:
             self.seen = offset
 
     def send_input(self, data: bytes) -> None:
-        """Queue keystrokes for the guest without ever blocking the broker."""
-        endpoint = self.endpoint
-        if endpoint is None:
+        """Queue keystrokes for the guest without ever blocking the broker (see GuestInput)."""
+        if self.endpoint is None:
             raise EndpointClosed(f"console is {self.state}")
-        if len(self._input) + len(data) > MAX_INPUT_BACKLOG:
-            raise InputBacklogFull(
-                f"the guest is not reading input ({len(self._input)} bytes waiting)"
-            )
-        if not self._input and not self._writing:
-            # Nothing queued ahead of it (a keystroke, usually): straight to
-            # the guest, without the backlog's copies.
-            try:
-                n = endpoint.write(data)
-            except EndpointClosed:
-                return  # as below: the read side reports the hang-up
-            if n:
-                self._log_input(data[:n])
-            if n == len(data):
-                return
-            data = data[n:]
-        self._input += data
-        self._write_some()
+        self.input.send(data)
 
     @property
     def input_backlog(self) -> bytes:
         """Input accepted from clients that the guest has not taken yet."""
-        return bytes(self._input)
+        return self.input.backlog
 
-    def _log_input(self, data: bytes | bytearray) -> None:
-        self.input_log += data
-        del self.input_log[:-INPUT_LOG]
-
-    def _write_some(self) -> None:
-        endpoint = self.endpoint
-        if endpoint is None:
-            return
-        try:
-            while self._input:
-                n = endpoint.write(bytes(self._input[:65536]))
-                if n == 0:
-                    break
-                self._log_input(self._input[:n])
-                del self._input[:n]
-        except EndpointClosed:
-            self._input.clear()
-            return
-        wfd = endpoint.write_fileno()
-        want = bool(self._input) and wfd is not None
-        if want != self._writing and wfd is not None:
-            loop = asyncio.get_running_loop()
-            if want:
-                loop.add_writer(wfd, self._write_some)
-            else:
-                loop.remove_writer(wfd)
-            self._writing = want
+    @property
+    def input_log(self) -> bytearray:
+        """The newest bytes the guest took (a snapshot counts its unread input from them)."""
+        return self.input.written
 
     def resize(self, cols: int, rows: int) -> None:
         """Set the guest's window size (clients go through client_size and client_typed)."""
@@ -419,6 +384,7 @@ class ConsoleSession:
             "last_output": self.last_output,
             "attached": [a.describe() for a in self.attachments],
             "marks": list(self.marks),  # in their wire form when encoded
+            "alert": self.events.alert() if self.events is not None else None,
         }
         info.update(self.log.describe() if self.log is not None else {"log_state": "off"})
         if endpoint is not None:
