@@ -60,20 +60,32 @@ class EventFeed:
             self.on_new(event)
 
     async def follow(self, client: Client) -> None:
-        """Read what was missed (all of it, the first time) and follow from there; nothing if the broker cannot."""
+        """Read what was missed (the newest the broker keeps, the first time) and follow from there.
+
+        Nothing happens if the broker cannot (an older one) or is lost again
+        meanwhile: the next reconnect follows.
+        """
         pid = client.broker_info.pid if client.broker_info is not None else None
         first = self.broker_pid is None
-        if pid != self.broker_pid:
+        fresh = pid != self.broker_pid  # a broker whose numbering we have not read yet
+        if fresh:
             self.events.clear()
             self._seqs.clear()
             self.broker_pid = pid
         try:
-            reply = await client.read_events(Events(since=self.last, follow=True))
+            # A look back answers the newest events; a read from a seq the oldest after it, and ``more``.
+            reply = await client.read_events(Events(since=None if fresh else self.last, follow=True))
+            self.following = True
+            self._take(reply.events, told=not first)
+            while reply.more and not fresh:
+                reply = await client.read_events(Events(since=self.last, follow=True))
+                self._take(reply.events, told=True)
         except (RequestFailed, ConnectionError):
-            return  # an older broker without events, or lost again: the next reconnect follows
-        self.following = True
-        for event in reply.events:
-            if self.add(event) and not first:
+            return
+
+    def _take(self, events: list[ConsoleEvent], told: bool) -> None:
+        for event in events:
+            if self.add(event) and told:
                 self.on_new(event)  # it happened while the TUI was away
 
     def matching(self, at_least: Severity) -> list[ConsoleEvent]:
