@@ -137,10 +137,11 @@ class GuestTree(Tree[ConsoleRef | None]):
             if node is not None and (node.data != ref or ref.session in self.local_unread):
                 node.data = ref
                 node.set_label(console_label(ref, self.local_unread.get(ref.session, 0)))
-        self._relabel_rollups(refs)
+        self._relabel_rollups()
 
-    def _relabel_rollups(self, refs: list[ConsoleRef]) -> None:
-        """Each guest and host shows the worst alert of the consoles under it."""
+    def _relabel_rollups(self) -> None:
+        """Each guest and host shows the worst alert of its consoles, shown or filtered out."""
+        refs = console_refs(self.listing)
         for rollup in self._rollups.values():
             alert = worst(r.alert for r in refs if rollup.covers(r))
             if alert != rollup.shown:
@@ -191,7 +192,7 @@ class GuestTree(Tree[ConsoleRef | None]):
                 self._rollups[f"guest {ref.guest}"] = Rollup(gnode, text, guest=ref.guest)
             node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)
             self._console_nodes[ref.session] = node
-        self._relabel_rollups(refs)
+        self._relabel_rollups()
         target = self._console_nodes.get(cursor) if cursor else None
         if target is None and self._console_nodes:
             # Start on the first console, so Enter opens something at once.
