@@ -8,6 +8,7 @@ badge gone once that acknowledged it.
 from __future__ import annotations
 
 import shlex
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,31 @@ async def test_a_domu_panic_while_another_tab_is_active(
     table = panel.query_one(DataTable)
     last = [str(c) for c in table.get_row_at(table.row_count - 1)]
     assert last[5] == "panic" and last[0] == "", last
+
+
+async def test_after_the_broker_restarts_the_tui_follows_its_new_stream(lab_host: LabHost) -> None:
+    """A new broker numbers its events from 1 again: the TUI reads it whole and is told of its panic."""
+    start_panic_fleet(lab_host)
+
+    async def connect() -> Client:
+        return await Client.connect(lab_host.paths, autostart=False)
+
+    app = VConsoleApp(connect, reconnect=connect)
+    async with app.run_test(size=(110, 32)) as pilot:
+        tree = app.query_one(GuestTree)
+        await until(pilot, lambda: len(tree._console_nodes) == 2, "the guest tree")
+        await open_console(app, pilot, "lab:101:vtty0")
+        link = app.link
+        assert link is not None
+        await until(pilot, lambda: link.events.following, "the TUI to follow the events")
+        old_pid = link.events.broker_pid
+        lab_host.kill_broker(signal.SIGKILL)
+        lab_host.start_broker()
+        await until(pilot, lambda: link.events.broker_pid not in (None, old_pid) and link.events.following,
+                    "the TUI to follow the new broker's events", timeout=20)
+        before = len(app._notifications)
+        go_file(lab_host).touch()
+        await until(pilot, lambda: [n for n in notices(app)[before:] if PANIC_LINE in n], "the notification",
+                    timeout=20)
+        await until(pilot, lambda: "PANIC" in tree_labels(app).get(DOMU, ""), "the PANIC badge")
+        assert [e.name for e in link.events.events if e.name == "panic"] == ["panic"]

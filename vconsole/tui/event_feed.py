@@ -65,6 +65,7 @@ class EventFeed:
         Nothing happens if the broker cannot (an older one) or is lost again
         meanwhile: the next reconnect follows.
         """
+        self.following = False
         pid = client.broker_info.pid if client.broker_info is not None else None
         first = self.broker_pid is None
         fresh = pid != self.broker_pid  # a broker whose numbering we have not read yet
