@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 from tests.tui.pilot_wait import until
 from tests.tui.replay_app import make_app, settle
 from tests.tui.test_pilot_keys import open_console
+from tests.tui.test_tabs import run_from_palette
 from vconsole.client import Client
 from vconsole.runtime_paths import RuntimePaths
 from vconsole.tui.app import VConsoleApp
@@ -164,3 +165,14 @@ async def test_opening_a_busy_console_asks_to_take_it_over(replay_paths: Runtime
         await pilot.press("n")
         pane = await until(pilot, lambda: app.main_screen.pane("lab:102:vtty3"), "the waiting tab")
         await until(pilot, lambda: "busy" in str(pane.status.render()), "the tab says busy")
+
+
+async def test_the_palette_acknowledges_a_console(replay_paths: RuntimePaths) -> None:
+    app = make_app(replay_paths)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        await inject(replay_paths, "lab:102:vtty1", severity="error", name="oops", text="Oops: 0002 [#1] SMP")
+        await until(pilot, lambda: "oops" in tree_labels(app)["lab:102:vtty1"], "the oops badge")
+        await run_from_palette(app, pilot, "Acknowledge db:vtty1")
+        await until(pilot, lambda: "oops" not in "".join(tree_labels(app).values()), "the badge to clear")
+        assert any("1 event acknowledged" in n for n in notices(app))

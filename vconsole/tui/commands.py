@@ -39,6 +39,10 @@ class VConsoleCommands(Provider):
             if open_tab is not None and not open_tab.read_only:
                 spy_help = "open read-write in a tab: close that tab first"
             out.append((f"Spy on {name} (read-only)", partial(main.open_console, ref, True), spy_help))
+            if ref.alert is not None:
+                count = f"{ref.alert.count} event{'' if ref.alert.count == 1 else 's'}"
+                out.append((f"Acknowledge {name}", partial(main.alerts.acknowledge_console, ref),
+                            escape(printable(f"{ref.alert.name}: {count}; clears its badge"))))
         for guest in main.listing.get("guests", []):
             op = Op.STOP if guest["state"] == GuestState.RUNNING else Op.START
             target = Target(str(guest["id"]), str(guest["provider"]))

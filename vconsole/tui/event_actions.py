@@ -26,6 +26,7 @@ JUMP_RETRY = 0.3  # seconds: a new tab's replay is on screen by then
 
 if TYPE_CHECKING:
     from vconsole.tui.console_pane import ConsolePane
+    from vconsole.tui.guest_tree import ConsoleRef
     from vconsole.tui.main_screen import MainScreen
 
 
@@ -63,6 +64,18 @@ class EventActions:
         ref = self.main.query_one(GuestTree).ref(event.session.text)
         alert = ref.alert if ref is not None else None
         return alert is not None and event.severity >= Severity.WARNING and event.seq >= alert.seq
+
+    async def acknowledge_console(self, ref: ConsoleRef) -> None:
+        """Acknowledge every event of a console (the palette's "Acknowledge NAME")."""
+        link = self.main.vconsole.link
+        if link is None or ref.alert is None:
+            return
+        # Up to the newest event the TUI has seen of it: one that comes meanwhile raises the badge again.
+        event = next((e for e in reversed(link.events.events) if e.session.text == ref.session), None)
+        if event is None:
+            self.main.notify("no event of this console is known here yet", severity="warning")
+            return
+        self.main.notify(await acknowledge(link.live, event), markup=False)
 
     async def next_alert(self) -> None:
         """Open (or show) the next console with an unacknowledged alert after the visible one."""
