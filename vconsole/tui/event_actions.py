@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
+
 from vconsole.console_events import ConsoleEvent
 from vconsole.domain import Severity
 from vconsole.tui.event_notices import NOTICE_SECONDS, EventNotices, acknowledge
@@ -40,15 +42,20 @@ class EventActions:
     def on_screen(self) -> str | None:
         """The session the person sees now: the visible tab's, unless another screen covers it."""
         main = self.main
-        active = main.active_pane()
-        return active.session if active is not None and main.app.screen is main else None
+        if main.app.screen is not main:
+            return None
+        try:
+            active = main.active_pane()
+        except NoMatches:
+            return None  # the visible tab is being closed
+        return active.session if active is not None else None
 
     def arrived(self, event: ConsoleEvent) -> None:
         """A new event: a notification if it matters and is not on screen; a row if the panel is open."""
         panel = self.main.app.screen
         if isinstance(panel, EventsScreen):
             panel.add(event)
-        notice = self.notices.notice(event, self.on_screen(), time.monotonic())
+        notice = self.notices.notice(event, self.on_screen, time.monotonic())
         if notice is not None:
             self.main.notify(notice.text, title=notice.title, severity=notice.severity, timeout=NOTICE_SECONDS,
                              markup=False)

@@ -53,12 +53,12 @@ class EventNotices:
     every: float = NOTICE_EVERY
     _told: dict[str, float] = field(default_factory=dict)  # session: when it was last told
 
-    def notice(self, event: ConsoleEvent, on_screen: str | None, now: float) -> Notice | None:
+    def notice(self, event: ConsoleEvent, on_screen: Callable[[], str | None], now: float) -> Notice | None:
         """The notice for ``event`` (``on_screen``: the session the person sees, if any), or None."""
         if event.kind != EventKind.WATCH or event.severity < Severity.WARNING:
             return None
         session = event.session.text
-        if session == on_screen:
+        if session == on_screen():
             return None
         if now - self._told.get(session, float("-inf")) < self.every:
             return None
