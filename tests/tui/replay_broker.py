@@ -124,6 +124,9 @@ class ReplayBroker:
             return [ok_reply(rid, events=[e for e in self.events if e["seq"] > since], last=len(self.events))]
         if op == "acknowledge":
             return [ok_reply(rid, acknowledged=self.acknowledge(msg))]
+        if op == "demote":  # a test says another client took the console over with --force
+            self.push(self.watchers, {"event": "demoted", "session": msg["session"], "by": msg["by"]})
+            return [ok_reply(rid)]
         if op == "inject_event":
             self.inject(msg)
             return [ok_reply(rid)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TabbedContent
 
 from tests.tui.pilot_wait import until
 from tests.tui.replay_app import make_app, settle
@@ -176,3 +176,21 @@ async def test_the_palette_acknowledges_a_console(replay_paths: RuntimePaths) ->
         await run_from_palette(app, pilot, "Acknowledge db:vtty1")
         await until(pilot, lambda: "oops" not in "".join(tree_labels(app).values()), "the badge to clear")
         assert any("1 event acknowledged" in n for n in notices(app))
+
+
+async def test_a_tab_taken_over_by_another_client_turns_read_only_and_says_so(replay_paths: RuntimePaths) -> None:
+    app = make_app(replay_paths)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await two_tabs(app, pilot)
+        pane = app.main_screen.pane("lab:101:vtty0")
+        assert pane is not None and not pane.read_only
+        client = await Client.connect(replay_paths, autostart=False)
+        try:
+            await client.request("demote", session="lab:101:vtty0", by="uid 0 pid 4242")
+        finally:
+            await client.close()
+        await until(pilot, lambda: pane.read_only and pane.link.read_only, "the tab to turn read-only")
+        assert any("took this console over (uid 0 pid 4242)" in n for n in notices(app))
+        assert "READ-ONLY" in str(pane.status.render())
+        tabs = app.query_one(TabbedContent)
+        assert "web:vtty0 (ro)" in str(tabs.get_tab(pane).label)

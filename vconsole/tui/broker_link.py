@@ -149,6 +149,8 @@ class BrokerLink:
             link.missed(event["offset"], event["count"])
         elif kind == "state":
             link.state_changed(str(event["state"]), str(event.get("reason", "")))
+        elif kind == "demoted":
+            link.demoted(str(event.get("by", "another client")))
 
     def _event_new(self, event: ConsoleEvent) -> None:
         self.screen.post_message(EventArrived(event))

@@ -15,6 +15,7 @@ from vconsole.display_text import printable
 from vconsole.domain import ConsoleState
 from vconsole.tui.log_scrollback import OlderOutput
 from vconsole.tui.messages import (
+    ConsoleDemoted,
     ConsoleLinkLost,
     ConsoleMissed,
     ConsoleResumed,
@@ -157,6 +158,14 @@ class ConsolePane(TabPane):
     def on_console_state_changed(self, message: ConsoleStateChanged) -> None:
         """The console changed state."""
         self.set_state(message.state, message.reason)
+
+    def on_console_demoted(self, message: ConsoleDemoted) -> None:
+        """Taken over by another client: read-only from now on, and the person is told by whom."""
+        self.read_only = True
+        self.set_state(self.state, "")
+        self.relabel()
+        self.notify(f"{self.title}: another client took this console over ({printable(message.by, 80)}); "
+                    "this tab is read-only now", title="taken over", severity="warning", timeout=15, markup=False)
 
     def on_console_link_lost(self, message: ConsoleLinkLost) -> None:
         """The broker is away: the status line says so (keys typed now are refused with a notice)."""

@@ -78,6 +78,13 @@ class ConsoleStateChanged(Message, bubble=False):
 
 
 @dataclass
+class ConsoleDemoted(Message, bubble=False):
+    """Another client took a pane's console over: the pane is read-only from now on (``by``: who, as the broker says)."""
+
+    by: str
+
+
+@dataclass
 class ConsoleLinkLost(Message, bubble=False):
     """A pane's console is not attached while the broker is away (``reason``: what its status line says)."""
 

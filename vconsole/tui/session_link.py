@@ -34,6 +34,7 @@ from vconsole.protocol_replies import AttachReply
 from vconsole.reconnect import Resumed, ResumeFailed
 from vconsole.term.queries import QueryFilter
 from vconsole.tui.messages import (
+    ConsoleDemoted,
     ConsoleLinkLost,
     ConsoleMissed,
     ConsoleResumed,
@@ -210,6 +211,11 @@ class SessionLink:
     def state_changed(self, state: str, reason: str) -> None:
         """The console changed state."""
         self.pane.post_message(ConsoleStateChanged(state, reason))
+
+    def demoted(self, by: str) -> None:
+        """Another client took the console over (``attach --force``): this tab is read-only from now on."""
+        self.read_only = True  # the broker refuses its keys now; none are sent
+        self.pane.post_message(ConsoleDemoted(by))
 
     def link_lost(self, reason: str) -> None:
         """The broker is away: the tab says so until it is resumed."""
