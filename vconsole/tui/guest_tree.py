@@ -88,13 +88,13 @@ class Rollup:
 
     node: TreeNode[ConsoleRef | None]
     label: Text  # without a badge
-    guest: str | None = None  # the guest it is, or
-    host: str | None = None  # the host it is (``host (provider)``)
+    key: str  # "guest NAME" or "host HOST (PROVIDER)", as rollup_keys names a console's
     shown: ConsoleAlert | None = None
 
-    def covers(self, ref: ConsoleRef) -> bool:
-        """Whether ``ref`` is one of this node's consoles."""
-        return ref.guest == self.guest if self.guest is not None else host_key_of(ref) == self.host
+
+def rollup_keys(ref: ConsoleRef) -> tuple[str, str]:
+    """The guest node and the host node a console's alert counts in."""
+    return f"guest {ref.guest}", f"host {host_key_of(ref)}"
 
 
 def host_key_of(ref: ConsoleRef) -> str:
@@ -117,14 +117,17 @@ class GuestTree(Tree[ConsoleRef | None]):
         self.listing: dict[str, Any] = {"guests": []}
         self.local_unread: dict[str, int] = {}
         self._console_nodes: dict[str, TreeNode[ConsoleRef | None]] = {}
-        # Guest and host nodes, keyed "guest NAME" / "host KEY", with what their badges show.
+        self.refs: dict[str, ConsoleRef] = {}  # every listed console (filtered out or not), by session
+        # Guest and host nodes, by their rollup key, with what their badges show.
         self._rollups: dict[str, Rollup] = {}
         self._shape: tuple[Any, ...] = ()
 
     def update_listing(self, listing: dict[str, Any]) -> None:
         """New data: relabel in place, or rebuild if guests or consoles changed."""
         self.listing = listing
-        refs = [r for r in console_refs(listing) if self._matches(r)]
+        every = console_refs(listing)
+        self.refs = {r.session: r for r in every}
+        refs = [r for r in every if self._matches(r)]
         guests = {g["name"]: g for g in listing.get("guests", [])}
         shape = tuple((r.provider, r.guest, r.console, guests[r.guest]["state"]) for r in refs)
         if shape != self._shape:
@@ -141,9 +144,13 @@ class GuestTree(Tree[ConsoleRef | None]):
 
     def _relabel_rollups(self) -> None:
         """Each guest and host shows the worst alert of its consoles, shown or filtered out."""
-        refs = console_refs(self.listing)
+        alerts: dict[str, ConsoleAlert] = {}  # rollup key: the worst alert under it
+        for ref in self.refs.values():
+            if ref.alert is not None:
+                for key in rollup_keys(ref):
+                    alerts[key] = worst((alerts.get(key), ref.alert)) or ref.alert
         for rollup in self._rollups.values():
-            alert = worst(r.alert for r in refs if rollup.covers(r))
+            alert = alerts.get(rollup.key)
             if alert != rollup.shown:
                 rollup.shown = alert
                 rollup.node.set_label(append_badge(rollup.label.copy(), alert))
@@ -176,7 +183,7 @@ class GuestTree(Tree[ConsoleRef | None]):
             if host is None:
                 label = Text(printable(host_key), style="bold")
                 host = hosts[host_key] = self.root.add(label.copy(), expand=True)
-                self._rollups[f"host {host_key}"] = Rollup(host, label, host=host_key)
+                self._rollups[f"host {host_key}"] = Rollup(host, label, f"host {host_key}")
             group_key = (host_key, guest["kind"])
             group = groups.get(group_key)
             if group is None:
@@ -189,7 +196,7 @@ class GuestTree(Tree[ConsoleRef | None]):
                 if guest["state"] != GuestState.RUNNING:
                     text.append(f" {printable(guest['state'])}", style="grey50")
                 gnode = guest_nodes[ref.guest] = group.add(text.copy(), expand=True)
-                self._rollups[f"guest {ref.guest}"] = Rollup(gnode, text, guest=ref.guest)
+                self._rollups[f"guest {ref.guest}"] = Rollup(gnode, text, f"guest {ref.guest}")
             node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)
             self._console_nodes[ref.session] = node
         self._relabel_rollups()
@@ -236,7 +243,7 @@ class GuestTree(Tree[ConsoleRef | None]):
 
     def next_alert(self, after: str | None) -> ConsoleRef | None:
         """The next console with an unacknowledged alert after session ``after`` in list order, round."""
-        refs = console_refs(self.listing)
+        refs = list(self.refs.values())
         sessions = [r.session for r in refs]
         start = sessions.index(after) + 1 if after in sessions else 0
         for ref in refs[start:] + refs[:start]:
@@ -246,4 +253,4 @@ class GuestTree(Tree[ConsoleRef | None]):
 
     def ref(self, session: str) -> ConsoleRef | None:
         """The listed console of ``session``, if it is listed."""
-        return next((r for r in console_refs(self.listing) if r.session == session), None)
+        return self.refs.get(session)
