@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import Static, TabbedContent
 from textual.widgets.tabbed_content import ContentTabs
 
-from vconsole.display_text import printable
 from vconsole.domain import ConsoleState
 from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
@@ -240,18 +239,14 @@ class MainScreen(Screen[None]):
             self.notify(f"{existing.title}: the spy tab is now read-write (keys are sent)")
         if ref.state == ConsoleState.BUSY and not read_only:
             # Another program holds it: take it over, or open the tab to wait for it.
-            self.app.push_screen(TakeoverScreen(printable(f"{ref.guest}:{ref.console}"), ref.holder),
-                                 partial(self.open_busy, ref))
+            self.app.push_screen(TakeoverScreen(ref), partial(self.open_tab, ref, False))
             return
         await self.open_tab(ref, read_only)
 
-    async def open_busy(self, ref: ConsoleRef, answer: Takeover | None) -> None:
-        """The takeover question answered: take the console over, wait for it in a tab, or nothing."""
-        if answer in (Takeover.FORCE, Takeover.WAIT):
-            await self.open_tab(ref, False, force=answer == Takeover.FORCE)
-
-    async def open_tab(self, ref: ConsoleRef, read_only: bool, force: bool = False) -> None:
-        """A new tab attached to ``ref`` (``force``: ending the program that holds it)."""
+    async def open_tab(self, ref: ConsoleRef, read_only: bool, answer: Takeover | None = Takeover.WAIT) -> None:
+        """A new tab attached to ``ref``; ``answer``: the takeover question's (FORCE ends the console's holder)."""
+        if answer in (None, Takeover.CANCEL):
+            return
         link = self.vconsole.link
         if link is None or not link.connected:
             self.notify("not connected to the broker", severity="warning")
@@ -261,7 +256,7 @@ class MainScreen(Screen[None]):
         self.show_welcome()
         self.show_pane(pane)
         pane.view.focus()
-        await pane.attach(force=force)
+        await pane.attach(force=answer == Takeover.FORCE)
 
     async def close_pane(self, pane: ConsolePane) -> None:
         """Close a tab; the session stays in the broker."""

@@ -8,7 +8,7 @@ when the holder lets go), Escape opens nothing.
 from __future__ import annotations
 
 from enum import Enum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,6 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from vconsole.display_text import printable
+
+if TYPE_CHECKING:
+    from vconsole.tui.guest_tree import ConsoleRef
 
 
 class Takeover(Enum):
@@ -51,10 +54,10 @@ class TakeoverScreen(ModalScreen[Takeover]):
         Binding("escape", "answer('cancel')", show=False),
     ]
 
-    def __init__(self, title: str, holder: str) -> None:
-        """``title``: the console as its tab names it (printable); ``holder``: ``PID COMMAND`` as listed, or ""."""
+    def __init__(self, ref: ConsoleRef) -> None:
+        """The question for a busy console as the guest list has it (its holder, when the broker named it)."""
         super().__init__()
-        self.question = takeover_question(title, holder)
+        self.question = takeover_question(printable(f"{ref.guest}:{ref.console}"), ref.holder)
 
     def compose(self) -> ComposeResult:
         box = Vertical(Static(self.question, id="takeover-question"))
