@@ -28,6 +28,7 @@ from vconsole.tui.takeover_screen import TakeoverScreen
 PREFIX = "ctrl+right_square_bracket"
 PANIC = "Kernel panic - not syncing: Fatal exception"
 DOMU = "lab:1:pv0"  # alpine-pv, a domU on host "lab"
+AT = 300  # the offset the injected panic names: within a line in the middle of the domU's recording
 
 
 async def inject(paths: RuntimePaths, session: str, **fields: Any) -> None:
@@ -71,7 +72,7 @@ async def test_a_panic_on_a_hidden_domu_badges_notifies_lists_jumps_and_is_ackno
     async with app.run_test(size=(110, 32)) as pilot:
         await two_tabs(app, pilot)
         before = len(app._notifications)
-        await inject(replay_paths, DOMU, severity="critical", name="panic", text=PANIC, offset=0)
+        await inject(replay_paths, DOMU, severity="critical", name="panic", text=PANIC, offset=AT)
 
         # The badge on the console, its guest and its host.
         labels = await until(pilot, lambda: (t := tree_labels(app)) and "PANIC" in t[DOMU] and t, "the PANIC badge")
@@ -90,7 +91,10 @@ async def test_a_panic_on_a_hidden_domu_badges_notifies_lists_jumps_and_is_ackno
         await pilot.press("enter")
         await until(pilot, lambda: app.main_screen.pane(DOMU) is not None, "the domU's tab")
         # The recorded domU never printed the line: the log view opens at the event's offset.
-        await until(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen.at == 0, "the log view at the line")
+        log = await until(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen, "the log view")
+        await until(pilot, lambda: log.view.marked is not None, "the log view to mark a line")
+        marked = log.window.lines[log.view.marked]
+        assert marked.offset <= AT < marked.end, (marked.offset, marked.end)
         await until(pilot, lambda: "PANIC" not in "".join(tree_labels(app).values()), "the badges to clear")
 
 
