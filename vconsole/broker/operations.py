@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from vconsole.broker.client_access import Access
 from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import TargetError
 from vconsole.broker.snapshots.requests import (
@@ -27,7 +28,7 @@ from vconsole.broker.snapshots.requests import (
 from vconsole.broker.snapshots.saved_sessions import SaveFailed
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
-from vconsole.domain import ConsoleState
+from vconsole.domain import AttachMode, ConsoleState
 from vconsole.protocol import (
     Acknowledge,
     Attach,
@@ -86,6 +87,8 @@ def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
     return ok_reply(
         rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe(),
         watch_errors=broker.watch_errors,
+        broker={"mode": "system" if broker.paths.system else "user", "socket": str(broker.paths.socket),
+                "pid": os.getpid()},
     )
 
 
@@ -97,6 +100,8 @@ def watch(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
 
 def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
     """Attach the client to a console; its history replays after the reply."""
+    if conn.access == Access.SPY and req.mode == AttachMode.RW:
+        raise ProtocolError("forbidden", f"uid {conn.peer_uid} may only watch (spy_groups): attach read-only (-r)")
     session = conn.broker.registry.resolve(req.target)
     if session.state == ConsoleState.STOPPED:
         return error_reply(rid, "stopped", session.reason or f"{session.guest.name} is stopped")
