@@ -26,9 +26,13 @@ from vconsole.console_events import EventKind
 from vconsole.domain import ConsoleState, parse_target
 from vconsole.protocol import Events
 
-LAB_GUEST = {"id": 211, "name": "web", "vttys": 1,
-             "init": "sleep 2; i=0; while [ $i -lt 400 ]; do echo line $i of some padding to fill the history; i=$((i+1)); done;"
-                     " exec /bin/sh -i"}
+
+def _lab_guest(host: LabHost) -> dict[str, Any]:
+    """A shell that first prints ~18 KB, once the test creates its gate file (the broker holds the console)."""
+    gate = host.ctl_dir("web") / "go"
+    fill = "i=0; while [ $i -lt 400 ]; do echo line $i of some padding to fill the history; i=$((i+1)); done"
+    return {"id": 211, "name": "web", "vttys": 1,
+            "init": f"while [ ! -e {gate} ]; do sleep 0.05; done; {fill}; exec /bin/sh -i"}
 
 
 @pytest.fixture
@@ -39,8 +43,9 @@ def two_hosts(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     monkeypatch.delenv("VCONSOLE_PROVIDERS")  # the config file chooses, so a reload can change it
     host = LabHost(runtime)
     host.write_config(_config(fake, openvz=True, history="1MiB"))
-    host.start_lab(host.write_fleet([LAB_GUEST]))
+    host.start_lab(host.write_fleet([_lab_guest(host)]))
     host.start_broker()
+    (host.ctl_dir("web") / "go").touch()
     yield host, fake
     host.cleanup()
     fake.close()
