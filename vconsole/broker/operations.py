@@ -16,6 +16,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from vconsole.broker.client_access import Access
+from vconsole.broker.config_reload import ReloadRefused
 from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import TargetError
 from vconsole.broker.snapshots.requests import (
@@ -27,7 +29,7 @@ from vconsole.broker.snapshots.requests import (
 from vconsole.broker.snapshots.saved_sessions import SaveFailed
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
-from vconsole.domain import ConsoleState
+from vconsole.domain import AttachMode, ConsoleState
 from vconsole.protocol import (
     Acknowledge,
     Attach,
@@ -86,6 +88,8 @@ def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
     return ok_reply(
         rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe(),
         watch_errors=broker.watch_errors,
+        broker={"mode": "system" if broker.paths.system else "user", "socket": str(broker.paths.socket),
+                "pid": os.getpid(), **({"unit": broker.unit} if broker.unit else {})},
     )
 
 
@@ -97,6 +101,8 @@ def watch(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
 
 def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
     """Attach the client to a console; its history replays after the reply."""
+    if conn.access == Access.SPY and req.mode == AttachMode.RW:
+        raise ProtocolError("forbidden", f"uid {conn.peer_uid} may only watch (spy_groups): attach read-only (-r)")
     session = conn.broker.registry.resolve(req.target)
     if session.state == ConsoleState.STOPPED:
         return error_reply(rid, "stopped", session.reason or f"{session.guest.name} is stopped")
@@ -330,6 +336,19 @@ def acknowledge(conn: ClientConnection, rid: RequestId, req: Acknowledge) -> Rep
     return ok_reply(rid, acknowledged=conn.broker.events.acknowledge(sessions, req.upto))
 
 
+def reload(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
+    """Reread the configuration file and apply what changed (a config error changes nothing)."""
+
+    async def run() -> Reply:
+        try:
+            report = await conn.broker.reload()
+        except ReloadRefused as exc:
+            return error_reply(rid, "bad_config", f"{exc}; the configuration stays as it was")
+        return ok_reply(rid, changed=report.changed, needs_restart=report.needs_restart)
+
+    return _reply_later(conn, rid, run())
+
+
 # Keyed by Op, looked up with the request's string (an Op is that string).
 OPERATIONS: dict[str, Operation[Any]] = {
     Op.HELLO: Operation(Hello.parse, hello),
@@ -348,6 +367,7 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.LOG_READ: Operation(LogRead.parse, log_read),
     Op.EVENTS: Operation(Events.parse, events),
     Op.ACKNOWLEDGE: Operation(Acknowledge.parse, acknowledge),
+    Op.RELOAD: Operation(NoFields.parse, reload),
     Op.SNAPSHOT: Operation(_unparsed, snapshot),
     Op.RESTORE: Operation(_unparsed, restore),
 }

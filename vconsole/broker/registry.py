@@ -168,6 +168,35 @@ class ConsoleRegistry:
         self._opened_for[session.key] = guest.incarnation
         session.bind(endpoint)
 
+    async def remove_provider(self, name: str, reason: str) -> None:
+        """Stop using provider ``name``: its consoles go away (GONE, with ``reason``), then it is closed."""
+        async with self._refreshing:
+            provider = next((p for p in self.providers if p.name == name), None)
+            if provider is None:
+                return
+            self.providers.remove(provider)
+            for key, session in list(self.sessions.items()):
+                if session.guest.provider == name:
+                    session.unbind(ConsoleState.GONE, reason)
+                    del self.sessions[key]
+                    self._opened_for.pop(key, None)
+                    if session.log is not None:
+                        session.log.writer.close()
+            self.guests = [g for g in self.guests if g.provider != name]
+            self.provider_errors.pop(name, None)
+        await provider.close()
+
+    async def add_provider(self, provider: Provider) -> None:
+        """Start using ``provider`` (a reload enabled it): connected now, its guests found by the next refresh."""
+        provider.on_change = self.poke
+        try:
+            await provider.connect()
+        except Exception as exc:  # as at the broker's start: said in `ls`, retried by each refresh
+            self.provider_errors[provider.name] = str(exc)
+            log.warning("provider %s: %s", provider.name, exc)
+        self.providers.append(provider)
+        self.poke()
+
     def find(self, target: Target) -> tuple[Provider, GuestInfo]:
         """The one guest ``target`` names, and its provider: the lookup every operation uses.
 

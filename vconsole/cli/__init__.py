@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import log_command, snapshot_commands, wait_command
+from vconsole.cli import (
+    broker_commands,
+    config_command,
+    log_command,
+    snapshot_commands,
+    wait_command,
+)
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
@@ -74,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
+    broker_commands.add_parsers(sub, common)
+    config_command.add_parser(sub, common)
     return parser
 
 
@@ -94,6 +102,15 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
         default=default,
         help="broker socket (default: $VCONSOLE_SOCKET or the runtime dir)",
     )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--system", action="store_true", default=default if default is not None else False,
+        help="the system broker (/run/vconsole; `vconsole serve --system` runs it)",
+    )
+    which.add_argument(
+        "--user", action="store_true", default=default if default is not None else False,
+        help="your own broker, even when a system broker runs",
+    )
     parser.add_argument(
         "--providers",
         default=default,
@@ -111,6 +128,13 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.system or args.user:
+        if args.socket:
+            sys.stderr.write("vconsole: give --socket or --system/--user, not both\n")
+            return EXIT_USAGE
+        from vconsole.runtime_paths import RuntimePaths
+
+        args.socket = str((RuntimePaths.system_broker() if args.system else RuntimePaths.user()).socket)
     if args.providers:
         from vconsole.providers.detect import ENV, REAL, unknown_names
 
@@ -145,6 +169,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = log_command
     if command in wait_command.COMMANDS:
         module = wait_command
+    if command in broker_commands.COMMANDS:
+        module = broker_commands
+    if command in config_command.COMMANDS:
+        module = config_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

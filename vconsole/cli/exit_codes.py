@@ -23,6 +23,7 @@ BY_ERROR_CODE = {
     "busy": EXIT_BUSY,
     "read_only": EXIT_REFUSED,
     "forbidden": EXIT_REFUSED,
+    "bad_config": EXIT_USAGE,
     "bad_snapshot": EXIT_BAD_SNAPSHOT,
     "save_failed": EXIT_NOT_SAVED,
 }
