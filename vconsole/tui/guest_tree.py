@@ -179,11 +179,12 @@ class GuestTree(Tree[ConsoleRef | None]):
         for ref in refs:
             guest = guests[ref.guest]
             host_key = host_key_of(ref)
+            guest_rollup, host_rollup = rollup_keys(ref)
             host = hosts.get(host_key)
             if host is None:
                 label = Text(printable(host_key), style="bold")
                 host = hosts[host_key] = self.root.add(label.copy(), expand=True)
-                self._rollups[f"host {host_key}"] = Rollup(host, label, f"host {host_key}")
+                self._rollups[host_rollup] = Rollup(host, label, host_rollup)
             group_key = (host_key, guest["kind"])
             group = groups.get(group_key)
             if group is None:
@@ -196,7 +197,7 @@ class GuestTree(Tree[ConsoleRef | None]):
                 if guest["state"] != GuestState.RUNNING:
                     text.append(f" {printable(guest['state'])}", style="grey50")
                 gnode = guest_nodes[ref.guest] = group.add(text.copy(), expand=True)
-                self._rollups[f"guest {ref.guest}"] = Rollup(gnode, text, f"guest {ref.guest}")
+                self._rollups[guest_rollup] = Rollup(gnode, text, guest_rollup)
             node = gnode.add_leaf(console_label(ref, self.local_unread.get(ref.session, 0)), data=ref)
             self._console_nodes[ref.session] = node
         self._relabel_rollups()
