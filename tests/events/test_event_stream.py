@@ -56,7 +56,9 @@ def test_a_panic_split_over_two_writes_is_one_event_with_its_line_and_offset(lab
 
 
 def test_alert_rises_and_acknowledging_clears_it(lab_host: LabHost) -> None:
-    fleet = lab_host.write_fleet([{"id": 503, "name": "db", "vttys": 1, "init": f"sleep 1; {PANIC}; {FOREVER}"}])
+    gate = lab_host.ctl_dir("db") / "go"  # the panic comes once the test follows the stream
+    fleet = lab_host.write_fleet([{"id": 503, "name": "db", "vttys": 1,
+                                   "init": f"while [ ! -e {gate} ]; do sleep 0.05; done; {PANIC}; {FOREVER}"}])
     lab_host.start_lab(fleet)
     lab_host.start_broker()
 
@@ -65,6 +67,7 @@ def test_alert_rises_and_acknowledging_clears_it(lab_host: LabHost) -> None:
         try:
             followed = await client.read_events(Events(follow=True, severity=Severity.WARNING))
             assert followed.events == []
+            gate.touch()
             pushed = await asyncio.wait_for(client.events.get(), 15)
             assert pushed["event"] == "console_event"
             event = ConsoleEvent.from_wire(pushed)

@@ -31,6 +31,8 @@ from vconsole.watches.signatures import BUILTIN, parse_watches
 log = logging.getLogger("vconsole.broker")
 # Watchers hear of a console's new output (its unread count) at most this often.
 OUTPUT_REPORT_INTERVAL = 1.0
+# A console's changed alert reaches watchers this soon (changes within it are sent once).
+ALERT_REPORT_DELAY = 0.1
 # How often quiet consoles are looked at: a prompt left without newline, a silence watch.
 IDLE_SWEEP_INTERVAL = 0.25
 
@@ -64,6 +66,8 @@ class Broker:
         self.paths = paths
         self.config = config
         self.logs = BrokerLogs(paths, config.log)
+        self._alerts_changed: set[SessionKey] = set()
+        self._alert_report: asyncio.TimerHandle | None = None
         self.events = EventStream(self._alert_changed)
         parsed = parse_watches(config.watches, config.source)
         # A bad watch is skipped and said once; the others work (the broker never refuses to start for one).
@@ -130,9 +134,22 @@ class Broker:
         session.events = SessionEvents(session, self.events, self.watches)
 
     def _alert_changed(self, key: SessionKey) -> None:
-        """A console's alert rose or was acknowledged: watchers get the console again."""
-        session = self.registry.sessions.get(key)
-        if session is not None:
+        """A console's alert rose or was acknowledged: watchers get the console again, soon.
+
+        Coalesced: a console printing a hit a millisecond is sent once per
+        ALERT_REPORT_DELAY, not once per hit.
+        """
+        self._alerts_changed.add(key)
+        if self._alert_report is None:
+            self._alert_report = asyncio.get_running_loop().call_later(ALERT_REPORT_DELAY, self._report_alerts)
+
+    def _report_alerts(self) -> None:
+        self._alert_report = None
+        keys, self._alerts_changed = self._alerts_changed, set()
+        for key in keys:
+            session = self.registry.sessions.get(key)
+            if session is None:
+                continue
             info = session.describe()
             for client in list(self.clients):
                 if client.watching:
