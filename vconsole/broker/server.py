@@ -16,6 +16,7 @@ from vconsole.broker.console_logs import BrokerLogs
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
+from vconsole.broker.takeover import announce_holder
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket
 from vconsole.domain import ConsoleState, SessionKey
@@ -42,6 +43,7 @@ class Broker:
         self.config = config
         self.logs = BrokerLogs(paths, config.log)
         self.registry = ConsoleRegistry(providers, config.history_cap, self.state_changed, self.logs.writer_for)
+        self.registry.holders.on_found = lambda session, holder: announce_holder(self, session, holder)
         self.clients: set[ClientConnection] = set()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -14,7 +14,7 @@ from vconsole.broker.session_log import SessionLog
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
 from vconsole.consolelog.writer import ConsoleLogWriter
 from vconsole.domain import AttachMode, ConsoleState, GuestState, Mark, SessionKey
-from vconsole.providers.base import ConsoleSpec, GuestInfo
+from vconsole.providers.base import ConsoleHolder, ConsoleSpec, GuestInfo
 from vconsole.snapshot.model import SourceState
 
 log = logging.getLogger("vconsole.broker")
@@ -85,6 +85,8 @@ class ConsoleSession:
         # Ranges of the history that came from elsewhere than the console
         # itself (a domU's hypervisor console log, a restored snapshot).
         self.marks: list[Mark] = []
+        # Who outside the broker holds the console while it is busy (broker/holders.py).
+        self.holder: ConsoleHolder | None = None
         self._on_state = on_state
         self._on_closed = on_closed
 
@@ -419,6 +421,7 @@ class ConsoleSession:
             "last_output": self.last_output,
             "attached": [a.describe() for a in self.attachments],
             "marks": list(self.marks),  # in their wire form when encoded
+            "holder": self.holder.to_wire() if self.holder is not None and self.state == ConsoleState.BUSY else None,
         }
         info.update(self.log.describe() if self.log is not None else {"log_state": "off"})
         if endpoint is not None:

@@ -44,7 +44,7 @@ def _console_rows(listing: dict[str, Any]) -> str:
                 (
                     *left,
                     printable(con["name"]),
-                    printable(con["state"]),
+                    _status(con),
                     str(con["clients"]),
                     human(con["unread"]),
                     human(con["pending"]),
@@ -62,3 +62,11 @@ def _console_rows(listing: dict[str, Any]) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
+
+
+def _status(con: dict[str, Any]) -> str:
+    """The console's state; a busy one's with who holds it (pid, user, command), when known."""
+    holder = con.get("holder")
+    if not isinstance(holder, dict):
+        return printable(con["state"])
+    return printable(f"{con['state']} by pid {holder['pid']} {holder['user']}: {holder['command']}", 60)
