@@ -1,0 +1,153 @@
+"""Issue 16, acceptance 4 on the lab: who holds a busy vtty, and ``attach --force`` taking it over.
+
+The holder is a real process outside the broker (tests/vtty_holder.py) that
+opened a lab vtty master, as ``vzctl console`` holds one on a real host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab_host import REPO, LabHost
+from tests.tmux_pane import TmuxPane, needs_tmux
+
+HOLDER = REPO / "tests" / "vtty_holder.py"
+
+
+class Holder:
+    """A vtty_holder.py process holding ``guest``'s vtty ``index`` through the lab."""
+
+    def __init__(self, lab_socket: Path, guest: str, index: int, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HOLDER), str(lab_socket), guest, str(index), *extra],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip() == "holding", line
+        self.started = time.time()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def gone(self, timeout: float) -> bool:
+        """Whether the process exited within ``timeout`` seconds (it is reaped here)."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def holders() -> Iterator[list[Holder]]:
+    made: list[Holder] = []
+    yield made
+    for holder in made:
+        holder.close()
+
+
+def ls_json(host: LabHost) -> dict[str, Any]:
+    result = host.cli("ls", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def console(
+    host: LabHost, guest: str, name: str, timeout: float = 15, held: bool | None = None, **want: Any
+) -> dict[str, Any]:
+    """The listing of ``guest``'s console ``name`` once its fields have the wanted values.
+
+    ``held``: and once it names a holder (True) or none (False).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = None
+        for g in ls_json(host)["guests"]:
+            if g["name"] == guest:
+                found = next((c for c in g["consoles"] if c["name"] == name), None)
+        if (
+            found is not None
+            and all(found.get(k) == v for k, v in want.items())
+            and (held is None or (found["holder"] is not None) == held)
+        ):
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{guest} {name} never had {want}: {found}")
+        time.sleep(0.2)
+
+
+def start(host: LabHost) -> None:
+    host.start_lab(host.write_fleet([{"id": 101, "name": "web", "vttys": 2}]))
+
+
+def test_ls_names_the_holder_of_a_busy_vtty(lab_host: LabHost, holders: list[Holder]) -> None:
+    start(lab_host)
+    holder = Holder(lab_host.paths.lab_socket, "web", 1)
+    holders.append(holder)
+    lab_host.start_broker()
+    held = console(lab_host, "web", "vtty1", state="busy", held=True)["holder"]
+    assert held["pid"] == holder.pid
+    assert held["uid"] == os.getuid() and held["user"] == pwd.getpwuid(os.getuid()).pw_name
+    assert str(HOLDER) in held["command"] and held["command"].endswith("web 1")
+    # Since: when it took the lease, not when the broker looked.
+    assert holder.started - 5 < held["since"] <= holder.started + 1
+    # The free console is the broker's as usual, with no holder.
+    assert console(lab_host, "web", "vtty0", state="connected")["holder"] is None
+    table = lab_host.cli("ls").stdout
+    line = next(row for row in table.splitlines() if "vtty1" in row)
+    assert f"busy by pid {holder.pid} " in line, table
+    # Once the holder leaves, the broker takes the console and forgets the holder.
+    holder.close()
+    free = console(lab_host, "web", "vtty1", timeout=20, state="connected")
+    assert free["holder"] is None
+
+
+@pytest.fixture
+def pane(lab_host: LabHost) -> Iterator[TmuxPane]:
+    env = dict(os.environ)
+    env.pop("TMUX", None)
+    env["TERM"] = "xterm-256color"
+    p = TmuxPane(env)
+    yield p
+    p.close()
+
+
+@needs_tmux
+def test_attach_force_ends_the_holder_and_attaches(lab_host: LabHost, holders: list[Holder], pane: TmuxPane) -> None:
+    start(lab_host)
+    # It ignores SIGTERM: only the SIGKILL after the grace period ends it.
+    holder = Holder(lab_host.paths.lab_socket, "web", 1, "--ignore-term")
+    holders.append(holder)
+    lab_host.start_broker()
+    console(lab_host, "web", "vtty1", state="busy", held=True)
+    plain = lab_host.cli("attach", "web", "1")
+    assert plain.returncode == 6 and "busy" in plain.stderr, plain.stderr
+    assert holder.proc.poll() is None  # without --force nothing is ended
+    attach = f"{sys.executable} -m vconsole attach --force web 1 --socket {lab_host.paths.socket}; echo EXIT=$?"
+    began = time.monotonic()
+    pane.type(attach, "Enter")
+    pane.wait_for("root@web:~#")
+    assert holder.gone(5), "the holder is still running"
+    assert time.monotonic() - began >= 1.5  # SIGTERM was ignored: the grace period passed first
+    pane.type("echo took-$((6*7))", "Enter")
+    pane.wait_for("took-42")
+    pane.type("C-]", ".")
+    pane.wait_for("EXIT=0")
+    assert console(lab_host, "web", "vtty1", state="connected")["holder"] is None
