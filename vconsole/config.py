@@ -20,7 +20,7 @@ from vconsole.runtime_paths import config_dir
 DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-TABLES = ("broker", "lab", "client", "providers", "log")
+TABLES = ("broker", "lab", "client", "providers", "log", "watches")
 DEFAULT_LOG_LIMIT = 16 << 20
 DEFAULT_LOG_TOTAL = 2 << 30
 DEFAULT_LOG_SEGMENT = 1 << 20
@@ -131,6 +131,9 @@ class Config:
     # their own settings, so vconsole.providers.detect checks them (config is a leaf).
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     log: LogSettings = field(default_factory=LogSettings)
+    # The [[watches]] array as written: vconsole.watches parses it (a bad watch is
+    # skipped with a one-line error, never the whole file refused).
+    watches: Any = None
     # Where the settings came from, for error messages ("config" when built in code).
     source: str = "config"
 
@@ -198,6 +201,7 @@ class Config:
                 raise ConfigError(f"{where}: [providers.{name}] must be a table")
         cfg.providers = {name: dict(table) for name, table in providers.items()}
         cfg.log = LogSettings.from_table(_table(raw, "log", where), where)
+        cfg.watches = raw.get("watches")
         return cfg
 
 

@@ -120,7 +120,7 @@ def test_an_invalid_regex_is_one_line_naming_its_key_and_the_other_watches_still
         "config.toml: watches[1].regex: unterminated character set at position 0",
         "config.toml: watches[2].ignore[1]: missing ), unterminated subpattern at position 0",
         "config.toml: watches[3].severity: must be one of info, warning, error, critical",
-        "config.toml: watches[4].sevrity: is not a setting (known: name, regex, severity, guests, consoles, ignore)",
+        "config.toml: watches[4].sevrity: is not a setting (known: name, regex, severity, guests, consoles, ignore, silence, activity)",
         "config.toml: watches[5].name: must be a non-empty string",
     )
     assert all("\n" not in e for e in parsed.errors)

@@ -69,6 +69,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         for attachment in list(self.attachments.values()):
             self.detach(attachment)
+        self.broker.events.unfollow(self)
         self.broker.clients.discard(self)
 
     def pause_writing(self) -> None:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 from vconsole.broker.session import ConsoleSession
+from vconsole.console_events import EventKind
 from vconsole.domain import ConsoleState, SessionKey
 from vconsole.providers.base import ConsoleHolder, Provider, ProviderError
 
@@ -22,12 +23,10 @@ LOOKUP_TIMEOUT = 5.0  # a provider asking a hung daemon must not hold up the ref
 
 
 class BusyHolders:
-    """Finds the holder of each busy console and tells ``on_found`` of each new one, once."""
+    """Finds the holder of each busy console and publishes each new one once (a HOLDER event)."""
 
     def __init__(self, on_state: Callable[[ConsoleSession], None]) -> None:
         self._on_state = on_state
-        # Set by the broker: a new holder was found (the HOLDER event).
-        self.on_found: Callable[[ConsoleSession, ConsoleHolder], None] = lambda session, holder: None
         # The holder last announced per console: the same process found again is no news.
         self._announced: dict[SessionKey, tuple[int, float | None]] = {}
 
@@ -45,7 +44,11 @@ class BusyHolders:
             self._on_state(session)
         if holder is not None and self._announced.get(session.key) != (holder.pid, holder.since):
             self._announced[session.key] = (holder.pid, holder.since)
-            self.on_found(session, holder)
+            if session.events is not None:
+                session.events.publish(
+                    EventKind.HOLDER, text=f"held by pid {holder.pid} ({holder.user}): {holder.command}",
+                    holder_pid=holder.pid, holder_uid=holder.uid, command=holder.command,
+                )
         return holder
 
     def freed(self, session: ConsoleSession) -> None:

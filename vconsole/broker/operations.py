@@ -30,8 +30,10 @@ from vconsole.console.endpoint import EndpointClosed
 from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
 from vconsole.domain import AttachMode, ConsoleState
 from vconsole.protocol import (
+    Acknowledge,
     Attach,
     Detach,
+    Events,
     GuestCommand,
     Hello,
     Input,
@@ -83,7 +85,8 @@ def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
     """Every guest and console, and how saving and restoring the sessions went."""
     broker = conn.broker
     return ok_reply(
-        rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe()
+        rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe(),
+        watch_errors=broker.watch_errors,
     )
 
 
@@ -108,7 +111,7 @@ def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
             return _take_over_then_attach(conn, rid, req, session)
         return error_reply(rid, "busy", f"{session.key} is busy: {session.reason}")
     if req.force and req.mode == AttachMode.RW:
-        demote_writers(conn.broker, session, conn)
+        demote_writers(session, conn)
     start = req.start
     if start is not None and req.created is not None and req.created != session.created:
         # The offset counts in a history this broker does not hold (it restarted
@@ -334,6 +337,24 @@ def log_read(conn: ClientConnection, rid: RequestId, req: LogRead) -> Reply:
     return _reply_later(conn, rid, later())
 
 
+def events(conn: ClientConnection, rid: RequestId, req: Events) -> Reply:
+    """The kept events asked for; with ``follow``, later ones are pushed (asking again replaces it)."""
+    stream = conn.broker.events
+    sessions = conn.broker.registry.keys_of(req.target) if req.target is not None else None
+    reply = stream.read(req, sessions)
+    if req.follow:
+        stream.follow(conn, req, sessions)
+    else:
+        stream.unfollow(conn)
+    return ok_reply(rid, **reply.fields())
+
+
+def acknowledge(conn: ClientConnection, rid: RequestId, req: Acknowledge) -> Reply:
+    """Acknowledge consoles' alerting events (they stay in the stream; the alert goes)."""
+    sessions = conn.broker.registry.keys_of(req.target) if req.target is not None else None
+    return ok_reply(rid, acknowledged=conn.broker.events.acknowledge(sessions, req.upto))
+
+
 # Keyed by Op, looked up with the request's string (an Op is that string).
 OPERATIONS: dict[str, Operation[Any]] = {
     Op.HELLO: Operation(Hello.parse, hello),
@@ -350,6 +371,8 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.SHUTDOWN: Operation(NoFields.parse, shutdown),
     # Capture and restore themselves live in broker/snapshots/.
     Op.LOG_READ: Operation(LogRead.parse, log_read),
+    Op.EVENTS: Operation(Events.parse, events),
+    Op.ACKNOWLEDGE: Operation(Acknowledge.parse, acknowledge),
     Op.SNAPSHOT: Operation(_unparsed, snapshot),
     Op.RESTORE: Operation(_unparsed, restore),
 }

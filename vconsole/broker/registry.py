@@ -42,10 +42,12 @@ class ConsoleRegistry:
         history_cap: int,
         on_state: Callable[[ConsoleSession], None],
         log_for: Callable[[GuestInfo, ConsoleSpec], ConsoleLogWriter | None] = lambda g, s: None,
+        on_new: Callable[[ConsoleSession], None] = lambda s: None,
     ) -> None:
         self.providers = providers
         # Each new session's durable log (None: not logged).
         self._log_for = log_for
+        self._on_new = on_new  # a session was made (the broker gives it its events)
         self.history_cap = history_cap
         self.guests: list[GuestInfo] = []
         self.sessions: dict[SessionKey, ConsoleSession] = {}
@@ -148,6 +150,7 @@ class ConsoleRegistry:
                 guest, spec, self.history_cap, self._on_state, lambda s: self.poke(), self._log_for(guest, spec)
             )
             self.sessions[key] = session
+            self._on_new(session)
         return session
 
     async def _open(self, provider: Provider, guest: GuestInfo, session: ConsoleSession) -> None:
@@ -220,6 +223,13 @@ class ConsoleRegistry:
                 return spec
         names = ", ".join(s.name for s in guest.consoles)
         raise TargetError("unknown_console", f"{guest.name} has no console {console} ({names})")
+
+    def keys_of(self, target: Target) -> frozenset[SessionKey]:
+        """The consoles ``target`` names: its console if it names one, else all of its guest's."""
+        if target.console is not None:
+            return frozenset({self.resolve(target).key})
+        _provider, guest = self.find(target)
+        return frozenset(session_key(guest, spec) for spec in guest.consoles)
 
     def describe(self) -> dict[str, Any]:
         """Every guest and console, for ``list``."""

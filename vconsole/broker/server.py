@@ -8,24 +8,29 @@ import logging
 import os
 import resource
 import signal
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.console_logs import BrokerLogs
+from vconsole.broker.event_stream import EventStream
 from vconsole.broker.registry import ConsoleRegistry
 from vconsole.broker.session import ConsoleSession
+from vconsole.broker.session_events import SessionEvents, WatchSet
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
-from vconsole.broker.takeover import announce_holder
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket
 from vconsole.domain import ConsoleState, SessionKey
 from vconsole.providers.base import Provider
 from vconsole.runtime_paths import RuntimePaths
+from vconsole.watches.signatures import BUILTIN, parse_watches
 
 log = logging.getLogger("vconsole.broker")
 # Watchers hear of a console's new output (its unread count) at most this often.
 OUTPUT_REPORT_INTERVAL = 1.0
+# How often quiet consoles are looked at: a prompt left without newline, a silence watch.
+IDLE_SWEEP_INTERVAL = 0.25
 
 
 def raise_fd_limit() -> None:
@@ -42,8 +47,16 @@ class Broker:
         self.paths = paths
         self.config = config
         self.logs = BrokerLogs(paths, config.log)
-        self.registry = ConsoleRegistry(providers, config.history_cap, self.state_changed, self.logs.writer_for)
-        self.registry.holders.on_found = lambda session, holder: announce_holder(self, session, holder)
+        self.events = EventStream(self._alert_changed)
+        parsed = parse_watches(config.watches, config.source)
+        # A bad watch is skipped and said once; the others work (the broker never refuses to start for one).
+        self.watch_errors = list(parsed.errors)
+        for error in self.watch_errors:
+            log.warning("%s", error)
+        self.watches = WatchSet(BUILTIN + parsed.watches, parsed.quiet)
+        self.registry = ConsoleRegistry(
+            providers, config.history_cap, self.state_changed, self.logs.writer_for, self._session_made
+        )
         self.clients: set[ClientConnection] = set()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -69,6 +82,18 @@ class Broker:
         event = {"event": "state", "session": session.key, "state": session.state, "reason": session.reason}
         for attachment in list(session.attachments):
             attachment.sink.send(event)
+
+    def _session_made(self, session: ConsoleSession) -> None:
+        session.events = SessionEvents(session, self.events, self.watches)
+
+    def _alert_changed(self, key: SessionKey) -> None:
+        """A console's alert rose or was acknowledged: watchers get the console again."""
+        session = self.registry.sessions.get(key)
+        if session is not None:
+            info = session.describe()
+            for client in list(self.clients):
+                if client.watching:
+                    client.send({"event": "state", "console": info, "guest": session.guest.name})
 
     def stop(self, saved: bool = False) -> None:
         """Begin a graceful shutdown; from now on no provider starts a daemon (the lab).
@@ -107,6 +132,7 @@ class Broker:
         )
         self.spawn(self.registry.run())
         self.spawn(self._report_output())
+        self.spawn(self._sweep_idle())
         self.spawn(self.logs.sync_forever())
         self._started = True
         # Histories saved by the previous broker come back in the background
@@ -154,6 +180,16 @@ class Broker:
             await self.registry.close()
             self.logs.close()
             self._socket.release()
+
+    async def _sweep_idle(self) -> None:
+        """Let each console's events look at what only time reveals (a prompt, a silence)."""
+        while True:
+            await asyncio.sleep(IDLE_SWEEP_INTERVAL)
+            now = time.time()
+            for session in list(self.registry.sessions.values()):
+                events = session.events
+                if events is not None and events.waiting:
+                    events.idle(now)
 
     async def _report_output(self) -> None:
         """Send watchers a console's ``state`` event when its output or read position moved.

@@ -10,6 +10,7 @@ from typing import Any
 
 from vconsole.broker.attachment import Attachment, EventSink
 from vconsole.broker.history import OutputHistory
+from vconsole.broker.session_events import SessionEvents
 from vconsole.broker.session_log import SessionLog
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
 from vconsole.consolelog.writer import ConsoleLogWriter
@@ -85,6 +86,8 @@ class ConsoleSession:
         # Ranges of the history that came from elsewhere than the console
         # itself (a domU's hypervisor console log, a restored snapshot).
         self.marks: list[Mark] = []
+        # What this console tells the broker's event stream (None: nothing, as in unit tests).
+        self.events: SessionEvents | None = None
         # Who outside the broker holds the console while it is busy (broker/holders.py).
         self.holder: ConsoleHolder | None = None
         self._on_state = on_state
@@ -113,8 +116,9 @@ class ConsoleSession:
                          self.key, len(endpoint.initial) - len(initial))
         if initial:
             base = self.history.end
+            previous = self.last_output
             self._record(initial)
-            self._log_turn([initial])
+            self._log_turn([initial], previous)
             for start, end, source in initial_marks:
                 self.marks.append(Mark(base + start, base + end, source))
                 if self.log is not None:
@@ -147,9 +151,12 @@ class ConsoleSession:
     def set_state(self, state: ConsoleState, reason: str = "") -> None:
         """Change the state and tell whoever watches."""
         if (state, reason) != (self.state, self.reason):
-            if self.log is not None and state != self.state:
+            old = self.state
+            if self.log is not None and state != old:
                 self.log.state_changed(state)
             self.state, self.reason = state, reason
+            if self.events is not None and state != old:
+                self.events.state(old, state, reason)
             self._on_state(self)
 
     def read_now(self) -> None:
@@ -163,6 +170,7 @@ class ConsoleSession:
         taken = 0
         drained_at = SHORT_READ if endpoint.level_triggered else 1
         turn: list[bytes] = []  # one log write per turn, not per read
+        previous = self.last_output
         try:
             while taken < READ_BUDGET:
                 data = endpoint.read()
@@ -173,12 +181,12 @@ class ConsoleSession:
                 if len(data) < drained_at:
                     break
         except EndpointClosed as exc:
-            self._log_turn(turn)
+            self._log_turn(turn, previous)
             self._flush_clients()
             self.unbind(ConsoleState.DISCONNECTED, str(exc))
             self._on_closed(self)
             return
-        self._log_turn(turn)
+        self._log_turn(turn, previous)
         self._flush_clients()
         if self._input:  # a ring has no write fd: its reader's events free space
             self._write_some()
@@ -197,11 +205,17 @@ class ConsoleSession:
         self.history.append(data)
         self.last_output = time.time()
 
-    def _log_turn(self, turn: list[bytes]) -> None:
+    def _log_turn(self, turn: list[bytes], previous_output: float | None) -> None:
+        """A turn's reads go to the log, then past the watches (``previous_output``: the turn before's time)."""
+        if not turn:
+            return
+        data = turn[0] if len(turn) == 1 else b"".join(turn)
         # Written through to the kernel before any client is sent the bytes:
         # a broker killed after this loses none of them.
-        if self.log is not None and turn:
-            self.log.append(turn[0] if len(turn) == 1 else b"".join(turn), self.last_output or time.time())
+        if self.log is not None:
+            self.log.append(data, self.last_output or time.time())
+        if self.events is not None:
+            self.events.output(data, self.history.end - len(data), previous_output)
 
     def _flush_clients(self) -> None:
         for attachment in list(self.attachments):
@@ -235,6 +249,8 @@ class ConsoleSession:
         self._writer_stale = True
         if self.log is not None:
             self.log.client(attachment, attached=True)
+        if self.events is not None:
+            self.events.client(attachment, attached=True)
         self._on_state(self)  # the client count changed
         return attachment
 
@@ -249,6 +265,8 @@ class ConsoleSession:
             self._writer_stale = True
             if self.log is not None:
                 self.log.client(attachment, attached=False)
+            if self.events is not None:
+                self.events.client(attachment, attached=False)
             if attachment is self.size_owner:
                 self.size_owner = None
                 sized = [a for a in self.attachments if a.size is not None and not a.read_only]
@@ -421,6 +439,7 @@ class ConsoleSession:
             "last_output": self.last_output,
             "attached": [a.describe() for a in self.attachments],
             "marks": list(self.marks),  # in their wire form when encoded
+            "alert": self.events.alert() if self.events is not None else None,
             "holder": self.holder.to_wire() if self.holder is not None and self.state == ConsoleState.BUSY else None,
         }
         info.update(self.log.describe() if self.log is not None else {"log_state": "off"})

@@ -8,9 +8,11 @@ changes, clients coming and going, and counts of lost bytes become marks.
 from __future__ import annotations
 
 import time
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from vconsole.broker.history import OutputHistory
+from vconsole.console_events import ConsoleEvent, EventKind
 from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
 from vconsole.consolelog.records import AttachCode, LogMarkKind
 from vconsole.consolelog.writer import ConsoleLogWriter
@@ -28,6 +30,14 @@ MIN_ANCHOR = 16
 RELOAD_BYTES = 256 * 1024
 _ATTACH_CODES = {AttachMode.RW: AttachCode.RW, AttachMode.RO: AttachCode.RO, AttachMode.LOG: AttachCode.LOG}
 _RANGE_MARKS: dict[str, LogMarkKind] = {MarkSource.HYPERVISOR: LogMarkKind.HYPERVISOR, MarkSource.RESTORED: LogMarkKind.RESTORED}
+_EVENT_MARKS = {
+    EventKind.WATCH: LogMarkKind.WATCH,
+    EventKind.SILENCE: LogMarkKind.SILENCE,
+    EventKind.ACTIVITY: LogMarkKind.ACTIVITY,
+    EventKind.TAKEOVER: LogMarkKind.TAKEOVER,
+    EventKind.DEMOTED: LogMarkKind.DEMOTED,
+    EventKind.HOLDER: LogMarkKind.HOLDER,
+}
 _STATE_MARKS = {
     ConsoleState.CONNECTED: LogMarkKind.CONNECTED,
     ConsoleState.DISCONNECTED: LogMarkKind.DISCONNECTED,
@@ -172,6 +182,20 @@ class SessionLog:
             value=(uid << 32) | (pid & 0xFFFFFFFF),
             aux=_ATTACH_CODES[attachment.mode],
         )
+
+    def event(self, event: ConsoleEvent) -> None:
+        """An event of the stream the log has no mark of its own for (watch hits, takeovers)."""
+        kind = _EVENT_MARKS.get(event.kind)
+        if kind is None:
+            return  # states, starts and clients are marked as they happen
+        if kind in (LogMarkKind.WATCH, LogMarkKind.SILENCE, LogMarkKind.ACTIVITY):
+            value, aux = zlib.crc32(event.name.encode()), event.severity.rank
+        else:
+            who_uid, who_pid = (
+                (event.uid, event.pid) if kind == LogMarkKind.DEMOTED else (event.holder_uid, event.holder_pid)
+            )
+            value, aux = ((who_uid or 0) << 32) | ((who_pid or 0) & 0xFFFFFFFF), 0
+        self.writer.mark(kind, value=value, aux=aux, offset=event.offset, when=event.time)
 
     def describe(self) -> dict[str, Any]:
         """The log's part of a console in ``list``."""

@@ -53,37 +53,6 @@ def who(sink: EventSink) -> str:
     return f"uid {sink.peer_uid} pid {sink.peer_pid}"
 
 
-def publish(
-    broker: Broker,
-    session: ConsoleSession,
-    kind: EventKind,
-    severity: Severity = Severity.INFO,
-    *,
-    text: str = "",
-    uid: int | None = None,
-    pid: int | None = None,
-    mode: AttachMode | None = None,
-    holder: ConsoleHolder | None = None,
-) -> None:
-    """The one place holders, takeovers and demotions reach the broker's event stream."""
-    log.info("%s: %s %s", session.key, kind.value, text)
-    events = getattr(broker, "events", None)  # the event stream (broker/event_stream.py) once it is there
-    if events is None:
-        return
-    events.publish(
-        session.key, session.guest.name, kind, severity, text=text, uid=uid, pid=pid, mode=mode,
-        holder_pid=holder.pid if holder is not None else None,
-        holder_uid=holder.uid if holder is not None else None,
-        command=holder.command if holder is not None else "",
-    )
-
-
-def announce_holder(broker: Broker, session: ConsoleSession, holder: ConsoleHolder) -> None:
-    """A busy console's holder was found (once per holder: broker/holders.py)."""
-    publish(broker, session, EventKind.HOLDER, text=f"held by pid {holder.pid} ({holder.user}): {holder.command}",
-            holder=holder)
-
-
 def _refusal(broker: Broker, holder: ConsoleHolder, process: HostProcess, taker: EventSink) -> str | None:
     """Why ``holder`` may not be ended for ``taker``; None if it may."""
     ours = {os.getpid(), read_pid_file(broker.paths.socket), read_pid_file(broker.paths.lab_socket)}
@@ -135,9 +104,13 @@ async def take_over(broker: Broker, session: ConsoleSession, taker: EventSink) -
             raise TakeoverRefused("refused", f"cannot take {session.key}: {why}")
         log.warning("%s: ending pid %d (%s) for %s", session.key, holder.pid, holder.command, who(taker))
         await _end(process)
-    publish(broker, session, EventKind.TAKEOVER, Severity.WARNING,
+    if session.events is not None:
+        session.events.publish(
+            EventKind.TAKEOVER, Severity.WARNING,
             text=f"{who(taker)} ended pid {holder.pid} ({holder.user}): {holder.command}",
-            uid=taker.peer_uid, pid=taker.peer_pid, holder=holder)
+            uid=taker.peer_uid, pid=taker.peer_pid,
+            holder_pid=holder.pid, holder_uid=holder.uid, command=holder.command,
+        )
     deadline = time.monotonic() + REOPEN_TIMEOUT
     while True:
         await registry.reopen(session)
@@ -149,7 +122,7 @@ async def take_over(broker: Broker, session: ConsoleSession, taker: EventSink) -
         await asyncio.sleep(POLL * 4)
 
 
-def demote_writers(broker: Broker, session: ConsoleSession, taker: EventSink) -> list[Attachment]:
+def demote_writers(session: ConsoleSession, taker: EventSink) -> list[Attachment]:
     """Make every other read-write client of ``session`` read-only, and tell each; those demoted.
 
     The taker's attach follows at once, which makes the session work out its
@@ -160,6 +133,6 @@ def demote_writers(broker: Broker, session: ConsoleSession, taker: EventSink) ->
     for attachment in demoted:
         attachment.mode = AttachMode.RO
         attachment.sink.send({"event": "demoted", "session": session.key.text, "by": by})
-        publish(broker, session, EventKind.DEMOTED, text=f"{who(attachment.sink)} made read-only by {by}",
-                uid=attachment.sink.peer_uid, pid=attachment.sink.peer_pid, mode=AttachMode.RO)
+        if session.events is not None:
+            session.events.demoted(attachment, taker.peer_uid, taker.peer_pid)
     return demoted

@@ -51,6 +51,13 @@ class LogMarkKind(StrEnum):
     NOT_LOGGED = "not_logged"  # [offset, value) reached clients but not the disk (disk full, I/O error)
     ATTACH = "attach"  # a client attached: aux = AttachCode, value = uid << 32 | pid
     DETACH = "detach"  # a client detached: same fields as ATTACH
+    # Events of the broker's stream (vconsole events); added after the above: codes never move.
+    WATCH = "watch"  # a watch matched the line at offset: aux = severity (0 info..3 critical), value = crc32 of its name
+    SILENCE = "silence"  # a silence watch fired: aux, value as WATCH
+    ACTIVITY = "activity"  # an activity watch fired: aux, value as WATCH
+    TAKEOVER = "takeover"  # an outside holder was ended: value = its uid << 32 | pid
+    DEMOTED = "demoted"  # a read-write client was made read-only: value = its uid << 32 | pid
+    HOLDER = "holder"  # an outside holder of a busy console was found: value = its uid << 32 | pid
 
 
 # Codes on disk; never renumber (docs/log-format.md).

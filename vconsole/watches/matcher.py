@@ -76,6 +76,8 @@ class LineMatcher:
         self._every_line = any(w.hints is None for w in self.watches)
         self._hints = tuple({h for w in self.watches for h in w.hints or ()})
         self._literal_hints = all(w.literal_hints for w in self.watches)
+        # Watches that hit the unfinished line when it was peeked at: not reported again when it ends.
+        self._peeked: set[str] = set()
 
     @property
     def offset(self) -> int:
@@ -107,8 +109,24 @@ class LineMatcher:
                 starts = self._candidates(buf, done)
             for start in sorted(starts):
                 self._match(buf, start, done, base, hits)
+        if done and self._peeked:
+            self._peeked = set()  # the peeked line is done
         self._tail = buf[done:]
         self._tail_offset = base + done
+        return hits
+
+    def peek(self) -> list[WatchHit]:
+        """The hits of the unfinished line as it is now (a prompt waiting for input); the line stays.
+
+        Each watch is reported once per line: one that hit now is not
+        reported again when the line is finished (a panic line written in two
+        pieces a while apart is one hit, seen at the first peek that shows it).
+        """
+        if not self._tail:
+            return []
+        hits: list[WatchHit] = []
+        self._match(self._tail, 0, len(self._tail), self._tail_offset, hits)
+        self._peeked.update(h.name for h in hits)
         return hits
 
     def flush(self) -> list[WatchHit]:
@@ -119,6 +137,7 @@ class LineMatcher:
         self._match(self._tail, 0, len(self._tail), self._tail_offset, hits)
         self._tail_offset += len(self._tail)
         self._tail = b""
+        self._peeked = set()
         return hits
 
     def _piece_start(self, buf: bytes, pos: int) -> int:
@@ -211,6 +230,7 @@ class LineMatcher:
 
     def _match(self, buf: bytes, start: int, done: int, base: int, hits: list[WatchHit]) -> None:
         text = reading_text(buf[start : self._next_start(buf, start, done)])
+        peeked = self._peeked if base + start == self._tail_offset else ()
         for watch in self.watches:
-            if watch.matches(text):
+            if watch.matches(text) and watch.name not in peeked:
                 hits.append(WatchHit(watch.name, watch.severity, text, base + start))

@@ -22,6 +22,7 @@ from typing import Any
 
 from vconsole.domain import SEVERITY_ORDER as _SEVERITY_ORDER
 from vconsole.domain import Severity
+from vconsole.watches.quiet import QuietKind, QuietWatch
 
 # Syntax that means something else on a buffer of many lines than on one line's text.
 _CONTEXTUAL = re.compile(r"\\[AZbB]|[$^]|\(\?<[=!]")
@@ -129,9 +130,10 @@ class WatchesConfig:
 
     watches: tuple[Signature, ...]
     errors: tuple[str, ...]
+    quiet: tuple[QuietWatch, ...] = ()
 
 
-_WATCH_KEYS = ("name", "regex", "severity", "guests", "consoles", "ignore")
+_WATCH_KEYS = ("name", "regex", "severity", "guests", "consoles", "ignore", "silence", "activity")
 
 
 class _BadField(Exception):
@@ -161,7 +163,21 @@ def _names(value: object, key: str) -> frozenset[str] | None:
     return frozenset(str(v) for v in value)
 
 
-def _one_watch(table: object, where: str) -> Signature:
+def _quiet_watch(table: dict[str, Any], where: str, name: str, severity: Severity) -> QuietWatch:
+    kinds = [k for k in QuietKind if k.value in table]
+    if len(kinds) > 1 or "regex" in table or "ignore" in table:
+        raise _BadField(where, "give one of regex, silence or activity")
+    kind = kinds[0]
+    seconds = table[kind.value]
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 1 <= seconds <= 7 * 86400:
+        raise _BadField(f"{where}.{kind.value}", "must be a number of seconds from 1 to 604800")
+    return QuietWatch(
+        name, kind, float(seconds), severity, _names(table.get("guests"), f"{where}.guests"),
+        _names(table.get("consoles"), f"{where}.consoles"),
+    )
+
+
+def _one_watch(table: object, where: str) -> Signature | QuietWatch:
     if not isinstance(table, dict):
         raise _BadField(where, "must be a table")
     for key in table:
@@ -170,10 +186,12 @@ def _one_watch(table: object, where: str) -> Signature:
     name = table.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _BadField(f"{where}.name", "must be a non-empty string")
-    regex = _compile(table.get("regex"), f"{where}.regex")
     severity = table.get("severity", Severity.WARNING.value)
     if severity not in _SEVERITY_ORDER:
         raise _BadField(f"{where}.severity", f"must be one of {', '.join(_SEVERITY_ORDER)}")
+    if any(k.value in table for k in QuietKind):
+        return _quiet_watch(table, where, name.strip(), Severity(severity))
+    regex = _compile(table.get("regex"), f"{where}.regex")
     ignore = table.get("ignore", [])
     if not isinstance(ignore, list):
         raise _BadField(f"{where}.ignore", "must be a list of regexes")
@@ -197,10 +215,16 @@ def parse_watches(value: Any, source: str = "config.toml") -> WatchesConfig:
     if not isinstance(value, list):
         return WatchesConfig((), (f"{source}: watches: must be an array of tables ([[watches]])",))
     watches: list[Signature] = []
+    quiet: list[QuietWatch] = []
     errors: list[str] = []
     for n, table in enumerate(value):
         try:
-            watches.append(_one_watch(table, f"watches[{n}]"))
+            watch = _one_watch(table, f"watches[{n}]")
         except _BadField as exc:
             errors.append(f"{source}: {exc}")
-    return WatchesConfig(tuple(watches), tuple(errors))
+            continue
+        if isinstance(watch, QuietWatch):
+            quiet.append(watch)
+        else:
+            watches.append(watch)
+    return WatchesConfig(tuple(watches), tuple(errors), tuple(quiet))
