@@ -6,6 +6,7 @@ opened a lab vtty master, as ``vzctl console`` holds one on a real host.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 
 from tests.lab_host import REPO, LabHost
+from vconsole.console_events import ConsoleEvent, EventKind
+from vconsole.protocol import Events
 from tests.tmux_pane import TmuxPane, needs_tmux
 
 HOLDER = REPO / "tests" / "vtty_holder.py"
@@ -93,6 +96,19 @@ def console(
         time.sleep(0.2)
 
 
+def events(host: LabHost, kind: EventKind) -> list[ConsoleEvent]:
+    """The broker's kept events of ``kind``, oldest first."""
+
+    async def read() -> list[ConsoleEvent]:
+        client = await host.client()
+        try:
+            return [e for e in (await client.read_events(Events())).events if e.kind == kind]
+        finally:
+            await client.close()
+
+    return asyncio.run(read())
+
+
 def start(host: LabHost) -> None:
     host.start_lab(host.write_fleet([{"id": 101, "name": "web", "vttys": 2}]))
 
@@ -102,7 +118,8 @@ def test_ls_names_the_holder_of_a_busy_vtty(lab_host: LabHost, holders: list[Hol
     holder = Holder(lab_host.paths.lab_socket, "web", 1)
     holders.append(holder)
     lab_host.start_broker()
-    held = console(lab_host, "web", "vtty1", state="busy", held=True)["holder"]
+    busy = console(lab_host, "web", "vtty1", state="busy", held=True)
+    held = busy["holder"]
     assert held["pid"] == holder.pid
     assert held["uid"] == os.getuid() and held["user"] == pwd.getpwuid(os.getuid()).pw_name
     assert str(HOLDER) in held["command"] and held["command"].endswith("web 1")
@@ -113,6 +130,12 @@ def test_ls_names_the_holder_of_a_busy_vtty(lab_host: LabHost, holders: list[Hol
     table = lab_host.cli("ls").stdout
     line = next(row for row in table.splitlines() if "vtty1" in row)
     assert f"busy by pid {holder.pid} " in line, table
+    # Found on every refresh while busy, announced once.
+    time.sleep(2.5)
+    found = events(lab_host, EventKind.HOLDER)
+    assert len(found) == 1, found
+    assert (found[0].holder_pid, found[0].holder_uid) == (holder.pid, os.getuid())
+    assert str(HOLDER) in found[0].command and found[0].session.text == busy["session"]
     # Once the holder leaves, the broker takes the console and forgets the holder.
     holder.close()
     free = console(lab_host, "web", "vtty1", timeout=20, state="connected")
@@ -151,3 +174,10 @@ def test_attach_force_ends_the_holder_and_attaches(lab_host: LabHost, holders: l
     pane.type("C-]", ".")
     pane.wait_for("EXIT=0")
     assert console(lab_host, "web", "vtty1", state="connected")["holder"] is None
+    took = events(lab_host, EventKind.TAKEOVER)
+    assert len(took) == 1, took
+    # Who took it (the attach process, as the broker saw it) and what it ended.
+    assert took[0].uid == os.getuid() and isinstance(took[0].pid, int) and took[0].pid != holder.pid
+    assert took[0].holder_pid == holder.pid and str(HOLDER) in took[0].command
+    attached = [e for e in events(lab_host, EventKind.ATTACH) if e.session == took[0].session]
+    assert attached and attached[-1].pid == took[0].pid
