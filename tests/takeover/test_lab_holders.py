@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from tests.lab_host import REPO, LabHost
+from tests.tmux_pane import TmuxPane, needs_tmux
 from vconsole.console_events import ConsoleEvent, EventKind
 from vconsole.protocol import Events
-from tests.tmux_pane import TmuxPane, needs_tmux
 
 HOLDER = REPO / "tests" / "vtty_holder.py"
 
