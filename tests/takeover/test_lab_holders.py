@@ -181,3 +181,73 @@ def test_attach_force_ends_the_holder_and_attaches(lab_host: LabHost, holders: l
     assert took[0].holder_pid == holder.pid and str(HOLDER) in took[0].command
     attached = [e for e in events(lab_host, EventKind.ATTACH) if e.session == took[0].session]
     assert attached and attached[-1].pid == took[0].pid
+
+
+def test_attach_force_never_ends_a_vconsole_broker(lab_host: LabHost, runtime: Path) -> None:
+    """Another broker holds the lab's vttys (it reaches the same lab): it is named, and left alone."""
+    start(lab_host)
+    (runtime / "other" / "run").mkdir(parents=True, mode=0o700)
+    other = LabHost(runtime / "other")
+    other.paths.directory.mkdir(mode=0o700)
+    other.paths.lab_socket.symlink_to(lab_host.paths.lab_socket)
+    try:
+        other.start_broker()
+        assert other.broker is not None
+        console(other, "web", "vtty1", state="connected")
+        lab_host.start_broker()
+        held = console(lab_host, "web", "vtty1", state="busy", held=True)["holder"]
+        assert held["pid"] == other.broker.pid and " serve " in f" {held['command']} "
+        refused = lab_host.cli("attach", "--force", "web", "1")
+        assert refused.returncode == 7, refused.stderr
+        line = refused.stderr.strip()
+        assert "\n" not in line and f"pid {other.broker.pid} is a vconsole broker" in line, line
+        assert "Traceback" not in refused.stderr
+        time.sleep(0.5)
+        assert other.broker.poll() is None
+        assert console(other, "web", "vtty1", state="connected")["holder"] is None
+        assert not events(lab_host, EventKind.TAKEOVER)
+    finally:
+        other.cleanup()
+
+
+@needs_tmux
+def test_attach_force_demotes_a_read_write_client_and_tells_it(lab_host: LabHost, pane: TmuxPane) -> None:
+    """Acceptance 5: conserver's "bumped": the other typist is made read-only and sees it on its screen."""
+    start(lab_host)
+    lab_host.start_broker()
+    other = TmuxPane(pane.env)
+    try:
+        base = f"{sys.executable} -m vconsole attach web 1 --socket {lab_host.paths.socket}"
+        pane.type(base, "Enter")
+        pane.wait_for("root@web:~#")
+        pane.type("echo first-$((2+3))", "Enter")
+        pane.wait_for("first-5")
+        other.type(base + " --force", "Enter")
+        other.wait_for("first-5")
+        notice = pane.wait_for("reattach to type")
+        line = next(row for row in notice.splitlines() if "reattach to type" in row)
+        demoted = events(lab_host, EventKind.DEMOTED)
+        assert len(demoted) == 1, demoted
+        taker = [e for e in events(lab_host, EventKind.ATTACH) if e.session == demoted[0].session][-1]
+        by = f"uid {os.getuid()} pid {taker.pid}"
+        assert line.strip() == f"[vconsole: made read-only by {by}; reattach to type]", line
+        assert demoted[0].mode == "ro" and demoted[0].uid == os.getuid() and demoted[0].pid != taker.pid
+        assert demoted[0].text == f"made read-only by {by}"
+        # The demoted client's keys no longer reach the guest; the taker's do, and both see them.
+        pane.type("echo from-demoted-$((1+1))", "Enter")
+        other.type("echo from-taker-$((3+3))", "Enter")
+        other.wait_for("from-taker-6")
+        pane.wait_for("from-taker-6")
+        assert "from-demoted-2" not in other.screen() and "from-demoted-2" not in pane.screen()
+        listed = console(lab_host, "web", "vtty1", state="connected")
+        assert sorted(a["mode"] for a in listed["attached"]) == ["ro", "rw"]
+        # Without --force, a second typist shares the console as before: nobody is demoted.
+        pane.type("C-]", ".")
+        pane.wait_for("detached")
+        pane.type(base, "Enter")
+        pane.wait_for("read-write")
+        time.sleep(0.5)
+        assert len(events(lab_host, EventKind.DEMOTED)) == 1
+        assert [a["mode"] for a in console(lab_host, "web", "vtty1")["attached"]] == ["rw", "rw"]
+    finally:
+        other.close()
