@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import time
@@ -251,3 +252,42 @@ def test_attach_force_demotes_a_read_write_client_and_tells_it(lab_host: LabHost
         assert [a["mode"] for a in console(lab_host, "web", "vtty1")["attached"]] == ["rw", "rw"]
     finally:
         other.close()
+
+
+NOBODY = 65534
+
+
+def _why_no_other_uid() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root to run a client as another uid (setpriv)"
+    if shutil.which("setpriv") is None:
+        return "setpriv is not installed (util-linux)"
+    return None
+
+
+def test_attach_force_never_ends_another_users_process(lab_host: LabHost, holders: list[Holder]) -> None:
+    """A client of uid 65534 (allowed to use the broker) may not end root's holder; root's client may."""
+    reason = _why_no_other_uid()
+    if reason:
+        pytest.skip(reason)
+    start(lab_host)
+    lab_host.write_config(f"[broker]\nallow_uids = [{NOBODY}]\n")
+    holder = Holder(lab_host.paths.lab_socket, "web", 1)
+    holders.append(holder)
+    lab_host.start_broker()
+    console(lab_host, "web", "vtty1", state="busy", held=True)
+    # uid 65534, keeping only the right to reach root's files (this checkout, the 0700 socket directory).
+    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                 "--inh-caps=+dac_override", "--ambient-caps=+dac_override"]
+    refused = subprocess.run(
+        [*as_nobody, sys.executable, "-m", "vconsole", "attach", "--force", "web", "1",
+         "--socket", str(lab_host.paths.socket)],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert refused.returncode == 7, (refused.returncode, refused.stderr)
+    line = refused.stderr.strip()
+    assert "\n" not in line and f"pid {holder.pid} belongs to root (uid 0), not to uid {NOBODY}" in line, line
+    time.sleep(0.5)
+    assert holder.proc.poll() is None
+    assert console(lab_host, "web", "vtty1", state="busy", held=True)["holder"]["pid"] == holder.pid
+    assert not events(lab_host, EventKind.TAKEOVER)
