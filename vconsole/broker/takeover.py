@@ -98,6 +98,8 @@ async def take_over(broker: Broker, session: ConsoleSession, taker: EventSink) -
     if holder is None:
         raise TakeoverRefused("busy", f"{session.key} is busy and its holder cannot be found: {session.reason}")
     process = read_process(holder.pid)
+    if process is not None and process.command != holder.command:
+        process = None  # it exited since it was found, and the pid is another process's now
     if process is not None:
         why = _refusal(broker, holder, process, taker)
         if why is not None:
