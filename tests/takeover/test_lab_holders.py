@@ -130,7 +130,7 @@ def test_ls_names_the_holder_of_a_busy_vtty(lab_host: LabHost, holders: list[Hol
     assert console(lab_host, "web", "vtty0", state="connected")["holder"] is None
     table = lab_host.cli("ls").stdout
     line = next(row for row in table.splitlines() if "vtty1" in row)
-    assert f"busy by pid {holder.pid} " in line, table
+    assert f"busy by pid {holder.pid} {held['user']} since " in line and sys.executable[:20] in line, table
     # Found on every refresh while busy, announced once.
     time.sleep(2.5)
     found = events(lab_host, EventKind.HOLDER)

@@ -112,5 +112,6 @@ def test_ls_table_shows_the_holder_without_letting_it_act_on_the_terminal() -> N
     listing = {"providers": [], "guests": [{"name": "web", "id": "101", "kind": "container",
                                             "state": "running", "consoles": [console]}]}
     table = render_table(listing)
-    assert "busy by pid 42 root: evil ^[]0;pwned^G -t 1" in table
+    since = time.strftime("%H:%M:%S", time.localtime(1.0))
+    assert f"busy by pid 42 root since {since}: evil ^[]0;pwned^G -t 1" in table
     assert "\x1b" not in table and "\x07" not in table
