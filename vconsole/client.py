@@ -35,12 +35,21 @@ from vconsole.protocol_replies import (
     ResumeReply,
     SnapshotReply,
 )
-from vconsole.runtime_paths import RuntimePaths, default_runtime_dir, ensure_private_dir
+from vconsole.runtime_paths import (
+    SYSTEM_GROUP,
+    RuntimePaths,
+    default_runtime_dir,
+    ensure_private_dir,
+)
 from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode
 
 
 class BrokerUnreachable(Exception):
     """No broker answers and none could be started."""
+
+
+class BrokerRefused(BrokerUnreachable):
+    """A broker answers but refuses this client (its uid or groups)."""
 
 
 class RequestFailed(Exception):
@@ -114,6 +123,7 @@ class Client:
         self.events: asyncio.Queue[Message] = asyncio.Queue()
         self.on_event: EventHandler | None = None
         self.closed = asyncio.Event()
+        self._failure: Exception | None = None  # why the connection ended, once it has
         self.broker_info: HelloReply | None = None  # the broker's hello: pid, providers
         link.client = self
         for data in link.early:
@@ -127,25 +137,39 @@ class Client:
         cls, paths: RuntimePaths, *, autostart: bool = True, timeout: float = 15.0
     ) -> Client:
         """Connect (starting the broker in the background first if needed) and say hello."""
-        if autostart and not socket_answers(paths.socket):
+        # The system broker is systemd's to start, never a client's.
+        if autostart and not paths.system and not socket_answers(paths.socket):
             await start_broker(paths, timeout)
         try:
             transport, link = await asyncio.get_running_loop().create_unix_connection(
                 _Link, str(paths.socket)
             )
-        except OSError as exc:
+        except PermissionError:
             raise BrokerUnreachable(
-                f"no broker on {paths.socket}: {exc.strerror or exc}"
+                f"{paths.socket}: permission denied: the system broker admits root, the {SYSTEM_GROUP} group"
+                " and its allow_uids/allow_groups (--user: a broker of your own)"
+            ) from None
+        except OSError as exc:
+            hint = " (the system broker: systemctl start vconsole; --user: a broker of your own)" if paths.system else ""
+            raise BrokerUnreachable(
+                f"no broker on {paths.socket}: {exc.strerror or exc}{hint}"
             ) from None
         client = cls(transport, link)
         try:
             await asyncio.wait_for(client.hello(), timeout)
-        except (RequestFailed, ConnectionError, TimeoutError) as exc:
+        except RequestFailed as exc:
+            await client.close()
+            if exc.code == "forbidden":
+                raise BrokerRefused(exc.message) from None  # this uid may not use the broker
+            raise BrokerUnreachable(f"the broker refused us: {exc}") from None
+        except (ConnectionError, TimeoutError) as exc:
             await client.close()
             raise BrokerUnreachable(f"the broker refused us: {exc}") from None
         return client
 
     def _write(self, message: Message) -> None:
+        if isinstance(self._failure, RequestFailed):
+            raise self._failure  # refused (forbidden): say why, not only that it is closed
         if self.closed.is_set() or self._transport.is_closing():
             raise ConnectionError("the connection to the broker is closed")
         self._transport.write(encode(message))
@@ -287,6 +311,7 @@ class Client:
 
     def _fail(self, exc: Exception) -> None:
         """The connection is over: wake every waiter."""
+        self._failure = self._failure or exc
         self.closed.set()
         for fut in self._waiting.values():
             if not fut.done():
@@ -308,6 +333,9 @@ class Client:
         elif not item.get("ok", True):
             # An unsolicited error (a fire-and-forget request failed): surface it.
             event = {"event": "error", **(item.get("error") or {})}
+            if rid is None and event.get("code") == "forbidden":
+                # The broker refused this client as a whole (its uid): every request fails with why.
+                self._fail(RequestFailed("forbidden", str(event.get("message", "refused"))))
             if self.on_event is not None:
                 self.on_event(event)
             else:

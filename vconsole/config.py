@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vconsole.runtime_paths import config_dir
+from vconsole.runtime_paths import RuntimePaths, SystemLayout, config_dir
 
 DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
@@ -123,6 +123,9 @@ class Config:
 
     history_cap: int = DEFAULT_HISTORY
     allow_uids: list[int] = field(default_factory=list)
+    # Groups (names or gids) whose members may use this broker, and those who may only watch.
+    allow_groups: list[str | int] = field(default_factory=list)
+    spy_groups: list[str | int] = field(default_factory=list)
     # None: the lab runs only when no real provider is enabled or detected.
     lab_enabled: bool | None = None
     lab_fleet: Path | None = None
@@ -165,12 +168,17 @@ class Config:
         return cfg
 
     @classmethod
+    def for_broker(cls, paths: RuntimePaths) -> Config:
+        """The configuration the broker on ``paths`` reads: /etc/vconsole/config.toml for the system broker."""
+        return cls.load(SystemLayout.current().config_file if paths.system else None)
+
+    @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "config") -> Config:
         """Validate a parsed TOML document."""
         cfg = cls(source=where)
         check_keys(raw, TABLES, where)
         broker = _table(raw, "broker", where)
-        check_keys(broker, ("history", "allow_uids"), where, "broker.")
+        check_keys(broker, ("history", "allow_uids", "allow_groups", "spy_groups"), where, "broker.")
         if "history" in broker:
             cfg.history_cap = parse_size(broker["history"], f"{where}: broker.history")
         uids = broker.get("allow_uids", [])
@@ -179,6 +187,14 @@ class Config:
         ):
             raise ConfigError(f"{where}: broker.allow_uids must be a list of uids")
         cfg.allow_uids = list(uids)
+        for key in ("allow_groups", "spy_groups"):
+            groups = broker.get(key, [])
+            if not isinstance(groups, list) or not all(
+                (isinstance(g, str) and g) or (isinstance(g, int) and not isinstance(g, bool) and g >= 0)
+                for g in groups
+            ):
+                raise ConfigError(f"{where}: broker.{key} must be a list of group names or gids")
+            setattr(cfg, key, list(groups))
         lab = _table(raw, "lab", where)
         check_keys(lab, ("enabled", "fleet"), where, "lab.")
         enabled = lab.get("enabled")

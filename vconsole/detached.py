@@ -24,11 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vconsole.daemon_fork import DAEMONIZE_ENV
-from vconsole.runtime_paths import ensure_private_dir, state_dir
+from vconsole.runtime_paths import ensure_private_dir, ensure_shared_dir, state_dir
 
 
 class DaemonAlreadyRunning(Exception):
     """Another daemon answers on the socket this one wants."""
+
+
+@dataclass(frozen=True)
+class SharedSocket:
+    """A socket others may connect to: its group and mode (the broker still checks each client)."""
+
+    group: int | None
+    mode: int
 
 
 class DaemonSocket:
@@ -39,9 +47,11 @@ class DaemonSocket:
     way out.
     """
 
-    def __init__(self, path: Path, what: str) -> None:
+    def __init__(self, path: Path, what: str, shared: SharedSocket | None = None) -> None:
         self.path = path
         self.what = what  # "broker", "lab": names the daemon in errors
+        # None: private (0600 in a 0700 directory); else others connect (the system broker).
+        self.shared = shared
 
     @property
     def pid_file(self) -> Path:
@@ -54,7 +64,10 @@ class DaemonSocket:
         RuntimeDirError for an unsafe directory, DaemonAlreadyRunning when
         something answers on the socket.
         """
-        ensure_private_dir(self.path.parent)
+        if self.shared is None:
+            ensure_private_dir(self.path.parent)
+        else:
+            ensure_shared_dir(self.path.parent)
         if self.path.exists() or self.path.is_symlink():
             if socket_answers(self.path):
                 raise DaemonAlreadyRunning(f"a {self.what} is already running on {self.path}")
@@ -72,7 +85,12 @@ class DaemonSocket:
             raise
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
+        if self.shared is not None:
+            if self.shared.group is not None:
+                os.chown(self.path, -1, self.shared.group)
+            os.chmod(self.path, self.shared.mode)
+        else:
+            os.chmod(self.path, 0o600)
         sock.listen(backlog)
         sock.setblocking(False)
         self.pid_file.write_text(f"{os.getpid()}\n")

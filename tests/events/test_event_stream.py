@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 
 from tests.conftest import wait_for
 from tests.lab_host import LabHost
 from vconsole.client import Client
 from vconsole.console_events import ConsoleAlert, ConsoleEvent, EventKind
-from vconsole.domain import Severity, parse_target
+from vconsole.domain import AttachMode, Severity, parse_target
 from vconsole.protocol import Events
 
 FOREVER = "sleep 1000"
@@ -73,6 +75,33 @@ def test_alert_rises_and_acknowledging_clears_it(lab_host: LabHost) -> None:
             assert await client.acknowledge(parse_target("db")) == 1
             listing = await client.list_guests()
             assert listing["guests"][0]["consoles"][0]["alert"] is None
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
+def test_attached_clients_and_their_events_name_uid_pid_mode_and_since(lab_host: LabHost) -> None:
+    fleet = lab_host.write_fleet([{"id": 504, "name": "app", "vttys": 1, "init": f"echo up; {FOREVER}"}])
+    lab_host.start_lab(fleet)
+    lab_host.start_broker()
+
+    async def run() -> None:
+        client = await Client.connect(lab_host.paths, autostart=False)
+        try:
+            before = time.time()
+            reply = await client.attach(parse_target("app"), AttachMode.RO)
+            listing = await client.list_guests()
+            (attached,) = listing["guests"][0]["consoles"][0]["attached"]
+            assert (attached["uid"], attached["pid"], attached["mode"]) == (os.getuid(), os.getpid(), "ro")
+            assert before - 1 <= attached["since"] <= time.time()
+            await client.detach(reply.session)
+            found = (await client.read_events(Events(target=parse_target("app")))).events
+            clients = [(e.kind, e.uid, e.pid, e.mode) for e in found if e.kind in (EventKind.ATTACH, EventKind.DETACH)]
+            assert clients == [
+                (EventKind.ATTACH, os.getuid(), os.getpid(), AttachMode.RO),
+                (EventKind.DETACH, os.getuid(), os.getpid(), AttachMode.RO),
+            ]
         finally:
             await client.close()
 

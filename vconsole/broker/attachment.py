@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from vconsole.domain import AttachMode
@@ -55,6 +56,7 @@ class Attachment:
         self.mode = mode
         self.cursor = cursor
         self.missed = 0
+        self.since = time.time()  # when the client attached (``list`` shows it)
         self.size: tuple[int, int] | None = None  # (cols, rows) the client reported
         self.active = 0  # when the client last typed, resized or attached with a size
         # The client asked for no output (a tab nobody sees); the cursor waits (see resume).
@@ -135,6 +137,9 @@ class Attachment:
         """This client as ``list`` reports it."""
         return {
             "client": self.sink.client_id,
+            "uid": self.sink.peer_uid,
+            "pid": self.sink.peer_pid,
+            "since": self.since,
             "mode": self.mode,
             "cursor": self.cursor,
             "unread": self.session.history.end - self.cursor,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import socket
 import struct
 from typing import TYPE_CHECKING
 
 from vconsole.broker.attachment import Attachment
+from vconsole.broker.client_access import SPY_OPS, Access
 from vconsole.broker.operations import OPERATIONS
 from vconsole.broker.registry import TargetError
 from vconsole.broker.session import ConsoleSession
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vconsole.broker.server import Broker
 
 log = logging.getLogger("vconsole.broker")
+_WHO_MAY = " (root, the broker's user, broker.allow_uids and the allowed groups may)"
 _ids = itertools.count(1)
 # A client more than this far behind stops being sent output until it drains.
 HIGH_WATER = 1 << 20
@@ -41,6 +42,8 @@ class ClientConnection(asyncio.Protocol):
         self.watching = False
         self.peer_uid: int | None = None
         self.peer_pid: int | None = None
+        self.peer_gid: int | None = None
+        self.access = Access.FULL  # a socket without credentials (a socketpair in tests) is the owner's
         self.refused = False
         self._paused = False
 
@@ -58,11 +61,12 @@ class ClientConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            pid, uid, _gid = struct.unpack("3i", creds)
-            self.peer_uid, self.peer_pid = uid, pid
-            if uid != os.getuid() and uid not in self.broker.config.allow_uids:
-                log.warning("refused a client of uid %d", uid)
-                self.refuse(error_reply(None, "forbidden", f"uid {uid} may not use this broker"))
+            pid, uid, gid = struct.unpack("3i", creds)
+            self.peer_uid, self.peer_pid, self.peer_gid = uid, pid, gid
+            self.access = self.broker.access.decide(uid, gid, pid)
+            if self.access == Access.NONE:
+                log.warning("refused a client of uid %d (pid %d)", uid, pid)
+                self.refuse(error_reply(None, "forbidden", f"uid {uid} may not use this broker{_WHO_MAY}"))
                 return
         self.broker.clients.add(self)
 
@@ -147,6 +151,8 @@ class ClientConnection(asyncio.Protocol):
         operation = OPERATIONS.get(op) if isinstance(op, str) else None
         if operation is None:
             raise ProtocolError("unknown_op", f"unknown operation {op!r}")
+        if self.access == Access.SPY and op not in SPY_OPS:
+            raise ProtocolError("forbidden", f"uid {self.peer_uid} may only watch (spy_groups): not {op}")
         reply: Message | None = operation(self, rid, msg)
         return reply
 

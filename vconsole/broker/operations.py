@@ -16,8 +16,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from vconsole.broker.client_access import Access
+from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import TargetError
-from vconsole.broker.session import ConsoleSession, InputBacklogFull
+from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.requests import (
     parse_restore,
     parse_snapshot,
@@ -87,6 +89,8 @@ def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
     return ok_reply(
         rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe(),
         watch_errors=broker.watch_errors,
+        broker={"mode": "system" if broker.paths.system else "user", "socket": str(broker.paths.socket),
+                "pid": os.getpid()},
     )
 
 
@@ -103,6 +107,10 @@ def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
     holder is ended first (answered once the console is open), other
     read-write clients are made read-only.
     """
+    if conn.access == Access.SPY and req.mode == AttachMode.RW:
+        raise ProtocolError("forbidden", f"uid {conn.peer_uid} may only watch (spy_groups): attach read-only (-r)")
+    if conn.access == Access.SPY and req.force:
+        raise ProtocolError("forbidden", f"uid {conn.peer_uid} may only watch (spy_groups): it cannot take a console")
     session = conn.broker.registry.resolve(req.target)
     if session.state == ConsoleState.STOPPED:
         return error_reply(rid, "stopped", session.reason or f"{session.guest.name} is stopped")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from vconsole.broker.client_access import AccessPolicy, system_group
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.console_logs import BrokerLogs
 from vconsole.broker.event_stream import EventStream
@@ -20,7 +21,7 @@ from vconsole.broker.session import ConsoleSession
 from vconsole.broker.session_events import SessionEvents, WatchSet
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
 from vconsole.config import Config
-from vconsole.detached import DaemonSocket
+from vconsole.detached import DaemonSocket, SharedSocket
 from vconsole.domain import ConsoleState, SessionKey
 from vconsole.providers.base import Provider
 from vconsole.runtime_paths import RuntimePaths
@@ -61,7 +62,12 @@ class Broker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
-        self._socket = DaemonSocket(paths.socket, "broker")
+        self.access = AccessPolicy.of(config, paths)
+        shared = None
+        if paths.system:
+            # root:vconsole 0660; anyone may connect when others are admitted (each client is checked).
+            shared = SharedSocket(system_group(), 0o666 if self.access.admits_others else 0o660)
+        self._socket = DaemonSocket(paths.socket, "broker", shared)
         # Every session is saved on shutdown and restored on start, in a file of this broker's own.
         self.saved = SavedSessions(self.registry, saved_sessions_file(paths.socket))
         self._started = False

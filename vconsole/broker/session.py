@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vconsole.broker.attachment import Attachment, EventSink
+from vconsole.broker.guest_input import GuestInput
 from vconsole.broker.history import OutputHistory
 from vconsole.broker.session_events import SessionEvents
 from vconsole.broker.session_log import SessionLog
@@ -28,15 +29,7 @@ READ_BUDGET = 64 * 1024
 # A read shorter than this from a level-triggered endpoint (a pty) means it is
 # drained: the turn ends instead of paying for a read that returns EAGAIN.
 SHORT_READ = 512
-MAX_INPUT_BACKLOG = 64 * 1024
 MAX_MARKS = 64
-# What the broker wrote to each console, newest last: the bytes behind an
-# exact count of unread input (a pty slave's TIOCINQ) in a snapshot.
-INPUT_LOG = 64 * 1024
-
-
-class InputBacklogFull(Exception):
-    """The guest is not reading its input and the backlog is full."""
 
 
 class ConsoleSession:
@@ -69,7 +62,7 @@ class ConsoleSession:
         self.last_output: float | None = None
         # What offsets count in: a log keeps them across broker restarts.
         self.created = self.log.created if self.log is not None else time.time()
-        self.input_log = bytearray()
+        self.input = GuestInput()
         # Source-side facts (termios, rings...) restored from a snapshot while
         # no endpoint is bound; see broker/snapshots/.
         self.restored_source: SourceState | None = None
@@ -80,8 +73,6 @@ class ConsoleSession:
         # again only when a client comes, goes or is active.
         self._writer: Attachment | None = None
         self._writer_stale = True
-        self._input = bytearray()
-        self._writing = False
         self._wake: asyncio.TimerHandle | None = None
         # Ranges of the history that came from elsewhere than the console
         # itself (a domU's hypervisor console log, a restored snapshot).
@@ -98,6 +89,7 @@ class ConsoleSession:
     def bind(self, endpoint: ConsoleEndpoint) -> None:
         """Start servicing a freshly opened endpoint."""
         self.endpoint = endpoint
+        self.input.bind(endpoint)
         self.restored_source = None
         # A console reopened in the same boot (a broker restart, a ring
         # reconnected) offers what its source kept from before (a domU's
@@ -140,11 +132,7 @@ class ConsoleSession:
                 self._wake.cancel()
                 self._wake = None
             loop.remove_reader(endpoint.fileno())
-            wfd = endpoint.write_fileno()
-            if self._writing and wfd is not None:
-                loop.remove_writer(wfd)
-            self._writing = False
-            self._input.clear()
+            self.input.unbind()
             endpoint.close()
         self.set_state(state, reason)
 
@@ -188,8 +176,8 @@ class ConsoleSession:
             return
         self._log_turn(turn, previous)
         self._flush_clients()
-        if self._input:  # a ring has no write fd: its reader's events free space
-            self._write_some()
+        if self.input.waiting:  # a ring has no write fd: its reader's events free space
+            self.input.write_some()
         self._schedule_wake(endpoint)
 
     def _schedule_wake(self, endpoint: ConsoleEndpoint) -> None:
@@ -307,61 +295,20 @@ class ConsoleSession:
             self.seen = offset
 
     def send_input(self, data: bytes) -> None:
-        """Queue keystrokes for the guest without ever blocking the broker."""
-        endpoint = self.endpoint
-        if endpoint is None:
+        """Queue keystrokes for the guest without ever blocking the broker (see GuestInput)."""
+        if self.endpoint is None:
             raise EndpointClosed(f"console is {self.state}")
-        if len(self._input) + len(data) > MAX_INPUT_BACKLOG:
-            raise InputBacklogFull(
-                f"the guest is not reading input ({len(self._input)} bytes waiting)"
-            )
-        if not self._input and not self._writing:
-            # Nothing queued ahead of it (a keystroke, usually): straight to
-            # the guest, without the backlog's copies.
-            try:
-                n = endpoint.write(data)
-            except EndpointClosed:
-                return  # as below: the read side reports the hang-up
-            if n:
-                self._log_input(data[:n])
-            if n == len(data):
-                return
-            data = data[n:]
-        self._input += data
-        self._write_some()
+        self.input.send(data)
 
     @property
     def input_backlog(self) -> bytes:
         """Input accepted from clients that the guest has not taken yet."""
-        return bytes(self._input)
+        return self.input.backlog
 
-    def _log_input(self, data: bytes | bytearray) -> None:
-        self.input_log += data
-        del self.input_log[:-INPUT_LOG]
-
-    def _write_some(self) -> None:
-        endpoint = self.endpoint
-        if endpoint is None:
-            return
-        try:
-            while self._input:
-                n = endpoint.write(bytes(self._input[:65536]))
-                if n == 0:
-                    break
-                self._log_input(self._input[:n])
-                del self._input[:n]
-        except EndpointClosed:
-            self._input.clear()
-            return
-        wfd = endpoint.write_fileno()
-        want = bool(self._input) and wfd is not None
-        if want != self._writing and wfd is not None:
-            loop = asyncio.get_running_loop()
-            if want:
-                loop.add_writer(wfd, self._write_some)
-            else:
-                loop.remove_writer(wfd)
-            self._writing = want
+    @property
+    def input_log(self) -> bytearray:
+        """The newest bytes the guest took (a snapshot counts its unread input from them)."""
+        return self.input.written
 
     def resize(self, cols: int, rows: int) -> None:
         """Set the guest's window size (clients go through client_size and client_typed)."""

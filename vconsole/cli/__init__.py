@@ -99,6 +99,15 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
         default=default,
         help="broker socket (default: $VCONSOLE_SOCKET or the runtime dir)",
     )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--system", action="store_true", default=default if default is not None else False,
+        help="the system broker (/run/vconsole; `vconsole serve --system` runs it)",
+    )
+    which.add_argument(
+        "--user", action="store_true", default=default if default is not None else False,
+        help="your own broker, even when a system broker runs",
+    )
     parser.add_argument(
         "--providers",
         default=default,
@@ -116,6 +125,13 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.system or args.user:
+        if args.socket:
+            sys.stderr.write("vconsole: give --socket or --system/--user, not both\n")
+            return EXIT_USAGE
+        from vconsole.runtime_paths import RuntimePaths
+
+        args.socket = str((RuntimePaths.system_broker() if args.system else RuntimePaths.user()).socket)
     if args.providers:
         from vconsole.providers.detect import ENV, REAL, unknown_names
 

@@ -20,11 +20,18 @@ from vconsole.cli.exit_codes import (
     EXIT_ERROR,
     EXIT_NO_BROKER,
     EXIT_OK,
+    EXIT_REFUSED,
     EXIT_USAGE,
     CliError,
 )
 from vconsole.cli.listing import render_table
-from vconsole.client import BrokerUnreachable, Client, RequestFailed, check_runtime_dir
+from vconsole.client import (
+    BrokerRefused,
+    BrokerUnreachable,
+    Client,
+    RequestFailed,
+    check_runtime_dir,
+)
 from vconsole.config import Config
 from vconsole.detached import DaemonAlreadyRunning, read_pid_file, socket_answers, wait_gone
 from vconsole.display_text import printable
@@ -65,6 +72,8 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
     local = LocalBroker(paths, in_process=args.no_daemon, announce=_say)
     try:
         client = await local.connect()
+    except BrokerRefused as exc:
+        raise CliError(str(exc), EXIT_REFUSED) from None
     except BrokerUnreachable as exc:
         raise CliError(str(exc), EXIT_NO_BROKER) from None
     except RuntimeDirError as exc:
@@ -107,7 +116,7 @@ async def cmd_ls(args: argparse.Namespace) -> int:
     saved = listing.get("saved_sessions")
     if args.json:
         out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved,
-               "log": listing.get("log")}
+               "log": listing.get("log"), "broker": listing.get("broker")}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(render_table(listing))
@@ -194,10 +203,11 @@ def _setup_logging(verbose: bool) -> None:
 async def cmd_serve(args: argparse.Namespace) -> int:
     """``vconsole serve``: the broker, in the foreground."""
     _setup_logging(args.verbose)
-    config = Config.load()
+    paths = _paths(args)
+    config = Config.for_broker(paths)
     check_config(config)
     try:
-        broker = build_broker(_paths(args), config)
+        broker = build_broker(paths, config)
         await broker.serve_forever()
     except (DaemonAlreadyRunning, RuntimeDirError) as exc:
         raise CliError(str(exc)) from None

@@ -22,7 +22,10 @@ def render_providers(listing: dict[str, Any]) -> str:
     for provider in listing.get("providers", []):
         failed = ", failed" if provider.get("error") else ""
         names.append(f"{printable(str(provider['name']))} ({printable(str(provider.get('host', '?')))}{failed})")
-    return f"providers: {', '.join(names) or 'none'}\n"
+    broker = listing.get("broker")
+    # The system broker says so; a user's own broker is the everyday case and says nothing.
+    which = "   (the system broker)" if isinstance(broker, dict) and broker.get("mode") == "system" else ""
+    return f"providers: {', '.join(names) or 'none'}{which}\n"
 
 
 def render_table(listing: dict[str, Any]) -> str:

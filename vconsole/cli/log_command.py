@@ -204,7 +204,8 @@ def _time_option(name: str, text: str | None, utc: bool) -> float | None:
 
 def log_directory(args: argparse.Namespace) -> Path:
     """The log root of the broker on ``--socket`` (or VCONSOLE_SOCKET, or the default one)."""
-    return log_root(RuntimePaths.resolve(args.socket).socket, Config.load().log.dir)
+    paths = RuntimePaths.resolve(args.socket)
+    return log_root(paths.socket, Config.for_broker(paths).log.dir)
 
 
 def readable_logs(root: Path) -> list[ConsoleLog]:

@@ -18,7 +18,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from vconsole.domain import SessionKey
-from vconsole.runtime_paths import SOCKET_NAME, default_runtime_dir, state_dir
+from vconsole.runtime_paths import (
+    SOCKET_NAME,
+    RuntimePaths,
+    SystemLayout,
+    default_runtime_dir,
+    state_dir,
+)
 
 LOCK_NAME = ".lock"
 META_NAME = "meta.json"
@@ -45,6 +51,8 @@ def default_log_root(socket: Path) -> Path:
     Two brokers on two sockets never write the same files; the default
     installation keeps a path an admin can type.
     """
+    if RuntimePaths(socket).system:
+        return SystemLayout.current().log_dir
     if socket == default_runtime_dir() / SOCKET_NAME:
         return state_dir() / "log"
     digest = hashlib.sha256(os.fsencode(os.path.realpath(socket))).hexdigest()[:16]

@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import ConsoleRegistry, TargetError
-from vconsole.broker.session import ConsoleSession, InputBacklogFull, session_key
+from vconsole.broker.session import ConsoleSession, session_key
 from vconsole.broker.snapshots.capture import (
     Capture,
     capture,

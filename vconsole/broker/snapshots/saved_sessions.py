@@ -44,7 +44,13 @@ from vconsole.broker.snapshots.capture import (
 from vconsole.broker.snapshots.restore import held_already, seed_session
 from vconsole.domain import GuestState
 from vconsole.providers.base import ConsoleSpec, GuestInfo
-from vconsole.runtime_paths import RuntimeDirError, ensure_private_dir, state_dir
+from vconsole.runtime_paths import (
+    RuntimeDirError,
+    RuntimePaths,
+    SystemLayout,
+    ensure_private_dir,
+    state_dir,
+)
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotFile, SnapshotUnreadable
 from vconsole.snapshot.stream import read_snapshot_file
@@ -56,7 +62,9 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines in the broker log
 
 
 def saved_sessions_file(socket: Path) -> Path:
-    """The saved-sessions file of the broker on ``socket``."""
+    """The saved-sessions file of the broker on ``socket`` (the system broker's is in /var/lib/vconsole)."""
+    if RuntimePaths(socket).system:
+        return SystemLayout.current().state_dir / "sessions.vcsnap"
     digest = hashlib.sha256(os.fsencode(os.path.realpath(socket))).hexdigest()[:16]
     return state_dir() / f"sessions-{digest}.vcsnap"
 
