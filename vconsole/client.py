@@ -286,6 +286,10 @@ class Client:
         reply = await self.request(Op.ACKNOWLEDGE, **Acknowledge(target, upto).fields())
         return _parsed(lambda r: int(r["acknowledged"]), reply)
 
+    async def reload(self) -> Message:
+        """Ask the broker to reread its configuration: ``changed`` and ``needs_restart`` lines."""
+        return await self.request(Op.RELOAD)
+
     async def start(self, guest: Target) -> None:
         """Start a guest; returns once the provider has."""
         await self.request(Op.START, **GuestCommand(guest).fields())

@@ -85,16 +85,20 @@ class DaemonSocket:
             raise
         finally:
             os.umask(old)
+        self.set_access()
+        sock.listen(backlog)
+        sock.setblocking(False)
+        self.pid_file.write_text(f"{os.getpid()}\n")
+        return sock
+
+    def set_access(self) -> None:
+        """Give the bound socket its group and mode (private: 0600)."""
         if self.shared is not None:
             if self.shared.group is not None:
                 os.chown(self.path, -1, self.shared.group)
             os.chmod(self.path, self.shared.mode)
         else:
             os.chmod(self.path, 0o600)
-        sock.listen(backlog)
-        sock.setblocking(False)
-        self.pid_file.write_text(f"{os.getpid()}\n")
-        return sock
 
     def release(self) -> None:
         """Remove the socket and the pid file (the listening socket is closed by its owner)."""

@@ -45,6 +45,7 @@ class Op(StrEnum):
     LOG_READ = "log_read"
     EVENTS = "events"
     ACKNOWLEDGE = "acknowledge"
+    RELOAD = "reload"
 
 
 class ProtocolError(Exception):

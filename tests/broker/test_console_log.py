@@ -22,10 +22,14 @@ from vconsole.consolelog.layout import console_dir, log_root
 from vconsole.consolelog.reader import ConsoleLog
 from vconsole.domain import SessionKey
 
-# A guest that prints a numbered 9-byte line every millisecond, raw (no \r added).
+# A guest that prints a numbered 9-byte line every millisecond, raw (no \r added), once
+# its gate file (argv[1]) exists: before the broker holds the console, the lab's 4 KiB
+# port buffer would zap lines while a loaded machine starts the broker.
 TICKER = (
     "import os, sys, time, tty\n"
     "tty.setraw(1)\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.01)\n"
     "i = 0\n"
     "while True:\n"
     "    os.write(1, b'%08d\\n' % i)\n"
@@ -35,9 +39,10 @@ TICKER = (
 LINE = 9
 
 
-def ticker(name: str, guest_id: int) -> dict[str, Any]:
-    """A fleet entry for a ticking container."""
-    return {"id": guest_id, "name": name, "vttys": 1, "init": [sys.executable, "-u", "-c", TICKER]}
+def ticker(lab_host: LabHost, name: str, guest_id: int) -> dict[str, Any]:
+    """A fleet entry for a ticking container; it ticks once ``lab_host.ctl_dir(name) / "go"`` exists."""
+    gate = str(lab_host.ctl_dir(name) / "go")
+    return {"id": guest_id, "name": name, "vttys": 1, "init": [sys.executable, "-u", "-c", TICKER, gate]}
 
 
 def expected(first: int, last: int) -> bytes:
@@ -87,8 +92,9 @@ def contiguous_lines(data: bytes) -> tuple[int, int]:
 
 
 async def test_sigkill_loses_nothing_the_broker_read(lab_host: LabHost) -> None:
-    lab_host.start_lab(lab_host.write_fleet([ticker("tick", 301)]))
+    lab_host.start_lab(lab_host.write_fleet([ticker(lab_host, "tick", 301)]))
     lab_host.start_broker()
+    (lab_host.ctl_dir("tick") / "go").touch()
     await wait_end(lab_host, "tick", 200 * LINE)
     lab_host.kill_broker(signal.SIGKILL)
 

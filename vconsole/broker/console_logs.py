@@ -49,12 +49,26 @@ class BrokerLogs:
         limit = self.settings.limit_for(meta.provider, meta.guest_id, meta.guest_name)
         return LogLimits(limit, min(self.settings.segment_size, max(4096, limit // 4)))
 
+    def set_limits(self, settings: LogSettings) -> None:
+        """New limits from a reload (enabled and dir stay what they were: they need a restart)."""
+        self.settings = settings
+        if self.store is not None:
+            self.store.total_limit = settings.total_limit
+
+    def refresh_limits(self, guest: GuestInfo, spec: ConsoleSpec) -> None:
+        """Give an open console's writer the limits the settings now give it."""
+        if self.store is not None:
+            self.store.console(self._meta(guest, spec))
+
+    @staticmethod
+    def _meta(guest: GuestInfo, spec: ConsoleSpec) -> LogMeta:
+        return LogMeta(guest.provider, guest.id, guest.name, spec.name, spec.index, guest.host)
+
     def writer_for(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleLogWriter | None:
         """The log writer of a new session (None when logs are off)."""
         if self.store is None:
             return None
-        meta = LogMeta(guest.provider, guest.id, guest.name, spec.name, spec.index, guest.host)
-        writer = self.store.console(meta)
+        writer = self.store.console(self._meta(guest, spec))
         writer.mark(LogMarkKind.BROKER_STARTED)
         return writer
 

@@ -69,6 +69,20 @@ class OutputHistory:
     def __len__(self) -> int:
         return self._len
 
+    def set_cap(self, cap: int) -> None:
+        """A new cap (a config reload): the newest ``cap`` bytes stay; older ones are dropped and counted."""
+        if cap <= 0:
+            raise ValueError("history cap must be positive")
+        keep = min(self._len, cap)
+        data = self.read(self.end - keep) if keep else b""
+        # A new buffer: views handed out keep the old one.
+        self._shares = 0
+        self._start = self.end - keep
+        self._buf = bytearray(data)
+        self._head = 0
+        self._len = keep
+        self.cap = cap
+
     def append(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes at the end, evicting the oldest beyond the cap."""
         n = len(data)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vconsole.broker.client_access import Access
+from vconsole.broker.config_reload import ReloadRefused
 from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import TargetError
 from vconsole.broker.session import ConsoleSession
@@ -90,7 +91,7 @@ def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
         rid, **broker.registry.describe(), saved_sessions=broker.saved.status.to_wire(), log=broker.logs.describe(),
         watch_errors=broker.watch_errors,
         broker={"mode": "system" if broker.paths.system else "user", "socket": str(broker.paths.socket),
-                "pid": os.getpid()},
+                "pid": os.getpid(), **({"unit": broker.unit} if broker.unit else {})},
     )
 
 
@@ -363,6 +364,19 @@ def acknowledge(conn: ClientConnection, rid: RequestId, req: Acknowledge) -> Rep
     return ok_reply(rid, acknowledged=conn.broker.events.acknowledge(sessions, req.upto))
 
 
+def reload(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
+    """Reread the configuration file and apply what changed (a config error changes nothing)."""
+
+    async def run() -> Reply:
+        try:
+            report = await conn.broker.reload()
+        except ReloadRefused as exc:
+            return error_reply(rid, "bad_config", f"{exc}; the configuration stays as it was")
+        return ok_reply(rid, changed=report.changed, needs_restart=report.needs_restart)
+
+    return _reply_later(conn, rid, run())
+
+
 # Keyed by Op, looked up with the request's string (an Op is that string).
 OPERATIONS: dict[str, Operation[Any]] = {
     Op.HELLO: Operation(Hello.parse, hello),
@@ -381,6 +395,7 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.LOG_READ: Operation(LogRead.parse, log_read),
     Op.EVENTS: Operation(Events.parse, events),
     Op.ACKNOWLEDGE: Operation(Acknowledge.parse, acknowledge),
+    Op.RELOAD: Operation(NoFields.parse, reload),
     Op.SNAPSHOT: Operation(_unparsed, snapshot),
     Op.RESTORE: Operation(_unparsed, restore),
 }

@@ -173,14 +173,46 @@ class ConsoleRegistry:
         session.bind(endpoint)
 
     def provider_of(self, session: ConsoleSession) -> Provider:
-        """The provider whose guest ``session`` is a console of."""
-        return next(p for p in self.providers if p.name == session.guest.provider)
+        """The provider whose guest ``session`` is a console of (``unknown_guest`` if it is no longer used)."""
+        provider = next((p for p in self.providers if p.name == session.guest.provider), None)
+        if provider is None:
+            raise TargetError("unknown_guest", f"{session.guest.provider} is no longer a provider of this broker")
+        return provider
 
     async def reopen(self, session: ConsoleSession) -> None:
         """Try to open ``session``'s console now (after its holder ended), without a whole refresh."""
         async with self._refreshing:
             if session.endpoint is None and session.guest.state == GuestState.RUNNING:
                 await self._open(self.provider_of(session), session.guest, session)
+
+    async def remove_provider(self, name: str, reason: str) -> None:
+        """Stop using provider ``name``: its consoles go away (GONE, with ``reason``), then it is closed."""
+        async with self._refreshing:
+            provider = next((p for p in self.providers if p.name == name), None)
+            if provider is None:
+                return
+            self.providers.remove(provider)
+            for key, session in list(self.sessions.items()):
+                if session.guest.provider == name:
+                    session.unbind(ConsoleState.GONE, reason)
+                    del self.sessions[key]
+                    self._opened_for.pop(key, None)
+                    if session.log is not None:
+                        session.log.writer.close()
+            self.guests = [g for g in self.guests if g.provider != name]
+            self.provider_errors.pop(name, None)
+        await provider.close()
+
+    async def add_provider(self, provider: Provider) -> None:
+        """Start using ``provider`` (a reload enabled it): connected now, its guests found by the next refresh."""
+        provider.on_change = self.poke
+        try:
+            await provider.connect()
+        except Exception as exc:  # as at the broker's start: said in `ls`, retried by each refresh
+            self.provider_errors[provider.name] = str(exc)
+            log.warning("provider %s: %s", provider.name, exc)
+        self.providers.append(provider)
+        self.poke()
 
     def find(self, target: Target) -> tuple[Provider, GuestInfo]:
         """The one guest ``target`` names, and its provider: the lookup every operation uses.

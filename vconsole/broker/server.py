@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from vconsole.broker.client_access import AccessPolicy, system_group
+from vconsole.broker.config_reload import ReloadRefused, ReloadReport, reload_config
 from vconsole.broker.connection import ClientConnection
 from vconsole.broker.console_logs import BrokerLogs
 from vconsole.broker.event_stream import EventStream
@@ -32,6 +33,21 @@ log = logging.getLogger("vconsole.broker")
 OUTPUT_REPORT_INTERVAL = 1.0
 # How often quiet consoles are looked at: a prompt left without newline, a silence watch.
 IDLE_SWEEP_INTERVAL = 0.25
+
+
+def systemd_unit() -> str | None:
+    """The systemd service this process runs as (``vconsole.service``), if systemd started it."""
+    if not os.environ.get("INVOCATION_ID"):
+        return None
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                unit = line.rstrip("\n").rsplit("/", 1)[-1]
+                if unit.endswith(".service"):
+                    return unit
+    except OSError:
+        pass
+    return None
 
 
 def raise_fd_limit() -> None:
@@ -63,15 +79,13 @@ class Broker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
         self.access = AccessPolicy.of(config, paths)
-        shared = None
-        if paths.system:
-            # root:vconsole 0660; anyone may connect when others are admitted (each client is checked).
-            shared = SharedSocket(system_group(), 0o666 if self.access.admits_others else 0o660)
-        self._socket = DaemonSocket(paths.socket, "broker", shared)
+        self.unit = systemd_unit()  # `vconsole restart` asks systemd to restart a service
+        self._socket = DaemonSocket(paths.socket, "broker", self._shared())
         # Every session is saved on shutdown and restored on start, in a file of this broker's own.
         self.saved = SavedSessions(self.registry, saved_sessions_file(paths.socket))
         self._started = False
         self._saved_for_stop = False  # a shutdown request saved the sessions already
+        self._reloading = asyncio.Lock()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run background work tied to the broker's lifetime."""
@@ -88,6 +102,29 @@ class Broker:
         event = {"event": "state", "session": session.key, "state": session.state, "reason": session.reason}
         for attachment in list(session.attachments):
             attachment.sink.send(event)
+
+    def _shared(self) -> SharedSocket | None:
+        """How the socket is shared: the system broker's is root:vconsole 0660, or 0666 when others are admitted."""
+        if not self.paths.system:
+            return None
+        return SharedSocket(system_group(), 0o666 if self.access.admits_others else 0o660)
+
+    def share_socket(self) -> None:
+        """Set the listening socket's group and mode again (a reload changed who may connect)."""
+        self._socket.shared = self._shared()
+        if self._server is not None:
+            self._socket.set_access()
+
+    async def reload(self) -> ReloadReport:
+        """Reread the configuration and apply it (ReloadRefused: nothing changed)."""
+        async with self._reloading:
+            return await reload_config(self)
+
+    async def _reload_on_signal(self) -> None:
+        try:
+            await self.reload()
+        except ReloadRefused as exc:
+            log.error("reload refused, the configuration stays as it was: %s", exc)
 
     def _session_made(self, session: ConsoleSession) -> None:
         session.events = SessionEvents(session, self.events, self.watches)
@@ -150,9 +187,11 @@ class Broker:
     async def serve_forever(self) -> None:
         """Start, then run until stop() or SIGTERM/SIGINT."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(RuntimeError, ValueError):  # conserver's SIGHUP: reread the configuration
+            loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(self._reload_on_signal()))
         await self.start()
         try:
             await self.wait_stopping()

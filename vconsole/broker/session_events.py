@@ -58,6 +58,14 @@ class SessionEvents:
         self._fresh = True  # no state change yet: the first connect at broker start is no news
         self._peeked_to = -1  # the offset up to which the unfinished line was looked at
 
+    def rewatch(self, watches: WatchSet) -> None:
+        """The broker's watches changed (a reload): match with the new ones from the next byte."""
+        guest, spec = self._session.guest, self._session.spec
+        where = (guest.provider, guest.id, guest.name, spec.name, spec.index)
+        matcher = self._matcher
+        self._matcher = LineMatcher([w for w in watches.signatures if w.applies_to(*where)], matcher.offset)
+        self._quiet = [w for w in watches.quiet if w.applies_to(*where)]
+
     @property
     def has_watches(self) -> bool:
         """Whether anything is matched on this console's output."""

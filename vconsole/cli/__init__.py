@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import log_command, snapshot_commands, wait_command
+from vconsole.cli import (
+    broker_commands,
+    config_command,
+    log_command,
+    snapshot_commands,
+    wait_command,
+)
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
@@ -79,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
+    broker_commands.add_parsers(sub, common)
+    config_command.add_parser(sub, common)
     return parser
 
 
@@ -166,6 +174,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = log_command
     if command in wait_command.COMMANDS:
         module = wait_command
+    if command in broker_commands.COMMANDS:
+        module = broker_commands
+    if command in config_command.COMMANDS:
+        module = config_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result
