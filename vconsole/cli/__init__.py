@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attach.add_argument("--escape", help="escape key, like ^] (the default) or ^A, or none")
     attach.add_argument(
+        "--force", action="store_true",
+        help="take the console: end the process outside vconsole that holds it (SIGTERM, then SIGKILL; "
+        "never another user's, never a vconsole broker) and make other read-write clients read-only",
+    )
+    attach.add_argument(
         "--no-reconnect", action="store_true",
         help="exit (code 3) when the broker goes away instead of waiting for it to come back",
     )

@@ -167,6 +167,7 @@ async def cmd_attach(args: argparse.Namespace) -> int:
             escape=escape,
             reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
             reconnect_timeout=args.reconnect_timeout,
+            force=args.force,
         )
 
 

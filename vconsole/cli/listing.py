@@ -7,6 +7,7 @@ can act on the terminal; ``ls --json`` keeps the exact values.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from vconsole.display_text import printable
@@ -47,7 +48,7 @@ def _console_rows(listing: dict[str, Any]) -> str:
                 (
                     *left,
                     printable(con["name"]),
-                    printable(con["state"]),
+                    _status(con),
                     str(con["clients"]),
                     human(con["unread"]),
                     human(con["pending"]),
@@ -65,3 +66,13 @@ def _console_rows(listing: dict[str, Any]) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
+
+
+def _status(con: dict[str, Any]) -> str:
+    """The console's state; a busy one's with who holds it (pid, user, since, command), when known."""
+    holder = con.get("holder")
+    if not isinstance(holder, dict):
+        return printable(con["state"])
+    since = holder.get("since")
+    when = f" since {time.strftime('%H:%M:%S', time.localtime(since))}" if isinstance(since, (int, float)) else ""
+    return printable(f"{con['state']} by pid {holder['pid']} {holder['user']}{when}: {holder['command']}", 80)
