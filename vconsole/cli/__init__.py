@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import log_command, snapshot_commands, wait_command
+from vconsole.cli import log_command, service_commands, snapshot_commands, wait_command
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
+    service_commands.add_parsers(sub)
     return parser
 
 
@@ -145,6 +146,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = log_command
     if command in wait_command.COMMANDS:
         module = wait_command
-    handler = getattr(module, f"cmd_{command}")
+    if command in service_commands.COMMANDS:
+        module = service_commands
+    handler = getattr(module, f"cmd_{command.replace('-', '_')}")
     result: int = await handler(args)
     return result
