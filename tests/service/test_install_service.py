@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, vconsole_cmd
-from vconsole.cli.service_install import UNIT_DIR, UNITS
+from vconsole.cli.service_install import UNIT_DIR, UNITS, rendered_unit
 
 UNIT_PATH = Path("etc/systemd/system/vconsole.service")
 
@@ -109,3 +109,19 @@ def test_systemd_analyze_accepts_the_installed_unit(tmp_path: Path) -> None:
 
 def test_every_shipped_unit_is_installed() -> None:
     assert sorted(p.name for p in UNIT_DIR.iterdir()) == sorted(UNITS)
+
+
+def test_a_command_path_with_spaces_and_percent_stays_one_word(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is missing (Debian: apt-get install systemd; .ci/run installs it)")
+    command = tmp_path / "my venv 100%" / "bin" / "vconsole"
+    command.parent.mkdir(parents=True)
+    command.write_text("#!/bin/sh\n")
+    command.chmod(0o755)
+    unit = tmp_path / "vconsole.service"
+    unit.write_text(rendered_unit("vconsole.service", [str(command)]))
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    # A wrong split or specifier would name a missing command or a bad specifier.
+    assert result.returncode == 0 and "vconsole.service" not in result.stdout + result.stderr, result.stderr
+    assert f'ExecStart="{str(command).replace("%", "%%")}" serve' in unit.read_text()

@@ -47,12 +47,23 @@ def vconsole_command() -> list[str]:
     return [sys.executable, "-m", "vconsole"]
 
 
+def exec_words(command: list[str]) -> str:
+    """``command`` as an ExecStart= command line: ``%`` is a unit specifier, spaces need quotes."""
+    words = []
+    for word in command:
+        word = word.replace("%", "%%")
+        if any(c.isspace() or c in "\"'\\;" for c in word):
+            word = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        words.append(word)
+    return " ".join(words)
+
+
 def rendered_unit(name: str, command: list[str]) -> str:
     """The packaged unit ``name`` with ExecStart running ``command``."""
     text = (UNIT_DIR / name).read_text()
     if SHIPPED_EXEC not in text:
         raise CliError(f"{UNIT_DIR / name}: no {SHIPPED_EXEC.strip()!r} line to point at this vconsole")
-    return text.replace(SHIPPED_EXEC, "ExecStart=" + " ".join(command) + " ")
+    return text.replace(SHIPPED_EXEC, "ExecStart=" + exec_words(command) + " ")
 
 
 def _write(path: Path, text: str) -> Callable[[], None]:
@@ -87,7 +98,7 @@ def plan(prefix: Path | None, enable: bool) -> list[Step]:
         if target.is_file() and target.read_text() == text:
             steps.append(Step(f"{target} is up to date", None))
         else:
-            steps.append(Step(f"write {target} from {UNIT_DIR / name} (ExecStart={' '.join(command)} serve)", _write(target, text)))
+            steps.append(Step(f"write {target} from {UNIT_DIR / name} (ExecStart={exec_words(command)} serve)", _write(target, text)))
     if prefix is not None:
         steps.append(Step(f"group {GROUP!r}: not created under --prefix (it is this host's)", None))
         return steps
