@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import log_command, service_commands, snapshot_commands, wait_command
+from vconsole.cli import log_command, snapshot_commands, wait_command
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+from vconsole.cli.service_commands import SERVICE_COMMANDS, add_service_parsers, service_handler
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
 
@@ -71,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     shutdown = sub.add_parser("shutdown", parents=[common], help="stop the broker (consoles go back to their guests)")
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
+    add_service_parsers(sub)
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
-    service_commands.add_parsers(sub)
     return parser
 
 
@@ -141,13 +142,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from vconsole.cli import commands
 
     command = args.command or "default"
+    if command in SERVICE_COMMANDS:
+        return await service_handler(command)(args)
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
     if command in log_command.COMMANDS:
         module = log_command
     if command in wait_command.COMMANDS:
         module = wait_command
-    if command in service_commands.COMMANDS:
-        module = service_commands
-    handler = getattr(module, f"cmd_{command.replace('-', '_')}")
+    handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from vconsole.cli.attach import run_attach
 from vconsole.cli.config_check import check_before_starting, check_config
-from vconsole.cli.daemon_logging import setup_logging
+from vconsole.cli.daemon_logging import setup_logging as _setup_logging
 from vconsole.cli.escape import EscapeError, parse_escape
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
@@ -179,7 +179,7 @@ async def cmd_stop(args: argparse.Namespace) -> int:
 
 async def cmd_serve(args: argparse.Namespace) -> int:
     """``vconsole serve``: the broker, in the foreground."""
-    setup_logging(args.verbose)
+    _setup_logging(args.verbose)
     config = Config.load()
     check_config(config)
     try:
@@ -195,7 +195,7 @@ async def cmd_lab(args: argparse.Namespace) -> int:
     from vconsole.lab.fleet import Fleet, FleetError
     from vconsole.lab.server import LabServer
 
-    setup_logging(args.verbose)
+    _setup_logging(args.verbose)
     paths = _paths(args)
     if socket_answers(paths.lab_socket):
         raise CliError(f"a lab is already running on {paths.lab_socket}")

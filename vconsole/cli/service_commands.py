@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from vconsole.cli.completion import SHELLS, completion_script
 from vconsole.cli.exit_codes import EXIT_OK
 from vconsole.cli.service_install import install_service
 
-COMMANDS = ("install-service", "completion", "help")
+SERVICE_COMMANDS = ("install-service", "completion", "help")
 HELP_TOPICS = ("config",)
 
 
-def add_parsers(sub: Any) -> None:
+def add_service_parsers(sub: Any) -> None:
     """Add this module's commands to the ``vconsole`` parser."""
     install = sub.add_parser(
         "install-service", help="install the systemd unit and the vconsole group (starts nothing)",
@@ -53,3 +54,9 @@ async def cmd_help(args: argparse.Namespace) -> int:
 
     sys.stdout.write(config_keys.render_markdown() if args.markdown else config_keys.render_text())
     return EXIT_OK
+
+
+def service_handler(command: str) -> Callable[[argparse.Namespace], Awaitable[int]]:
+    """The handler of one of SERVICE_COMMANDS."""
+    handlers = {"install-service": cmd_install_service, "completion": cmd_completion, "help": cmd_help}
+    return handlers[command]
