@@ -18,6 +18,7 @@ from vconsole.cli import (
     wait_command,
 )
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+from vconsole.cli.service_commands import SERVICE_COMMANDS, add_service_parsers, service_handler
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     shutdown = sub.add_parser("shutdown", parents=[common], help="stop the broker (consoles go back to their guests)")
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
+    add_service_parsers(sub)
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
@@ -169,6 +171,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from vconsole.cli import commands
 
     command = args.command or "default"
+    if command in SERVICE_COMMANDS:
+        return await service_handler(command)(args)
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
     if command in log_command.COMMANDS:
         module = log_command

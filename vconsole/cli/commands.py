@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from vconsole.cli.attach import run_attach
 from vconsole.cli.config_check import check_before_starting, check_config
+from vconsole.cli.daemon_logging import setup_logging as _setup_logging
 from vconsole.cli.escape import EscapeError, parse_escape
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
@@ -185,19 +185,6 @@ async def cmd_stop(args: argparse.Namespace) -> int:
     async with connected(args) as client:
         await client.stop(guest)
     return EXIT_OK
-
-
-class _PrintableLog(logging.Formatter):
-    """Log lines quote guest names and tools' words: shown through printable (tracebacks as they are)."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record), 8192)
-
-
-def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_PrintableLog("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
