@@ -196,20 +196,20 @@ def check_service_files(vconsole: Path, env: dict[str, str], work: Path) -> None
         raise SmokeFailed(f"the installed package {package} lacks {missing}")
     unit = package / "service" / "vconsole.service"
     plan = run([str(vconsole), "install-service", "--dry-run"], env=env, cwd=work)
-    if f"from {unit} (ExecStart={vconsole} serve)" not in plan:
+    if f"from {unit} (ExecStart={vconsole} serve --system)" not in plan:
         raise SmokeFailed(f"install-service --dry-run does not install {unit} running {vconsole}:\n{plan}")
     stage = work / "stage"
     stage.mkdir()
     run([str(vconsole), "install-service", "--prefix", str(stage)], env=env, cwd=work)
     installed = stage / "etc" / "systemd" / "system" / "vconsole.service"
-    if f"ExecStart={vconsole} serve" not in installed.read_text():
+    if f"ExecStart={vconsole} serve --system" not in installed.read_text():
         raise SmokeFailed(f"{installed} does not run {vconsole}")
     if shutil.which("systemd-analyze"):
         verdict = subprocess.run(["systemd-analyze", "verify", str(installed)], capture_output=True, text=True, timeout=60)
         said = (verdict.stdout + verdict.stderr).strip()
         if verdict.returncode != 0 or "vconsole.service" in said:
             raise SmokeFailed(f"systemd-analyze verify {installed}: {said}")
-    print(f"wheel smoke: install-service installs {unit} (ExecStart={vconsole} serve)")
+    print(f"wheel smoke: install-service installs {unit} (ExecStart={vconsole} serve --system)")
     for shell in ("bash", "zsh"):
         if shutil.which(shell) is None:
             continue

@@ -56,8 +56,8 @@ def test_prefix_installs_the_unit_pointing_at_this_vconsole(tmp_path: Path) -> N
     shipped = (UNIT_DIR / "vconsole.service").read_text()
     exec_line = next(ln for ln in text.splitlines() if ln.startswith("ExecStart="))
     # run_cli runs `python -m vconsole`: the unit runs that same interpreter and package.
-    assert exec_line in (f"ExecStart={sys.executable} -m vconsole serve", f"ExecStart={Path(sys.executable).with_name('vconsole')} serve")
-    assert text.replace(exec_line, "ExecStart=/usr/local/bin/vconsole serve") == shipped
+    assert exec_line in (f"ExecStart={sys.executable} -m vconsole serve --system", f"ExecStart={Path(sys.executable).with_name('vconsole')} serve --system")
+    assert text.replace(exec_line, "ExecStart=/usr/local/bin/vconsole serve --system") == shipped
     assert unit.stat().st_mode & 0o777 == 0o644
     again = run_cli("install-service", "--prefix", str(tmp_path))
     assert again.returncode == 0 and f"{unit} is up to date" in again.stdout
@@ -124,4 +124,4 @@ def test_a_command_path_with_spaces_and_percent_stays_one_word(tmp_path: Path) -
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     # A wrong split or specifier would name a missing command or a bad specifier.
     assert result.returncode == 0 and "vconsole.service" not in result.stdout + result.stderr, result.stderr
-    assert f'ExecStart="{str(command).replace("%", "%%")}" serve' in unit.read_text()
+    assert f'ExecStart="{str(command).replace("%", "%%")}" serve --system' in unit.read_text()

@@ -98,7 +98,7 @@ def plan(prefix: Path | None, enable: bool) -> list[Step]:
         if target.is_file() and target.read_text() == text:
             steps.append(Step(f"{target} is up to date", None))
         else:
-            steps.append(Step(f"write {target} from {UNIT_DIR / name} (ExecStart={exec_words(command)} serve)", _write(target, text)))
+            steps.append(Step(f"write {target} from {UNIT_DIR / name} (ExecStart={exec_words(command)} serve --system)", _write(target, text)))
     if prefix is not None:
         steps.append(Step(f"group {GROUP!r}: not created under --prefix (it is this host's)", None))
         return steps
