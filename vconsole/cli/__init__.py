@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vconsole import __version__
-from vconsole.cli import log_command, snapshot_commands, wait_command
+from vconsole.cli import events_command, log_command, snapshot_commands, wait_command
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
+    events_command.add_parser(sub, common)
     return parser
 
 
@@ -145,6 +146,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = log_command
     if command in wait_command.COMMANDS:
         module = wait_command
+    if command in events_command.COMMANDS:
+        module = events_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result
