@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import vconsole_cmd
@@ -54,3 +58,35 @@ def events_process(lab_host: LabHost, *args: str) -> subprocess.Popen[str]:
         vconsole_cmd("events", *args, "--socket", str(lab_host.paths.socket)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )
+
+
+class LineReader:
+    """The lines a background process writes, read on a thread so a test can wait with a timeout."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, timeout: float = 20.0) -> str:
+        """The next line (AssertionError if none comes in time or the stream ended)."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout}s") from None
+        assert line is not None, "the stream ended"
+        return line
+
+    def until(self, check: Callable[[str], bool], timeout: float = 20.0) -> list[str]:
+        """Lines up to and including the first that ``check`` accepts."""
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while True:
+            seen.append(self.next(max(0.01, deadline - time.monotonic())))
+            if check(seen[-1]):
+                return seen
