@@ -102,7 +102,7 @@ def _who(event: ConsoleEvent) -> list[str]:
     holder = [f"{key} {value}" for key, value in (("pid", event.holder_pid), ("uid", event.holder_uid)) if value is not None]
     if holder or event.command:
         command = f" ({printable(event.command, MAX_SHOWN_TEXT)})" if event.command else ""
-        parts.append("holder " + " ".join(holder) + command)
+        parts.append(("" if event.kind is EventKind.HOLDER else "holder ") + " ".join(holder) + command)
     return parts
 
 
