@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import signal
+import subprocess
 
-from tests.conftest import wait_for
+from tests.conftest import vconsole_cmd, wait_for
 from tests.events.cli_events import FOREVER, LineReader, events_process, listed_console
 from tests.lab_host import LabHost
 from vconsole.domain import AttachMode, parse_target
@@ -62,3 +64,15 @@ def test_follow_prints_new_events_and_survives_a_broker_killed_and_restarted(lab
         follower.wait()
     notices = follower.stderr.read()
     assert "broker lost" in notices and "reconnected" in notices, notices
+
+
+def test_follow_into_head_ends_once_head_has_its_lines(lab_host: LabHost) -> None:
+    """Like ``tail -f | head``, but without waiting for another event to find the pipe closed."""
+    lab_host.start_lab(lab_host.write_fleet([{"id": 612, "name": "db", "vttys": 1, "init": FOREVER}]))
+    lab_host.start_broker()
+    asyncio.run(_come_and_go(lab_host, 2))
+    pipeline = f"{shlex.join(vconsole_cmd('events', '-f', '--socket', str(lab_host.paths.socket)))} | head -1; " \
+        "echo status=${PIPESTATUS[0]}"
+    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=30)
+    first, status = done.stdout.splitlines()
+    assert "db:vtty0  attach  uid" in first and status == "status=0", done

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import select
+import sys
 
 from vconsole.cli.broker_follow import follow_through_broker
 from vconsole.cli.events_command import EventPrinter, EventsRequest, notice, read_pages
@@ -24,7 +26,17 @@ from vconsole.console_events import ConsoleEvent
 from vconsole.reconnect import Connected, Disconnected, GaveUp, LinkEvent, ReconnectingClient
 from vconsole.wire import Message
 
-IDLE_CHECK = 1.0  # nothing to do between pushes; the follower's ticker just runs this often
+IDLE_CHECK = 1.0  # how often a follower with nothing to print checks that its reader is still there
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll says POLLERR on the write end)."""
+    poller = select.poll()
+    try:
+        poller.register(sys.stdout.fileno(), 0)
+    except (OSError, ValueError):
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _fd, mask in poller.poll(0))
 
 
 class EventFollower:
@@ -121,6 +133,12 @@ class EventFollower:
             reader_gone()
             self.finish(EXIT_OK)
 
+    def tick(self) -> None:
+        """Once a second: end when whoever read our output has gone (``| head``), as no event may come to tell."""
+        if stdout_reader_gone():
+            reader_gone()
+            self.finish(EXIT_OK)
+
     async def close(self) -> None:
         """Cancel a resume still under way."""
         if self._resuming is not None:
@@ -133,6 +151,6 @@ async def follow_events(args: argparse.Namespace, request: EventsRequest) -> int
     """Print the kept events and follow; the exit code (130 on Ctrl-C)."""
     follower = EventFollower(request)
     try:
-        return await follow_through_broker(args, follower, follower.start, lambda: None, IDLE_CHECK)
+        return await follow_through_broker(args, follower, follower.start, follower.tick, IDLE_CHECK)
     finally:
         await follower.close()
