@@ -28,6 +28,9 @@ def _event(kind: EventKind, seq: int = 1, **fields: object) -> ConsoleEvent:
      "WARNING   web:vtty1  takeover  by uid 0 pid 77; holder pid 55 uid 1000 (lxc-console -n web -t 1)"),
     (_event(EventKind.HOLDER, holder_pid=55, command="screen /dev/pts/3"), "web:vtty1  holder  pid 55 (screen /dev/pts/3)"),
     (_event(EventKind.GUEST_STOPPED), "INFO      web:vtty1  guest_stopped"),
+    (_event(EventKind.STATE, severity=Severity.WARNING, name="disconnected", text="disconnected: Input/output error"),
+     "WARNING   web:vtty1  disconnected  Input/output error"),
+    (_event(EventKind.STATE, name="connected", text="connected"), "INFO      web:vtty1  connected"),
 ])
 def test_each_kind_is_one_line_with_its_details(event: ConsoleEvent, tail: str) -> None:
     line = event_line(event, utc=True)

@@ -109,7 +109,10 @@ def _who(event: ConsoleEvent) -> list[str]:
 def event_line(event: ConsoleEvent, utc: bool = False) -> str:
     """One event as a line for people: time, severity, guest:console, name, then its text and who."""
     place = printable(f"{event.guest}:{event.console}")
-    detail = [printable(event.text, MAX_SHOWN_TEXT)] if event.text else []
+    text = event.text
+    if event.kind is EventKind.STATE and text.startswith(event.name):  # "disconnected: reason" after its name
+        text = text[len(event.name) :].removeprefix(":").strip()
+    detail = [printable(text, MAX_SHOWN_TEXT)] if text else []
     detail += _who(event)
     head = f"{shown_time(event.time, utc)}  {event.severity.value.upper():<8}  {place}  {printable(event.name)}"
     return head + ("  " + "; ".join(detail) if detail else "")
