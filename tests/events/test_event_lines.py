@@ -54,3 +54,9 @@ def test_the_printer_writes_each_event_once_in_seq_order(capsys: pytest.CaptureF
     printer.write([_event(EventKind.DETACH, 2), _event(EventKind.DETACH, 3)])  # 2 again: a page and a push
     seqs = [json.loads(line)["seq"] for line in capsys.readouterr().out.splitlines()]
     assert seqs == [1, 2, 3] and printer.last == 3
+
+
+def test_the_printer_holds_back_events_before_since(capsys: pytest.CaptureFixture[str]) -> None:
+    printer = EventPrinter(EventsRequest(None, WHEN + 1, Severity.INFO, follow=True, json=True, utc=False))
+    printer.write([_event(EventKind.ATTACH, 1)])  # a push from before --since (which was in the future)
+    assert capsys.readouterr().out == "" and printer.last == 1

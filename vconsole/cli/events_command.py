@@ -141,10 +141,14 @@ class EventPrinter:
         fresh = sorted((e for e in events if e.seq > self.last), key=lambda e: e.seq)
         if not fresh:
             return
-        render = event_json if self.request.json else lambda e: event_line(e, self.request.utc)
-        sys.stdout.write("".join(render(e) + "\n" for e in fresh))
-        sys.stdout.flush()
         self.last = fresh[-1].seq
+        since = self.request.since_time
+        if since is not None:  # pushes are not filtered by time: a --since in the future holds them back
+            fresh = [e for e in fresh if e.time >= since]
+        render = event_json if self.request.json else lambda e: event_line(e, self.request.utc)
+        if fresh:
+            sys.stdout.write("".join(render(e) + "\n" for e in fresh))
+            sys.stdout.flush()
 
 
 async def cmd_events(args: argparse.Namespace) -> int:
