@@ -154,7 +154,8 @@ class EventPrinter:
 async def cmd_events(args: argparse.Namespace) -> int:
     """``vconsole events [-f] [--json] [--since T] [--severity S] [TARGET [N]]``."""
     request = checked(args)
-    from vconsole.cli.log_command import reader_gone  # the broker client only when run
+    # Loaded when run: `vconsole --help` stays fast.
+    from vconsole.cli.log_command import reader_gone
 
     try:
         if request.follow:
