@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from vconsole.cli.events_command import EventPrinter, EventsRequest, event_json, event_line
+from vconsole.cli.events_command import EventsRequest
+from vconsole.cli.events_output import EventPrinter, event_json, event_line
 from vconsole.console_events import ConsoleEvent, EventKind
 from vconsole.domain import AttachMode, SessionKey, Severity
 

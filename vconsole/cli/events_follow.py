@@ -18,7 +18,8 @@ import select
 import sys
 
 from vconsole.cli.broker_follow import follow_through_broker
-from vconsole.cli.events_command import EventPrinter, EventsRequest, notice, read_pages
+from vconsole.cli.events_command import EventsRequest
+from vconsole.cli.events_output import EventPrinter, notice, read_pages
 from vconsole.cli.exit_codes import BY_ERROR_CODE, EXIT_ERROR, EXIT_NO_BROKER, EXIT_OK
 from vconsole.cli.log_command import reader_gone
 from vconsole.client import Client, RequestFailed
