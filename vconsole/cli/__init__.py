@@ -13,6 +13,7 @@ from vconsole import __version__
 from vconsole.cli import (
     broker_commands,
     config_command,
+    events_command,
     log_command,
     snapshot_commands,
     wait_command,
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait_command.add_parser(sub, common)
     broker_commands.add_parsers(sub, common)
     config_command.add_parser(sub, common)
+    events_command.add_parser(sub, common)
     return parser
 
 
@@ -182,6 +184,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = broker_commands
     if command in config_command.COMMANDS:
         module = config_command
+    if command in events_command.COMMANDS:
+        module = events_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

@@ -116,7 +116,8 @@ async def cmd_ls(args: argparse.Namespace) -> int:
     saved = listing.get("saved_sessions")
     if args.json:
         out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved,
-               "log": listing.get("log"), "broker": listing.get("broker")}
+               "log": listing.get("log"), "broker": listing.get("broker"),
+               "watch_errors": listing.get("watch_errors", [])}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(render_table(listing))
@@ -126,6 +127,8 @@ async def cmd_ls(args: argparse.Namespace) -> int:
             sys.stderr.write(f"vconsole: {failed}\n")
     if isinstance(saved, dict) and saved.get("save") == "failed":
         sys.stderr.write(f"vconsole: {printable(str(saved.get('error')), 2048)}\n")
+    for error in listing.get("watch_errors") or []:  # bad [[watches]]: skipped by the broker, said here
+        sys.stderr.write(f"vconsole: warning: {printable(str(error), 2048)}\n")
     for warning in log_warnings(listing):
         sys.stderr.write(f"vconsole: {printable(warning, 2048)}\n")
     return EXIT_OK

@@ -10,10 +10,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from vconsole.console_events import ConsoleAlert
 from vconsole.display_text import printable
 from vconsole.units import human
 
-COLUMNS = ("GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED")
+COLUMNS = (
+    "GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED", "ALERT",
+)
+NUMERIC = frozenset(range(6, 11))  # right-aligned columns
 
 
 def render_providers(listing: dict[str, Any]) -> str:
@@ -33,6 +37,18 @@ def render_table(listing: dict[str, Any]) -> str:
     return render_providers(listing) + _console_rows(listing)
 
 
+def alert_cell(alert: dict[str, Any] | None) -> str:
+    """A console's unacknowledged alert as the ALERT column shows it: ``PANIC critical``, ``OOM error x3``."""
+    try:
+        parsed = ConsoleAlert.from_wire(alert)
+    except (KeyError, TypeError, ValueError):
+        return "?"
+    if parsed is None:
+        return ""
+    more = f" x{parsed.count}" if parsed.count > 1 else ""
+    return f"{printable(parsed.name.upper(), 64)} {parsed.severity.value}{more}"
+
+
 def _console_rows(listing: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = []
     for guest in listing["guests"]:
@@ -41,7 +57,7 @@ def _console_rows(listing: dict[str, Any]) -> str:
         for i, con in enumerate(consoles):
             left = head if i == 0 else ("", "", "", "")
             if con is None:
-                rows.append((*left, "-", "", "", "", "", "", ""))
+                rows.append((*left, "-", "", "", "", "", "", "", ""))
                 continue
             dropped = con["dropped"] + con.get("lost", 0)
             rows.append(
@@ -54,15 +70,15 @@ def _console_rows(listing: dict[str, Any]) -> str:
                     human(con["pending"]),
                     human(con["history"]),
                     human(dropped),
+                    alert_cell(con.get("alert")),
                 )
             )
     if not rows:
         return "no guests\n"
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-    numeric = set(range(6, len(COLUMNS)))
 
     def fmt(cells: tuple[str, ...]) -> str:
-        parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [c.rjust(w) if i in NUMERIC else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
