@@ -72,6 +72,12 @@ def test_a_panic_nobody_watched_is_one_panic_event_with_its_line_and_offset(lab_
     assert shown.returncode == 0, shown.stderr
     (line,) = shown.stdout.splitlines()
     assert line.endswith(f"  CRITICAL  db:pv0  panic  {PANIC_LINE}"), line
+    # Acknowledging clears the alert (ls's column and JSON); the event stays in the stream.
+    acked = lab_host.cli("events", "--ack", "db")
+    assert (acked.returncode, acked.stdout) == (0, "acknowledged 1 event of db\n"), acked.stderr
+    assert listed_console(lab_host, "db")["alert"] is None
+    assert not [r for r in lab_host.cli("ls").stdout.splitlines() if "PANIC" in r]
+    assert [e.name for e in watch_hits(lab_host)] == ["panic"]
 
 
 def test_without_a_broker_events_says_so_and_starts_none(lab_host: LabHost) -> None:

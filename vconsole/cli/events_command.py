@@ -42,6 +42,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     events.add_argument("--since", metavar="TIME", help="from TIME: 10m, 2h, 1d (ago), 2026-12-06T07:00, 07:00, @EPOCH, today")
     events.add_argument("--utc", action="store_true", help="times in UTC (printed and parsed), not local time")
     events.add_argument(
+        "--ack", action="store_true",
+        help="acknowledge the alerts of TARGET (default: every console) instead of printing: the badges go",
+    )
+    events.add_argument(
         "--severity", choices=SEVERITY_ORDER, default=Severity.INFO.value, metavar="S",
         help=f"only events at or above S: {', '.join(SEVERITY_ORDER)} (default info: all)",
     )
@@ -83,6 +87,10 @@ def checked(args: argparse.Namespace) -> EventsRequest:
 async def cmd_events(args: argparse.Namespace) -> int:
     """``vconsole events [-f] [--json] [--since T] [--severity S] [TARGET [N]]``."""
     request = checked(args)
+    if args.ack:
+        if request.follow:
+            raise CliError("give --ack or --follow, not both", EXIT_USAGE)
+        return await _acknowledge(args, request.target)
     # Loaded when run: `vconsole --help` stays fast.
     from vconsole.cli.log_command import reader_gone
 
@@ -95,6 +103,20 @@ async def cmd_events(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         reader_gone()
         return EXIT_OK
+
+
+async def _acknowledge(args: argparse.Namespace, target: Target | None) -> int:
+    """Acknowledge the alerts of ``target`` (every console when None) in the running broker."""
+    import sys
+
+    from vconsole.cli.commands import broker_errors, connected
+
+    async with connected(args) as client:
+        with broker_errors():
+            count = await client.acknowledge(target)
+    where = f" of {target}" if target is not None else ""
+    sys.stdout.write(f"acknowledged {count} event{'s' if count != 1 else ''}{where}\n")
+    return EXIT_OK
 
 
 async def _print_kept(args: argparse.Namespace, request: EventsRequest) -> int:
