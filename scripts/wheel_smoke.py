@@ -11,7 +11,13 @@ directory with only the lab as provider:
    saves the console, and ``vconsole show`` draws it: the red text must reach
    the pane in a red foreground (``capture-pane -e``), which needs the themes
    shipped in the wheel (``vconsole/themes/``);
-4. ``vconsole shutdown --lab`` stops both daemons.
+4. ``vconsole shutdown --lab`` stops both daemons;
+5. the service files: the package data (unit, themes, demo fleet) is inside
+   the installed package, ``vconsole install-service --dry-run`` names the
+   packaged unit and this virtualenv's command, ``--prefix`` writes it (and
+   ``systemd-analyze verify`` accepts it, where installed), ``vconsole
+   completion bash`` passes ``bash -n`` (and zsh's ``zsh -n``, where installed),
+   ``vconsole help config`` prints the config keys.
 
 Run by .ci/run after ``make test``; alone: ``python3 scripts/wheel_smoke.py``
 (needs tmux, and the package index for the wheel's dependencies). Only the
@@ -35,6 +41,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_GUESTS = ("web", "db", "cache", "alpine-pv", "legacy-hvm")
+# Package data a user of the wheel needs, relative to the installed package.
+PACKAGE_DATA = ("service/vconsole.service", "themes/vconsole-dark.toml", "lab/demo/fleet.toml")
 SGR = re.compile(r"\x1b\[([0-9;:]*)m")
 
 
@@ -180,6 +188,39 @@ def check_colours(pane: Pane, vconsole: Path, snap: Path) -> None:
     pane.wait_for("SHOW-EXIT=0")
 
 
+def check_service_files(vconsole: Path, env: dict[str, str], work: Path) -> None:
+    """The unit, themes and demo fleet come from the installed package; completion and help work."""
+    package = Path(run([str(vconsole.with_name("python")), "-c", "import vconsole; print(vconsole.__file__)"], env=env, cwd=work).strip()).parent
+    missing = [name for name in PACKAGE_DATA if not (package / name).is_file()]
+    if missing:
+        raise SmokeFailed(f"the installed package {package} lacks {missing}")
+    unit = package / "service" / "vconsole.service"
+    plan = run([str(vconsole), "install-service", "--dry-run"], env=env, cwd=work)
+    if f"from {unit} (ExecStart={vconsole} serve --system)" not in plan:
+        raise SmokeFailed(f"install-service --dry-run does not install {unit} running {vconsole}:\n{plan}")
+    stage = work / "stage"
+    stage.mkdir()
+    run([str(vconsole), "install-service", "--prefix", str(stage)], env=env, cwd=work)
+    installed = stage / "etc" / "systemd" / "system" / "vconsole.service"
+    if f"ExecStart={vconsole} serve --system" not in installed.read_text():
+        raise SmokeFailed(f"{installed} does not run {vconsole}")
+    if shutil.which("systemd-analyze"):
+        verdict = subprocess.run(["systemd-analyze", "verify", str(installed)], capture_output=True, text=True, timeout=60)
+        said = (verdict.stdout + verdict.stderr).strip()
+        if verdict.returncode != 0 or "vconsole.service" in said:
+            raise SmokeFailed(f"systemd-analyze verify {installed}: {said}")
+    print(f"wheel smoke: install-service installs {unit} (ExecStart={vconsole} serve --system)")
+    for shell in ("bash", "zsh"):
+        if shutil.which(shell) is None:
+            continue
+        script = work / f"completion.{shell}"
+        script.write_text(run([str(vconsole), "completion", shell], env=env, cwd=work))
+        run([shell, "-n", str(script)], env=env, cwd=work)
+        print(f"wheel smoke: vconsole completion {shell} passes {shell} -n")
+    if "[broker]" not in run([str(vconsole), "help", "config"], env=env, cwd=work):
+        raise SmokeFailed("vconsole help config does not list [broker]")
+
+
 def smoke(work: Path) -> None:
     """Every step; SmokeFailed at the first that fails."""
     if shutil.which("tmux") is None:
@@ -193,6 +234,7 @@ def smoke(work: Path) -> None:
     if not where.startswith(str(work / "venv")):
         raise SmokeFailed(f"the installed vconsole is not the wheel's: {where}")
     print(f"wheel smoke: {wheel.name} installed in {work / 'venv'}; {version}")
+    check_service_files(vconsole, env, work)
 
     listing = run([str(vconsole), "ls"], env=env, cwd=work, timeout=120)
     missing = [g for g in DEMO_GUESTS if g not in listing]

@@ -228,14 +228,17 @@ class Client:
         created: float | None = None,
         size: tuple[int, int] | None = None,
         paused: bool = False,
+        force: bool = False,
     ) -> AttachReply:
         """Attach to a console; output replays from ``start``, the last lines, or from now.
 
         ``created`` names the history ``start`` counts in (an earlier reply's
         ``created``); ``size`` is our window (cols, rows) for the size rule;
-        ``paused``: no output until ``resume``.
+        ``paused``: no output until ``resume``. ``force`` takes the console:
+        an outside holder of a busy console is ended (errors ``refused`` or
+        ``busy`` when it cannot be), other read-write clients become read-only.
         """
-        request = Attach(target, mode, start, tail_lines, created, size, paused)
+        request = Attach(target, mode, start, tail_lines, created, size, paused, force)
         return _parsed(AttachReply.from_wire, await self.request(Op.ATTACH, **request.fields()))
 
     async def input(self, session: SessionKey, data: bytes) -> int:

@@ -145,11 +145,15 @@ class Attach:
     created: float | None = None
     size: tuple[int, int] | None = None
     paused: bool = False  # attach paused (see Pause): a resuming client whose tab is hidden
+    # Take the console: end an outside holder of a busy console, make other read-write clients read-only.
+    force: bool = False
 
     def fields(self) -> Message:
         out: Message = {**target_fields(self.target), "mode": self.mode}
         if self.paused:
             out["paused"] = True
+        if self.force:
+            out["force"] = True
         if self.start is not None:
             out["from"] = self.start
         if self.tail_lines is not None:
@@ -168,7 +172,8 @@ class Attach:
         tail = field_opt_int(msg, "tail_lines", lo=0, hi=100_000)
         size = None if msg.get("cols") is None and msg.get("rows") is None else window_size(msg)
         paused = field_bool(msg, "paused", default=False)
-        return cls(target, mode, start, tail, created_field(msg), size, paused)
+        force = field_bool(msg, "force", default=False)
+        return cls(target, mode, start, tail, created_field(msg), size, paused, force)
 
 
 @dataclass(slots=True)

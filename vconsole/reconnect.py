@@ -184,20 +184,22 @@ class ReconnectingClient:
         tail_lines: int | None = None,
         size: tuple[int, int] | None = None,
         ready: bool = False,
+        force: bool = False,
     ) -> AttachReply:
         """Attach (now connected: ConnectionError if not) and hold the session from then on.
 
         Output that comes with the reply is delivered just after this returns
         (on the next turn of the loop), so the caller can set up first; or,
         with ``ready`` (the caller's event handler is set up already), before
-        it returns, as it arrived.
+        it returns, as it arrived. ``force`` takes the console (Client.attach)
+        this once; re-attaching after a reconnect never forces.
         """
         client = self.client
         if client is None:
             raise ConnectionError("not connected to the broker")
         self._attaching += 1
         try:
-            reply = await client.attach(target, mode, start=start, tail_lines=tail_lines, size=size)
+            reply = await client.attach(target, mode, start=start, tail_lines=tail_lines, size=size, force=force)
             key = reply.session.text
             held = HeldSession(reply.session, mode, reply.offset, reply.created, reply.lost, size)
             held.held = [e for e in self._parked if e.get("session") == key]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ptyprocess import PtyProcess
 
 from tests.lab_host import LabHost
 from tests.providers.attach import Attached
@@ -143,3 +147,51 @@ def test_broken_tool_leaves_other_providers_working(fake: tuple[FakeHost, LabHos
     assert table.returncode == 0
     assert f"vconsole: provider openvz failed: {errors['openvz']}" in table.stderr
     assert "web01" in table.stdout
+
+
+def test_busy_holders_named_and_taken_over(fake: tuple[FakeHost, LabHost]) -> None:
+    """Issue 16 on OpenVZ and Xen: an outside ``vzctl console`` and a holder of xenconsole's flock.
+
+    Each is named in ``ls --json`` (the vzctl from its command line, the lock's
+    owner from /proc/locks) and ``attach --force`` ends it and attaches.
+    """
+    host, broker = fake
+    vzctl = PtyProcess.spawn(["vzctl", "console", "101", "1"], env=host.env())
+    lock = host.lock_dir / "xenconsole.3"
+    xl_console = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert xl_console.stdout is not None and xl_console.stdout.readline().strip() == "locked"
+        deadline = time.monotonic() + 10
+        seen = b""
+        while b"Attached to CT 101" not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(EOFError):
+                seen += vzctl.read(4096)
+        broker.start_broker()
+        listing = _wait(broker, lambda ls: any(g["name"] == "web01" for g in ls["guests"])
+                        and _console(ls, "web", "vtty0")["holder"] is not None
+                        and _console(ls, "web01", "pv0")["holder"] is not None)
+        vz_holder = _console(listing, "web", "vtty0")["holder"]
+        assert vz_holder["pid"] == vzctl.pid and vz_holder["command"].endswith("/vzctl console 101 1")
+        xen_holder = _console(listing, "web01", "pv0")["holder"]
+        assert xen_holder["pid"] == xl_console.pid and xen_holder["uid"] == os.getuid()
+        assert _console(listing, "web", "vtty1")["holder"] is None  # a free console has none
+
+        for guest, console, proc_alive in (("web", "0", vzctl.isalive), ("web01", "pv0", lambda: xl_console.poll() is None)):
+            att = Attached(broker.paths.socket, guest, console, "--force")
+            try:
+                since = att.poke_until(b"\r", b"# ")
+                att.send(b"echo forced-" + guest.encode() + b"\r")
+                att.expect(b"forced-" + guest.encode(), since=since, timeout=20)
+                assert not proc_alive()
+                assert att.detach() == 0
+            finally:
+                att.close()
+    finally:
+        vzctl.close(force=True)
+        xl_console.kill()
+        xl_console.wait(5)

@@ -409,3 +409,49 @@ async def test_line_endings_are_what_the_guest_wrote(host: LabHost, containers: 
         assert b"TTY-ONE\r\nTTY-TWO\r\n" in data, data[-300:]
     finally:
         await typist.close()
+
+
+def test_outside_lxc_console_is_named_and_taken_over(host: LabHost, containers: tuple[str, str]) -> None:
+    """Issue 16, acceptance 4 on LXC: the lxc-console holding a tty is in ``ls --json``; --force ends it."""
+    running, _ = containers
+    outside = PtyProcess.spawn(["lxc-console", "-P", str(LXCPATH), "-n", running, "-t", "2"])
+    try:
+        deadline = time.monotonic() + 10
+        seen = b""
+        while b"Connected to tty 2" not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(EOFError):
+                seen += outside.read(4096)
+        assert b"Connected to tty 2" in seen, seen
+        host.start_broker()
+        deadline = time.monotonic() + 15
+        while (held := _console_states(host, running, {"vtty2": "busy"})["vtty2"]["holder"]) is None:
+            assert time.monotonic() < deadline, "the holder was never named"
+            time.sleep(0.2)
+        assert held["pid"] == outside.pid and held["uid"] == os.getuid()
+        assert held["command"] == f"{shutil.which('lxc-console')} -P {LXCPATH} -n {running} -t 2"
+        att = Attached(host.paths.socket, running, "2", "--force")
+        try:
+            deadline = time.monotonic() + 10
+            while outside.isalive():
+                assert time.monotonic() < deadline, "lxc-console is still running"
+                time.sleep(0.1)
+            consoles = _console_states(host, running, {"vtty2": "connected"})
+            assert consoles["vtty2"]["holder"] is None and consoles["vtty2"]["clients"] == 1
+            assert att.detach() == 0
+        finally:
+            att.close()
+        took = asyncio.run(_events_of(host, "takeover"))
+        assert len(took) == 1 and took[0].holder_pid == outside.pid and took[0].uid == os.getuid()
+        assert took[0].command == held["command"]
+    finally:
+        outside.close(force=True)
+
+
+async def _events_of(host: LabHost, kind: str) -> list:  # type: ignore[type-arg]
+    from vconsole.protocol import Events
+
+    client = await host.client()
+    try:
+        return [e for e in (await client.read_events(Events())).events if e.kind == kind]
+    finally:
+        await client.close()

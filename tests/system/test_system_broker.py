@@ -136,6 +136,8 @@ def test_group_members_list_and_attach_outsiders_are_refused_spies_only_watch(sy
     assert (watched.returncode, watched.stdout) == (0, "attached ro\n"), watched.stderr
     typed = system_host.as_user(SPY, "attach-probe", "web", "rw")
     assert typed.returncode == 7 and typed.stdout.startswith("refused: forbidden: "), typed.stdout
+    forced = system_host.as_user(SPY, "attach", "-r", "--force", "web")  # a spy takes nothing over
+    assert forced.returncode == 7 and "cannot take a console" in forced.stderr, forced.stderr
     stopped = system_host.as_user(SPY, "stop", "web")
     assert stopped.returncode != EXIT_OK and "may only watch" in stopped.stderr, stopped.stderr
     assert json.loads(system_host.vconsole("ls", "--json").stdout)["guests"][0]["state"] == "running"

@@ -20,6 +20,7 @@ from vconsole.broker.client_access import Access
 from vconsole.broker.config_reload import ReloadRefused
 from vconsole.broker.guest_input import InputBacklogFull
 from vconsole.broker.registry import TargetError
+from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.requests import (
     parse_restore,
     parse_snapshot,
@@ -27,6 +28,7 @@ from vconsole.broker.snapshots.requests import (
     run_snapshot,
 )
 from vconsole.broker.snapshots.saved_sessions import SaveFailed
+from vconsole.broker.takeover import TakeoverRefused, demote_writers, take_over
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
 from vconsole.domain import AttachMode, ConsoleState
@@ -100,14 +102,25 @@ def watch(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:
 
 
 def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
-    """Attach the client to a console; its history replays after the reply."""
+    """Attach the client to a console; its history replays after the reply.
+
+    ``force`` takes the console (broker/takeover.py): a busy one's outside
+    holder is ended first (answered once the console is open), other
+    read-write clients are made read-only.
+    """
     if conn.access == Access.SPY and req.mode == AttachMode.RW:
         raise ProtocolError("forbidden", f"uid {conn.peer_uid} may only watch (spy_groups): attach read-only (-r)")
+    if conn.access == Access.SPY and req.force:
+        raise ProtocolError("forbidden", f"uid {conn.peer_uid} may only watch (spy_groups): it cannot take a console")
     session = conn.broker.registry.resolve(req.target)
     if session.state == ConsoleState.STOPPED:
         return error_reply(rid, "stopped", session.reason or f"{session.guest.name} is stopped")
     if session.state == ConsoleState.BUSY:
+        if req.force:
+            return _take_over_then_attach(conn, rid, req, session)
         return error_reply(rid, "busy", f"{session.key} is busy: {session.reason}")
+    if req.force and req.mode == AttachMode.RW:
+        demote_writers(session, conn)
     start = req.start
     if start is not None and req.created is not None and req.created != session.created:
         # The offset counts in a history this broker does not hold (it restarted
@@ -136,6 +149,21 @@ def attach(conn: ClientConnection, rid: RequestId, req: Attach) -> Reply:
     # Replay after the reply so the client knows the session key first.
     asyncio.get_running_loop().call_soon(attachment.pump)
     return ok_reply(rid, **reply.fields())
+
+
+def _take_over_then_attach(conn: ClientConnection, rid: RequestId, req: Attach, session: ConsoleSession) -> Reply:
+    async def later() -> Reply:
+        try:
+            await take_over(conn.broker, session, conn)
+            return attach(conn, rid, req)
+        except TakeoverRefused as err:
+            return error_reply(rid, err.code, str(err))
+        except ProtocolError as err:
+            return error_reply(rid, err.code, err.message)
+        except TargetError as err:
+            return error_reply(rid, err.code, str(err))
+
+    return _reply_later(conn, rid, later())
 
 
 def send_input(conn: ClientConnection, rid: RequestId, req: Input) -> Reply | None:

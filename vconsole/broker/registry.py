@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from vconsole.broker.holders import BusyHolders
 from vconsole.broker.session import ConsoleSession, session_key
 from vconsole.consolelog.writer import ConsoleLogWriter
 from vconsole.domain import ConsoleState, GuestState, SessionKey, Target
@@ -54,6 +55,7 @@ class ConsoleRegistry:
         # The guest incarnation each bound session's endpoint was opened for.
         self._opened_for: dict[SessionKey, str] = {}
         self._on_state = on_state
+        self.holders = BusyHolders(on_state)  # who holds the busy consoles
         self._wake = asyncio.Event()
         self._refreshing = asyncio.Lock()
 
@@ -158,6 +160,7 @@ class ConsoleRegistry:
             endpoint = await provider.open_console(guest, session.spec)
         except ConsoleBusy as exc:
             session.set_state(ConsoleState.BUSY, str(exc))
+            await self.holders.look(provider, session)
             return
         except GuestNotRunning as exc:
             session.set_state(ConsoleState.STOPPED, str(exc))
@@ -166,7 +169,21 @@ class ConsoleRegistry:
             session.set_state(ConsoleState.DISCONNECTED, str(exc))
             return
         self._opened_for[session.key] = guest.incarnation
+        self.holders.freed(session)
         session.bind(endpoint)
+
+    def provider_of(self, session: ConsoleSession) -> Provider:
+        """The provider whose guest ``session`` is a console of (``unknown_guest`` if it is no longer used)."""
+        provider = next((p for p in self.providers if p.name == session.guest.provider), None)
+        if provider is None:
+            raise TargetError("unknown_guest", f"{session.guest.provider} is no longer a provider of this broker")
+        return provider
+
+    async def reopen(self, session: ConsoleSession) -> None:
+        """Try to open ``session``'s console now (after its holder ended), without a whole refresh."""
+        async with self._refreshing:
+            if session.endpoint is None and session.guest.state == GuestState.RUNNING:
+                await self._open(self.provider_of(session), session.guest, session)
 
     async def remove_provider(self, name: str, reason: str) -> None:
         """Stop using provider ``name``: its consoles go away (GONE, with ``reason``), then it is closed."""

@@ -18,6 +18,7 @@ from vconsole.broker.connection import ClientConnection
 from vconsole.broker.console_logs import BrokerLogs
 from vconsole.broker.event_stream import EventStream
 from vconsole.broker.registry import ConsoleRegistry
+from vconsole.broker.service_notify import ServiceNotifier
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.session_events import SessionEvents, WatchSet
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
@@ -175,6 +176,7 @@ class Broker:
         RuntimeDirError when the runtime directory is unsafe.
         """
         raise_fd_limit()
+        service = ServiceNotifier.from_environment()  # before providers start processes that inherit it
         self._socket.claim()
         # Before any console is opened: each session's history is its log's tail.
         self.logs.open()
@@ -194,6 +196,7 @@ class Broker:
         self.spawn(self._report_output())
         self.spawn(self._sweep_idle())
         self.spawn(self.logs.sync_forever())
+        self.spawn(service.run(self.registry))  # READY=1 now that discovery is done, then status
         self._started = True
         # Histories saved by the previous broker come back in the background
         # (a large file must not keep the socket silent), in front of any

@@ -16,7 +16,7 @@ from vconsole.broker.session_log import SessionLog
 from vconsole.console.endpoint import ConsoleEndpoint, EndpointClosed
 from vconsole.consolelog.writer import ConsoleLogWriter
 from vconsole.domain import AttachMode, ConsoleState, GuestState, Mark, SessionKey
-from vconsole.providers.base import ConsoleSpec, GuestInfo
+from vconsole.providers.base import ConsoleHolder, ConsoleSpec, GuestInfo
 from vconsole.snapshot.model import SourceState
 
 log = logging.getLogger("vconsole.broker")
@@ -79,6 +79,8 @@ class ConsoleSession:
         self.marks: list[Mark] = []
         # What this console tells the broker's event stream (None: nothing, as in unit tests).
         self.events: SessionEvents | None = None
+        # Who outside the broker holds the console while it is busy (broker/holders.py).
+        self.holder: ConsoleHolder | None = None
         self._on_state = on_state
         self._on_closed = on_closed
 
@@ -385,6 +387,7 @@ class ConsoleSession:
             "attached": [a.describe() for a in self.attachments],
             "marks": list(self.marks),  # in their wire form when encoded
             "alert": self.events.alert() if self.events is not None else None,
+            "holder": self.holder.to_wire() if self.holder is not None and self.state == ConsoleState.BUSY else None,
         }
         info.update(self.log.describe() if self.log is not None else {"log_state": "off"})
         if endpoint is not None:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 PROMPT_QUIET = 0.3
 _STATE_SEVERITY = {
     ConsoleState.CONNECTED: Severity.INFO,
-    ConsoleState.DISCONNECTED: Severity.WARNING,
+    # A guest stopping disconnects its consoles first: news, not a warning.
+    ConsoleState.DISCONNECTED: Severity.INFO,
     ConsoleState.BUSY: Severity.WARNING,
     ConsoleState.GONE: Severity.WARNING,
     ConsoleState.STOPPED: Severity.INFO,

@@ -13,11 +13,13 @@ from vconsole import __version__
 from vconsole.cli import (
     broker_commands,
     config_command,
+    events_command,
     log_command,
     snapshot_commands,
     wait_command,
 )
 from vconsole.cli.exit_codes import EXIT_USAGE, CliError
+from vconsole.cli.service_commands import SERVICE_COMMANDS, add_service_parsers, service_handler
 from vconsole.config import ConfigError
 from vconsole.display_text import printable
 
@@ -56,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attach.add_argument("--escape", help="escape key, like ^] (the default) or ^A, or none")
     attach.add_argument(
+        "--force", action="store_true",
+        help="take the console: end the process outside vconsole that holds it (SIGTERM, then SIGKILL; "
+        "never another user's, never a vconsole broker) and make other read-write clients read-only",
+    )
+    attach.add_argument(
         "--no-reconnect", action="store_true",
         help="exit (code 3) when the broker goes away instead of waiting for it to come back",
     )
@@ -77,11 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     shutdown = sub.add_parser("shutdown", parents=[common], help="stop the broker (consoles go back to their guests)")
     shutdown.add_argument("--lab", action="store_true", help="stop the lab and its guests too")
+    add_service_parsers(sub)
     snapshot_commands.add_parsers(sub, common)
     log_command.add_parser(sub, common)
     wait_command.add_parser(sub, common)
     broker_commands.add_parsers(sub, common)
     config_command.add_parser(sub, common)
+    events_command.add_parser(sub, common)
     return parser
 
 
@@ -164,6 +173,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from vconsole.cli import commands
 
     command = args.command or "default"
+    if command in SERVICE_COMMANDS:
+        return await service_handler(command)(args)
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
     if command in log_command.COMMANDS:
         module = log_command
@@ -173,6 +184,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = broker_commands
     if command in config_command.COMMANDS:
         module = config_command
+    if command in events_command.COMMANDS:
+        module = events_command
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

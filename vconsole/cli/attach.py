@@ -130,8 +130,18 @@ class AttachedTerminal:
             _notice(f"{event['count']} bytes of history were dropped before you saw them")
         elif kind == "state":
             self.state_changed(ConsoleState(event["state"]), str(event.get("reason", "")))
+        elif kind == "demoted":
+            self.demoted(str(event.get("by", "another client")))
         elif kind == "error":
             _notice(f"{event.get('code')}: {event.get('message')}")
+
+    def demoted(self, by: str) -> None:
+        """Another client took the console with --force: from now on this one only watches."""
+        self.read_only = True
+        held = self.link.sessions.get(self.session.text) if self.link and self.session else None
+        if held is not None:
+            held.mode = AttachMode.RO  # a re-attach after a broker restart stays read-only too
+        _notice(f"made read-only by {by}; reattach to type")
 
     def state_changed(self, state: ConsoleState, reason: str) -> None:
         """The console's state: stopped and gone end the attach, the rest is waited out."""
@@ -286,10 +296,13 @@ async def run_attach(
     escape: int | None,
     reconnect: Callable[[], Awaitable[Client]] | None = None,
     reconnect_timeout: float | None = None,
+    force: bool = False,
 ) -> int:
     """Attach, relay until the escape, a signal, the guest stops or goes; return the exit code.
 
     ``reconnect`` connects again after the broker went away (None: exit then).
+    ``force`` takes the console: a busy console's outside holder is ended,
+    other read-write clients are made read-only (broker/takeover.py).
     """
     size = _terminal_size()
     rows = (size or (80, 24))[1]
@@ -311,6 +324,7 @@ async def run_attach(
             start=0 if from_start else None,
             tail_lines=None if from_start else rows,
             size=None if read_only else size,
+            force=force,
         )
     except BaseException:
         await link.close()

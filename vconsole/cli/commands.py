@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from vconsole.cli.attach import run_attach
 from vconsole.cli.config_check import check_before_starting, check_config
+from vconsole.cli.daemon_logging import setup_logging as _setup_logging
 from vconsole.cli.escape import EscapeError, parse_escape
 from vconsole.cli.exit_codes import (
     BY_ERROR_CODE,
@@ -116,7 +116,8 @@ async def cmd_ls(args: argparse.Namespace) -> int:
     saved = listing.get("saved_sessions")
     if args.json:
         out = {"guests": listing["guests"], "providers": listing["providers"], "saved_sessions": saved,
-               "log": listing.get("log"), "broker": listing.get("broker")}
+               "log": listing.get("log"), "broker": listing.get("broker"),
+               "watch_errors": listing.get("watch_errors", [])}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(render_table(listing))
@@ -126,6 +127,8 @@ async def cmd_ls(args: argparse.Namespace) -> int:
             sys.stderr.write(f"vconsole: {failed}\n")
     if isinstance(saved, dict) and saved.get("save") == "failed":
         sys.stderr.write(f"vconsole: {printable(str(saved.get('error')), 2048)}\n")
+    for error in listing.get("watch_errors") or []:  # bad [[watches]]: skipped by the broker, said here
+        sys.stderr.write(f"vconsole: warning: {printable(str(error), 2048)}\n")
     for warning in log_warnings(listing):
         sys.stderr.write(f"vconsole: {printable(warning, 2048)}\n")
     return EXIT_OK
@@ -167,6 +170,7 @@ async def cmd_attach(args: argparse.Namespace) -> int:
             escape=escape,
             reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
             reconnect_timeout=args.reconnect_timeout,
+            force=args.force,
         )
 
 
@@ -184,19 +188,6 @@ async def cmd_stop(args: argparse.Namespace) -> int:
     async with connected(args) as client:
         await client.stop(guest)
     return EXIT_OK
-
-
-class _PrintableLog(logging.Formatter):
-    """Log lines quote guest names and tools' words: shown through printable (tracebacks as they are)."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record), 8192)
-
-
-def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_PrintableLog("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:

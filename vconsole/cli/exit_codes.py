@@ -23,6 +23,7 @@ BY_ERROR_CODE = {
     "busy": EXIT_BUSY,
     "read_only": EXIT_REFUSED,
     "forbidden": EXIT_REFUSED,
+    "refused": EXIT_REFUSED,  # attach --force would end a broker, or another user's process
     "bad_config": EXIT_USAGE,
     "bad_snapshot": EXIT_BAD_SNAPSHOT,
     "save_failed": EXIT_NOT_SAVED,

@@ -7,12 +7,17 @@ can act on the terminal; ``ls --json`` keeps the exact values.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from vconsole.console_events import ConsoleAlert
 from vconsole.display_text import printable
 from vconsole.units import human
 
-COLUMNS = ("GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED")
+COLUMNS = (
+    "GUEST", "ID", "KIND", "STATE", "CONSOLE", "STATUS", "CLIENTS", "UNREAD", "PENDING", "HISTORY", "DROPPED", "ALERT",
+)
+NUMERIC = frozenset(range(6, 11))  # right-aligned columns
 
 
 def render_providers(listing: dict[str, Any]) -> str:
@@ -32,6 +37,18 @@ def render_table(listing: dict[str, Any]) -> str:
     return render_providers(listing) + _console_rows(listing)
 
 
+def alert_cell(alert: dict[str, Any] | None) -> str:
+    """A console's unacknowledged alert as the ALERT column shows it: ``PANIC critical``, ``OOM error x3``."""
+    try:
+        parsed = ConsoleAlert.from_wire(alert)
+    except (KeyError, TypeError, ValueError):
+        return "?"
+    if parsed is None:
+        return ""
+    more = f" x{parsed.count}" if parsed.count > 1 else ""
+    return f"{printable(parsed.name.upper(), 64)} {parsed.severity.value}{more}"
+
+
 def _console_rows(listing: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = []
     for guest in listing["guests"]:
@@ -40,28 +57,38 @@ def _console_rows(listing: dict[str, Any]) -> str:
         for i, con in enumerate(consoles):
             left = head if i == 0 else ("", "", "", "")
             if con is None:
-                rows.append((*left, "-", "", "", "", "", "", ""))
+                rows.append((*left, "-", "", "", "", "", "", "", ""))
                 continue
             dropped = con["dropped"] + con.get("lost", 0)
             rows.append(
                 (
                     *left,
                     printable(con["name"]),
-                    printable(con["state"]),
+                    _status(con),
                     str(con["clients"]),
                     human(con["unread"]),
                     human(con["pending"]),
                     human(con["history"]),
                     human(dropped),
+                    alert_cell(con.get("alert")),
                 )
             )
     if not rows:
         return "no guests\n"
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-    numeric = set(range(6, len(COLUMNS)))
 
     def fmt(cells: tuple[str, ...]) -> str:
-        parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [c.rjust(w) if i in NUMERIC else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
+
+
+def _status(con: dict[str, Any]) -> str:
+    """The console's state; a busy one's with who holds it (pid, user, since, command), when known."""
+    holder = con.get("holder")
+    if not isinstance(holder, dict):
+        return printable(con["state"])
+    since = holder.get("since")
+    when = f" since {time.strftime('%H:%M:%S', time.localtime(since))}" if isinstance(since, (int, float)) else ""
+    return printable(f"{con['state']} by pid {holder['pid']} {holder['user']}{when}: {holder['command']}", 80)

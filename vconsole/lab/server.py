@@ -15,6 +15,8 @@ import os
 import secrets
 import signal
 import socket
+import struct
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -70,6 +72,7 @@ class LabOp(StrEnum):
     RING_STATE = "ring_state"
     RING_CONNECTED = "ring_connected"
     RING_RESTORE = "ring_restore"
+    HOLDER = "holder"
 
 
 class Refused(Exception):
@@ -89,6 +92,27 @@ class LabCall:
     leases: list[tuple[Guest, int]]
 
 
+@dataclass(frozen=True)
+class Lessee:
+    """Who opened a console: the lease connection and its peer's pid and uid (SO_PEERCRED), and when.
+
+    The kernel knows the process that holds a vtty master; the lab knows the
+    connection that holds the lease, and its peer is that process.
+    """
+
+    conn: FramedSocket
+    pid: int
+    uid: int
+    since: float
+
+
+def _peer(conn: FramedSocket) -> tuple[int, int]:
+    """(pid, uid) of the process at the other end of ``conn``."""
+    creds = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", creds)
+    return pid, uid
+
+
 class LabServer:
     """The simulated host: its guests and the socket the broker talks to."""
 
@@ -104,6 +128,8 @@ class LabServer:
         self._stopping = asyncio.Event()
         self._server: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Per (guest id, console index), who opened it last; valid while it still holds it.
+        self._lessees: dict[tuple[str, int], Lessee] = {}
 
     def find(self, key: str) -> Guest | None:
         """A guest by id or name."""
@@ -270,12 +296,23 @@ class LabServer:
             raise Refused("bad_request", f"{guest.name} is a {guest.kind}: use {wanted}")
         fds, info = guest.open_console(index, call.conn)
         call.leases.append((guest, index))
+        pid, uid = _peer(call.conn)
+        self._lessees[(guest.id, index)] = Lessee(call.conn, pid, uid, time.time())
         self._changed()
         return info, fds
 
     async def _close_tty(self, call: LabCall) -> Answer:
         guest = self._guest(call)
         return {"released": guest.release(_index(call), call.conn)}, []
+
+    async def _holder(self, call: LabCall) -> Answer:
+        """Who holds a console now: ``pid``, ``uid``, ``since`` (all None when nobody does)."""
+        guest = self._guest(call)
+        index = _index(call)
+        lessee = self._lessees.get((guest.id, index))
+        if lessee is None or _lessee_of(guest, index) is not lessee.conn:
+            return {"pid": None, "uid": None, "since": None}, []
+        return {"pid": lessee.pid, "uid": lessee.uid, "since": lessee.since}, []
 
     async def _ring_state(self, call: LabCall) -> Answer:
         guest = self._guest(call)
@@ -304,6 +341,14 @@ class LabServer:
         return {"restored": len(data)}, []
 
 
+def _lessee_of(guest: Guest, index: int) -> object | None:
+    """The connection holding console ``index`` of ``guest`` now, if any."""
+    if isinstance(guest, LabDomU):
+        return guest.lessee if index == 0 else None
+    port = guest.port(index)
+    return port.lessee if port is not None else None
+
+
 def _index(call: LabCall) -> int:
     return field_int(call.msg, "index", lo=0, hi=63)
 
@@ -322,4 +367,5 @@ _HANDLERS: dict[str, Callable[[LabServer, LabCall], Awaitable[Answer]]] = {
     LabOp.RING_STATE: LabServer._ring_state,
     LabOp.RING_CONNECTED: LabServer._ring_connected,
     LabOp.RING_RESTORE: LabServer._ring_restore,
+    LabOp.HOLDER: LabServer._holder,
 }

@@ -77,6 +77,27 @@ class RingCapture:
     hypervisor_log: HypervisorLog
 
 
+@dataclass(frozen=True)
+class ConsoleHolder:
+    """The process outside the broker that holds a busy console (``ls`` shows it; ``attach --force`` ends it).
+
+    ``command`` is the process's command line as /proc has it (NULs as
+    spaces), kept exact here: clients show it through ``printable``.
+    ``since`` is when it took the console if the provider knows (the lab's
+    lease), else when the process started (epoch seconds); None if unknown.
+    """
+
+    pid: int
+    uid: int
+    user: str
+    command: str
+    since: float | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The holder as ``list`` reports it."""
+        return {"pid": self.pid, "uid": self.uid, "user": self.user, "command": self.command, "since": self.since}
+
+
 class Provider(ABC):
     """A source of guests and console endpoints.
 
@@ -131,6 +152,14 @@ class Provider(ABC):
     async def restore_ring(self, guest: GuestInfo, spec: ConsoleSpec, out: bytes) -> None:
         """Have the domU's frontend put ``out`` back into its ``out`` ring, ahead of newer output."""
         raise NotSupported(f"not supported by this provider ({self.name})")
+
+    async def find_holder(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleHolder | None:
+        """Who outside the broker holds console ``spec`` (it answered busy); None if nobody or unknown.
+
+        The broker asks when a console goes busy and on each refresh while it
+        stays busy, and before ``attach --force`` ends the holder.
+        """
+        return None
 
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         """Provider-specific facts about a console for ``ls --json``."""

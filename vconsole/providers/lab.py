@@ -18,6 +18,7 @@ from vconsole.framed_socket import FramedSocket
 from vconsole.providers.base import (
     CONSOLE_TYPES,
     ConsoleBusy,
+    ConsoleHolder,
     ConsoleSpec,
     ConsoleUnavailable,
     GuestInfo,
@@ -26,6 +27,7 @@ from vconsole.providers.base import (
     ProviderError,
     RingCapture,
 )
+from vconsole.providers.host_processes import read_process
 from vconsole.snapshot.fields import U8, U32, U64
 from vconsole.snapshot.model import MAX_HV_LOG, RING_IN, RING_OUT, HypervisorLog, RingState
 from vconsole.wire import ProtocolError, field_bytes, field_int
@@ -199,6 +201,21 @@ class LabProvider(Provider):
 
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         return dict(self._console_facts.get((guest.id, spec.name), {}))
+
+    async def find_holder(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleHolder | None:
+        """The process holding the console's lease, as the lab knows it (its peer credentials).
+
+        Named from /proc like any other holder; since is when it took the lease.
+        """
+        reply = await self._request({"op": "holder", "guest": guest.id, "index": spec.index})
+        pid = reply.get("pid") if reply.get("ok") else None
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            return None
+        since = reply.get("since")
+        process = await asyncio.to_thread(read_process, pid)
+        if process is None:
+            return None
+        return process.holder(float(since) if isinstance(since, (int, float)) else None)
 
     async def _lease(
         self, op: str, guest: GuestInfo, spec: ConsoleSpec, nfds: int

@@ -16,6 +16,7 @@ console is busy. When the container logs its console to a file
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from vconsole.console.process_endpoint import ProcessEndpoint
 from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
+    ConsoleHolder,
     ConsoleSpec,
     ConsoleUnavailable,
     GuestInfo,
@@ -35,6 +37,7 @@ from vconsole.providers.base import (
     Provider,
     ProviderError,
 )
+from vconsole.providers.host_processes import option_value, parent_of, processes_running
 from vconsole.providers.tools import DEFAULT_TIMEOUT, garbage, run_tool
 
 READY = re.compile(rb"Connected to tty \d+\r?\n(?:Type <[^\n]*\n)?")
@@ -271,6 +274,23 @@ class LxcProvider(Provider):
             self._history_given[guest.id] = guest.incarnation
             endpoint.initial = read_log_tail(info.logfile) + endpoint.initial
         return endpoint
+
+    async def find_holder(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleHolder | None:
+        """The oldest ``lxc-console -n NAME -t N`` for this console that is not ours (from /proc)."""
+        return await asyncio.to_thread(self._holder, guest.id, spec.index)
+
+    def _holder(self, name: str, index: int) -> ConsoleHolder | None:
+        def holds(args: list[str]) -> bool:
+            tty = option_value(args, "-t", "--tty")
+            path = option_value(args, "-P", "--lxcpath")
+            # Without -P, lxc-console uses the default lxcpath: then only the name can tell.
+            same_path = path is None or self.lxcpath is None or os.path.realpath(path) == os.path.realpath(
+                self.lxcpath)
+            return option_value(args, "-n", "--name") == name and tty == str(index) and same_path
+
+        me = os.getpid()
+        found = [p for p in processes_running("lxc-console", holds) if parent_of(p.pid) != me]
+        return found[0].holder() if found else None
 
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         info = self._info.get(guest.id)

@@ -17,6 +17,7 @@ runs on a pty, where ``N`` counts from 1 (tty1 is vtty0) and a guard keeps its
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import os
@@ -30,6 +31,7 @@ from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
+    ConsoleHolder,
     ConsoleSpec,
     ConsoleUnavailable,
     GuestInfo,
@@ -37,6 +39,7 @@ from vconsole.providers.base import (
     Provider,
     ProviderError,
 )
+from vconsole.providers.host_processes import parent_of, processes_running
 from vconsole.providers.tools import DEFAULT_TIMEOUT, find_tool, garbage, parse_json, run_tool
 
 MAX_VTTYS = 12
@@ -220,6 +223,14 @@ class OpenVzProvider(Provider):
             timeout=self.timeout,
         )
 
+    async def find_holder(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleHolder | None:
+        """The oldest ``vzctl console CTID N`` for this vtty that is not ours (from /proc).
+
+        It is what holds a vtty master on a real host, whether we open ours
+        through the kernel or through vzctl.
+        """
+        return await asyncio.to_thread(_vzctl_console_holder, guest.id, spec.index)
+
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         via = "kernel" if os.path.exists(self.vzctl_device) else "vzctl console"
         return {"attach": via}
@@ -231,3 +242,16 @@ class OpenVzProvider(Provider):
     async def stop_guest(self, guest: GuestInfo) -> None:
         await run_tool([self._tool("vzctl"), "stop", guest.id], timeout=max(self.timeout, 60.0))
         self.changed()
+
+
+def _vzctl_console_holder(ctid: str, index: int) -> ConsoleHolder | None:
+    def holds(args: list[str]) -> bool:
+        if "console" not in args:
+            return False
+        rest = args[args.index("console") + 1 :]
+        tty = rest[1] if len(rest) > 1 else "1"  # vzctl counts ttys from 1: tty1 is vtty0
+        return bool(rest) and rest[0] == ctid and tty == str(index + 1)
+
+    me = os.getpid()
+    found = [p for p in processes_running("vzctl", holds) if parent_of(p.pid) != me]
+    return found[0].holder() if found else None

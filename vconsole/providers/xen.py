@@ -17,6 +17,7 @@ closes, as xenconsole does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -31,6 +32,7 @@ from vconsole.console.pty_endpoint import PtyEndpoint
 from vconsole.domain import GuestState, ProviderName
 from vconsole.providers.base import (
     ConsoleBusy,
+    ConsoleHolder,
     ConsoleSpec,
     ConsoleUnavailable,
     GuestInfo,
@@ -38,6 +40,7 @@ from vconsole.providers.base import (
     Provider,
     ProviderError,
 )
+from vconsole.providers.host_processes import flock_owners, read_process
 from vconsole.providers.tools import DEFAULT_TIMEOUT, garbage, parse_json, run_tool
 
 DEFAULT_LOCK_DIR = "/var/lock"  # XEN_LOCK_DIR on Linux builds
@@ -245,6 +248,10 @@ class XenProvider(Provider):
             raise
         return PtyEndpoint(fd, on_close=lock.release)
 
+    async def find_holder(self, guest: GuestInfo, spec: ConsoleSpec) -> ConsoleHolder | None:
+        """The owner of the domain's xenconsole flock, from /proc/locks (the lock is per domain)."""
+        return await asyncio.to_thread(_lock_holder, os.path.join(self.lock_dir, f"xenconsole.{guest.id}"))
+
     def console_extra(self, guest: GuestInfo, spec: ConsoleSpec) -> dict[str, Any]:
         store = self._stores.get(guest.id, {})
         key = consoles_from_store(store).get(spec)
@@ -266,6 +273,14 @@ class XenProvider(Provider):
     async def stop_guest(self, guest: GuestInfo) -> None:
         await run_tool([self._tool("xl"), "shutdown", "-w", guest.id], timeout=max(self.timeout, 60.0))
         self.changed()
+
+
+def _lock_holder(path: str) -> ConsoleHolder | None:
+    for pid in flock_owners(path):
+        process = read_process(pid) if pid != os.getpid() else None
+        if process is not None:
+            return process.holder()
+    return None
 
 
 def _open_raw(path: str) -> int:
