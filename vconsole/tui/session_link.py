@@ -292,11 +292,8 @@ class SessionLink:
         """Attach to the console (``force``: the broker ends a program holding it); the reply says its
         state and where its replay starts."""
         mode = AttachMode.RO if self.read_only else AttachMode.RW
-        if force:
-            # Taking over needs ``attach --force`` in the client (the holders work); until then it is refused.
-            raise RequestFailed("unsupported", "taking a console over is not in this vconsole yet")
         # Its events come to this link already (BrokerLink.open_session): none need wait a turn.
-        reply = await self.client.attach(self.target, mode, tail_lines=tail_lines, ready=True)
+        reply = await self.client.attach(self.target, mode, tail_lines=tail_lines, ready=True, force=force)
         # The replay (up to the history's end then) is old output: not unread. Some of it
         # may have been received already, in the same read as the reply.
         self.end = max(self.end, reply.end)
