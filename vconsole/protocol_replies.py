@@ -31,10 +31,17 @@ class HelloReply:
     max_frame: int = MAX_FRAME
     # The providers the broker runs (lab, lxc, ...); a broker that does not say sends none.
     providers: tuple[str, ...] = ()
+    # What this client may do: "full", or "spy" (list, read, attach read-only: broker.spy_groups).
+    access: str = "full"
 
     def fields(self) -> Message:
         return {"version": self.version, "pid": self.pid, "max_frame": self.max_frame,
-                "providers": list(self.providers)}
+                "providers": list(self.providers), "access": self.access}
+
+    @property
+    def watch_only(self) -> bool:
+        """Whether this client may only watch (attach read-only)."""
+        return self.access == "spy"
 
     @classmethod
     def from_wire(cls, reply: Message) -> HelloReply:
@@ -42,7 +49,7 @@ class HelloReply:
         if not isinstance(providers, list):
             raise TypeError("providers")
         return cls(int(reply["version"]), int(reply["pid"]), int(reply["max_frame"]),
-                   tuple(str(p) for p in providers))
+                   tuple(str(p) for p in providers), str(reply.get("access", "full")))
 
 
 @dataclass(slots=True)

@@ -43,7 +43,8 @@ async def probe(target: str, mode: str) -> int:
             while b"probe-42" not in seen:
                 event = await asyncio.wait_for(client.events.get(), 10)
                 seen += event.get("data", b"")
-        print("attached", mode)
+        access = client.broker_info.access if client.broker_info is not None else "?"
+        print("attached", mode, access)
         return 0
     except RequestFailed as exc:
         print(f"refused: {exc.code}: {exc.message}")

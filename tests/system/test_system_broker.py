@@ -125,7 +125,7 @@ def test_group_members_list_and_attach_outsiders_are_refused_spies_only_watch(sy
     assert listing["broker"]["mode"] == "system"
     assert [g["name"] for g in listing["guests"]] == ["web"]
     attached = system_host.as_user(MEMBER, "attach-probe", "web", "rw")
-    assert (attached.returncode, attached.stdout) == (0, "attached rw\n"), attached.stderr
+    assert (attached.returncode, attached.stdout) == (0, "attached rw full\n"), attached.stderr
 
     refused = system_host.as_user(OUTSIDER, "ls")
     assert refused.returncode == EXIT_REFUSED and refused.stdout == ""
@@ -133,7 +133,8 @@ def test_group_members_list_and_attach_outsiders_are_refused_spies_only_watch(sy
 
     assert system_host.as_user(SPY, "ls").returncode == EXIT_OK
     watched = system_host.as_user(SPY, "attach-probe", "web", "ro")
-    assert (watched.returncode, watched.stdout) == (0, "attached ro\n"), watched.stderr
+    # The broker's hello tells a spy so (`vconsole attach` and the TUI then attach read-only).
+    assert (watched.returncode, watched.stdout) == (0, "attached ro spy\n"), watched.stderr
     typed = system_host.as_user(SPY, "attach-probe", "web", "rw")
     assert typed.returncode == 7 and typed.stdout.startswith("refused: forbidden: "), typed.stdout
     forced = system_host.as_user(SPY, "attach", "-r", "--force", "web")  # a spy takes nothing over

@@ -81,7 +81,8 @@ def hello(conn: ClientConnection, rid: RequestId, req: Hello) -> Reply:
     """The greeting; every other operation waits for it."""
     conn.greeted = True
     providers = tuple(p.name for p in conn.broker.registry.providers)
-    return ok_reply(rid, **HelloReply(PROTOCOL_VERSION, os.getpid(), providers=providers).fields())
+    reply = HelloReply(PROTOCOL_VERSION, os.getpid(), providers=providers, access=conn.access.value)
+    return ok_reply(rid, **reply.fields())
 
 
 def list_guests(conn: ClientConnection, rid: RequestId, req: NoFields) -> Reply:

@@ -162,10 +162,14 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
 
     async with connected(args) as client:
+        read_only = args.read_only
+        if not read_only and client.broker_info is not None and client.broker_info.watch_only:
+            read_only = True  # a spy_groups member: typing would be refused, so watch, and say so
+            sys.stderr.write("vconsole: this broker lets you only watch (spy_groups): attaching read-only\n")
         return await run_attach(
             client,
             target,
-            read_only=args.read_only,
+            read_only=read_only,
             from_start=args.from_start,
             escape=escape,
             reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
