@@ -76,6 +76,12 @@ class BrokerLink:
         """Whether the broker answers now."""
         return self.client.client is not None
 
+    @property
+    def watch_only(self) -> bool:
+        """Whether the broker lets us only watch (broker.spy_groups): every tab opens read-only."""
+        client = self.client.client
+        return client is not None and client.broker_info is not None and client.broker_info.watch_only
+
     def live(self) -> Client:
         """The connection now; ConnectionError while the broker is away."""
         client = self.client.client

@@ -223,6 +223,7 @@ class MainScreen(Screen[None]):
         keyboard away from that tab); opening read-write a console open as a spy
         turns that tab read-write. Either way a notice says so.
         """
+        read_only = read_only or (self.vconsole.link is not None and self.vconsole.link.watch_only)
         existing = self.pane(ref.session)
         if existing is not None and existing.read_only == read_only:
             self.show_pane(existing)

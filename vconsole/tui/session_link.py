@@ -215,6 +215,9 @@ class SessionLink:
     def demoted(self, by: str) -> None:
         """Another client took the console over (``attach --force``): this tab is read-only from now on."""
         self.read_only = True  # the broker refuses its keys now; none are sent
+        held = self.client.sessions.get(self.key.text)
+        if held is not None:
+            held.mode = AttachMode.RO  # a re-attach after a broker restart stays read-only too
         self.pane.post_message(ConsoleDemoted(by))
 
     def link_lost(self, reason: str) -> None:
