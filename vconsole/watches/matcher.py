@@ -36,9 +36,11 @@ MAX_LINE = 4096  # bytes; a longer line is matched in pieces of this size
 # Bytes a plain line is made of; any other byte, or a CR not just before the
 # newline (a serial console's CR LF), may make its reading text differ from its bytes.
 _PLAIN = bytes(range(0x20, 0x7F)) + b"\n"
+# The same, with CRs and the bytes of UTF-8 sequences: what leaves ASCII literals as they are.
+_PLAIN_CR_UTF8 = _PLAIN + b"\r" + bytes(range(0x80, 0x100))
 # Each takes the rest of the line, so a line of colours is one match, not dozens.
 _ODD_BYTE = re.compile(rb"[^\n\r\x20-\x7e][^\n]*")
-_BARE_CR = re.compile(rb"\r+[^\r\n][^\n]*")
+_BARE_CR = re.compile(rb"\r[^\r\n]")  # (the CRs before it, and the rest of the line, are added)
 _CR = ord("\r")
 _ESC = 0x1B
 _TAB = 0x09
@@ -48,6 +50,21 @@ _C1_LEAD = 0xC2
 _C1 = re.compile(rb"\xc2[\x80-\x9f][^\n]*")
 # With this few kinds of odd bytes, looking for each with find is faster than _ODD_BYTE.
 _FEW_ODD = 4
+
+
+# Bytes a line's reading text can hold without the line's bytes holding them: spaces
+# (tabs, cursor moves, erased cells) and what C1 introducers become ("\x9b" is "\x1b[").
+_MADE_BYTES = frozenset(b" []PX^_")
+
+
+def _keys(literal: bytes) -> tuple[bytes, ...]:
+    """The bytes of ``literal`` that a line holding it in its text holds, the rarest in console text first."""
+    usable = {b for b in literal if b not in _MADE_BYTES}
+    return tuple(bytes((b,)) for b in sorted(usable, key=_RARITY.find))
+
+
+# Console text's bytes, from the rarest to the most common (roughly): looked for first.
+_RARITY = b"#@~`QZXJKVYWGFBUPHCMLODINTSARE!\"&',;<=>/qzjx-kvbyg:wpfmucldhrsnioate0987654321 "
 
 
 @dataclass(frozen=True)
@@ -73,9 +90,11 @@ class LineMatcher:
         self._tail = b""  # the unfinished line (or its last piece), from _tail_offset
         self._tail_offset = offset
         # Without hints for some watch, every line is a candidate.
-        self._every_line = any(w.hints is None for w in self.watches)
-        self._hints = tuple({h for w in self.watches for h in w.hints or ()})
-        self._literal_hints = all(w.literal_hints for w in self.watches)
+        self._every_line = any(w.hints is None and not w.literals for w in self.watches)
+        self._literals = tuple(sorted({lit for w in self.watches for lit in w.literals}))
+        self._keys = {lit: _keys(lit) for lit in self._literals}
+        self._hints = tuple({h for w in self.watches if not w.literals for h in w.hints or ()})
+        self._literal_hints = not self._hints
         # Watches that hit the unfinished line when it was peeked at: not reported again when it ends.
         self._peeked: set[str] = set()
 
@@ -106,7 +125,10 @@ class LineMatcher:
             if self._every_line:
                 starts: set[int] | list[int] = self._line_starts(buf, done)
             else:
-                starts = self._candidates(buf, done)
+                # A literal one of whose bytes is not in the lines is in none of their texts.
+                live = [lit for lit in self._literals
+                        if all(buf.find(key, 0, done) >= 0 for key in self._keys[lit])]
+                starts = self._candidates(buf, done, live) if live or self._hints else set()
             for start in sorted(starts):
                 self._match(buf, start, done, base, hits)
         if done and self._peeked:
@@ -145,15 +167,17 @@ class LineMatcher:
         line = buf.rfind(b"\n", 0, pos) + 1
         return line + (pos - line) // self.max_line * self.max_line
 
-    def _candidates(self, buf: bytes, done: int) -> set[int]:
-        """Starts of the lines (or pieces) of ``buf[:done]`` that may hold a hit."""
+    def _candidates(self, buf: bytes, done: int, literals: list[bytes]) -> set[int]:
+        """Starts of the lines (or pieces) of ``buf[:done]`` that may hold a hit (of ``literals`` or a hint)."""
         starts: set[int] = set()
         odd = set(buf[:done].translate(None, _PLAIN))
         if _CR in odd:
             odd.discard(_CR)
-            if buf.count(b"\r", 0, done) != buf.count(b"\r\n", 0, done):
-                for m in _BARE_CR.finditer(buf, 0, done):
-                    self._add_span(buf, m.start(), m.end(), done, starts)
+            for m in _BARE_CR.finditer(buf, 0, done):  # found by its literal first byte: fast
+                first, end = m.start(), buf.find(b"\n", m.start(), done)
+                while first and buf[first - 1] == _CR:
+                    first -= 1
+                self._add_span(buf, first, done if end < 0 else end, done, starts)
         if odd:
             # Colours leave a line's text as its other bytes: look in the bytes without
             # them, so those lines need not be rendered one by one.
@@ -164,17 +188,16 @@ class LineMatcher:
                 # as a space is seen with it as one space: the same lines, or more.
                 if _TAB in odd:
                     stripped = stripped.replace(b"\t", b" ")
-                odd = {b for b in stripped.translate(None, _PLAIN) if b < 0x80 and b != _CR}
+                odd = set(stripped.translate(None, _PLAIN_CR_UTF8))
                 if _C1_LEAD in stripped:
                     for m in _C1.finditer(buf, 0, done):
                         self._add_span(buf, m.start(), m.end(), done, starts)
             else:
                 odd = set(stripped.translate(None, _PLAIN)) - {_CR}
-            self._stripped_lines(buf, stripped, done, starts)
+            self._stripped_lines(buf, stripped, done, literals, starts)
         else:
-            for hint in self._hints:
-                for m in hint.finditer(buf, 0, done):
-                    self._add_span(buf, m.start(), m.end(), done, starts)
+            for start, end in self._found(buf, done, literals):
+                self._add_span(buf, start, end, done, starts)
         if len(odd) > _FEW_ODD:
             for m in _ODD_BYTE.finditer(buf, 0, done):
                 self._add_span(buf, m.start(), m.end(), done, starts)
@@ -188,15 +211,27 @@ class LineMatcher:
                 pos = buf.find(mark, self._next_start(buf, first, done), done)
         return starts
 
-    def _stripped_lines(self, buf: bytes, stripped: bytes, done: int, starts: set[int]) -> None:
-        """Add the lines of ``buf`` whose lines in ``stripped`` (as many) a hint touches."""
-        found: set[int] = set()
+    def _found(self, data: bytes, end: int, literals: list[bytes]) -> list[tuple[int, int]]:
+        """Where ``literals`` and the regex hints are in ``data[:end]``: (start, end) each."""
+        spans = []
+        for literal in literals:
+            pos = data.find(literal, 0, end)
+            while pos >= 0:
+                spans.append((pos, pos + len(literal)))
+                pos = data.find(literal, pos + 1, end)
         for hint in self._hints:
-            for m in hint.finditer(stripped):
-                line = stripped.rfind(b"\n", 0, m.start()) + 1
-                found.add(line)
-                while (line := stripped.find(b"\n", line, m.end() - 1) + 1) > 0:
-                    found.add(line)  # a hint over several lines (like "a\\s+b") touches each
+            spans += [m.span() for m in hint.finditer(data, 0, end)]
+        return spans
+
+    def _stripped_lines(self, buf: bytes, stripped: bytes, done: int, literals: list[bytes],
+                        starts: set[int]) -> None:
+        """Add the lines of ``buf`` whose lines in ``stripped`` (as many) a literal or hint touches."""
+        found: set[int] = set()
+        for start, end in self._found(stripped, len(stripped), literals):
+            line = stripped.rfind(b"\n", 0, start) + 1
+            found.add(line)
+            while (line := stripped.find(b"\n", line, end - 1) + 1) > 0:
+                found.add(line)  # a hint over several lines (like "a\\s+b") touches each
         s_line = b_line = 0  # the start of one line, in stripped and in buf
         for line in sorted(found):
             for _ in range(stripped.count(b"\n", s_line, line)):
