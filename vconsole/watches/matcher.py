@@ -23,6 +23,7 @@ console that never prints a newline); a hit spanning a cut is not seen.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,27 @@ _RARITY = b"#@~`QZXJKVYWGFBUPHCMLODINTSARE!\"&',;<=>/qzjx-kvbyg:wpfmucldhrsnioat
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """How a LineMatcher looks for its watches' candidate lines."""
+
+    watches: tuple[Signature, ...]
+    every_line: bool  # a watch has neither literals nor hints: every line is a candidate
+    literals: tuple[bytes, ...]
+    keys: dict[bytes, tuple[bytes, ...]]  # per literal, see _keys
+    hints: tuple[re.Pattern[bytes], ...]  # of the watches without literals
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(watches: tuple[Signature, ...]) -> _Plan:
+    literals = tuple(sorted({lit for w in watches for lit in w.literals}))
+    return _Plan(
+        watches, any(w.hints is None and not w.literals for w in watches), literals,
+        {lit: _keys(lit) for lit in literals},
+        tuple({h: None for w in watches if not w.literals for h in w.hints or ()}),
+    )
+
+
+@dataclass(frozen=True)
 class WatchHit:
     """A watch matched a line: its reading text, and the offset of the line's first byte."""
 
@@ -85,16 +107,17 @@ class LineMatcher:
     """
 
     def __init__(self, watches: Sequence[Signature], offset: int = 0, max_line: int = MAX_LINE) -> None:
-        self.watches = tuple(watches)
+        # One plan per set of watches, shared by the consoles that have that set (1000s of them).
+        plan = _plan(tuple(watches))
+        self.watches = plan.watches
         self.max_line = max_line
         self._tail = b""  # the unfinished line (or its last piece), from _tail_offset
         self._tail_offset = offset
-        # Without hints for some watch, every line is a candidate.
-        self._every_line = any(w.hints is None and not w.literals for w in self.watches)
-        self._literals = tuple(sorted({lit for w in self.watches for lit in w.literals}))
-        self._keys = {lit: _keys(lit) for lit in self._literals}
-        self._hints = tuple({h for w in self.watches if not w.literals for h in w.hints or ()})
-        self._literal_hints = not self._hints
+        self._every_line = plan.every_line
+        self._literals = plan.literals
+        self._keys = plan.keys
+        self._hints = plan.hints
+        self._literal_hints = not plan.hints
         # Watches that hit the unfinished line when it was peeked at: not reported again when it ends.
         self._peeked: set[str] = set()
 
