@@ -59,13 +59,17 @@ _MADE_BYTES = frozenset(b" []PX^_")
 
 
 def _keys(literal: bytes) -> tuple[bytes, ...]:
-    """The bytes of ``literal`` that a line holding it in its text holds, the rarest in console text first."""
+    """The rarest bytes (in console text) of ``literal`` that a line holding it in its text holds.
+
+    A few are enough: each is a memchr over the read, which stops at the first found.
+    """
     usable = {b for b in literal if b not in _MADE_BYTES}
-    return tuple(bytes((b,)) for b in sorted(usable, key=_RARITY.find))
+    return tuple(bytes((b,)) for b in sorted(usable, key=_RARITY.find)[:_KEYS])
 
 
+_KEYS = 3
 # Console text's bytes, from the rarest to the most common (roughly): looked for first.
-_RARITY = b"#@~`QZXJKVYWGFBUPHCMLODINTSARE!\"&',;<=>/qzjx-kvbyg:wpfmucldhrsnioate0987654321 "
+_RARITY = b"#@~`{}|$%?*+QZXJKVYWGFBUPHCMLODINTSARE!\"&',;<=>()/\\qzjx-kvbyg:wpfmucldhrsnioate0987654321. "
 
 
 @dataclass(frozen=True)
