@@ -6,12 +6,16 @@ line once, when its newline arrives (or at :meth:`LineMatcher.flush`, for a
 prompt that never gets one).
 
 Speed: almost no line of a console is a hit, so a read is not split into
-lines. The watches' hints (see :class:`~vconsole.watches.signatures.Signature`),
-mostly literals found at memory speed, run over the read (plus the kept
-tail); one ``bytes.translate`` tells whether any line is not plain ASCII
+lines. First, a literal (see :class:`~vconsole.watches.signatures.Signature`)
+one of whose bytes is nowhere in the read is in none of its lines' texts (a
+line's text holds only its own bytes, but for spaces and what C1
+introducers become): a few memchr calls rule most literals out, and a read
+that leaves no literal and no regex hint is done (numbers, dots, hex dumps).
+The hints left, mostly literals found with ``bytes.find``, run over the read
+(plus the kept tail); one ``bytes.translate`` tells whether any line is not plain ASCII
 (escape sequences, CRs that overwrite, tabs, UTF-8), whose reading text may
 differ from its bytes. Then the hints run on the read without its colours
-(and, for the built-ins' literal hints, with tabs as spaces), and lines with
+(and, when every watch has literals, with tabs as spaces), and lines with
 anything else odd are all candidates. Only the lines found are turned into
 reading text and tried against each watch's regex and ignore list; the
 tests compare this with rendering every line.
