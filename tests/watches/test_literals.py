@@ -55,12 +55,25 @@ def test_user_watches_with_a_literal_are_found_on_coloured_utf8_lines_like_the_b
     assert [(h.name, h.offset) for h in hits] == [("segv", len(noise))]
 
 
-def test_a_regex_without_literal_is_still_its_own_hint() -> None:
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Kernel pX\x08anic - not syncing: typo fixed with a backspace\n",
+        b"Kernel \x1b]0;title\x07panic - not syncing: an OSC in the middle\n",
+        b"Kernel \x1b[Kpanic - not syncing: an erase to the end in the middle\n",
+        b"junk junk junk junk junk junk junk junk\rKernel panic - not syncing: over a progress line\n",
+        b"Kernel \xc2\x9b1mpanic - not syncing: a C1 CSI\n",
+        b"\x1b[1;31mKernel \x1b[0mpanic - not syncing: caf\xc3\xa9\r\n",
+        b"Kernel\x1b[1Cpanic - not syncing: a cursor move for the space\n",
+    ],
+)
+def test_a_panic_hidden_by_controls_is_found_by_a_regex_without_literal_too(line: bytes) -> None:
+    # "Kernel\s+panic" now has the literal "Kernel": a leading class keeps the regex its own hint.
     (regex,) = parse_watches([{"name": "p", "regex": r"[K]ernel\s+panic"}]).watches
     assert regex.literals == () and regex.hints is not None
-    noise = b"\x1b[32m  OK  \x1b[0m Started caf\xc3\xa9.\r\n" * 50
-    line = b"\x1b[1;31mKernel \x1b[0mpanic - not syncing\r\n"
+    noise = b"\x1b[32m  OK  \x1b[0m Started caf\xc3\xa9.\r\n\ttabbed\n" * 50
     assert [h.offset for h in _run((regex,), [noise + line + noise])] == [len(noise)]
+    assert [h.offset for h in _run(BUILTIN, [noise + line + noise]) if h.name == "panic"] == [len(noise)]
 
 
 def test_a_read_without_a_byte_of_any_literal_is_skipped_and_the_next_still_matches() -> None:
