@@ -1,6 +1,7 @@
 """``python -m benchmarks [--quick] [NAME ...]``: run the benchmarks, print the table, write RESULTS.md.
 
-Names: relay, echo, engine, tui, tuiterm, scale, snapshot, logrelay, logscale, logread
+Names: relay, echo, engine, tui, tuiterm, scale, snapshot, logrelay, logscale, logread,
+watchrelay, watchscale
 (default: all, in that order).
 ``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
 unless ``--write`` is given. A run replaces only the sections of the benchmarks
@@ -29,6 +30,8 @@ MODULES = {
     "logrelay": "benchmarks.log_relay",
     "logscale": "benchmarks.log_scale",
     "logread": "benchmarks.log_read",
+    "watchrelay": "benchmarks.watch_relay",
+    "watchscale": "benchmarks.watch_scale",
 }
 
 

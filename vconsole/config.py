@@ -20,7 +20,7 @@ from vconsole.runtime_paths import RuntimePaths, SystemLayout, config_dir
 DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-TABLES = ("broker", "lab", "client", "providers", "log", "watches")
+TABLES = ("broker", "lab", "client", "providers", "log", "watches", "events")
 DEFAULT_LOG_LIMIT = 16 << 20
 DEFAULT_LOG_TOTAL = 2 << 30
 DEFAULT_LOG_SEGMENT = 1 << 20
@@ -137,6 +137,8 @@ class Config:
     # The [[watches]] array as written: vconsole.watches parses it (a bad watch is
     # skipped with a one-line error, never the whole file refused).
     watches: Any = None
+    # [events] builtin_watches: false turns the built-in signatures off (user watches stay).
+    builtin_watches: bool = True
     # Where the settings came from, for error messages ("config" when built in code).
     source: str = "config"
 
@@ -218,6 +220,12 @@ class Config:
         cfg.providers = {name: dict(table) for name, table in providers.items()}
         cfg.log = LogSettings.from_table(_table(raw, "log", where), where)
         cfg.watches = raw.get("watches")
+        events = _table(raw, "events", where)
+        check_keys(events, ("builtin_watches",), where, "events.")
+        builtin = events.get("builtin_watches", True)
+        if not isinstance(builtin, bool):
+            raise ConfigError(f"{where}: events.builtin_watches must be true or false")
+        cfg.builtin_watches = builtin
         return cfg
 
 

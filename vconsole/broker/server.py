@@ -75,7 +75,8 @@ class Broker:
         self.watch_errors = list(parsed.errors)
         for error in self.watch_errors:
             log.warning("%s", error)
-        self.watches = WatchSet(BUILTIN + parsed.watches, parsed.quiet)
+        builtin = BUILTIN if config.builtin_watches else ()
+        self.watches = WatchSet(builtin + parsed.watches, parsed.quiet)
         self.registry = ConsoleRegistry(
             providers, config.history_cap, self.state_changed, self.logs.writer_for, self._session_made
         )

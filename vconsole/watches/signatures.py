@@ -11,6 +11,12 @@ built-ins give one literal hint per alternative. For a user watch the
 regex itself is the hint when that is safe (no anchors, word boundaries or
 lookbehinds, which mean other things on a buffer of many lines); a
 signature without hints makes every line a candidate (slower).
+
+``literals`` are the fastest kind of hint: ASCII strings, one of which every
+hit line's text holds, found with ``bytes.find`` and skipped for a whole
+read when one of their bytes is not in it. The built-ins have them; a user
+watch has one when its regex starts with a literal run (after ``^``, ``\\A``
+or ``\\b``), as ``segfault at``, ``^ERROR:`` or ``panic\\s+-`` do.
 """
 
 from __future__ import annotations
@@ -26,6 +32,40 @@ from vconsole.watches.quiet import QuietKind, QuietWatch
 
 # Syntax that means something else on a buffer of many lines than on one line's text.
 _CONTEXTUAL = re.compile(r"\\[AZbB]|[$^]|\(\?<[=!]")
+
+
+# What may start a user regex without changing which lines hold its first literal run.
+_LEADING_ANCHOR = re.compile(r"\^|\\[Ab]")
+# One character of a literal run: printable ASCII that is not special, or a punctuation escape.
+_RUN_CHAR = re.compile(r"[ !\x22#%&',\-/0-9:;<=>@A-Z\]_`a-z~]|\\([ -/:-@\[-`{-~])")
+# After a run's last character, these may make it optional.
+_OPTIONAL_NEXT = "?*{"
+
+
+def derive_literal(regex: re.Pattern[str]) -> bytes | None:
+    """An ASCII literal every line ``regex`` matches holds (its leading literal run), or None."""
+    pattern = regex.pattern
+    if regex.flags & (re.IGNORECASE | re.VERBOSE) or re.search(r"(?<!\\)(?:\\\\)*\|", pattern):
+        return None  # case folded, spaced out, or alternatives: no one run every match holds
+    pos = 0
+    while m := _LEADING_ANCHOR.match(pattern, pos):
+        pos = m.end()
+    run: list[str] = []
+    while m := _RUN_CHAR.match(pattern, pos):
+        run.append(m.group(1) or m.group(0))
+        pos = m.end()
+    if run and pattern[pos : pos + 1] in tuple(_OPTIONAL_NEXT):
+        run.pop()  # "abc?": the c may be missing
+    literal = "".join(run)
+    return literal.encode() if literal_usable(literal.encode()) else None
+
+
+def literal_usable(literal: bytes) -> bool:
+    """Whether the matcher can look for ``literal`` in raw bytes (see LineMatcher)."""
+    # A tab reads as one space at least: a literal must not need two in a row.
+    return len(literal) >= 2 and literal.strip() != b"" and b"  " not in literal and all(
+        0x20 <= b < 0x7F for b in literal
+    )
 
 
 def derive_hints(regex: re.Pattern[str]) -> tuple[re.Pattern[bytes], ...] | None:
@@ -54,9 +94,15 @@ class Signature:
     hints: tuple[re.Pattern[bytes], ...] | None = None
     guests: frozenset[str] | None = None
     consoles: frozenset[str] | None = None
-    # Its hints are ASCII literals without two spaces in a row: found in a line's UTF-8 bytes,
-    # colours removed and tabs as spaces, if its text has them.
-    literal_hints: bool = False
+    # ASCII literals without two spaces in a row, one in every hit line's text: found in a
+    # line's UTF-8 bytes, colours removed and tabs as spaces, if its text has them. The
+    # matcher looks for these instead of ``hints`` when there are any.
+    literals: tuple[bytes, ...] = ()
+
+    @property
+    def literal_hints(self) -> bool:
+        """Whether the matcher finds this watch's candidate lines by its literals."""
+        return bool(self.literals)
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` (one line's reading text) is a hit."""
@@ -77,11 +123,10 @@ def _builtin(name: str, severity: Severity, pattern: str, ignore: Sequence[str] 
     regex = re.compile(pattern)
     if hints is None:
         hints = [alternative.encode() for alternative in pattern.split("|")]
-    # The matcher reads a tab as one space: a hint must not need two in a row.
-    assert not any(b"  " in h for h in hints), name
+    assert all(literal_usable(h) for h in hints), name
     return Signature(
         name, severity, regex, tuple(re.compile(i) for i in ignore),
-        tuple(re.compile(re.escape(h)) for h in hints), literal_hints=True,
+        tuple(re.compile(re.escape(h)) for h in hints), literals=tuple(hints),
     )
 
 
@@ -200,6 +245,7 @@ def _one_watch(table: object, where: str) -> Signature | QuietWatch:
         tuple(_compile(v, f"{where}.ignore[{i}]") for i, v in enumerate(ignore)),
         derive_hints(regex), _names(table.get("guests"), f"{where}.guests"),
         _names(table.get("consoles"), f"{where}.consoles"),
+        literals=(literal,) if (literal := derive_literal(regex)) is not None else (),
     )
 
 
