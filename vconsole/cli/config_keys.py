@@ -81,6 +81,8 @@ KEYS_DOCUMENTED: tuple[ConfigKey, ...] = (
               "per-console limit for one provider's guests (NAME: lxc, openvz, xen, lab)", '"64MiB"'),
     ConfigKey("log.guests", "NAME", "size", "its provider's limit",
               "per-console limit for one guest (NAME: a guest name or provider:id)", '"64MiB"'),
+    ConfigKey("events", "builtin_watches", "true or false", "true",
+              "watch every console for the built-in kernel signatures (panic, Oops, OOM, ...)", "false"),
     *(
         ConfigKey(f"providers.{provider}", key, what, _PROVIDER_DEFAULTS.get(key, ""), _PROVIDER_DOES[key], "")
         for provider in REAL
@@ -88,7 +90,10 @@ KEYS_DOCUMENTED: tuple[ConfigKey, ...] = (
     ),
 )
 
-WATCHES_NOTE = "[[watches]]: patterns watched in every console's output (README, \"Waiting for output\")."
+WATCHES_NOTE = (
+    "[[watches]]: your own watches (name, regex, severity, guests, consoles, ignore; or silence/activity"
+    " in seconds) over every console's output (README, \"Events and watches\")."
+)
 
 
 def render_text() -> str:
