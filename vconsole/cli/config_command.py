@@ -95,6 +95,7 @@ def render_effective(config: Config) -> str:
             "fleet": config.lab_fleet if config.lab_fleet is not None else (None, "the demo fleet"),
         }),
         _table("client", {"escape": config.escape}),
+        _table("events", {"builtin_watches": config.builtin_watches}),
         _table("log", {
             "enabled": log.enabled,
             "dir": log.dir if log.dir is not None else (None, "beside the broker's state"),
