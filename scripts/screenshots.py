@@ -89,6 +89,22 @@ async def shoot(base: Path, out: Path) -> list[Path]:
             await pilot.pause(1.2)  # the listing poll shows the badge in the guest list too
             await save("unread-badge")
 
+            # A panic on web while db is on screen: the badge in the tree and a notification.
+            web_pane = app.main_screen.pane(web.session)
+            assert web_pane is not None
+            web_pane.link.send_input(b"printf 'Kernel pan''ic - not syncing: Fatal exception in interrupt\\n'\r")
+
+            def web_alert() -> bool:
+                return any(c.get("session") == web.session and c.get("alert")
+                           for g in app.main_screen.listing.get("guests", []) for c in g.get("consoles", []))
+
+            await until(pilot, web_alert, "the panic badge")
+            await save("alert-badge")
+            await pilot.press("ctrl+right_square_bracket", "e")
+            await pilot.pause(0.5)
+            await save("events-panel")
+            await pilot.press("escape")
+
             await pilot.press("ctrl+right_square_bracket", "question_mark")
             await save("help")
             await pilot.press("x")
