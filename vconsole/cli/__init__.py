@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from vconsole import __version__
 from vconsole.cli import (
+    bridge,
     broker_commands,
     config_command,
     log_command,
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait_command.add_parser(sub, common)
     broker_commands.add_parsers(sub, common)
     config_command.add_parser(sub, common)
+    bridge.add_parser(sub, common)
     return parser
 
 
@@ -116,6 +118,10 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
         default=default,
         metavar="LIST",
         help="providers of a broker this starts: lab, lxc, openvz, xen, comma-separated (sets $VCONSOLE_PROVIDERS)",
+    )
+    parser.add_argument(
+        "--host", action="append", default=default, metavar="DEST",
+        help="a host's broker over ssh (an ssh destination or a [[hosts]] name; repeatable; 'local': this one)",
     )
     parser.add_argument(
         "--no-daemon",
@@ -173,6 +179,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         module = broker_commands
     if command in config_command.COMMANDS:
         module = config_command
+    if command in bridge.COMMANDS:
+        module = bridge
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

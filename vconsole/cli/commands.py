@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from vconsole.cli import hosts
 from vconsole.cli.attach import run_attach
 from vconsole.cli.config_check import check_before_starting, check_config
 from vconsole.cli.escape import EscapeError, parse_escape
@@ -24,6 +25,7 @@ from vconsole.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
+from vconsole.cli.hosts import chosen_hosts, uses_hosts
 from vconsole.cli.listing import render_table
 from vconsole.client import (
     BrokerRefused,
@@ -65,8 +67,19 @@ def _say(line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
-    """A client connection, starting the broker (in the background or in-process) if needed."""
+async def connected(args: argparse.Namespace, target: Target | None = None) -> AsyncIterator[Client]:
+    """A client connection, starting the broker (in the background or in-process) if needed.
+
+    With ``target`` and hosts (``--host``, ``[[hosts]]``, or ``HOST/`` in the
+    target), the broker of the target's host (cli/hosts.py).
+    """
+    choice = chosen_hosts(args) if target is not None else None
+    if uses_hosts(choice, target):
+        assert target is not None
+        async with hosts.on_host(args, choice, target) as (client, _broker):
+            with broker_errors():
+                yield client
+        return
     paths = _paths(args)
     check_before_starting(paths)
     local = LocalBroker(paths, in_process=args.no_daemon, announce=_say)
@@ -111,6 +124,9 @@ async def cmd_default(args: argparse.Namespace) -> int:
 
 async def cmd_ls(args: argparse.Namespace) -> int:
     """``vconsole ls [--json]``."""
+    choice = chosen_hosts(args)
+    if choice is not None:
+        return await hosts.ls_hosts(args, choice)
     async with connected(args) as client:
         listing = await client.list_guests()
     saved = listing.get("saved_sessions")
@@ -153,6 +169,15 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         escape = parse_escape(args.escape if args.escape is not None else Config.load().escape)
     except EscapeError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    choice = chosen_hosts(args)
+    if uses_hosts(choice, target):
+        async with hosts.on_host(args, choice, target) as (client, broker):
+            with broker_errors():
+                return await run_attach(
+                    client, target, read_only=args.read_only, from_start=args.from_start, escape=escape,
+                    reconnect=None if args.no_reconnect or args.no_daemon else broker.reconnect,
+                    reconnect_timeout=args.reconnect_timeout,
+                )
     paths = _paths(args)
 
     async def reconnect() -> Client:
@@ -173,7 +198,7 @@ async def cmd_attach(args: argparse.Namespace) -> int:
 async def cmd_start(args: argparse.Namespace) -> int:
     """``vconsole start GUEST``."""
     guest = guest_arg(args.target)
-    async with connected(args) as client:
+    async with connected(args, guest) as client:
         await client.start(guest)
     return EXIT_OK
 
@@ -181,7 +206,7 @@ async def cmd_start(args: argparse.Namespace) -> int:
 async def cmd_stop(args: argparse.Namespace) -> int:
     """``vconsole stop GUEST``."""
     guest = guest_arg(args.target)
-    async with connected(args) as client:
+    async with connected(args, guest) as client:
         await client.stop(guest)
     return EXIT_OK
 

@@ -29,16 +29,36 @@ def render_providers(listing: dict[str, Any]) -> str:
 
 def render_table(listing: dict[str, Any]) -> str:
     """The providers line, then one line per console, the guest columns only on its first console."""
-    return render_providers(listing) + _console_rows(listing)
+    return render_providers(listing) + _console_rows(listing["guests"], COLUMNS)
 
 
-def _console_rows(listing: dict[str, Any]) -> str:
+def render_hosts_table(hosts: list[dict[str, Any]], guests: list[dict[str, Any]]) -> str:
+    """Several hosts: a line of their states, then every guest's consoles under a HOST column.
+
+    ``hosts`` are ``ls --json``'s ``hosts`` entries, ``guests`` carry ``host``.
+    """
+    states = []
+    for host in hosts:
+        name = printable(str(host["name"]))
+        if host["state"] == "connected":
+            states.append(f"{name} ({host['latency_ms']:.0f} ms)")
+        else:
+            states.append(f"{name} ({printable(str(host['state']))}: {printable(str(host['reason']), 300)})")
+    return f"hosts: {', '.join(states) or 'none'}\n" + _console_rows(guests, ("HOST", *COLUMNS))
+
+
+def _console_rows(guests: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    host_column = columns[0] == "HOST"
     rows: list[tuple[str, ...]] = []
-    for guest in listing["guests"]:
-        head = (printable(guest["name"]), printable(guest["id"]), printable(guest["kind"]), printable(guest["state"]))
+    for guest in guests:
+        head: tuple[str, ...] = (
+            printable(guest["name"]), printable(guest["id"]), printable(guest["kind"]), printable(guest["state"])
+        )
+        if host_column:
+            head = (printable(str(guest["host"])), *head)
         consoles = guest["consoles"] or [None]
         for i, con in enumerate(consoles):
-            left = head if i == 0 else ("", "", "", "")
+            left = head if i == 0 else ("",) * len(head)
             if con is None:
                 rows.append((*left, "-", "", "", "", "", "", ""))
                 continue
@@ -57,11 +77,11 @@ def _console_rows(listing: dict[str, Any]) -> str:
             )
     if not rows:
         return "no guests\n"
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-    numeric = set(range(6, len(COLUMNS)))
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    numeric = set(range(len(columns) - len(COLUMNS) + 6, len(columns)))
 
     def fmt(cells: tuple[str, ...]) -> str:
         parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         return "  ".join(parts).rstrip()
 
-    return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
+    return "\n".join([fmt(columns), *(fmt(r) for r in rows)]) + "\n"
