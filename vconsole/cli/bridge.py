@@ -116,14 +116,15 @@ async def _bridge(args: argparse.Namespace) -> int:
         sys.stderr.write(f"vconsole bridge: {printable(error, 2048)}\n")
         return EXIT_NO_BROKER
     stdin, stdout = _Side(done), _Side(done)
+    # Wired before the pipes are: their first reads may come before the awaits below return.
+    stdin.sink, broker.source = broker, stdin  # requests and keys to the broker
+    broker.sink, stdout.source = stdout, broker  # its frames back out
     try:
         await loop.connect_read_pipe(lambda: stdin, os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False))
         await loop.connect_write_pipe(lambda: stdout, os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
     except (OSError, ValueError) as exc:
         # A terminal or a file is not what ssh gives us: say so instead of relaying badly.
         raise CliError(f"bridge: standard input and output must be pipes or sockets: {exc}", EXIT_ERROR) from None
-    stdin.sink, broker.source = broker, stdin  # requests and keys to the broker
-    broker.sink, stdout.source = stdout, broker  # its frames back out
     await done
     for side in (broker, stdin, stdout):
         if side.transport is not None:

@@ -1,0 +1,143 @@
+"""``vconsole bridge`` and the ssh transport over a real sshd: greeting, relay, one-line failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.hosts.conftest import RemoteHost, host_table, write_client_config
+from tests.ssh_server import SshServer, needs_sshd
+from vconsole.config import HostSettings
+from vconsole.ssh_transport import BridgeGreeting, HostUnreachable, SshBroker, VersionMismatch
+from vconsole.wire import PROTOCOL_VERSION, FrameDecoder, encode
+
+pytestmark = needs_sshd
+
+
+def _settings(host: RemoteHost, sshd: SshServer, command: str | None = None) -> HostSettings:
+    return HostSettings(host.name, "root@127.0.0.1", tuple(sshd.options()), command or host.command)
+
+
+def test_bridge_greets_then_relays_the_broker_protocol(three_hosts: dict[str, RemoteHost]) -> None:
+    """Without ssh: the bridge's stdout is its greeting, then the broker's replies, unchanged; EOF ends it."""
+    proc = subprocess.Popen(
+        ["sh", "-c", f"{three_hosts['h1'].command} bridge"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(encode({"op": "hello", "id": 1, "version": PROTOCOL_VERSION}))
+        proc.stdin.write(encode({"op": "list", "id": 2}))
+        proc.stdin.flush()
+        decoder = FrameDecoder()
+        frames: list[object] = []
+        deadline = time.monotonic() + 30
+        while len(frames) < 3:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no reply from the bridge: {frames}"
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, f"the bridge ended early: {proc.stderr.read()!r}"
+            frames += decoder.feed(chunk)
+        greeting, hello, listing = frames
+        assert isinstance(greeting, dict) and BridgeGreeting.from_wire(greeting) == BridgeGreeting.ours()
+        assert isinstance(hello, dict) and hello["ok"] and hello["id"] == 1
+        assert isinstance(listing, dict) and sorted(g["name"] for g in listing["guests"]) == ["db", "web"]
+        proc.stdin.close()
+        assert proc.wait(20) == 0
+        assert proc.stdout.read() == b"" and proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_bridge_without_broker_says_why_in_its_greeting_and_one_line(three_hosts: dict[str, RemoteHost]) -> None:
+    host = three_hosts["h1"]
+    proc = subprocess.run(
+        ["sh", "-c", f"{host.command} bridge --no-start"], input=b"", capture_output=True, timeout=60,
+    )
+    assert proc.returncode == 3
+    greeting = FrameDecoder().feed(proc.stdout)[0]
+    assert isinstance(greeting, dict) and "no broker" in greeting["error"]
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vconsole bridge: no broker on "), lines
+
+
+def test_client_over_ssh_lists_the_remote_fleet(sshd: SshServer, three_hosts: dict[str, RemoteHost]) -> None:
+    async def run() -> list[str]:
+        broker = SshBroker(_settings(three_hosts["h2"], sshd))
+        try:
+            client = await broker.connect()
+            listing = await client.list_guests()
+            assert broker.remote_version is not None
+            return sorted(g["name"] for g in listing["guests"])
+        finally:
+            await broker.close()
+
+    assert asyncio.run(run()) == ["cache", "web"]
+
+
+def test_missing_remote_vconsole_is_one_line(sshd: SshServer, three_hosts: dict[str, RemoteHost]) -> None:
+    async def run() -> None:
+        await SshBroker(_settings(three_hosts["h1"], sshd, "/nonexistent/vconsole")).connect()
+
+    with pytest.raises(HostUnreachable) as err:
+        asyncio.run(run())
+    assert "no vconsole there: '/nonexistent/vconsole' was not found" in err.value.reason
+    assert "\n" not in err.value.reason
+
+
+def test_unreachable_host_is_sshs_own_line(three_hosts: dict[str, RemoteHost], sshd: SshServer) -> None:
+    settings = HostSettings("gone", "root@127.0.0.1", ("-p", "1", "-o", "ConnectTimeout=5"), three_hosts["h1"].command)
+
+    with pytest.raises(HostUnreachable) as err:
+        asyncio.run(SshBroker(settings).connect())
+    assert "Connection refused" in err.value.reason and "\n" not in err.value.reason
+
+
+def test_another_protocol_version_names_both(sshd: SshServer, three_hosts: dict[str, RemoteHost], runtime: Path) -> None:
+    """A remote "vconsole" whose bridge greets with protocol 99: refused before any request."""
+    fake = runtime / "old-vconsole"
+    greeting = BridgeGreeting("9.9.9", 99).encode()
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write({greeting!r})\nsys.stdout.flush()\nsys.stdin.read()\n")
+    fake.chmod(0o755)
+
+    with pytest.raises(VersionMismatch) as err:
+        asyncio.run(SshBroker(_settings(three_hosts["h1"], sshd, str(fake))).connect())
+    assert "vconsole 9.9.9 there speaks protocol 99" in err.value.reason
+    assert f"here speaks {PROTOCOL_VERSION}" in err.value.reason
+
+
+def test_ls_json_lists_every_host_with_its_guests(configured: dict[str, RemoteHost]) -> None:
+    result = run_cli("ls", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    found = sorted((g["host"], g["name"]) for g in out["guests"])
+    assert found == [("h1", "db"), ("h1", "web"), ("h2", "cache"), ("h2", "web"), ("h3", "mail")]
+    assert [h["name"] for h in out["hosts"]] == ["h1", "h2", "h3"]
+    assert all(h["state"] == "connected" and h["reason"] is None and h["latency_ms"] > 0 for h in out["hosts"])
+
+
+def test_a_missing_remote_vconsole_leaves_the_others_listed(
+    runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]
+) -> None:
+    tables = [host_table(h.name, sshd, h.command) for h in three_hosts.values()]
+    tables.append(host_table("h4", sshd, "/nonexistent/vconsole"))
+    write_client_config(runtime, tables)
+    result = run_cli("ls", timeout=120)
+    assert result.returncode == 12, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines == ["vconsole: h4: unreachable: no vconsole there: '/nonexistent/vconsole' was not found"
+                     f" ({lines[0].rpartition('(')[2]}"], lines
+    assert "mail" in result.stdout and "cache" in result.stdout and "h4 (unreachable: no vconsole there" in result.stdout
+    header = result.stdout.splitlines()[1].split()
+    assert header[:2] == ["HOST", "GUEST"]
