@@ -273,3 +273,13 @@ async def ls_hosts(args: argparse.Namespace, choice: HostChoice) -> int:
             if provider.get("error"):
                 warn(f"{host.name}: provider {provider['name']} failed: {provider['error']}")
     return EXIT_SOME_HOSTS if failed else EXIT_OK
+
+
+def this_host_only(target: Target, command: str) -> Target:
+    """``target`` for a command that reaches only this machine's broker and files; CliError if it names another host."""
+    if target.host in (None, LOCAL_HOST):
+        return target.on_host(None)
+    raise CliError(
+        f"{command} reaches only this machine's consoles, not those of {target.host!r}:"
+        f" run it there (ssh {target.host} vconsole {command} ...)", EXIT_USAGE,
+    )
