@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
 from tests.ssh_server import SshServer, needs_sshd
+from vconsole import __version__
 from vconsole.config import HostSettings
 from vconsole.ssh_transport import BridgeGreeting, HostUnreachable, SshBroker, VersionMismatch
 from vconsole.wire import PROTOCOL_VERSION, FrameDecoder, encode
@@ -104,17 +105,36 @@ def test_unreachable_host_is_sshs_own_line(three_hosts: dict[str, RemoteHost], s
     assert "Connection refused" in err.value.reason and "\n" not in err.value.reason
 
 
-def test_another_protocol_version_names_both(sshd: SshServer, three_hosts: dict[str, RemoteHost], runtime: Path) -> None:
-    """A remote "vconsole" whose bridge greets with protocol 99: refused before any request."""
+def _other_version(runtime: Path) -> Path:
+    """A remote "vconsole" whose bridge greets as release 9.9.9 speaking protocol 99, then waits."""
     fake = runtime / "old-vconsole"
     greeting = BridgeGreeting("9.9.9", 99).encode()
     fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write({greeting!r})\nsys.stdout.flush()\nsys.stdin.read()\n")
     fake.chmod(0o755)
+    return fake
 
+
+def test_another_protocol_version_names_both(sshd: SshServer, three_hosts: dict[str, RemoteHost], runtime: Path) -> None:
     with pytest.raises(VersionMismatch) as err:
-        asyncio.run(SshBroker(_settings(three_hosts["h1"], sshd, str(fake))).connect())
-    assert "vconsole 9.9.9 there speaks protocol 99" in err.value.reason
-    assert f"here speaks {PROTOCOL_VERSION}" in err.value.reason
+        asyncio.run(SshBroker(_settings(three_hosts["h1"], sshd, str(_other_version(runtime)))).connect())
+    assert err.value.reason == (
+        f"version mismatch: vconsole 9.9.9 there speaks protocol 99, vconsole {__version__} here speaks {PROTOCOL_VERSION}"
+    )
+
+
+def test_ls_shows_a_host_of_another_version_and_lists_the_others(
+    runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]
+) -> None:
+    tables = [host_table("h1", sshd, three_hosts["h1"].command), host_table("old", sshd, str(_other_version(runtime)))]
+    write_client_config(runtime, tables)
+    result = run_cli("ls", "--json", timeout=120)
+    assert result.returncode == 12, result.stderr
+    out = json.loads(result.stdout)
+    assert sorted(g["name"] for g in out["guests"]) == ["db", "web"]
+    old = out["hosts"][1]
+    assert (old["name"], old["state"], old["version"]) == ("old", "version_mismatch", "9.9.9")
+    assert old["reason"].startswith("version mismatch: vconsole 9.9.9 there speaks protocol 99")
+    assert result.stderr == f"vconsole: old: {old['reason']}\n"
 
 
 def test_ls_json_lists_every_host_with_its_guests(configured: dict[str, RemoteHost]) -> None:

@@ -267,7 +267,9 @@ async def ls_hosts(args: argparse.Namespace, choice: HostChoice) -> int:
         sys.stdout.write(render_hosts_table(hosts, guests))
     failed = [h for h in listings if h.state is not HostState.CONNECTED]
     for host in failed:
-        warn(f"{host.name}: {host.state.value.replace('_', ' ')}: {host.reason}")
+        # A version mismatch's reason says so already (it names both versions).
+        state = "unreachable: " if host.state is HostState.UNREACHABLE else ""
+        warn(f"{host.name}: {state}{host.reason}")
     for host in listings:
         for provider in (host.listing or {}).get("providers", []):
             if provider.get("error"):
