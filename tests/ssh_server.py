@@ -11,6 +11,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -39,7 +40,8 @@ class SshServer:
     port: int
     key: Path
     known_hosts: Path
-    proc: subprocess.Popen[bytes]
+    config: Path
+    proc: subprocess.Popen[bytes] | None = None
 
     def options(self) -> list[str]:
         """ssh options that reach this server with its key, accepting its host key the first time."""
@@ -54,14 +56,39 @@ class SshServer:
         argv = ["ssh", "-tt", "-e", "none", *self.options(), "-o", "BatchMode=yes", "root@127.0.0.1", remote]
         return shlex.join(argv)
 
+    def start(self) -> None:
+        """Start the server (again, on the same port) and wait until it listens."""
+        assert SSHD is not None
+        log = self.config.with_name("sshd.log")
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(self.config)], stdin=subprocess.DEVNULL, stdout=out, stderr=out
+            )
+        _wait_port(self.port, self.proc, log)
+
     def stop(self) -> None:
-        """Stop the server (connections it serves end too)."""
-        self.proc.terminate()
+        """Stop the server and every connection it serves, as a host going down does."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        # Each connection's sshd is a child of the listener in a session of its own.
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL if pid != proc.pid else signal.SIGTERM)
         try:
-            self.proc.wait(10)
+            proc.wait(10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+            proc.kill()
+            proc.wait(5)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children first), from /proc."""
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [p for child in children for p in (child, *_descendants(child))]
 
 
 def _free_port() -> int:
@@ -103,12 +130,9 @@ def running_sshd(base: Path) -> Iterator[SshServer]:
     )
     # sshd's privilege separation needs this directory (normally made by its init script).
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    log = base / "sshd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    server = SshServer(port, base / "client_key", base / "known_hosts", proc)
+    server = SshServer(port, base / "client_key", base / "known_hosts", config)
     try:
-        _wait_port(port, proc, log)
+        server.start()
         yield server
     finally:
         server.stop()

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.hosts.conftest import RemoteHost
-from tests.ssh_server import needs_sshd
+from tests.ssh_server import SshServer, needs_sshd
 from tests.tmux_pane import TmuxPane, needs_tmux
 
 pytestmark = needs_sshd
@@ -108,6 +108,27 @@ def test_attach_through_ssh_resumes_when_the_remote_broker_comes_back(
     screen = pane.wait_for("reconnected", timeout=30)
     assert not re.search(r"EXIT=\d", screen), screen
     assert "reconnected; nothing was missed" in screen
+    pane.type("echo after-$((2+2))", "Enter")
+    pane.wait_for("after-4")
+    pane.type("C-]", ".")
+    pane.wait_for("EXIT=0")
+
+
+@needs_tmux
+def test_attach_through_ssh_waits_for_the_host_and_resumes(
+    configured: dict[str, RemoteHost], sshd: SshServer, pane: TmuxPane
+) -> None:
+    """The host's sshd goes down with its connections: attach says so, retries, and resumes once it is back."""
+    pane.type(f"{sys.executable} -m vconsole attach h1/web 1; echo EXIT=$?", "Enter")
+    pane.wait_for("root@web:~#", timeout=60)
+    pane.type("echo before-$((1+1))", "Enter")
+    pane.wait_for("before-2")
+    sshd.stop()
+    pane.wait_for("broker lost, reconnecting", timeout=20)
+    time.sleep(1.0)  # a few refused attempts
+    sshd.start()
+    screen = pane.wait_for("reconnected", timeout=30)
+    assert not re.search(r"EXIT=\d", screen), screen
     pane.type("echo after-$((2+2))", "Enter")
     pane.wait_for("after-4")
     pane.type("C-]", ".")
