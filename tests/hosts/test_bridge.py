@@ -18,6 +18,7 @@ from tests.hosts.conftest import RemoteHost, host_table, write_client_config
 from tests.ssh_server import SshServer, needs_sshd
 from vconsole import __version__
 from vconsole.config import HostSettings
+from vconsole.domain import Target
 from vconsole.ssh_transport import BridgeGreeting, HostUnreachable, SshBroker, VersionMismatch
 from vconsole.wire import PROTOCOL_VERSION, FrameDecoder, encode
 
@@ -161,3 +162,50 @@ def test_a_missing_remote_vconsole_leaves_the_others_listed(
     assert "mail" in result.stdout and "cache" in result.stdout and "h4 (unreachable: no vconsole there" in result.stdout
     header = result.stdout.splitlines()[1].split()
     assert header[:2] == ["HOST", "GUEST"]
+
+
+def test_a_flood_crosses_ssh_whole_and_in_order(sshd: SshServer, three_hosts: dict[str, RemoteHost]) -> None:
+    """A guest prints ~600 KB through the bridge and ssh: every byte arrives, offsets without a gap."""
+
+    async def run() -> bytes:
+        broker = SshBroker(_settings(three_hosts["h2"], sshd))
+        try:
+            client = await broker.connect()
+            reply = await client.attach(Target("web", console=1))
+            offset = reply.offset
+            await client.input(reply.session, b"seq 1 100000; echo flood-$((40+2))\n")
+            received = bytearray()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while b"flood-42" not in received:
+                event = await asyncio.wait_for(client.events.get(), max(0.1, deadline - loop.time()))
+                if event.get("event") != "output":
+                    continue
+                assert event["offset"] == offset, "a gap or an overlap in the relayed output"
+                offset += len(event["data"])
+                received += event["data"]
+            return bytes(received)
+        finally:
+            await broker.close()
+
+    out = asyncio.run(run())
+    # Each line as a terminal shows it (bash's bracketed-paste reset ends in a carriage return).
+    lines = (line.rpartition(b"\r")[2] for line in out.split(b"\r\n"))
+    numbers = [line for line in lines if line.isdigit()]
+    assert numbers == [str(n).encode() for n in range(1, 100001)]
+
+
+@pytest.mark.parametrize("stdin", ["devnull", "file"])
+def test_bridge_on_a_file_is_one_line_not_a_traceback(
+    three_hosts: dict[str, RemoteHost], runtime: Path, stdin: str
+) -> None:
+    out = runtime / "bridge.out"
+    with open(out, "wb") as stdout, open(os.devnull if stdin == "devnull" else out, "rb") as source:
+        proc = subprocess.run(
+            ["sh", "-c", f"{three_hosts['h1'].command} bridge"], stdin=source, stdout=stdout,
+            stderr=subprocess.PIPE, timeout=60,
+        )
+    assert (proc.returncode, proc.stderr.decode()) == (
+        2, "vconsole: bridge: standard input must be a pipe or a socket (ssh HOST vconsole bridge), not a file or device\n"
+    )
+    assert out.read_bytes() == b""  # nothing started, nothing written

@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import stat
 import sys
 from typing import Any
 
 from vconsole.cli.config_check import check_before_starting
-from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_NO_BROKER, EXIT_OK, CliError
+from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_NO_BROKER, EXIT_OK, EXIT_USAGE, CliError
 from vconsole.client import BrokerUnreachable, check_runtime_dir, start_broker
 from vconsole.config import ConfigError
 from vconsole.detached import socket_answers
@@ -93,8 +94,28 @@ async def cmd_bridge(args: argparse.Namespace) -> int:
         raise CliError(f"bridge: {type(exc).__name__}: {exc}", EXIT_ERROR) from None
 
 
+def _check_stdio() -> None:
+    """Standard input and output must be what ssh gives a command: pipes or sockets."""
+    for name, fd in (("input", sys.stdin.fileno()), ("output", sys.stdout.fileno())):
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            raise CliError(
+                f"bridge: standard {name} must be a pipe or a socket (ssh HOST vconsole bridge), not a"
+                f" {'terminal' if os.isatty(fd) else 'file or device'}", EXIT_USAGE,
+            )
+
+
+def _one_line(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An error inside the loop is one line on stderr (never a traceback on the ssh user's terminal)."""
+    exc = context.get("exception")
+    said = f"{type(exc).__name__}: {exc}" if exc is not None else context.get("message", "error")
+    sys.stderr.write(f"vconsole bridge: {printable(str(said), 2048)}\n")
+
+
 async def _bridge(args: argparse.Namespace) -> int:
+    _check_stdio()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_one_line)
     done: asyncio.Future[None] = loop.create_future()
     broker = _Side(done)
     error: str | None = None
@@ -119,12 +140,8 @@ async def _bridge(args: argparse.Namespace) -> int:
     # Wired before the pipes are: their first reads may come before the awaits below return.
     stdin.sink, broker.source = broker, stdin  # requests and keys to the broker
     broker.sink, stdout.source = stdout, broker  # its frames back out
-    try:
-        await loop.connect_read_pipe(lambda: stdin, os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False))
-        await loop.connect_write_pipe(lambda: stdout, os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
-    except (OSError, ValueError) as exc:
-        # A terminal or a file is not what ssh gives us: say so instead of relaying badly.
-        raise CliError(f"bridge: standard input and output must be pipes or sockets: {exc}", EXIT_ERROR) from None
+    await loop.connect_read_pipe(lambda: stdin, os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False))
+    await loop.connect_write_pipe(lambda: stdout, os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
     await done
     for side in (broker, stdin, stdout):
         if side.transport is not None:
