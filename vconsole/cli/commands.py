@@ -115,6 +115,10 @@ def broker_errors() -> Iterator[None]:
 
 async def cmd_default(args: argparse.Namespace) -> int:
     """No subcommand and no terminal (a script, a pipe): the fleet table."""
+    choice = chosen_hosts(args)
+    if choice is not None:
+        args.json = False
+        return await hosts.ls_hosts(args, choice)
     async with connected(args) as client:
         listing = await client.list_guests()
     sys.stdout.write(render_table(listing))
