@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import socket
 import struct
 from collections import deque
@@ -93,10 +94,19 @@ def ssh_argv(host: HostSettings, *bridge_args: str, batch: bool = True) -> list[
     """``ssh -T [options] DEST COMMAND bridge ARGS`` for ``host``.
 
     ``batch``: ssh may not ask for a password or passphrase (no terminal to ask on).
-    The remote command is a shell line (ssh joins its words with spaces).
+    """
+    return remote_argv(host, ["bridge", *bridge_args], batch=batch)
+
+
+def remote_argv(host: HostSettings, words: list[str], *, batch: bool = True) -> list[str]:
+    """``ssh -T [options] DEST COMMAND WORDS``: the host's vconsole run with ``words`` as its arguments.
+
+    The remote command is a shell line (ssh joins its words with spaces):
+    ``command`` is the user's, each word is quoted. The user's options come
+    first, since ssh keeps the first value it is given for an option.
     """
     batch_opts = ("-o", "BatchMode=yes") if batch else ()
-    remote = " ".join((host.command, "bridge", *bridge_args))
+    remote = " ".join((host.command, *(shlex.quote(w) for w in words)))
     return ["ssh", "-T", *host.ssh_options, *batch_opts, *SSH_DEFAULTS, "--", host.ssh, remote]
 
 

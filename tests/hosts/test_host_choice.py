@@ -75,13 +75,23 @@ def test_a_bad_host_option_or_table_is_one_line(runtime: Path) -> None:
     assert result.stderr.endswith("config.toml: hosts[0].bogus is not a setting (known: name, ssh, ssh_options, command)\n")
 
 
-@pytest.mark.parametrize("command", [("log", "h1/web"), ("snapshot", "h1/web"), ("wait", "h1/web", "--pattern", "x")])
-def test_commands_of_this_machine_refuse_another_hosts_target(runtime: Path, command: tuple[str, ...]) -> None:
-    result = run_cli(*command)
+@pytest.mark.parametrize("command", ["snapshot", "restore"])
+def test_snapshot_and_restore_refuse_another_hosts_target(runtime: Path, command: str) -> None:
+    snapshot = runtime / "s.vcsnap"
+    if command == "restore":
+        assert run_cli("snapshot", "--all", "-o", str(snapshot), timeout=60).returncode == 0
+    argv = ("snapshot", "h1/web") if command == "snapshot" else ("restore", str(snapshot), "--into", "h1/web")
+    result = run_cli(*argv, timeout=60)
     assert (result.returncode, result.stderr) == (
-        2, f"vconsole: {command[0]} reaches only this machine's consoles, not those of 'h1':"
-        f" run it there (ssh h1 vconsole {command[0]} ...)\n"
+        2, f"vconsole: {command} reaches only this machine's consoles, not those of 'h1':"
+        f" run it there (ssh h1 vconsole {command} ...)\n"
     )
+
+
+@pytest.mark.parametrize("command", [("log", "h1/web"), ("wait", "h1/web", "--pattern", "x")])
+def test_log_and_wait_name_an_unknown_host(runtime: Path, command: tuple[str, ...]) -> None:
+    result = run_cli(*command)
+    assert (result.returncode, result.stderr) == (4, "vconsole: no host 'h1' (hosts: none)\n")
 
 
 class TestOverSsh:
@@ -112,3 +122,21 @@ class TestOverSsh:
         rows = [line.split()[:2] for line in lines[2:] if line and not line.startswith(" ")]
         assert ["h1", "web"] in rows and ["h1", "db"] in rows
         assert any(row[0] == "local" for row in rows)  # the demo fleet of this machine's lab
+
+    def test_log_and_wait_run_on_the_host_the_target_names(
+        self, runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]
+    ) -> None:
+        write_client_config(runtime, [host_table(h.name, sshd, h.command) for h in three_hosts.values()])
+        assert run_cli("ls", timeout=120).returncode == 0  # each host's broker started, consoles logged
+        waited = run_cli("wait", "h2/web", "--pattern", "web", "--from", "start", "--timeout", "30", timeout=120)
+        assert waited.returncode == 0, waited.stderr
+        assert "web" in waited.stdout
+        log = run_cli("log", "h2/web", "--json", "--host", "h2", "--socket", "/nonexistent/x", timeout=120)
+        assert log.returncode == 0, log.stderr
+        lines = [json.loads(line) for line in log.stdout.splitlines()]
+        assert lines and {(line["guest"], line["console"]) for line in lines} == {("web", "vtty0")}
+        assert any("web" in line["text"] for line in lines)
+        missing = run_cli("log", "h3/web", timeout=120)
+        assert missing.returncode == 4, missing.stderr
+        # h3's own vconsole answered, from h3's log directory.
+        assert missing.stderr == f"vconsole: no log of a guest 'web' in {three_hosts['h3'].base}/state/vconsole/log (logs of: mail)\n"

@@ -134,6 +134,7 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: passed on to another host (cli/hosts.py)
     if args.system or args.user:
         if args.socket:
             sys.stderr.write("vconsole: give --socket or --system/--user, not both\n")

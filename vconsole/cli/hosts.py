@@ -35,11 +35,18 @@ from vconsole.cli.listing import render_hosts_table
 from vconsole.client import BrokerUnreachable, Client
 from vconsole.config import LOCAL_HOST, Config, ConfigError, HostSettings
 from vconsole.display_text import printable
-from vconsole.domain import Target
+from vconsole.domain import Target, TargetSyntaxError, parse_target
 from vconsole.local_broker import LocalBroker
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
-from vconsole.ssh_transport import HostUnreachable, SshBroker, VersionMismatch
+from vconsole.ssh_transport import (
+    EXIT_NOT_FOUND,
+    HostUnreachable,
+    SshBroker,
+    VersionMismatch,
+    remote_argv,
+)
 
+EXIT_SSH_FAILED = 255  # ssh's own exit status when it could not connect or run the command
 # How long `ls` and a target's lookup wait for one host before calling it unreachable.
 HOST_TIMEOUT = 20.0
 
@@ -285,3 +292,52 @@ def this_host_only(target: Target, command: str) -> Target:
         f"{command} reaches only this machine's consoles, not those of {target.host!r}:"
         f" run it there (ssh {target.host} vconsole {command} ...)", EXIT_USAGE,
     )
+
+
+# Options that choose this machine's broker or the hosts: not passed on to another host's vconsole.
+_LOCAL_OPTIONS = {"--host": True, "--socket": True, "--system": False, "--user": False}
+
+
+async def run_there(args: argparse.Namespace, command: str) -> int | None:
+    """Run ``command`` (``log``, ``wait``: they read this machine's files) on the host its target names.
+
+    None when the target is this machine's: the caller runs it here. Else
+    ``ssh HOST COMMAND ARGS`` with the same arguments, the target without
+    its ``HOST/``, this terminal's output and errors; its exit code (3 when
+    ssh itself failed, which said why).
+    """
+    text = getattr(args, "target", None)
+    if not isinstance(text, str):
+        return None
+    try:
+        target = parse_target(text)
+    except TargetSyntaxError:
+        return None  # the command says what is wrong with it
+    if target.host in (None, LOCAL_HOST):
+        return None
+    choice = chosen_hosts(args) or HostChoice((), False)
+    host = next((h for h in choice.hosts if h.name == target.host), None)
+    if host is None:
+        raise CliError(f"no host {target.host!r} (hosts: {', '.join(choice.names) or 'none'})", EXIT_UNKNOWN)
+    words = _passed_on(list(getattr(args, "argv", [])), text, str(target.on_host(None)))
+    proc = await asyncio.create_subprocess_exec(*remote_argv(host, words))
+    code = await proc.wait()
+    if code == EXIT_NOT_FOUND:
+        raise CliError(f"{host.name}: no vconsole there: {host.command!r} was not found", EXIT_NO_BROKER)
+    return EXIT_NO_BROKER if code == EXIT_SSH_FAILED else code
+
+
+def _passed_on(argv: list[str], target: str, unqualified: str) -> list[str]:
+    """``argv`` for the other host: its target without ``HOST/``, no option that chooses brokers or hosts."""
+    out: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        name = word.partition("=")[0]
+        if name in _LOCAL_OPTIONS:
+            skip = _LOCAL_OPTIONS[name] and "=" not in word
+            continue
+        out.append(unqualified if word == target else word)
+    return out

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from vconsole.cli.exit_codes import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliError
-from vconsole.cli.hosts import this_host_only
+from vconsole.cli.hosts import run_there, this_host_only
 from vconsole.config import Config
 from vconsole.consolelog.layout import LogMeta, console_dir, log_root
 from vconsole.consolelog.lines import LineRun, LogLine, iso_time, json_line
@@ -254,6 +254,9 @@ def _metas(logs: list[ConsoleLog]) -> Iterator[LogMeta]:
 
 async def cmd_log(args: argparse.Namespace) -> int:
     """``vconsole log TARGET [N] | --all``: print the log, then maybe follow it."""
+    there = await run_there(args, "log")  # another host's target: run there over ssh
+    if there is not None:
+        return there
     request = _checked(args)
     root = log_directory(args)
     logs = readable_logs(root)

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_USAGE, CliError
-from vconsole.cli.hosts import this_host_only
+from vconsole.cli.hosts import run_there, this_host_only
 from vconsole.domain import Target, TargetSyntaxError, parse_target
 
 COMMANDS = ("wait",)
@@ -77,6 +77,9 @@ def checked(args: argparse.Namespace) -> WaitRequest:
 
 async def cmd_wait(args: argparse.Namespace) -> int:
     """``vconsole wait TARGET [N] --pattern RE``: 0 and the line when it appears, 1 on timeout."""
+    there = await run_there(args, "wait")  # another host's target: run there over ssh
+    if there is not None:
+        return there
     request = checked(args)
     from vconsole.cli.wait_follow import wait_for_line  # the broker client only when run
 
