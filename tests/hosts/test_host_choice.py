@@ -91,7 +91,9 @@ def test_snapshot_and_restore_refuse_another_hosts_target(runtime: Path, command
 @pytest.mark.parametrize("command", [("log", "h1/web"), ("wait", "h1/web", "--pattern", "x")])
 def test_log_and_wait_name_an_unknown_host(runtime: Path, command: tuple[str, ...]) -> None:
     result = run_cli(*command)
-    assert (result.returncode, result.stderr) == (4, "vconsole: no host 'h1' (hosts: none)\n")
+    assert (result.returncode, result.stderr) == (
+        4, "vconsole: no host 'h1' (hosts: local; --host or [[hosts]] adds one)\n"
+    )
 
 
 class TestOverSsh:
@@ -136,6 +138,13 @@ class TestOverSsh:
         lines = [json.loads(line) for line in log.stdout.splitlines()]
         assert lines and {(line["guest"], line["console"]) for line in lines} == {("web", "vtty0")}
         assert any("web" in line["text"] for line in lines)
+        bare = run_cli("log", "cache", "--json", timeout=120)  # only h2 has it
+        assert bare.returncode == 0, bare.stderr
+        assert {json.loads(line)["guest"] for line in bare.stdout.splitlines()} == {"cache"}
+        ambiguous = run_cli("log", "web", timeout=120)
+        assert (ambiguous.returncode, ambiguous.stderr) == (
+            4, "vconsole: 'web' is on several hosts: h1/web, h2/web (name one of them)\n"
+        )
         missing = run_cli("log", "h3/web", timeout=120)
         assert missing.returncode == 4, missing.stderr
         # h3's own vconsole answered, from h3's log directory.

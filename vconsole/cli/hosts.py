@@ -299,9 +299,11 @@ _LOCAL_OPTIONS = {"--host": True, "--socket": True, "--system": False, "--user":
 
 
 async def run_there(args: argparse.Namespace, command: str) -> int | None:
-    """Run ``command`` (``log``, ``wait``: they read this machine's files) on the host its target names.
+    """Run ``command`` (``log``, ``wait``: they read this machine's files) on the host of its target.
 
-    None when the target is this machine's: the caller runs it here. Else
+    The host is the one the target names, or the one host with a guest of a
+    bare name (as ``broker_for`` finds it). None when that is this machine:
+    the caller runs it here. Else
     ``ssh HOST COMMAND ARGS`` with the same arguments, the target without
     its ``HOST/``, this terminal's output and errors; its exit code (3 when
     ssh itself failed, which said why).
@@ -313,12 +315,12 @@ async def run_there(args: argparse.Namespace, command: str) -> int | None:
         target = parse_target(text)
     except TargetSyntaxError:
         return None  # the command says what is wrong with it
-    if target.host in (None, LOCAL_HOST):
+    choice = chosen_hosts(args)
+    if target.host == LOCAL_HOST or (target.host is None and choice is None):
         return None
-    choice = chosen_hosts(args) or HostChoice((), False)
-    host = next((h for h in choice.hosts if h.name == target.host), None)
+    host = (await broker_for(args, choice, target)).settings  # a bare name: the one host that has it
     if host is None:
-        raise CliError(f"no host {target.host!r} (hosts: {', '.join(choice.names) or 'none'})", EXIT_UNKNOWN)
+        return None
     words = _passed_on(list(getattr(args, "argv", [])), text, str(target.on_host(None)))
     proc = await asyncio.create_subprocess_exec(*remote_argv(host, words))
     code = await proc.wait()
