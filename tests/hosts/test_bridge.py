@@ -209,3 +209,12 @@ def test_bridge_on_a_file_is_one_line_not_a_traceback(
         2, "vconsole: bridge: standard input must be a pipe or a socket (ssh HOST vconsole bridge), not a file or device\n"
     )
     assert out.read_bytes() == b""  # nothing started, nothing written
+
+
+def test_a_refused_key_is_sshs_one_line(sshd: SshServer, three_hosts: dict[str, RemoteHost]) -> None:
+    options = [o if o != str(sshd.key) else str(sshd.key.with_name("host_key")) for o in sshd.options()]
+    settings = HostSettings("h1", "root@127.0.0.1", tuple(options), three_hosts["h1"].command)
+
+    with pytest.raises(HostUnreachable) as err:
+        asyncio.run(SshBroker(settings).connect())
+    assert err.value.reason == "root@127.0.0.1: Permission denied (publickey)."
