@@ -11,10 +11,11 @@ import pytest
 from tests.conftest import run_cli
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
 from tests.ssh_server import SshServer, needs_sshd
+from vconsole.cli.hosts import arguments_for_host
 from vconsole.config import Config, ConfigError, HostSettings
 from vconsole.domain import Target, TargetSyntaxError, parse_target
 from vconsole.protocol import target_field
-from vconsole.ssh_transport import ssh_argv
+from vconsole.ssh_transport import remote_argv, ssh_argv
 from vconsole.wire import ProtocolError
 
 
@@ -64,6 +65,14 @@ def test_ssh_runs_the_remote_bridge_with_the_users_options_first() -> None:
     assert argv[:6] == ["ssh", "-T", "-p", "2222", "-o", "ConnectTimeout=3"]  # ssh keeps the first value given
     assert argv[6:8] == ["-o", "BatchMode=yes"]
     assert argv[-3:] == ["--", "admin@h1", "env X=1 vconsole bridge --no-start"]
+
+
+def test_another_host_gets_the_arguments_without_host_and_broker_options() -> None:
+    argv = ["--host", "h1", "log", "h1/web", "1", "--since", "1h", "--socket=/x", "--system", "--host=h2", "--json"]
+    assert arguments_for_host(argv, "h1/web", "web") == ["log", "web", "1", "--since", "1h", "--json"]
+    remote = ssh_argv(HostSettings("h1", "h1"), "--no-start")[-1]
+    assert remote == "vconsole bridge --no-start"
+    assert remote_argv(HostSettings("h1", "h1"), ["log", "it's; rm -rf /"])[-1] == "vconsole log 'it'\"'\"'s; rm -rf /'"
 
 
 def test_a_bad_host_option_or_table_is_one_line(runtime: Path) -> None:

@@ -321,7 +321,7 @@ async def run_there(args: argparse.Namespace, command: str) -> int | None:
     host = (await broker_for(args, choice, target)).settings  # a bare name: the one host that has it
     if host is None:
         return None
-    words = _passed_on(list(getattr(args, "argv", [])), text, str(target.on_host(None)))
+    words = arguments_for_host(list(getattr(args, "argv", [])), text, str(target.on_host(None)))
     proc = await asyncio.create_subprocess_exec(*remote_argv(host, words))
     code = await proc.wait()
     if code == EXIT_NOT_FOUND:
@@ -329,7 +329,7 @@ async def run_there(args: argparse.Namespace, command: str) -> int | None:
     return EXIT_NO_BROKER if code == EXIT_SSH_FAILED else code
 
 
-def _passed_on(argv: list[str], target: str, unqualified: str) -> list[str]:
+def arguments_for_host(argv: list[str], target: str, unqualified: str) -> list[str]:
     """``argv`` for the other host: its target without ``HOST/``, no option that chooses brokers or hosts."""
     out: list[str] = []
     skip = False
