@@ -38,6 +38,7 @@ MAX_REASON = 300
 # What ssh is always told, after the user's own options (ssh keeps the first value it is given).
 SSH_DEFAULTS = ("-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
 EXIT_NOT_FOUND = 127  # a POSIX shell's "command not found"
+TAIL_LINES = 5  # lines of ssh's stderr kept for the reason of a failure
 
 
 class HostUnreachable(BrokerUnreachable):
@@ -114,15 +115,24 @@ class _StderrTail:
     """The last lines ssh (and the remote command) wrote on standard error, for the reason of a failure."""
 
     def __init__(self, stream: asyncio.StreamReader) -> None:
-        self.lines: deque[str] = deque(maxlen=5)
+        self.lines: deque[str] = deque(maxlen=TAIL_LINES)
         self.done = asyncio.create_task(self._read(stream))
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
-        with contextlib.suppress(Exception):
-            while line := await stream.readline():
-                text = line.decode("utf-8", "replace").strip()
-                if text:
-                    self.lines.append(text)
+        # Read to the end whatever comes (a line of any length), or ssh would block writing it.
+        partial = b""
+        with contextlib.suppress(OSError):
+            while chunk := await stream.read(65536):
+                *complete, partial = (partial + chunk).split(b"\n")
+                partial = partial[-MAX_REASON * 4:]
+                for line in complete[-TAIL_LINES:]:
+                    self._add(line)
+        self._add(partial)
+
+    def _add(self, line: bytes) -> None:
+        text = line[-MAX_REASON * 4:].decode("utf-8", "replace").strip()
+        if text:
+            self.lines.append(text)
 
     def last(self) -> str | None:
         """The last non-empty line, safe to show."""
