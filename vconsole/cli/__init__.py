@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", parents=[common], help="list guests and their consoles")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    bridge.add_parser(sub, common)
 
     attach = sub.add_parser("attach", parents=[common], help="attach this terminal to a console")
     attach.add_argument("target", metavar="TARGET", help="NAME, NAME:N, provider:id or provider:id:N")
@@ -83,7 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     wait_command.add_parser(sub, common)
     broker_commands.add_parsers(sub, common)
     config_command.add_parser(sub, common)
-    bridge.add_parser(sub, common)
     return parser
 
 
@@ -174,14 +174,14 @@ async def _dispatch(args: argparse.Namespace) -> int:
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
     if command in log_command.COMMANDS:
         module = log_command
+    if command in bridge.COMMANDS:
+        module = bridge
     if command in wait_command.COMMANDS:
         module = wait_command
     if command in broker_commands.COMMANDS:
         module = broker_commands
     if command in config_command.COMMANDS:
         module = config_command
-    if command in bridge.COMMANDS:
-        module = bridge
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result

@@ -29,36 +29,16 @@ def render_providers(listing: dict[str, Any]) -> str:
 
 def render_table(listing: dict[str, Any]) -> str:
     """The providers line, then one line per console, the guest columns only on its first console."""
-    return render_providers(listing) + _console_rows(listing["guests"], COLUMNS)
+    return render_providers(listing) + _console_rows(listing)
 
 
-def render_hosts_table(hosts: list[dict[str, Any]], guests: list[dict[str, Any]]) -> str:
-    """Several hosts: a line of their states, then every guest's consoles under a HOST column.
-
-    ``hosts`` are ``ls --json``'s ``hosts`` entries, ``guests`` carry ``host``.
-    """
-    states = []
-    for host in hosts:
-        name = printable(str(host["name"]))
-        if host["state"] == "connected":
-            states.append(f"{name} ({host['latency_ms']:.0f} ms)")
-        else:
-            states.append(f"{name} ({printable(str(host['state']))}: {printable(str(host['reason']), 300)})")
-    return f"hosts: {', '.join(states) or 'none'}\n" + _console_rows(guests, ("HOST", *COLUMNS))
-
-
-def _console_rows(guests: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    host_column = columns[0] == "HOST"
+def _console_rows(listing: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = []
-    for guest in guests:
-        head: tuple[str, ...] = (
-            printable(guest["name"]), printable(guest["id"]), printable(guest["kind"]), printable(guest["state"])
-        )
-        if host_column:
-            head = (printable(str(guest["host"])), *head)
+    for guest in listing["guests"]:
+        head = (printable(guest["name"]), printable(guest["id"]), printable(guest["kind"]), printable(guest["state"]))
         consoles = guest["consoles"] or [None]
         for i, con in enumerate(consoles):
-            left = head if i == 0 else ("",) * len(head)
+            left = head if i == 0 else ("", "", "", "")
             if con is None:
                 rows.append((*left, "-", "", "", "", "", "", ""))
                 continue
@@ -77,11 +57,38 @@ def _console_rows(guests: list[dict[str, Any]], columns: tuple[str, ...]) -> str
             )
     if not rows:
         return "no guests\n"
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    numeric = set(range(len(columns) - len(COLUMNS) + 6, len(columns)))
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    numeric = set(range(6, len(COLUMNS)))
 
     def fmt(cells: tuple[str, ...]) -> str:
         parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         return "  ".join(parts).rstrip()
 
-    return "\n".join([fmt(columns), *(fmt(r) for r in rows)]) + "\n"
+    return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
+
+
+def render_hosts_table(hosts: list[dict[str, Any]], guests: list[dict[str, Any]]) -> str:
+    """Several hosts: a line of their states, then the console table with a HOST column in front.
+
+    ``hosts`` are ``ls --json``'s ``hosts`` entries, ``guests`` carry ``host``.
+    The table is the one-host table of all guests (so its columns line up),
+    each guest's rows led by its host.
+    """
+    states = []
+    for host in hosts:
+        name = printable(str(host["name"]))
+        if host["state"] == "connected":
+            states.append(f"{name} ({host['latency_ms']:.0f} ms)")
+        else:
+            states.append(f"{name} ({printable(str(host['state']))}: {printable(str(host['reason']), 300)})")
+    head = f"hosts: {', '.join(states) or 'none'}\n"
+    if not guests:
+        return head + "no guests\n"
+    header, *rows = _console_rows({"guests": guests}).splitlines()
+    names = [printable(str(g["host"])) for g in guests]
+    width = max(len("HOST"), *(len(n) for n in names))
+    lines = [f"{'HOST'.ljust(width)}  {header}"]
+    for guest, name in zip(guests, names, strict=True):
+        for i in range(max(1, len(guest["consoles"]))):
+            lines.append(f"{(name if i == 0 else '').ljust(width)}  {rows.pop(0)}")
+    return head + "\n".join(lines) + "\n"
