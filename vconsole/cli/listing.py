@@ -92,4 +92,3 @@ def _console_rows(listing: dict[str, Any]) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(COLUMNS), *(fmt(r) for r in rows)]) + "\n"
-
