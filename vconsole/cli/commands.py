@@ -25,7 +25,7 @@ from vconsole.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
-from vconsole.cli.hosts import chosen_hosts, uses_hosts
+from vconsole.cli.hosts import HostBroker, chosen_hosts
 from vconsole.cli.listing import render_table
 from vconsole.client import (
     BrokerRefused,
@@ -67,16 +67,18 @@ def _say(line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def connected(args: argparse.Namespace, target: Target | None = None) -> AsyncIterator[Client]:
+async def connected(
+    args: argparse.Namespace, target: Target | None = None, host: HostBroker | None = None
+) -> AsyncIterator[Client]:
     """A client connection, starting the broker (in the background or in-process) if needed.
 
-    With ``target`` and hosts (``--host``, ``[[hosts]]``, or ``HOST/`` in the
-    target), the broker of the target's host (cli/hosts.py).
+    With hosts (``--host``, ``[[hosts]]``, or ``HOST/`` in ``target``), the
+    broker of ``host`` or of ``target``'s host (cli/hosts.py).
     """
-    choice = chosen_hosts(args) if target is not None else None
-    if uses_hosts(choice, target):
-        assert target is not None
-        async with hosts.on_host(args, choice, target) as (client, _broker):
+    if host is None and target is not None:
+        host = await hosts.target_host(args, target)
+    if host is not None:
+        async with hosts.host_client(host) as client:
             with broker_errors():
                 yield client
         return
@@ -173,21 +175,15 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         escape = parse_escape(args.escape if args.escape is not None else Config.load().escape)
     except EscapeError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
-    choice = chosen_hosts(args)
-    if uses_hosts(choice, target):
-        async with hosts.on_host(args, choice, target) as (client, broker):
-            with broker_errors():
-                return await run_attach(
-                    client, target, read_only=args.read_only, from_start=args.from_start, escape=escape,
-                    reconnect=None if args.no_reconnect or args.no_daemon else broker.reconnect,
-                    reconnect_timeout=args.reconnect_timeout,
-                )
     paths = _paths(args)
+    host = await hosts.target_host(args, target)  # None: this machine's broker, as ever
 
     async def reconnect() -> Client:
+        if host is not None:
+            return await host.reconnect()  # its bridge starts no broker either
         return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
 
-    async with connected(args) as client:
+    async with connected(args, host=host) as client:
         return await run_attach(
             client,
             target,

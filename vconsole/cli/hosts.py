@@ -241,26 +241,26 @@ def warn(line: str) -> None:
     sys.stderr.write(f"vconsole: {printable(line, 2048)}\n")
 
 
+async def target_host(args: argparse.Namespace, target: Target) -> HostBroker | None:
+    """The broker of ``target``'s host when hosts are in play (``broker_for``); None: this machine's, as ever."""
+    choice = chosen_hosts(args)
+    if choice is None and target.host is None:
+        return None
+    return await broker_for(args, choice, target)
+
+
 @contextlib.asynccontextmanager
-async def on_host(
-    args: argparse.Namespace, choice: HostChoice | None, target: Target
-) -> AsyncIterator[tuple[Client, HostBroker]]:
-    """A client of the broker of ``target``'s host (see ``broker_for``), closed on exit."""
-    broker = await broker_for(args, choice, target)
+async def host_client(broker: HostBroker) -> AsyncIterator[Client]:
+    """A client of ``broker`` (CliError, exit 3, with the reason when unreachable), closed on exit."""
     try:
         client = await broker.connect()
     except BrokerUnreachable as exc:
         await broker.close()
         raise CliError(str(exc), EXIT_NO_BROKER) from None
     try:
-        yield client, broker
+        yield client
     finally:
         await broker.close()
-
-
-def uses_hosts(choice: HostChoice | None, target: Target | None) -> bool:
-    """Whether a command goes through the hosts (else straight to this machine's broker, as ever)."""
-    return choice is not None or (target is not None and target.host is not None)
 
 
 async def ls_hosts(args: argparse.Namespace, choice: HostChoice) -> int:
