@@ -46,6 +46,8 @@ class RemoteHost:
             "XDG_RUNTIME_DIR": self.base / "run", "XDG_STATE_HOME": self.base / "state",
             "XDG_CONFIG_HOME": self.base / "config", "VCONSOLE_PROVIDERS": "lab",
         }
+        if "PYTHONPATH" in os.environ:  # a checkout run without installing it: the same one there
+            env["PYTHONPATH"] = Path(os.environ["PYTHONPATH"])
         assignments = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
         return f"env {assignments} {shlex.quote(sys.executable)} -m vconsole"
 
