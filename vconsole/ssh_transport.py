@@ -175,7 +175,7 @@ class SshBroker:
             client = await Client.connect_socket(ours, self.timeout)
         except BaseException as exc:
             ours.close()
-            await _reap(proc)
+            await _reap(proc, first=0.2)  # a failed or silent ssh is of no use: end it soon
             if isinstance(exc, TimeoutError):
                 raise HostUnreachable(self.host.name, f"no answer within {self.timeout:g} s") from None
             if isinstance(exc, HostUnreachable):
@@ -261,14 +261,14 @@ class SshBroker:
             await _reap(proc)
 
 
-async def _reap(proc: asyncio.subprocess.Process, grace: float = 5.0) -> None:
-    """Wait for ssh to exit (its input is closed), then terminate it; never leave a zombie."""
-    for step in (None, proc.terminate, proc.kill):
+async def _reap(proc: asyncio.subprocess.Process, first: float = 5.0, grace: float = 5.0) -> None:
+    """Wait ``first`` s for ssh to exit (its input is closed), then terminate it; never leave a zombie."""
+    for step, wait in ((None, first), (proc.terminate, grace), (proc.kill, grace)):
         if step is not None:
             with contextlib.suppress(ProcessLookupError):
                 step()
         try:
-            await asyncio.wait_for(proc.wait(), grace)
+            await asyncio.wait_for(proc.wait(), wait)
             return
         except TimeoutError:
             continue

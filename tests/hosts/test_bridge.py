@@ -17,6 +17,7 @@ from tests.conftest import run_cli
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
 from tests.ssh_server import SshServer, needs_sshd
 from vconsole import __version__
+from vconsole.cli.hosts import HOST_TIMEOUT
 from vconsole.config import HostSettings
 from vconsole.domain import Target
 from vconsole.ssh_transport import BridgeGreeting, HostUnreachable, SshBroker, VersionMismatch
@@ -218,3 +219,22 @@ def test_a_refused_key_is_sshs_one_line(sshd: SshServer, three_hosts: dict[str, 
     with pytest.raises(HostUnreachable) as err:
         asyncio.run(SshBroker(settings).connect())
     assert err.value.reason == "root@127.0.0.1: Permission denied (publickey)."
+
+
+def test_a_silent_host_is_unreachable_after_the_timeout_and_the_others_are_listed(
+    runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]
+) -> None:
+    """A remote command that never answers (a hung host) costs ls its timeout, not the other hosts."""
+    tables = [host_table("h3", sshd, three_hosts["h3"].command), host_table("hung", sshd, "sleep 600; true")]
+    write_client_config(runtime, tables)
+    started = time.monotonic()
+    result = run_cli("ls", "--json", timeout=120)
+    took = time.monotonic() - started
+    assert result.returncode == 12, result.stderr
+    out = json.loads(result.stdout)
+    assert [g["name"] for g in out["guests"]] == ["mail"]
+    assert out["hosts"][1] == {
+        "name": "hung", "state": "unreachable", "reason": f"no answer within {HOST_TIMEOUT:g} s",
+        "latency_ms": None, "version": None,
+    }
+    assert took < HOST_TIMEOUT + 10, took  # the silent ssh is ended, not waited for
