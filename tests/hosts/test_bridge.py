@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -225,10 +227,18 @@ def test_a_silent_host_is_unreachable_after_the_timeout_and_the_others_are_liste
     runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]
 ) -> None:
     """A remote command that never answers (a hung host) costs ls its timeout, not the other hosts."""
-    tables = [host_table("h3", sshd, three_hosts["h3"].command), host_table("hung", sshd, "sleep 600; true")]
+    # Named after this test's directory, so it can be found and ended: sshd leaves a command without a pty running.
+    hung = f"exec {sys.executable} -c 'import time; time.sleep(600)' {runtime}/hung"
+    tables = [host_table("h3", sshd, three_hosts["h3"].command), host_table("hung", sshd, hung)]
     write_client_config(runtime, tables)
     started = time.monotonic()
-    result = run_cli("ls", "--json", timeout=120)
+    try:
+        result = run_cli("ls", "--json", timeout=120)
+    finally:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                if f"{runtime}/hung".encode() in cmdline.read_bytes():
+                    os.kill(int(cmdline.parent.name), signal.SIGKILL)
     took = time.monotonic() - started
     assert result.returncode == 12, result.stderr
     out = json.loads(result.stdout)
