@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
 from tests.lab_host import LabHost, _toml_value
 from tests.ssh_server import SshServer, running_sshd
 
@@ -105,5 +104,3 @@ def configured(runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost
     write_client_config(runtime, [host_table(h.name, sshd, h.command) for h in three_hosts.values()])
     return three_hosts
 
-
-__all__ = ["RemoteHost", "host_table", "run_cli", "write_client_config"]
