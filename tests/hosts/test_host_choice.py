@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
+from tests.lab_host import LabHost
 from tests.ssh_server import SshServer, needs_sshd
+from tests.tmux_pane import TmuxPane, needs_tmux
+from tests.tui.person import tui_command
 from vconsole.cli.hosts import arguments_for_host
 from vconsole.config import Config, ConfigError, HostSettings
 from vconsole.domain import Target, TargetSyntaxError, parse_target
@@ -158,3 +162,21 @@ class TestOverSsh:
         assert missing.returncode == 4, missing.stderr
         # h3's own vconsole answered, from h3's log directory.
         assert missing.stderr == f"vconsole: no log of a guest 'web' in {three_hosts['h3'].base}/state/vconsole/log (logs of: mail)\n"
+
+
+@needs_tmux
+def test_the_tui_says_it_shows_this_machine_only(lab_host: LabHost) -> None:
+    lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 1}]))
+    lab_host.start_broker()
+    write_client_config(lab_host.base, ['[[hosts]]\nname = "h1"\nssh = "admin@h1"\n'], local=True)
+    env = dict(os.environ)
+    env.pop("TMUX", None)
+    env["TERM"] = "xterm-256color"
+    pane = TmuxPane(env, cols=120, rows=30)
+    try:
+        pane.type(tui_command(lab_host), "Enter")
+        screen = pane.wait_for("this window shows this machine only", timeout=30)
+        assert "local, h1" in screen, screen  # the hosts `vconsole ls` lists
+        assert "web" in screen
+    finally:
+        pane.close()

@@ -318,14 +318,19 @@ def run_tui(args: argparse.Namespace) -> int:
     check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
     local = LocalBroker(paths, in_process=args.no_daemon)
     warned = False
+    others = chosen_hosts(args)  # the TUI shows this machine's broker only, for now: say so once
 
     async def connect() -> Client:
-        nonlocal warned
+        nonlocal warned, others
         client = await local.connect()
         notice = providers_notice(client)
         if notice is not None and not warned:
             warned = True
             app.notify(notice, title="other providers", severity="warning", timeout=30, markup=False)
+        if others is not None:
+            hosts_note = f"this window shows this machine only; `vconsole ls` lists {', '.join(others.names)}"
+            app.notify(hosts_note, title="other hosts", timeout=30, markup=False)
+            others = None
         return client
 
     async def reconnect() -> Client:
