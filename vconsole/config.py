@@ -21,9 +21,6 @@ DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 TABLES = ("broker", "lab", "client", "providers", "log", "watches", "hosts")
-# A host's name, as targets spell it (``h1/web``): no ``/``, ``:`` or spaces.
-_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-LOCAL_HOST = "local"  # the name of this machine's own broker among hosts
 DEFAULT_LOG_LIMIT = 16 << 20
 DEFAULT_LOG_TOTAL = 2 << 30
 DEFAULT_LOG_SEGMENT = 1 << 20
@@ -120,6 +117,11 @@ class LogSettings:
         return out
 
 
+# A host's name, as targets spell it (``h1/web``): no ``/``, ``:`` or spaces.
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+LOCAL_HOST = "local"  # the name of this machine's own broker among hosts
+
+
 @dataclass(frozen=True)
 class HostSettings:
     """One ``[[hosts]]`` table (or ``--host DEST``): a host reached by ``ssh DEST COMMAND bridge``."""
@@ -200,6 +202,9 @@ class Config:
     lab_enabled: bool | None = None
     lab_fleet: Path | None = None
     escape: str = "^]"
+    # [[hosts]]: other hosts' brokers over ssh; ``show_local``: this machine's broker is listed too.
+    hosts: list[HostSettings] = field(default_factory=list)
+    show_local: bool = True
     # [providers.NAME] tables (lxc, openvz, xen), kept as data: the providers know
     # their own settings, so vconsole.providers.detect checks them (config is a leaf).
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -207,9 +212,6 @@ class Config:
     # The [[watches]] array as written: vconsole.watches parses it (a bad watch is
     # skipped with a one-line error, never the whole file refused).
     watches: Any = None
-    # [[hosts]]: other hosts' brokers over ssh; ``show_local``: this machine's broker is listed too.
-    hosts: list[HostSettings] = field(default_factory=list)
-    show_local: bool = True
     # Where the settings came from, for error messages ("config" when built in code).
     source: str = "config"
 
