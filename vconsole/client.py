@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -154,6 +155,16 @@ class Client:
             raise BrokerUnreachable(
                 f"no broker on {paths.socket}: {exc.strerror or exc}{hint}"
             ) from None
+        return await cls._greet(transport, link, timeout)
+
+    @classmethod
+    async def connect_socket(cls, sock: socket.socket, timeout: float = 15.0) -> Client:
+        """Say hello over a connected stream socket (``ssh_transport``: ssh's end of a socketpair)."""
+        transport, link = await asyncio.get_running_loop().create_unix_connection(_Link, sock=sock)
+        return await cls._greet(transport, link, timeout)
+
+    @classmethod
+    async def _greet(cls, transport: asyncio.Transport, link: _Link, timeout: float) -> Client:
         client = cls(transport, link)
         try:
             await asyncio.wait_for(client.hello(), timeout)

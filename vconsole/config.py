@@ -20,7 +20,7 @@ from vconsole.runtime_paths import RuntimePaths, SystemLayout, config_dir
 DEFAULT_HISTORY = 1 << 20
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-TABLES = ("broker", "lab", "client", "providers", "log", "watches", "events")
+TABLES = ("broker", "lab", "client", "providers", "log", "watches", "events", "hosts")
 DEFAULT_LOG_LIMIT = 16 << 20
 DEFAULT_LOG_TOTAL = 2 << 30
 DEFAULT_LOG_SEGMENT = 1 << 20
@@ -117,6 +117,78 @@ class LogSettings:
         return out
 
 
+# A host's name, as targets spell it (``h1/web``): no ``/``, ``:`` or spaces.
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+LOCAL_HOST = "local"  # the name of this machine's own broker among hosts
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """One ``[[hosts]]`` table (or ``--host DEST``): a host reached by ``ssh DEST COMMAND bridge``."""
+
+    name: str  # how targets name it: NAME/guest
+    ssh: str  # anything ssh accepts as a destination: admin@h1, an alias of ~/.ssh/config
+    ssh_options: tuple[str, ...] = ()
+    command: str = "vconsole"  # the remote vconsole, as a shell command line
+
+    @classmethod
+    def from_destination(cls, destination: str, where: str = "--host") -> HostSettings:
+        """A host given only by its ssh destination: named after the part after ``user@``."""
+        _check_destination(destination, where)
+        return cls(_host_name(destination.rpartition("@")[2], f"{where} {destination!r}"), destination)
+
+    @classmethod
+    def from_table(cls, table: object, file: str, index: int) -> HostSettings:
+        """Validate the ``index``-th ``[[hosts]]`` table of ``file``."""
+        where = f"{file}: hosts[{index}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table ([[hosts]])")
+        check_keys(table, ("name", "ssh", "ssh_options", "command"), file, f"hosts[{index}].")
+        ssh = table.get("ssh")
+        if not isinstance(ssh, str):
+            raise ConfigError(f"{where}.ssh must be an ssh destination like \"admin@h1\"")
+        _check_destination(ssh, f"{where}.ssh")
+        name = table.get("name", ssh.rpartition("@")[2])
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}.name must be a string")
+        options = table.get("ssh_options", [])
+        if not isinstance(options, list) or not all(isinstance(o, str) and o for o in options):
+            raise ConfigError(f"{where}.ssh_options must be a list of ssh arguments like [\"-p\", \"2222\"]")
+        command = table.get("command", "vconsole")
+        if not isinstance(command, str) or not command.strip():
+            raise ConfigError(f"{where}.command must be the remote vconsole's command line")
+        return cls(_host_name(name, f"{where}.name"), ssh, tuple(options), command)
+
+
+def _check_destination(destination: str, where: str) -> None:
+    # A destination starting with "-" would be read by ssh as an option.
+    if not destination or destination.startswith("-") or any(c.isspace() for c in destination):
+        raise ConfigError(f"{where}: {destination!r} is not an ssh destination")
+
+
+def _host_name(name: str, where: str) -> str:
+    if not _HOST_NAME.match(name):
+        raise ConfigError(f"{where}: {name!r} is not a host name (letters, digits, '.', '_', '-'; set name)")
+    if name == LOCAL_HOST:
+        raise ConfigError(f"{where}: {name!r} is this machine's own broker; name the host otherwise")
+    return name
+
+
+def parse_hosts(raw: object, where: str) -> list[HostSettings]:
+    """The ``[[hosts]]`` array: each table checked, names unique."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: hosts must be [[hosts]] tables")
+    hosts: list[HostSettings] = []
+    for i, table in enumerate(raw):
+        host = HostSettings.from_table(table, where, i)
+        if any(h.name == host.name for h in hosts):
+            raise ConfigError(f"{where}: hosts[{i}].name: {host.name!r} is the name of another host too")
+        hosts.append(host)
+    return hosts
+
+
 @dataclass
 class Config:
     """Settings for the broker, the lab and the clients."""
@@ -130,6 +202,9 @@ class Config:
     lab_enabled: bool | None = None
     lab_fleet: Path | None = None
     escape: str = "^]"
+    # [[hosts]]: other hosts' brokers over ssh; ``show_local``: this machine's broker is listed too.
+    hosts: list[HostSettings] = field(default_factory=list)
+    show_local: bool = True
     # [providers.NAME] tables (lxc, openvz, xen), kept as data: the providers know
     # their own settings, so vconsole.providers.detect checks them (config is a leaf).
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -208,11 +283,15 @@ class Config:
                 raise ConfigError(f"{where}: lab.fleet must be a path")
             cfg.lab_fleet = Path(lab["fleet"]).expanduser()
         client = _table(raw, "client", where)
-        check_keys(client, ("escape",), where, "client.")
+        check_keys(client, ("escape", "local"), where, "client.")
         if "escape" in client:
             if not isinstance(client["escape"], str):
                 raise ConfigError(f"{where}: client.escape must be a string like \"^]\"")
             cfg.escape = client["escape"]
+        if not isinstance(client.get("local", True), bool):
+            raise ConfigError(f"{where}: client.local must be true or false")
+        cfg.show_local = client.get("local", True)
+        cfg.hosts = parse_hosts(raw.get("hosts"), where)
         providers = _table(raw, "providers", where)
         for name, table in providers.items():
             if not isinstance(table, dict):

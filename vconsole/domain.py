@@ -196,7 +196,7 @@ class TargetSyntaxError(ValueError):
     """A target that is none of the forms :func:`parse_target` accepts."""
 
 
-TARGET_FORMS = "NAME, NAME:N, provider:id or provider:id:N"
+TARGET_FORMS = "NAME, NAME:N, provider:id or provider:id:N, each optionally HOST/ in front"
 _PROVIDERS = frozenset(p.value for p in ProviderName)
 
 
@@ -207,6 +207,7 @@ class Target:
     guest: str  # a name or an id
     provider: str | None = None
     console: int | str | None = None  # an index, a name like "vtty1", or the first console
+    host: str | None = None  # a host of ``--host``/``[[hosts]]`` (``h1/web``); never sent to a broker
 
     @property
     def guest_ref(self) -> str:
@@ -214,7 +215,12 @@ class Target:
         return f"{self.provider}:{self.guest}" if self.provider else self.guest
 
     def __str__(self) -> str:
-        return self.guest_ref if self.console is None else f"{self.guest_ref}:{self.console}"
+        text = self.guest_ref if self.console is None else f"{self.guest_ref}:{self.console}"
+        return text if self.host is None else f"{self.host}/{text}"
+
+    def on_host(self, host: str | None) -> Target:
+        """This target on ``host`` (None: as its host's broker names it, unqualified)."""
+        return replace(self, host=host)
 
     def with_console(self, console: int | str | None) -> Target:
         """This target with ``console`` (TargetSyntaxError if it already names one)."""
@@ -231,12 +237,17 @@ def console_designator(text: str) -> int | str:
 
 
 def parse_target(text: str, console: int | str | None = None) -> Target:
-    """The one parser for targets: ``NAME``, ``NAME:N``, ``provider:id``, ``provider:id:N``.
+    """The one parser for targets: ``NAME``, ``NAME:N``, ``provider:id``, ``provider:id:N``, maybe after ``HOST/``.
 
     ``console`` is the separate ``N`` of ``NAME N``. ``X:Y`` is ``provider:id``
     when X is a provider's name, else guest X's console Y: name a guest that
     is called like a provider as ``provider:id``.
     """
+    if "/" in text:
+        host, _, unqualified = text.partition("/")
+        if not host or not unqualified or "/" in unqualified or ":" in host:
+            raise TargetSyntaxError(f"bad target {text!r}: use {TARGET_FORMS}")
+        return parse_target(unqualified, console).on_host(host)
     parts = text.split(":")
     if not all(parts) or len(parts) > 3:
         raise TargetSyntaxError(f"bad target {text!r}: use {TARGET_FORMS}")

@@ -54,9 +54,12 @@ def console_field(msg: Message, name: str = "console") -> int | str | None:
 def target_field(msg: Message, name: str = "target", console: str = "console") -> Target:
     """A target from its text and an optional separate console field."""
     try:
-        return parse_target(field_str(msg, name), console_field(msg, console))
+        target = parse_target(field_str(msg, name), console_field(msg, console))
     except TargetSyntaxError as exc:
         raise ProtocolError("bad_request", str(exc)) from None
+    if target.host is not None:  # a client picks the host; a broker is one
+        raise ProtocolError("bad_request", f"{target}: a broker takes targets without HOST/")
+    return target
 
 
 def target_fields(target: Target) -> Message:

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from vconsole import __version__
 from vconsole.cli import (
+    bridge,
     broker_commands,
     config_command,
     events_command,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", parents=[common], help="list guests and their consoles")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    bridge.add_parser(sub, common)
 
     attach = sub.add_parser("attach", parents=[common], help="attach this terminal to a console")
     attach.add_argument("target", metavar="TARGET", help="NAME, NAME:N, provider:id or provider:id:N")
@@ -127,6 +129,10 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
         help="providers of a broker this starts: lab, lxc, openvz, xen, comma-separated (sets $VCONSOLE_PROVIDERS)",
     )
     parser.add_argument(
+        "--host", action="append", default=default, metavar="DEST",
+        help="a host's broker over ssh (an ssh destination or a [[hosts]] name; repeatable; 'local': this one)",
+    )
+    parser.add_argument(
         "--no-daemon",
         action="store_true",
         default=default if default is not None else False,
@@ -137,6 +143,7 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: passed on to another host (cli/hosts.py)
     if args.system or args.user:
         if args.socket:
             sys.stderr.write("vconsole: give --socket or --system/--user, not both\n")
@@ -178,6 +185,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
     if command in log_command.COMMANDS:
         module = log_command
+    if command in bridge.COMMANDS:
+        module = bridge
     if command in wait_command.COMMANDS:
         module = wait_command
     if command in broker_commands.COMMANDS:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from vconsole.cli import hosts
 from vconsole.cli.attach import run_attach
 from vconsole.cli.config_check import check_before_starting, check_config
 from vconsole.cli.daemon_logging import setup_logging as _setup_logging
@@ -24,6 +25,7 @@ from vconsole.cli.exit_codes import (
     EXIT_USAGE,
     CliError,
 )
+from vconsole.cli.hosts import HostBroker, chosen_hosts
 from vconsole.cli.listing import render_table
 from vconsole.client import (
     BrokerRefused,
@@ -65,8 +67,21 @@ def _say(line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def connected(args: argparse.Namespace) -> AsyncIterator[Client]:
-    """A client connection, starting the broker (in the background or in-process) if needed."""
+async def connected(
+    args: argparse.Namespace, target: Target | None = None, host: HostBroker | None = None
+) -> AsyncIterator[Client]:
+    """A client connection, starting the broker (in the background or in-process) if needed.
+
+    With hosts (``--host``, ``[[hosts]]``, or ``HOST/`` in ``target``), the
+    broker of ``host`` or of ``target``'s host (cli/hosts.py).
+    """
+    if host is None and target is not None:
+        host = await hosts.target_host(args, target)
+    if host is not None:
+        async with hosts.host_client(host) as client:
+            with broker_errors():
+                yield client
+        return
     paths = _paths(args)
     check_before_starting(paths)
     local = LocalBroker(paths, in_process=args.no_daemon, announce=_say)
@@ -102,6 +117,10 @@ def broker_errors() -> Iterator[None]:
 
 async def cmd_default(args: argparse.Namespace) -> int:
     """No subcommand and no terminal (a script, a pipe): the fleet table."""
+    choice = chosen_hosts(args)
+    if choice is not None:
+        args.json = False
+        return await hosts.ls_hosts(args, choice)
     async with connected(args) as client:
         listing = await client.list_guests()
     sys.stdout.write(render_table(listing))
@@ -111,6 +130,9 @@ async def cmd_default(args: argparse.Namespace) -> int:
 
 async def cmd_ls(args: argparse.Namespace) -> int:
     """``vconsole ls [--json]``."""
+    choice = chosen_hosts(args)
+    if choice is not None:
+        return await hosts.ls_hosts(args, choice)
     async with connected(args) as client:
         listing = await client.list_guests()
     saved = listing.get("saved_sessions")
@@ -157,11 +179,14 @@ async def cmd_attach(args: argparse.Namespace) -> int:
     except EscapeError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     paths = _paths(args)
+    host = await hosts.target_host(args, target)  # None: this machine's broker, as ever
 
     async def reconnect() -> Client:
+        if host is not None:
+            return await host.reconnect()  # its bridge starts no broker either
         return await Client.connect(paths, autostart=False)  # never start a broker: see cli/attach.py
 
-    async with connected(args) as client:
+    async with connected(args, host=host) as client:
         read_only = args.read_only
         if not read_only and client.broker_info is not None and client.broker_info.watch_only:
             read_only = True  # a spy_groups member: typing would be refused, so watch, and say so
@@ -181,7 +206,7 @@ async def cmd_attach(args: argparse.Namespace) -> int:
 async def cmd_start(args: argparse.Namespace) -> int:
     """``vconsole start GUEST``."""
     guest = guest_arg(args.target)
-    async with connected(args) as client:
+    async with connected(args, guest) as client:
         await client.start(guest)
     return EXIT_OK
 
@@ -189,7 +214,7 @@ async def cmd_start(args: argparse.Namespace) -> int:
 async def cmd_stop(args: argparse.Namespace) -> int:
     """``vconsole stop GUEST``."""
     guest = guest_arg(args.target)
-    async with connected(args) as client:
+    async with connected(args, guest) as client:
         await client.stop(guest)
     return EXIT_OK
 
@@ -288,14 +313,19 @@ def run_tui(args: argparse.Namespace) -> int:
     check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
     local = LocalBroker(paths, in_process=args.no_daemon)
     warned = False
+    others = chosen_hosts(args)  # the TUI shows this machine's broker only, for now: say so once
 
     async def connect() -> Client:
-        nonlocal warned
+        nonlocal warned, others
         client = await local.connect()
         notice = providers_notice(client)
         if notice is not None and not warned:
             warned = True
             app.notify(notice, title="other providers", severity="warning", timeout=30, markup=False)
+        if others is not None:
+            hosts_note = f"this window shows this machine only; `vconsole ls` lists {', '.join(others.names)}"
+            app.notify(hosts_note, title="other hosts", timeout=30, markup=False)
+            others = None
         return client
 
     async def reconnect() -> Client:

@@ -69,6 +69,8 @@ KEYS_DOCUMENTED: tuple[ConfigKey, ...] = (
               "the lab's fleet file", '"fleet.toml"'),
     ConfigKey("client", "escape", 'key like "^]" or "^A", or "none"', '"^]"',
               "attach's escape key", '"^A"'),
+    ConfigKey("client", "local", "true or false", "true",
+              "with [[hosts]]: whether this machine's own broker is listed too", "false"),
     ConfigKey("log", "enabled", "true or false", "true", "keep durable console logs on disk", "false"),
     ConfigKey("log", "dir", "path (relative to config.toml)", "$XDG_STATE_HOME/vconsole/log",
               "where console logs go", '"logs"'),
@@ -93,6 +95,7 @@ KEYS_DOCUMENTED: tuple[ConfigKey, ...] = (
 WATCHES_NOTE = (
     "[[watches]]: your own watches (name, regex, severity, guests, consoles, ignore; or silence/activity"
     " in seconds) over every console's output (README, \"Events and watches\")."
+    " [[hosts]]: other hosts reached over ssh (name, ssh, ssh_options, command; README, \"Many hosts over SSH\")."
 )
 
 

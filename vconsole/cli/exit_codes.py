@@ -13,6 +13,7 @@ EXIT_REFUSED = 7
 EXIT_GONE = 8  # attach: the guest was removed from its host (destroyed) while attached
 EXIT_BAD_SNAPSHOT = 10  # a snapshot file that does not validate (corrupt, truncated, too large)
 EXIT_NOT_SAVED = 11  # shutdown could not save the sessions: the broker keeps running with them
+EXIT_SOME_HOSTS = 12  # ls with hosts: a host could not be listed (unreachable, another version); the rest were
 
 # Broker error codes to exit codes.
 BY_ERROR_CODE = {

@@ -32,6 +32,33 @@ def render_providers(listing: dict[str, Any]) -> str:
     return f"providers: {', '.join(names) or 'none'}{which}\n"
 
 
+def render_hosts_table(hosts: list[dict[str, Any]], guests: list[dict[str, Any]]) -> str:
+    """Several hosts: a line of their states, then the console table with a HOST column in front.
+
+    ``hosts`` are ``ls --json``'s ``hosts`` entries, ``guests`` carry ``host``.
+    The table is the one-host table of all guests (so its columns line up),
+    each guest's rows led by its host.
+    """
+    states = []
+    for host in hosts:
+        name = printable(str(host["name"]))
+        if host["state"] == "connected":
+            states.append(f"{name} ({host['latency_ms']:.0f} ms)")
+        else:
+            states.append(f"{name} ({printable(str(host['state']))}: {printable(str(host['reason']), 300)})")
+    head = f"hosts: {', '.join(states) or 'none'}\n"
+    if not guests:
+        return head + "no guests\n"
+    header, *rows = _console_rows({"guests": guests}).splitlines()
+    names = [printable(str(g["host"])) for g in guests]
+    width = max(len("HOST"), *(len(n) for n in names))
+    lines = [f"{'HOST'.ljust(width)}  {header}"]
+    for guest, name in zip(guests, names, strict=True):
+        for i in range(max(1, len(guest["consoles"]))):
+            lines.append(f"{(name if i == 0 else '').ljust(width)}  {rows.pop(0)}")
+    return head + "\n".join(lines) + "\n"
+
+
 def render_table(listing: dict[str, Any]) -> str:
     """The providers line, then one line per console, the guest columns only on its first console."""
     return render_providers(listing) + _console_rows(listing)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from vconsole.cli.exit_codes import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliError
+from vconsole.cli.hosts import run_there, this_host_only
 from vconsole.config import Config
 from vconsole.consolelog.layout import LogMeta, console_dir, log_root
 from vconsole.consolelog.lines import LineRun, LogLine, iso_time, json_line
@@ -186,7 +187,7 @@ def _checked(args: argparse.Namespace) -> Request:
     if args.follow and (args.until is not None or (boot is not None and boot != 0)):
         raise CliError("--follow shows new output: not with --until or an older --boot", EXIT_USAGE)
     try:
-        target = None if target_text is None else parse_target(target_text, console)
+        target = None if target_text is None else this_host_only(parse_target(target_text, console), "log")
     except TargetSyntaxError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     since, until = (_time_option(name, text, args.utc) for name, text in (("--since", args.since), ("--until", args.until)))
@@ -253,6 +254,9 @@ def _metas(logs: list[ConsoleLog]) -> Iterator[LogMeta]:
 
 async def cmd_log(args: argparse.Namespace) -> int:
     """``vconsole log TARGET [N] | --all``: print the log, then maybe follow it."""
+    there = await run_there(args, "log")  # another host's target: run there over ssh
+    if there is not None:
+        return there
     request = _checked(args)
     root = log_directory(args)
     logs = readable_logs(root)

@@ -44,10 +44,11 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
 
     from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
+    from vconsole.cli.hosts import this_host_only
 
     if bool(args.target) == bool(args.all):
         raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
-    targets = None if args.all else [target_arg(args.target)]
+    targets = None if args.all else [this_host_only(target_arg(args.target), "snapshot")]
     label = "all" if args.all else args.target
     out = Path(args.output) if args.output else default_snapshot_path(label)
     out = out.absolute()
@@ -93,10 +94,11 @@ async def cmd_restore(args: argparse.Namespace) -> int:
 
     from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK
+    from vconsole.cli.hosts import this_host_only
     from vconsole.protocol import RestoreRequest
 
     load_file(args.file)  # refuse a bad file before bothering the broker
-    into = target_arg(args.into) if args.into else None
+    into = this_host_only(target_arg(args.into), "restore") if args.into else None
     request = RestoreRequest(os.path.abspath(args.file), into=into, inject_input=args.inject_input)
     async with connected(args) as client:
         reply = await client.restore(request)

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_USAGE, CliError
+from vconsole.cli.hosts import run_there, this_host_only
 from vconsole.domain import Target, TargetSyntaxError, parse_target
 
 COMMANDS = ("wait",)
@@ -68,7 +69,7 @@ def checked(args: argparse.Namespace) -> WaitRequest:
     except re.error as exc:
         raise CliError(f"--pattern {args.pattern!r}: not a valid regular expression: {exc}", EXIT_USAGE) from None
     try:
-        target = parse_target(args.target, args.console)
+        target = this_host_only(parse_target(args.target, args.console), "wait")
     except TargetSyntaxError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     return WaitRequest(target, pattern, args.timeout, WaitFrom(args.origin))
@@ -76,6 +77,9 @@ def checked(args: argparse.Namespace) -> WaitRequest:
 
 async def cmd_wait(args: argparse.Namespace) -> int:
     """``vconsole wait TARGET [N] --pattern RE``: 0 and the line when it appears, 1 on timeout."""
+    there = await run_there(args, "wait")  # another host's target: run there over ssh
+    if there is not None:
+        return there
     request = checked(args)
     from vconsole.cli.wait_follow import wait_for_line  # the broker client only when run
 

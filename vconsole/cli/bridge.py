@@ -1,0 +1,156 @@
+"""``vconsole bridge``: this host's broker on standard input and output, for a client over ssh.
+
+A client elsewhere runs ``ssh HOST vconsole bridge``. The bridge reaches the
+broker as any client does (the system broker if one runs, else the user's,
+started in the background when none answers), writes one greeting frame
+(docs/protocol.md, "Bridges": versions, or why there is no broker) and then
+copies bytes both ways unchanged until either side ends. Its standard output
+carries the protocol and nothing else; a failure is one line on standard
+error and an exit code, never a traceback on the ssh user's terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import stat
+import sys
+from typing import Any
+
+from vconsole.cli.config_check import check_before_starting
+from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_NO_BROKER, EXIT_OK, EXIT_USAGE, CliError
+from vconsole.client import BrokerUnreachable, check_runtime_dir, start_broker
+from vconsole.config import ConfigError
+from vconsole.detached import socket_answers
+from vconsole.display_text import printable
+from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
+from vconsole.ssh_transport import BridgeGreeting
+
+COMMANDS = ("bridge",)
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``vconsole bridge [--no-start]``."""
+    bridge = sub.add_parser(
+        "bridge", parents=[common], help="connect standard input/output to this host's broker (run by ssh)"
+    )
+    bridge.add_argument("--no-start", action="store_true", help="start no broker when none answers")
+
+
+class _Side(asyncio.Protocol):
+    """One end of the relay: what it reads goes to ``sink``; while its own writes back up, ``source`` pauses."""
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.transport: asyncio.BaseTransport | None = None
+        self.sink: _Side | None = None
+        self.source: _Side | None = None
+        self.done = done
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        sink = self.sink.transport if self.sink is not None else None
+        if isinstance(sink, asyncio.WriteTransport) and not sink.is_closing():
+            sink.write(data)
+
+    def eof_received(self) -> bool | None:
+        self._end()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self._end()
+
+    def pause_writing(self) -> None:
+        source = self.source.transport if self.source is not None else None
+        if isinstance(source, asyncio.ReadTransport) and source.is_reading():
+            source.pause_reading()
+
+    def resume_writing(self) -> None:
+        source = self.source.transport if self.source is not None else None
+        if isinstance(source, asyncio.ReadTransport) and not source.is_closing():
+            source.resume_reading()
+
+    def _end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+# How long an ending bridge waits for what it still holds to be written out.
+FLUSH_WAIT = 5.0
+
+
+async def cmd_bridge(args: argparse.Namespace) -> int:
+    """Greet, then relay stdin to the broker and the broker to stdout until either ends."""
+    try:
+        return await _bridge(args)
+    except (CliError, KeyboardInterrupt, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # whatever it is, one line on the ssh user's terminal, never a traceback
+        raise CliError(f"bridge: {type(exc).__name__}: {exc}", EXIT_ERROR) from None
+
+
+def _check_stdio() -> None:
+    """Standard input and output must be what ssh gives a command: pipes or sockets."""
+    for name, fd in (("input", sys.stdin.fileno()), ("output", sys.stdout.fileno())):
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            raise CliError(
+                f"bridge: standard {name} must be a pipe or a socket (ssh HOST vconsole bridge), not a"
+                f" {'terminal' if os.isatty(fd) else 'file or device'}", EXIT_USAGE,
+            )
+
+
+def _one_line(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An error inside the loop is one line on stderr (never a traceback on the ssh user's terminal)."""
+    exc = context.get("exception")
+    said = f"{type(exc).__name__}: {exc}" if exc is not None else context.get("message", "error")
+    sys.stderr.write(f"vconsole bridge: {printable(str(said), 2048)}\n")
+
+
+async def _bridge(args: argparse.Namespace) -> int:
+    _check_stdio()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_one_line)
+    done: asyncio.Future[None] = loop.create_future()
+    broker = _Side(done)
+    error: str | None = None
+    paths = RuntimePaths.resolve(args.socket)
+    try:
+        if not args.no_start and not paths.system and not socket_answers(paths.socket):
+            check_before_starting(paths)
+            await start_broker(paths)
+        else:
+            check_runtime_dir(paths)
+        await loop.create_unix_connection(lambda: broker, str(paths.socket))
+    except (BrokerUnreachable, RuntimeDirError, ConfigError, CliError) as exc:
+        error = str(exc)
+    except OSError as exc:
+        error = f"no broker on {paths.socket}: {exc.strerror or exc}"
+    # Written before the relay takes the fd, so nothing of the broker's can come first.
+    _write_all(sys.stdout.fileno(), BridgeGreeting.ours(error).encode())
+    if error is not None:
+        sys.stderr.write(f"vconsole bridge: {printable(error, 2048)}\n")
+        return EXIT_NO_BROKER
+    stdin, stdout = _Side(done), _Side(done)
+    # Wired before the pipes are: their first reads may come before the awaits below return.
+    stdin.sink, broker.source = broker, stdin  # requests and keys to the broker
+    broker.sink, stdout.source = stdout, broker  # its frames back out
+    await loop.connect_read_pipe(lambda: stdin, os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False))
+    await loop.connect_write_pipe(lambda: stdout, os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
+    await done
+    for side in (broker, stdin, stdout):
+        if side.transport is not None:
+            side.transport.close()  # after what is buffered has been written
+    await asyncio.wait([side.lost for side in (broker, stdin, stdout)], timeout=FLUSH_WAIT)
+    return EXIT_OK
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
