@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -23,6 +24,14 @@ class TmuxPane:
         self.env = env
         self._tmux("new-session", "-d", "-x", str(cols), "-y", str(rows), "-c", str(REPO), command)
         self._tmux("set-option", "-g", "remain-on-exit", "on")
+
+    @classmethod
+    def shell(cls, cols: int = 100, rows: int = 30) -> TmuxPane:
+        """A pane running sh with this process's environment, outside any tmux, on an xterm-256color."""
+        env = dict(os.environ)
+        env.pop("TMUX", None)
+        env["TERM"] = "xterm-256color"
+        return cls(env, cols=cols, rows=rows)
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(

@@ -148,24 +148,18 @@ class RuntimePaths:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` mode 0700, or check an existing one is ours and private."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RuntimeDirError(f"cannot create {path}: {exc.strerror}") from None
-    info = path.lstat()
-    if not stat.S_ISDIR(info.st_mode):
-        raise RuntimeDirError(f"{path} is not a directory")
-    if info.st_uid != os.getuid():
-        raise RuntimeDirError(f"{path} belongs to uid {info.st_uid}, not to us")
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, 0o700)
+    """Create ``path`` mode 0700, or check an existing one is ours and make it private."""
+    _ensure_own_dir(path, 0o700)
 
 
 def ensure_shared_dir(path: Path) -> None:
-    """Create ``path`` mode 0755 (others may reach the socket in it), or check an existing one is ours and not writable by others."""
+    """Create ``path`` mode 0755 (others may reach the socket in it), or check an existing one is ours and set 0755."""
+    _ensure_own_dir(path, 0o755)
+
+
+def _ensure_own_dir(path: Path, mode: int) -> None:
     try:
-        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
     except OSError as exc:
         raise RuntimeDirError(f"cannot create {path}: {exc.strerror}") from None
     info = path.lstat()
@@ -173,8 +167,8 @@ def ensure_shared_dir(path: Path) -> None:
         raise RuntimeDirError(f"{path} is not a directory")
     if info.st_uid != os.getuid():
         raise RuntimeDirError(f"{path} belongs to uid {info.st_uid}, not to us")
-    if stat.S_IMODE(info.st_mode) != 0o755:
-        os.chmod(path, 0o755)
+    if stat.S_IMODE(info.st_mode) != mode:
+        os.chmod(path, mode)
 
 
 def config_dir() -> Path:

@@ -20,10 +20,7 @@ pytestmark = needs_tmux
 
 @pytest.fixture
 def pane(lab_host: LabHost) -> Iterator[TmuxPane]:
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env["TERM"] = "xterm-256color"
-    p = TmuxPane(env)
+    p = TmuxPane.shell()
     yield p
     p.close()
 

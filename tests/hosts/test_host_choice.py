@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 
@@ -169,10 +168,7 @@ def test_the_tui_says_it_shows_this_machine_only(lab_host: LabHost) -> None:
     lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 1}]))
     lab_host.start_broker()
     write_client_config(lab_host.base, ['[[hosts]]\nname = "h1"\nssh = "admin@h1"\n'], local=True)
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env["TERM"] = "xterm-256color"
-    pane = TmuxPane(env, cols=120, rows=30)
+    pane = TmuxPane.shell(cols=120, rows=30)
     try:
         pane.type(tui_command(lab_host), "Enter")
         pane.wait_for("this window shows this machine only", timeout=30)

@@ -23,10 +23,7 @@ pytestmark = needs_sshd
 
 @pytest.fixture
 def pane(runtime: Path) -> Iterator[TmuxPane]:
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env["TERM"] = "xterm-256color"
-    p = TmuxPane(env)
+    p = TmuxPane.shell()
     yield p
     p.close()
 

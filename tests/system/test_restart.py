@@ -8,7 +8,6 @@ missed. The history typed before the restart is still there.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 
@@ -30,10 +29,7 @@ pytestmark = needs_tmux
 
 
 def _pane() -> TmuxPane:
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env["TERM"] = "xterm-256color"
-    return TmuxPane(env, cols=160, rows=30)
+    return TmuxPane.shell(cols=160, rows=30)
 
 
 @pytest.fixture

@@ -145,10 +145,7 @@ def test_ls_names_the_holder_of_a_busy_vtty(lab_host: LabHost, holders: list[Hol
 
 @pytest.fixture
 def pane(lab_host: LabHost) -> Iterator[TmuxPane]:
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env["TERM"] = "xterm-256color"
-    p = TmuxPane(env)
+    p = TmuxPane.shell()
     yield p
     p.close()
 

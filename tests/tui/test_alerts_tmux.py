@@ -8,7 +8,6 @@ the badge gone (opening it from the panel acknowledged it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -25,10 +24,7 @@ TREE = 30  # columns of the guest list at this width (its border included)
 
 @pytest.fixture
 def pane(lab_host: LabHost) -> Iterator[TmuxPane]:
-    env = dict(os.environ)
-    env.pop("TMUX", None)
-    env["TERM"] = "xterm-256color"
-    p = TmuxPane(env, cols=COLS, rows=ROWS)
+    p = TmuxPane.shell(cols=COLS, rows=ROWS)
     yield p
     p.close()
 
