@@ -100,7 +100,7 @@ def test_snapshot_and_restore_refuse_another_hosts_target(runtime: Path, command
     )
 
 
-@pytest.mark.parametrize("command", [("log", "h1/web"), ("wait", "h1/web", "--pattern", "x")])
+@pytest.mark.parametrize("command", [("log", "h1/web"), ("wait", "h1/web", "--pattern", "x"), ("events", "h1/web")])
 def test_log_and_wait_name_an_unknown_host(runtime: Path, command: tuple[str, ...]) -> None:
     result = run_cli(*command)
     assert (result.returncode, result.stderr) == (
@@ -150,6 +150,13 @@ class TestOverSsh:
         lines = [json.loads(line) for line in log.stdout.splitlines()]
         assert lines and {(line["guest"], line["console"]) for line in lines} == {("web", "vtty0")}
         assert any("web" in line["text"] for line in lines)
+        # h2's broker keeps the events: the wait above attached (mode log) and left.
+        events = run_cli("events", "h2/web", "--json", timeout=120)
+        assert events.returncode == 0, events.stderr
+        seen = [json.loads(line) for line in events.stdout.splitlines()]
+        assert {(e["kind"], e["mode"]) for e in seen if e["kind"] in ("attach", "detach")} == {
+            ("attach", "log"), ("detach", "log")}
+        assert {e["guest"] for e in seen} == {"web"}
         bare = run_cli("log", "cache", "--json", timeout=120)  # only h2 has it
         assert bare.returncode == 0, bare.stderr
         assert {json.loads(line)["guest"] for line in bare.stdout.splitlines()} == {"cache"}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_OK, EXIT_USAGE, CliError
+from vconsole.cli.hosts import run_there, this_host_only
 from vconsole.consolelog.timespec import TimeSpecError, parse_time
 from vconsole.domain import SEVERITY_ORDER, Severity, Target, TargetSyntaxError, parse_target
 
@@ -74,7 +75,7 @@ def checked(args: argparse.Namespace) -> EventsRequest:
     if args.console is not None and args.target is None:
         raise CliError("give a TARGET before the console N", EXIT_USAGE)
     try:
-        target = None if args.target is None else parse_target(args.target, args.console)
+        target = None if args.target is None else this_host_only(parse_target(args.target, args.console), "events")
     except TargetSyntaxError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     try:
@@ -86,6 +87,9 @@ def checked(args: argparse.Namespace) -> EventsRequest:
 
 async def cmd_events(args: argparse.Namespace) -> int:
     """``vconsole events [-f] [--json] [--since T] [--severity S] [TARGET [N]]``."""
+    there = await run_there(args, "events")  # another host's target: its events, over ssh
+    if there is not None:
+        return there
     request = checked(args)
     if args.ack:
         if request.follow:
