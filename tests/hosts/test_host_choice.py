@@ -183,3 +183,12 @@ def test_the_tui_says_it_shows_this_machine_only(lab_host: LabHost) -> None:
         pane.wait_until(lambda s: "local, h1" in s and "web" in s, "the notice and the guest", timeout=30)
     finally:
         pane.close()
+
+
+def test_hosts_before_and_after_the_subcommand_all_count() -> None:
+    from vconsole.cli import parse_args
+
+    assert parse_args(["--host", "h1", "ls", "--host", "h2", "--host=h3"]).host == ["h1", "h2", "h3"]
+    assert parse_args(["ls", "--host", "h2"]).host == ["h2"]
+    assert parse_args(["--host", "h1", "ls"]).host == ["h1"]
+    assert parse_args(["ls"]).host is None

@@ -129,7 +129,9 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
         help="providers of a broker this starts: lab, lxc, openvz, xen, comma-separated (sets $VCONSOLE_PROVIDERS)",
     )
     parser.add_argument(
-        "--host", action="append", default=default, metavar="DEST",
+        # After the subcommand, into a dest of its own: the subcommand's namespace would
+        # replace the hosts given before it, and both count (merged in main()).
+        "--host", action="append", default=default, metavar="DEST", dest="host" if default is None else "host_after",
         help="a host's broker over ssh (an ssh destination or a [[hosts]] name; repeatable; 'local': this one)",
     )
     parser.add_argument(
@@ -140,9 +142,18 @@ def _common_options(parser: argparse.ArgumentParser, default: str | None) -> Non
     )
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line parsed; ``--host`` given before and after the subcommand all count."""
+    args = build_parser().parse_args(argv)
+    after = vars(args).pop("host_after", None)
+    if after:
+        args.host = [*(args.host or []), *after]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the vconsole command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: passed on to another host (cli/hosts.py)
     if args.system or args.user:
         if args.socket:
