@@ -95,7 +95,7 @@ class SystemHost:
 
     def close(self) -> None:
         self.vconsole("--system", "shutdown", "--lab")
-        self.vconsole("--user", "shutdown")
+        self.vconsole("--user", "shutdown", "--lab")  # the user broker of the last test started a lab
         if self.broker is not None:
             try:
                 self.broker.wait(10)
