@@ -28,6 +28,9 @@ FEW_ROWS = 4
 STRIP_CACHE = 512  # drawn rows kept for reuse: a few screens
 
 
+# At most this much output waits for the view's first layout (more is fed at 80 columns).
+EARLY_OUTPUT = 4 << 20
+
 class TerminalView(Widget, can_focus=True):
     """One console's screen; every key becomes bytes for ``sink``.
 
@@ -64,11 +67,18 @@ class TerminalView(Widget, can_focus=True):
         self._repaint_timer: Timer | None = None
         self._changed: set[int] = set()  # rows changed since the last repaint
         self._strips: dict[tuple[object, ...], Strip] = {}  # rows drawn lately, by content
+        # Output that came before the first layout: fed once the view knows its size, so a
+        # replay is wrapped at the width it is shown at, not at the 80 columns it starts with.
+        self._early: bytearray | None = bytearray()
 
     # --- output -------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
         """Bytes from the guest; the changed rows are repainted at once, or within a frame in a flood."""
+        early = self._early
+        if early is not None and len(early) + len(data) <= EARLY_OUTPUT:
+            early += data
+            return
         self.term.feed(data)
         replies = self.term.read_replies()
         if replies:
@@ -243,6 +253,9 @@ class TerminalView(Widget, can_focus=True):
             self.term.resize(cols, rows)
             self.post_message(TerminalResized(cols, rows))
             self.refresh()
+        early, self._early = self._early, None
+        if early:
+            self.feed(bytes(early))
 
     def on_focus(self) -> None:
         """Show the cursor."""
