@@ -332,8 +332,9 @@ async def run_attach(
     term.session = reply.session
     term.state = reply.state
     mode = "read-only" if read_only else "read-write"
+    on_host = "" if target.host is None else f" on {printable(target.host)}"  # a host of --host/[[hosts]]
     sys.stderr.write(
-        f"[vconsole: attached to {printable(reply.guest)} {printable(reply.console)} ({mode}); "
+        f"[vconsole: attached to {printable(reply.guest)} {printable(reply.console)}{on_host} ({mode}); "
         f"detach with {describe_escape(escape)} then .]\r\n"
     )
     if reply.missed:

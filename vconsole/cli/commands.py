@@ -180,6 +180,8 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from None
     paths = _paths(args)
     host = await hosts.target_host(args, target)  # None: this machine's broker, as ever
+    if host is not None:
+        target = target.on_host(host.name)  # the banner names it (a bare name's too)
 
     async def reconnect() -> Client:
         if host is not None:
