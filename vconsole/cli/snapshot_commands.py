@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from vconsole.config import LOCAL_HOST
 from vconsole.display_text import printable
+from vconsole.domain import TARGET_FORMS
 from vconsole.runtime_paths import default_snapshot_path
 
 if TYPE_CHECKING:
@@ -27,13 +28,15 @@ COMMANDS = ("snapshot", "restore", "show")
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the three subcommands to the ``vconsole`` parser."""
     snap = sub.add_parser("snapshot", parents=[common], help="save consoles' buffered data to a .vcsnap file")
-    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="NAME, NAME:N, provider:id or provider:id:N")
-    snap.add_argument("--all", action="store_true", help="every console of every guest")
-    snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
+    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help=TARGET_FORMS)
+    snap.add_argument("--all", action="store_true", help="every console of every guest (of every chosen host)")
+    snap.add_argument("-o", "--output", metavar="FILE",
+                      help="where to write (default: the state directory; with several hosts, a directory)")
     snap.add_argument("--json", action="store_true", help="machine-readable result, with what was not captured")
     restore = sub.add_parser("restore", parents=[common], help="restore a .vcsnap file into live consoles")
     restore.add_argument("file", metavar="FILE")
-    restore.add_argument("--into", metavar="TARGET[:N]", help="restore into another guest of the same kind")
+    restore.add_argument("--into", metavar="TARGET[:N]",
+                         help="restore into another guest of the same kind (HOST/ names another host's)")
     restore.add_argument("--inject-input", action="store_true", help="re-type the input the guest had not read")
     show = sub.add_parser("show", help="view a .vcsnap file in the TUI (read-only, no broker needed)")
     show.add_argument("file", metavar="FILE")
