@@ -9,6 +9,7 @@ another kind.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.conftest import run_cli, wait_for
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
 from tests.lab_host import LabHost
 from tests.ssh_server import SshServer, needs_sshd
+from tests.tmux_pane import TmuxPane, needs_tmux
 from vconsole.cli.exit_codes import EXIT_NO_BROKER, EXIT_SOME_HOSTS, EXIT_UNKNOWN
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.model import SnapshotFile
@@ -199,3 +201,19 @@ def test_attach_names_the_host_in_its_banner(hosts: dict[str, RemoteHost]) -> No
         assert done.returncode == 0, done.stderr
         console = "vtty1" if target == "h2/web" else "vtty0"
         assert done.stderr.startswith(f"[vconsole: attached to {target.split('/')[-1]} {console} on {host} (read-write);")
+
+
+@needs_tmux
+def test_show_names_the_host_a_file_came_from(runtime: Path, hosts: dict[str, RemoteHost]) -> None:
+    _open_gate(runtime, "h2")
+    out = runtime / "web.vcsnap"
+    _snapshot("h2/web:0", out)
+    pane = TmuxPane.shell()
+    try:
+        pane.type(f"{sys.executable} -m vconsole show {out}; echo EXIT=$?", "Enter")
+        screen = pane.wait_for("web.vcsnap (from host h2)", timeout=30)
+        assert "KNOWN-h2-web" in screen
+        pane.type("q")
+        pane.wait_for("EXIT=0")
+    finally:
+        pane.close()
