@@ -200,6 +200,7 @@ async def cmd_attach(args: argparse.Namespace) -> int:
             reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
             reconnect_timeout=args.reconnect_timeout,
             force=args.force,
+            why_lost=None if host is None else host.why_lost,
         )
 
 
