@@ -12,6 +12,7 @@ badge once the broker's state push says so.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
     from vconsole.tui.main_screen import MainScreen
 
 
+def event_key(event: ConsoleEvent, host: str) -> str:
+    """The ConsoleRef.key of an event's console on vconsole host ``host`` ("" with one host)."""
+    return f"{host}/{event.session.text}" if host else event.session.text
+
+
 class EventActions:
     """The main screen's handling of events, alerts and the events panel."""
 
@@ -48,14 +54,15 @@ class EventActions:
             active = main.active_pane()
         except NoMatches:
             return None  # the visible tab is being closed
-        return active.session if active is not None else None
+        return active.key if active is not None else None
 
-    def arrived(self, event: ConsoleEvent) -> None:
-        """A new event: a notification if it matters and is not on screen; a row if the panel is open."""
+    def arrived(self, event: ConsoleEvent, host: str = "") -> None:
+        """A new event (of vconsole host ``host``): a notification if it matters and is not on screen;
+        a row if the panel is open."""
         panel = self.main.app.screen
-        if isinstance(panel, EventsScreen):
+        if isinstance(panel, EventsScreen) and panel.host == host:
             panel.add(event)
-        notice = self.notices.notice(event, self.on_screen, time.monotonic())
+        notice = self.notices.notice(event, self.on_screen, time.monotonic(), host)
         if notice is not None:
             self.main.notify(notice.text, title=notice.title, severity=notice.severity, timeout=NOTICE_SECONDS,
                              markup=False)
@@ -66,15 +73,15 @@ class EventActions:
         if isinstance(panel, EventsScreen):
             panel.refresh_marks()
 
-    def unacknowledged(self, event: ConsoleEvent) -> bool:
-        """Whether ``event`` still counts in its console's alert, as the last listing says."""
-        ref = self.main.query_one(GuestTree).ref(event.session.text)
+    def unacknowledged(self, event: ConsoleEvent, host: str = "") -> bool:
+        """Whether ``event`` (of vconsole host ``host``) still counts in its console's alert, as the last listing says."""
+        ref = self.main.query_one(GuestTree).ref(event_key(event, host))
         alert = ref.alert if ref is not None else None
         return alert is not None and event.severity >= Severity.WARNING and event.seq >= alert.seq
 
     async def acknowledge_console(self, ref: ConsoleRef) -> None:
         """Acknowledge every event of a console (the palette's "Acknowledge NAME")."""
-        link = self.main.vconsole.link
+        link = self.main.vconsole.link_of(ref.origin)
         if link is None or ref.alert is None:
             return
         # Up to the newest event the TUI has seen of it: one that comes meanwhile raises the badge again.
@@ -88,36 +95,50 @@ class EventActions:
         """Open (or show) the next console with an unacknowledged alert after the visible one."""
         main = self.main
         active = main.active_pane()
-        ref = main.query_one(GuestTree).next_alert(active.session if active is not None else None)
+        ref = main.query_one(GuestTree).next_alert(active.key if active is not None else None)
         if ref is None:
             main.notify("no console has an unacknowledged alert")
             return
         await main.open_console(ref)
 
+    def panel_host(self) -> str:
+        """Whose events the panel shows: with many hosts, the visible tab's host, else the first that answered."""
+        main = self.main
+        hosts = main.vconsole.hosts
+        if hosts is None:
+            return ""
+        active = main.active_pane()
+        if active is not None and active.origin:
+            return active.origin
+        links = hosts.links()
+        return links[0][0] if links else ""
+
     def open_panel(self) -> None:
         """The events panel (prefix e)."""
         main = self.main
-        link = main.vconsole.link
+        host = self.panel_host()
+        link = main.vconsole.link_of(host)
         if link is None:
             main.notify("not connected to the broker", severity="warning")
             return
         if not link.events.following:
             main.notify("this broker keeps no events (an older vconsole?)", severity="warning")
-        panel = EventsScreen(link.events, self.unacknowledged, lambda event: acknowledge(link.live, event))
-        main.app.push_screen(panel, self.open_event)
+        panel = EventsScreen(link.events, partial(self.unacknowledged, host=host),
+                             lambda event: acknowledge(link.live, event), host=host)
+        main.app.push_screen(panel, partial(self.open_event, host=host))
 
-    async def open_event(self, event: ConsoleEvent | None) -> None:
+    async def open_event(self, event: ConsoleEvent | None, host: str = "") -> None:
         """Open ``event``'s console at its line, and acknowledge it (the panel's Enter)."""
         main = self.main
-        link = main.vconsole.link
+        link = main.vconsole.link_of(host)
         if event is None or link is None:
             return
-        ref = main.query_one(GuestTree).ref(event.session.text)
+        ref = main.query_one(GuestTree).ref(event_key(event, host))
         if ref is None:
             main.notify(f"{event.session.text} is not in the guest list any more", severity="warning", markup=False)
             return
         await main.open_console(ref)
-        pane = main.pane(ref.session)
+        pane = main.pane(ref.key)
         if event.severity >= Severity.WARNING:
             main.notify(await acknowledge(link.live, event), markup=False)
         if pane is not None and event.offset is not None:

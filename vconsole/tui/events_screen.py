@@ -58,10 +58,12 @@ class EventsScreen(Screen[ConsoleEvent | None]):
     ]
 
     def __init__(self, feed: EventFeed, unacknowledged: Callable[[ConsoleEvent], bool],
-                 acknowledge: Acknowledger) -> None:
-        """``unacknowledged``: whether an event still counts in its console's alert (from the listing)."""
+                 acknowledge: Acknowledger, host: str = "") -> None:
+        """``unacknowledged``: whether an event still counts in its console's alert (from the listing);
+        ``host``: the vconsole host whose events these are ("" with one host)."""
         super().__init__()
         self.feed = feed
+        self.host = host
         self.unacknowledged = unacknowledged
         self.acknowledge = acknowledge
         self.least = DEFAULT_LEAST
@@ -70,7 +72,8 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         self.shown: list[ConsoleEvent] = []  # the table's rows, in order
 
     def compose(self) -> ComposeResult:
-        yield Static(Content(f" events · {HINT}"), id="events-title", classes="bar")
+        whose = f" of {self.host}" if self.host else ""
+        yield Static(Content(f" events{whose} · {HINT}"), id="events-title", classes="bar")
         yield self.table
         yield Static("", id="events-status", classes="bar")
 

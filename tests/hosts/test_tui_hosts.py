@@ -1,0 +1,114 @@
+"""Issue 17, acceptance 2 and 3: the TUI over three hosts through a real sshd, driven in tmux like a person.
+
+Each host is its own installation behind the test's sshd (tests/hosts/conftest.py);
+the TUI reaches each over ssh in batch mode, one node per host in the tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hosts.conftest import RemoteHost, host_table, write_client_config
+from tests.ssh_server import SshServer, needs_sshd
+from tests.tmux_pane import TmuxPane, needs_tmux
+from tests.tui.person import PREFIX, active_status, prefix, quit_tui, tab_bar, vconsole_argv
+
+pytestmark = [*needs_sshd, needs_tmux]
+
+TUI = shlex.join(vconsole_argv()) + "; echo TUI-EXIT=$?"
+
+
+@pytest.fixture
+def pane(runtime: Path) -> Iterator[TmuxPane]:
+    p = TmuxPane.shell(cols=160, rows=40)
+    yield p
+    p.close()
+
+
+def flat(screen: str) -> str:
+    """The screen as one line of words: a notice may wrap inside its box."""
+    return " ".join(re.sub(r"[│▎▊▌▐┃]", " ", screen).split())
+
+
+def host_line(screen: str, host: str) -> str:
+    """The tree line of vconsole host ``host`` (the sidebar's first column)."""
+    for line in screen.splitlines():
+        if re.match(rf"\s*[▼▶]?\s*{re.escape(host)} ", line[:40]):
+            return line[:40]
+    return ""
+
+
+def node_unread(screen: str, host: str) -> float:
+    """The ``+N`` unread bytes on host ``host``'s node (0 without one)."""
+    found = re.search(r" \+(\d+(?:\.\d)?)([KMGT]?)", host_line(screen, host))
+    if found is None:
+        return 0.0
+    return float(found.group(1)) * 1024 ** " KMGT".index(found.group(2) or " ")
+
+
+def wait_hosts(pane: TmuxPane, *hosts: str) -> str:
+    """Every host's node says connected, and the status line how many are."""
+    return pane.wait_until(
+        lambda s: all("connected" in host_line(s, h) for h in hosts) and f"{len(hosts)} of {len(hosts)} hosts connected" in s,
+        f"the host nodes {hosts} connected", timeout=60)
+
+
+def open_on(pane: TmuxPane, title: str, filter_text: str) -> None:
+    """Filter the tree to one console and press Enter on it, until its tab ``title`` is the visible one."""
+    prefix(pane, "l")
+    pane.type("Escape", filter_text)
+    for _ in range(3):
+        time.sleep(0.5)
+        pane.type("Enter")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if f"{title} · read-write" in active_status(pane.screen()):
+                return
+            time.sleep(0.1)
+    pane.wait_until(lambda s: f"{title} · read-write" in active_status(s), f"tab {title} active", 5)
+
+
+def test_the_tui_shows_three_hosts_opens_consoles_on_two_and_badges_a_hidden_tab(
+    configured: dict[str, RemoteHost], pane: TmuxPane
+) -> None:
+    pane.type(TUI, "Enter")
+    wait_hosts(pane, "h1", "h2", "h3")
+    pane.wait_until(lambda s: all(f"{g} {i}" in s for g, i in (("db", 102), ("cache", 202), ("mail", 301))),
+                    "every host's guests under it")
+
+    open_on(pane, "h1/db:vtty0", "db")
+    pane.wait_for("root@db:~#", timeout=30)
+    pane.type("echo on h1 $((6*7))", "Enter")
+    pane.wait_for("on h1 42")
+
+    open_on(pane, "h2/cache:vtty0", "cache")
+    pane.wait_for("root@cache:~#", timeout=30)
+    go = configured["h2"].base / "cache-go"
+    pane.type(f"until [ -e {go} ]; do sleep 0.1; done; echo from-h2-$((2*21))", "Enter")
+    bar = tab_bar(pane.screen())
+    assert "h1/db:vtty0" in bar and "h2/cache:vtty0" in bar, bar
+
+    prefix(pane, "1")  # back to h1's tab: h2's is hidden
+    screen = pane.wait_until(lambda s: "h1/db:vtty0 · read-write" in active_status(s), "h1's tab visible")
+    assert "h2/cache:vtty0 +" not in tab_bar(screen)
+    h1_before, h2_before = node_unread(screen, "h1"), node_unread(screen, "h2")
+    go.touch()
+    pane.wait_until(lambda s: re.search(r"h2/cache:vtty0 \+\d+", tab_bar(s)), "the badge on h2's tab")
+    # h2's node rolls up its consoles' unread bytes (the boot logs nobody read, and now the hidden tab's).
+    pane.wait_until(lambda s: node_unread(s, "h2") > h2_before, "h2's node counting the hidden tab's bytes")
+    assert node_unread(pane.screen(), "h1") == h1_before, "h1 got nothing new"
+    pane.type("echo still $((1+1)) on h1", "Enter")
+    pane.wait_for("still 2 on h1")
+
+    prefix(pane, "2")
+    pane.wait_until(lambda s: "h2/cache:vtty0 · read-write" in active_status(s), "h2's tab visible")
+    pane.wait_for("from-h2-42")
+    pane.wait_until(lambda s: "h2/cache:vtty0 +" not in tab_bar(s), "h2's tab without its badge once shown")
+    quit_tui(pane)
