@@ -9,16 +9,18 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import vconsole_cmd, wait_for
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
-from tests.ssh_server import SshServer, needs_sshd
+from tests.ssh_server import SshServer, needs_sshd, running_sshd
 from tests.tmux_pane import TmuxPane, needs_tmux
-from tests.tui.person import PREFIX, active_status, prefix, quit_tui, tab_bar, vconsole_argv
+from tests.tui.person import active_status, prefix, quit_tui, tab_bar, vconsole_argv
 
 pytestmark = [*needs_sshd, needs_tmux]
 
@@ -111,4 +113,83 @@ def test_the_tui_shows_three_hosts_opens_consoles_on_two_and_badges_a_hidden_tab
     pane.wait_until(lambda s: "h2/cache:vtty0 · read-write" in active_status(s), "h2's tab visible")
     pane.wait_for("from-h2-42")
     pane.wait_until(lambda s: "h2/cache:vtty0 +" not in tab_bar(s), "h2's tab without its badge once shown")
+    quit_tui(pane)
+
+
+@pytest.fixture
+def h1_own_sshd(runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]) -> Iterator[SshServer]:
+    """h1 behind an sshd of its own (h2 and h3 behind the shared one): h1 can go down alone."""
+    with running_sshd(runtime / "ssh-h1") as own:
+        tables = [host_table("h1", own, three_hosts["h1"].command)]
+        tables += [host_table(h.name, sshd, h.command) for h in three_hosts.values() if h.name != "h1"]
+        write_client_config(runtime, tables)
+        yield own
+
+
+LOST_BYTES = 10000  # what h1's guest prints while no broker holds its console: 4 KiB fit its port buffer
+
+
+def test_a_lost_host_says_why_the_others_go_on_and_its_tab_resumes_saying_what_was_lost(
+    three_hosts: dict[str, RemoteHost], h1_own_sshd: SshServer, pane: TmuxPane
+) -> None:
+    h1 = three_hosts["h1"]
+    pane.type(TUI, "Enter")
+    wait_hosts(pane, "h1", "h2", "h3")
+    open_on(pane, "h2/cache:vtty0", "cache")
+    pane.wait_for("root@cache:~#", timeout=30)
+    open_on(pane, "h1/db:vtty0", "db")
+    pane.wait_for("root@db:~#", timeout=30)
+    # h1's guest prints LOST_BYTES once told (while h1 is down), says it is done, and waits to be told again.
+    go, printed, back = (h1.base / name for name in ("go", "printed", "back"))
+    pane.type(f"until [ -e {go} ]; do sleep 0.1; done; head -c {LOST_BYTES} /dev/zero | tr '\\0' x;"
+              f" touch {printed}; until [ -e {back} ]; do sleep 0.1; done; echo back-$((40+2))", "Enter")
+    pane.wait_for("echo back-$((40+2))")  # the guest has the whole line
+    prefix(pane, "l")
+    pane.type("Escape")  # the tree unfiltered: every host's node
+    pane.wait_until(lambda s: all(host_line(s, h) for h in ("h1", "h2", "h3")), "every host's node")
+    prefix(pane, "2")
+
+    # h1 goes down: its sshd and the connection's sshd; its node and its tab say why within 5 s.
+    down = time.monotonic()
+    h1_own_sshd.stop()
+    screen = pane.wait_until(lambda s: "h1 unreachable: " in host_line(s, "h1"), "h1 unreachable", timeout=5)
+    assert time.monotonic() - down < 5
+    assert "connected" in host_line(screen, "h2") and "connected" in host_line(screen, "h3"), screen
+    assert "2 of 3 hosts connected" in screen, screen
+    pane.wait_until(lambda s: "h1 lost: " in active_status(s) and "reconnecting" in active_status(s),
+                    "h1's tab saying its link is lost")
+    # The reason is ssh's own line, in the node and in the tab's status line.
+    reason = active_status(pane.screen()).split("h1 lost: ", 1)[1].split(";", 1)[0].strip()
+    assert reason and "went away" not in reason, reason
+
+    # Its broker dies too, and the guest prints while nobody holds its console.
+    pidfile = h1.base / "run" / "vconsole" / "broker.sock.pid"
+    os.kill(int(pidfile.read_text().split()[0]), 9)
+    go.touch()
+    wait_for(printed.exists, timeout=30, what="h1's guest printing")
+
+    # h2's tab goes on meanwhile.
+    prefix(pane, "1")
+    pane.wait_until(lambda s: "h2/cache:vtty0 · read-write" in active_status(s), "h2's tab visible")
+    pane.type("echo h2 goes on $((3*3))", "Enter")
+    pane.wait_for("h2 goes on 9")
+    prefix(pane, "2")
+    pane.wait_until(lambda s: "h1/db:vtty0" in active_status(s), "h1's tab visible")
+
+    # h1 comes back (ls starts its broker; the TUI's reconnect never does): the tab resumes, saying what was lost.
+    h1_own_sshd.start()
+    ls = subprocess.Popen(vconsole_cmd("ls"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        lost = LOST_BYTES - 4096
+        # The notice is drawn over the guest's x's: the words between them are read.
+        pane.wait_until(lambda s: f"{lost} bytes the guest wrote while no broker held the console were lost"
+                        in " ".join(w for w in flat(s).split() if w.strip("x")),
+                        f"the notice of {lost} lost bytes", timeout=60)
+    finally:
+        assert ls.wait(120) == 0, ls.stderr
+    pane.wait_until(lambda s: "connected" in host_line(s, "h1") and "3 of 3 hosts connected" in s, "h1 back")
+    back.touch()
+    pane.wait_for("back-42")
+    pane.type("echo typed after $((5+5))", "Enter")
+    pane.wait_for("typed after 10")
     quit_tui(pane)
