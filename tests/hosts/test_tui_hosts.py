@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import vconsole_cmd, wait_for
-from tests.hosts.conftest import RemoteHost, host_table, write_client_config
+from tests.hosts.conftest import RemoteHost, host_table, other_version_vconsole, write_client_config
 from tests.ssh_server import SshServer, needs_sshd, running_sshd
 from tests.tmux_pane import TmuxPane, needs_tmux
 from tests.tui.person import active_status, prefix, quit_tui, tab_bar, vconsole_argv
@@ -192,4 +192,26 @@ def test_a_lost_host_says_why_the_others_go_on_and_its_tab_resumes_saying_what_w
     pane.wait_for("back-42")
     pane.type("echo typed after $((5+5))", "Enter")
     pane.wait_for("typed after 10")
+    quit_tui(pane)
+
+
+def test_hosts_without_vconsole_or_of_another_version_say_why_and_the_others_work(
+    runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost], pane: TmuxPane
+) -> None:
+    tables = [host_table("h2", sshd, three_hosts["h2"].command),
+              host_table("none", sshd, "/nonexistent/vconsole"),
+              host_table("old", sshd, str(other_version_vconsole(runtime)))]
+    write_client_config(runtime, tables)
+    pane.type(TUI, "Enter")
+    # The nodes say it (as far as the sidebar's width goes), a notice each says it whole.
+    screen = pane.wait_until(
+        lambda s: "none unreachable: no vconso" in s and "old version mismatch: " in s and "cache 202" in s
+        and "none: unreachable: no vconsole there: '/nonexistent/vconsole' was not found" in flat(s)
+        and "old: version mismatch: vconsole 9.9.9 there speaks protocol 99" in flat(s),
+        "the two hosts' reasons and h2's guests", timeout=60)
+    assert "1 of 3 hosts connected" in screen, screen
+    open_on(pane, "h2/cache:vtty0", "cache")
+    pane.wait_for("root@cache:~#", timeout=30)
+    pane.type("echo works $((4*4))", "Enter")
+    pane.wait_for("works 16")
     quit_tui(pane)

@@ -105,8 +105,10 @@ class HostLink:
         """A new state: the screen relabels the host's node and the status line."""
         status = HostStatus(state, host_reason(self.name, reason) if reason else "")
         if status != self.status:
+            # Not answering at start is told once (a lost host's notice says it already, by BrokerLost).
+            failed = self.status.state is HostState.CONNECTING and state is not HostState.CONNECTED
             self.status = status
-            self.screen.post_message(HostChanged(self.name))
+            self.screen.post_message(HostChanged(self.name, f"{self.name}: {status.describe()}" if failed else ""))
 
     async def run(self) -> None:
         """Connect (retrying with backoff until it answers), then follow it through its BrokerLink."""
@@ -114,7 +116,8 @@ class HostLink:
             try:
                 client = await self.endpoint.connect()
             except VersionMismatch as exc:
-                self.set_status(HostState.VERSION_MISMATCH, exc.reason)
+                # The node says "version mismatch" already; the reason names both versions.
+                self.set_status(HostState.VERSION_MISMATCH, exc.reason.removeprefix("version mismatch: "))
             except (BrokerUnreachable, OSError) as exc:
                 self.set_status(HostState.UNREACHABLE, str(exc) or type(exc).__name__)
             else:

@@ -140,6 +140,8 @@ class MainScreen(Screen[None]):
 
     def on_host_changed(self, message: HostChanged) -> None:
         """A host's state changed: its node and the status line."""
+        if message.notice:
+            self.notify(message.notice, title="host", severity="error", timeout=15, markup=False)
         self.link_status.show_hosts()
         self.link_status.link_up()
 

@@ -49,9 +49,13 @@ class BrokerBack(Message, bubble=False):
 
 @dataclass
 class HostChanged(Message, bubble=False):
-    """A vconsole host's state changed (tui/host_links.py): its node and the status line follow."""
+    """A vconsole host's state changed (tui/host_links.py): its node and the status line follow.
+
+    ``notice``: a line to tell the person (a host that did not answer at start; its node is narrow).
+    """
 
     host: str
+    notice: str = ""
 
 
 @dataclass
