@@ -41,6 +41,13 @@ class LinkStatus:
         serves = f" · {', '.join(main.providers)}" if main.providers else ""
         self._show(f"connected{serves} · prefix {label} · {label} ? for help")
 
+    def host_changed(self, notice: str) -> None:
+        """A host's state changed: its node, the status line, and ``notice`` if there is one."""
+        if notice:
+            self.main.notify(notice, title="host", severity="error", timeout=15, markup=False)
+        self.show_hosts()
+        self.link_up()
+
     def show_hosts(self) -> None:
         """The tree of many hosts, from each one's listing and state (plus what open tabs received unseen)."""
         main = self.main

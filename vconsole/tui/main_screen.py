@@ -140,10 +140,7 @@ class MainScreen(Screen[None]):
 
     def on_host_changed(self, message: HostChanged) -> None:
         """A host's state changed: its node and the status line."""
-        if message.notice:
-            self.notify(message.notice, title="host", severity="error", timeout=15, markup=False)
-        self.link_status.show_hosts()
-        self.link_status.link_up()
+        self.link_status.host_changed(message.notice)
 
     def on_fleet_listed(self, message: FleetListed) -> None:
         """Sidebar badges from a fresh listing (plus what open tabs received unseen)."""
@@ -252,8 +249,8 @@ class MainScreen(Screen[None]):
             return
         link = self.vconsole.link_of(ref.origin)
         if link is None or not link.connected:
-            where = f"{ref.origin}: not connected" if ref.origin else "not connected to the broker"
-            self.notify(where, severity="warning", markup=False)
+            self.notify(f"{ref.origin}: not connected" if ref.origin else "not connected to the broker",
+                        severity="warning", markup=False)
             return
         pane = ConsolePane(ref, read_only, self.vconsole.terminal_palette, link)
         await self.query_one(TabbedContent).add_pane(pane)
