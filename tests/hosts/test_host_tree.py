@@ -80,16 +80,16 @@ async def test_host_nodes_roll_up_unread_bytes_and_the_worst_alert() -> None:
         statuses = {"h1": HostStatus(HostState.CONNECTED), "h2": HostStatus(HostState.CONNECTED)}
         tree.update_hosts({"h1": h1, "h2": h2}, statuses)
         await pilot.pause()
-        assert top(tree) == ["h1 connected +120", "h2 connected  PANIC×2 "]
+        assert top(tree) == ["h1 connected +120", "h2 connected  PANIC\u00d72 "]
         # A hidden tab's bytes count on its console and on its host only.
         tree.set_local_unread("h2/lab:101:vtty0", 7)
         await pilot.pause()
-        assert top(tree) == ["h1 connected +120", "h2 connected +7  PANIC×2 "]
+        assert top(tree) == ["h1 connected +120", "h2 connected +7  PANIC\u00d72 "]
         # The host goes away: its node says so and keeps its badges.
         statuses["h2"] = HostStatus(HostState.UNREACHABLE, "the broker there went away")
         tree.update_hosts({"h1": h1, "h2": h2}, statuses)
         await pilot.pause()
-        assert top(tree)[1] == "h2 unreachable: the broker there went away +7  PANIC×2 "
+        assert top(tree)[1] == "h2 unreachable: the broker there went away +7  PANIC\u00d72 "
 
 
 async def test_a_filter_keeps_the_hosts_of_matching_consoles() -> None:
