@@ -47,12 +47,31 @@ def host_line(screen: str, host: str) -> str:
     return ""
 
 
-def node_unread(screen: str, host: str) -> float:
-    """The ``+N`` unread bytes on host ``host``'s node (0 without one)."""
-    found = re.search(r" \+(\d+(?:\.\d)?)([KMGT]?)", host_line(screen, host))
+def unread_of(text: str) -> float:
+    """The first ``+N`` unread badge in ``text`` (0 without one)."""
+    found = re.search(r" \+(\d+(?:\.\d)?)([KMGT]?)", text)
     if found is None:
         return 0.0
     return float(found.group(1)) * 1024 ** " KMGT".index(found.group(2) or " ")
+
+
+def node_unread(screen: str, host: str) -> float:
+    """The ``+N`` unread bytes on host ``host``'s node (0 without one)."""
+    return unread_of(host_line(screen, host))
+
+
+def console_lines(screen: str, host: str) -> list[str]:
+    """The tree lines under host ``host``'s node (the sidebar's columns)."""
+    lines = [line[:30] for line in screen.splitlines()]
+    start = next((i for i, line in enumerate(lines) if line == host_line(screen, host)[:30]), None)
+    if start is None:
+        return []
+    out = []
+    for line in lines[start + 1:]:
+        if re.match(r"[▼▶]", line):  # the next host's node
+            break
+        out.append(line)
+    return out
 
 
 def wait_hosts(pane: TmuxPane, *hosts: str) -> str:
@@ -78,7 +97,7 @@ def open_on(pane: TmuxPane, title: str, filter_text: str) -> None:
 
 
 def test_the_tui_shows_three_hosts_opens_consoles_on_two_and_badges_a_hidden_tab(
-    configured: dict[str, RemoteHost], pane: TmuxPane
+    runtime: Path, configured: dict[str, RemoteHost], pane: TmuxPane
 ) -> None:
     pane.type(TUI, "Enter")
     wait_hosts(pane, "h1", "h2", "h3")
@@ -94,25 +113,62 @@ def test_the_tui_shows_three_hosts_opens_consoles_on_two_and_badges_a_hidden_tab
     pane.wait_for("root@cache:~#", timeout=30)
     go = configured["h2"].base / "cache-go"
     pane.type(f"until [ -e {go} ]; do sleep 0.1; done; echo from-h2-$((2*21))", "Enter")
+    pane.wait_for("echo from-h2-$((2*21))")  # its echo came while the tab was visible
+    time.sleep(0.3)  # and the newline after it
     bar = tab_bar(pane.screen())
     assert "h1/db:vtty0" in bar and "h2/cache:vtty0" in bar, bar
 
+    prefix(pane, "l")
+    pane.type("Escape")  # the tree unfiltered: every host's consoles
+    pane.wait_until(lambda s: all(host_line(s, h) for h in ("h1", "h2", "h3")), "every host's node")
     prefix(pane, "1")  # back to h1's tab: h2's is hidden
     screen = pane.wait_until(lambda s: "h1/db:vtty0 · read-write" in active_status(s), "h1's tab visible")
     assert "h2/cache:vtty0 +" not in tab_bar(screen)
-    h1_before, h2_before = node_unread(screen, "h1"), node_unread(screen, "h2")
-    go.touch()
-    pane.wait_until(lambda s: re.search(r"h2/cache:vtty0 \+\d+", tab_bar(s)), "the badge on h2's tab")
-    # h2's node rolls up its consoles' unread bytes (the boot logs nobody read, and now the hidden tab's).
-    pane.wait_until(lambda s: node_unread(s, "h2") > h2_before, "h2's node counting the hidden tab's bytes")
-    assert node_unread(pane.screen(), "h1") == h1_before, "h1 got nothing new"
     pane.type("echo still $((1+1)) on h1", "Enter")
     pane.wait_for("still 2 on h1")
+    go.touch()
+    screen = pane.wait_until(lambda s: re.search(r"h2/cache:vtty0 \+\d+", tab_bar(s)), "the badge on h2's tab")
+    badge = unread_of(tab_bar(screen).split("h2/cache:vtty0", 1)[1])
+
+    def rolled_up(screen: str) -> bool:
+        # h2's node: the sum of its consoles' badges, cache's counting what its hidden tab got.
+        consoles = console_lines(screen, "h2")
+        cache = next((line for line in consoles if "cache" in line), "")
+        return (node_unread(screen, "h2") == sum(unread_of(line) for line in consoles if "vtty" in line)
+                and unread_of(consoles[consoles.index(cache) + 1] if cache else "") >= badge)
+
+    pane.wait_until(rolled_up, "h2's node rolling up the hidden tab's bytes")
 
     prefix(pane, "2")
     pane.wait_until(lambda s: "h2/cache:vtty0 · read-write" in active_status(s), "h2's tab visible")
     pane.wait_for("from-h2-42")
     pane.wait_until(lambda s: "h2/cache:vtty0 +" not in tab_bar(s), "h2's tab without its badge once shown")
+
+    # The events panel lists every host's events, each naming its host (S: the info ones too).
+    prefix(pane, "e")
+    pane.wait_for("events · Enter open")
+    pane.type("S")
+
+    def rows(screen: str) -> list[str]:
+        return [line for line in screen.splitlines() if re.search(r" info +attach\b", line)]
+
+    pane.wait_until(lambda s: any("h1/db " in r for r in rows(s)) and any("h2/cache " in r for r in rows(s)),
+                    "both hosts' attach events in the panel")
+    pane.type("Escape")
+    pane.wait_until(lambda s: "events · Enter open" not in s and "h2/cache:vtty0 · read-write" in active_status(s),
+                    "the panel closed")
+
+    # A snapshot of h2's tab is written on this machine (h2's broker sends it inline), and restores from here.
+    prefix(pane, "s")
+    screen = pane.wait_until(lambda s: "snapshot of h2/cache:vtty0:" in flat(s), "the snapshot notice")
+    files = list((runtime / "state" / "vconsole" / "snapshots").glob("h2-cache-vtty0-*.vcsnap"))
+    assert len(files) == 1 and files[0].stat().st_size > 0, (list(runtime.rglob("*.vcsnap")), flat(screen)[-400:])
+    assert f"({files[0].stat().st_size} bytes)" in flat(screen), screen
+    assert not list((configured["h2"].base / "state").rglob("*.vcsnap")), "h2's broker wrote a file there"
+    prefix(pane, "r")
+    pane.wait_for(files[0].name)
+    pane.type("Enter")
+    pane.wait_until(lambda s: f"restored {files[0].name} into h2/cache:vtty0" in flat(s), "the restore notice")
     quit_tui(pane)
 
 

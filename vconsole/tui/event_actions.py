@@ -12,7 +12,6 @@ badge once the broker's state push says so.
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
@@ -20,7 +19,7 @@ from textual.css.query import NoMatches
 from vconsole.console_events import ConsoleEvent
 from vconsole.domain import Severity
 from vconsole.tui.event_notices import NOTICE_SECONDS, EventNotices, acknowledge
-from vconsole.tui.events_screen import EventsScreen
+from vconsole.tui.events_screen import EventsScreen, HostEvent
 from vconsole.tui.guest_tree import GuestTree
 from vconsole.tui.log_screen import LogScreen
 
@@ -31,11 +30,6 @@ if TYPE_CHECKING:
     from vconsole.tui.console_pane import ConsolePane
     from vconsole.tui.guest_tree import ConsoleRef
     from vconsole.tui.main_screen import MainScreen
-
-
-def event_key(event: ConsoleEvent, host: str) -> str:
-    """The ConsoleRef.key of an event's console on vconsole host ``host`` ("" with one host)."""
-    return f"{host}/{event.session.text}" if host else event.session.text
 
 
 class EventActions:
@@ -60,8 +54,8 @@ class EventActions:
         """A new event (of vconsole host ``host``): a notification if it matters and is not on screen;
         a row if the panel is open."""
         panel = self.main.app.screen
-        if isinstance(panel, EventsScreen) and panel.host == host:
-            panel.add(event)
+        if isinstance(panel, EventsScreen):
+            panel.add(HostEvent(host, event))
         notice = self.notices.notice(event, self.on_screen, time.monotonic(), host)
         if notice is not None:
             self.main.notify(notice.text, title=notice.title, severity=notice.severity, timeout=NOTICE_SECONDS,
@@ -73,11 +67,18 @@ class EventActions:
         if isinstance(panel, EventsScreen):
             panel.refresh_marks()
 
-    def unacknowledged(self, event: ConsoleEvent, host: str = "") -> bool:
-        """Whether ``event`` (of vconsole host ``host``) still counts in its console's alert, as the last listing says."""
-        ref = self.main.query_one(GuestTree).ref(event_key(event, host))
+    def unacknowledged(self, row: HostEvent) -> bool:
+        """Whether an event still counts in its console's alert, as the last listing says."""
+        ref = self.main.query_one(GuestTree).ref(row.session)
         alert = ref.alert if ref is not None else None
-        return alert is not None and event.severity >= Severity.WARNING and event.seq >= alert.seq
+        return alert is not None and row.event.severity >= Severity.WARNING and row.event.seq >= alert.seq
+
+    async def acknowledge(self, row: HostEvent) -> str:
+        """Acknowledge an event's console up to it (the panel's ``a``), on its host's broker."""
+        link = self.main.vconsole.link_of(row.host)
+        if link is None:
+            return f"{row.host}: not connected"
+        return await acknowledge(link.live, row.event)
 
     async def acknowledge_console(self, ref: ConsoleRef) -> None:
         """Acknowledge every event of a console (the palette's "Acknowledge NAME")."""
@@ -101,39 +102,28 @@ class EventActions:
             return
         await main.open_console(ref)
 
-    def panel_host(self) -> str:
-        """Whose events the panel shows: with many hosts, the visible tab's host, else the first that answered."""
+    def open_panel(self) -> None:
+        """The events panel (prefix e): every host's events."""
         main = self.main
         hosts = main.vconsole.hosts
-        if hosts is None:
-            return ""
-        active = main.active_pane()
-        if active is not None and active.origin:
-            return active.origin
-        links = hosts.links()
-        return links[0][0] if links else ""
-
-    def open_panel(self) -> None:
-        """The events panel (prefix e)."""
-        main = self.main
-        host = self.panel_host()
-        link = main.vconsole.link_of(host)
-        if link is None:
+        links = hosts.links() if hosts is not None else [("", main.vconsole.link)] if main.vconsole.link else []
+        if not links:
             main.notify("not connected to the broker", severity="warning")
             return
-        if not link.events.following:
-            main.notify("this broker keeps no events (an older vconsole?)", severity="warning")
-        panel = EventsScreen(link.events, partial(self.unacknowledged, host=host),
-                             lambda event: acknowledge(link.live, event), host=host)
-        main.app.push_screen(panel, partial(self.open_event, host=host))
+        silent = [name or "this broker" for name, link in links if not link.events.following]
+        if silent:
+            main.notify(f"{', '.join(silent)} keeps no events (an older vconsole?)", severity="warning", markup=False)
+        panel = EventsScreen({name: link.events for name, link in links}, self.unacknowledged, self.acknowledge)
+        main.app.push_screen(panel, self.open_event)
 
-    async def open_event(self, event: ConsoleEvent | None, host: str = "") -> None:
-        """Open ``event``'s console at its line, and acknowledge it (the panel's Enter)."""
+    async def open_event(self, row: HostEvent | None) -> None:
+        """Open an event's console at its line, and acknowledge it (the panel's Enter)."""
         main = self.main
-        link = main.vconsole.link_of(host)
-        if event is None or link is None:
+        link = main.vconsole.link_of(row.host) if row is not None else None
+        if row is None or link is None:
             return
-        ref = main.query_one(GuestTree).ref(event_key(event, host))
+        event = row.event
+        ref = main.query_one(GuestTree).ref(row.session)
         if ref is None:
             main.notify(f"{event.session.text} is not in the guest list any more", severity="warning", markup=False)
             return
