@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -254,18 +255,23 @@ def test_a_lost_host_says_why_the_others_go_on_and_its_tab_resumes_saying_what_w
 def test_hosts_without_vconsole_or_of_another_version_say_why_and_the_others_work(
     runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost], pane: TmuxPane
 ) -> None:
+    refused = replace(sshd, key=sshd.key.with_name("host_key"))  # a key sshd does not take
     tables = [host_table("h2", sshd, three_hosts["h2"].command),
               host_table("none", sshd, "/nonexistent/vconsole"),
-              host_table("old", sshd, str(other_version_vconsole(runtime)))]
+              host_table("old", sshd, str(other_version_vconsole(runtime))),
+              host_table("locked", refused, three_hosts["h1"].command)]
     write_client_config(runtime, tables)
     pane.type(TUI, "Enter")
     # The nodes say it (as far as the sidebar's width goes), a notice each says it whole.
     screen = pane.wait_until(
         lambda s: "none unreachable: no vconso" in s and "old version mismatch: " in s and "cache 202" in s
         and "none: unreachable: no vconsole there: '/nonexistent/vconsole' was not found" in flat(s)
-        and "old: version mismatch: vconsole 9.9.9 there speaks protocol 99" in flat(s),
-        "the two hosts' reasons and h2's guests", timeout=60)
-    assert "1 of 3 hosts connected" in screen, screen
+        and "old: version mismatch: vconsole 9.9.9 there speaks protocol 99" in flat(s)
+        and "locked unreachable: root@" in s
+        and "Permission denied (publickey). (the TUI runs ssh in batch mode: the key must be in ssh-agent or"
+        " unencrypted)" in flat(s),
+        "the three hosts' reasons and h2's guests", timeout=60)
+    assert "1 of 4 hosts connected" in screen, screen
     open_on(pane, "h2/cache:vtty0", "cache")
     pane.wait_for("root@cache:~#", timeout=30)
     pane.type("echo works $((4*4))", "Enter")

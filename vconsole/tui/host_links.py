@@ -80,10 +80,14 @@ class HostStatus:
         return STATE_STYLE[self.state]
 
 
+# ssh runs in batch mode under the TUI (it cannot ask on a terminal Textual draws on): a refused key says so.
+BATCH_HINT = "(the TUI runs ssh in batch mode: the key must be in ssh-agent or unencrypted)"
+
+
 def host_reason(host: str, text: str) -> str:
     """A connector's one line without the ``HOST:`` it starts with (the node names the host), printable."""
-    prefix = f"{host}: "
-    return printable(text.removeprefix(prefix) or "no answer", MAX_HOST_REASON)
+    reason = printable(text.removeprefix(f"{host}: ") or "no answer", MAX_HOST_REASON)
+    return f"{reason} {BATCH_HINT}" if "Permission denied" in reason else reason
 
 
 @dataclass
