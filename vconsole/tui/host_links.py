@@ -124,6 +124,8 @@ class HostLink:
                 self.set_status(HostState.VERSION_MISMATCH, exc.reason.removeprefix("version mismatch: "))
             except (BrokerUnreachable, OSError) as exc:
                 self.set_status(HostState.UNREACHABLE, str(exc) or type(exc).__name__)
+            except Exception as exc:  # a hello gone wrong, say: still its reason, and it is tried again
+                self.set_status(HostState.UNREACHABLE, f"{type(exc).__name__}: {exc}")
             else:
                 break
             await asyncio.sleep(delay)
