@@ -110,7 +110,6 @@ class Rollup:
     label: Text  # without a badge
     key: str  # "guest NAME" or "host HOST (PROVIDER)", as rollup_keys names a console's
     shown: ConsoleAlert | None = None
-    unread: int = 0  # a vconsole host's: the unread bytes of its consoles
 
 
 def rollup_keys(ref: ConsoleRef) -> tuple[str, str]:
@@ -220,9 +219,8 @@ class GuestTree(Tree[ConsoleRef | None]):
             if rollup is None:
                 continue
             label = host_label(name, status, unread.get(rollup.key, 0))
-            if label != rollup.label:
-                rollup.label, rollup.shown = label, None
-                rollup.shown = alerts.get(rollup.key)
+            if label != rollup.label:  # Text compares its words: a new state or count
+                rollup.label, rollup.shown = label, alerts.get(rollup.key)
                 rollup.node.set_label(append_badge(label.copy(), rollup.shown))
         for rollup in self._rollups.values():
             alert = alerts.get(rollup.key)
