@@ -172,16 +172,18 @@ class TestOverSsh:
 
 
 @needs_tmux
-def test_the_tui_says_it_shows_this_machine_only(lab_host: LabHost) -> None:
+def test_the_tui_shows_this_machine_and_a_host_that_does_not_answer(lab_host: LabHost) -> None:
+    """``local = true`` and a host ssh cannot reach: this machine's guests under ``local``, the other says why."""
     lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 1}]))
     lab_host.start_broker()
-    write_client_config(lab_host.base, ['[[hosts]]\nname = "h1"\nssh = "admin@h1"\n'], local=True)
+    table = '[[hosts]]\nname = "h1"\nssh = "root@127.0.0.1"\nssh_options = ["-p", "1"]\n'
+    write_client_config(lab_host.base, [table], local=True)
     pane = TmuxPane.shell(cols=120, rows=30)
     try:
         pane.type(tui_command(lab_host), "Enter")
-        pane.wait_for("this window shows this machine only", timeout=30)
-        # The hosts `vconsole ls` lists, and this machine's guests in the tree.
-        pane.wait_until(lambda s: "local, h1" in s and "web" in s, "the notice and the guest", timeout=30)
+        pane.wait_until(lambda s: "local connected" in s and "web 101" in s and "h1 unreachable: " in s,
+                        "this machine's guests and h1 unreachable", timeout=30)
+        assert "1 of 2 hosts connected" in pane.screen()
     finally:
         pane.close()
 
