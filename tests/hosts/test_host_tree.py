@@ -92,6 +92,23 @@ async def test_host_nodes_roll_up_unread_bytes_and_the_worst_alert() -> None:
         assert top(tree)[1] == "h2 unreachable: the broker there went away +7  PANIC\u00d72 "
 
 
+async def test_a_hidden_tabs_bytes_are_not_counted_twice() -> None:
+    """A paused tab is sent nothing, so the broker counts as unread the bytes the tab counts too."""
+    async with TreeApp().run_test() as pilot:
+        tree = pilot.app.query_one(GuestTree)
+        h1 = listing_of("web")
+        h1["guests"][0]["consoles"][0]["unread"] = 500  # the broker's count of the paused tab's bytes
+        tree.update_hosts({"h1": h1}, {"h1": HostStatus(HostState.CONNECTED)})
+        tree.set_local_unread("h1/lab:101:vtty0", 500)  # the tab's own count of the same bytes
+        await pilot.pause()
+        assert top(tree) == ["h1 connected +500"]
+        console = tree._console_nodes["h1/lab:101:vtty0"]
+        assert "+500" in console.label.plain
+        tree.set_local_unread("h1/lab:101:vtty0", 800)  # the tab heard of a newer end first
+        await pilot.pause()
+        assert top(tree) == ["h1 connected +800"]
+
+
 async def test_a_filter_keeps_the_hosts_of_matching_consoles() -> None:
     async with TreeApp().run_test() as pilot:
         tree = pilot.app.query_one(GuestTree)

@@ -64,12 +64,21 @@ class ConsoleRef:
         return f"{self.origin}/{name}" if self.origin else name
 
 
+def shown_unread(ref: ConsoleRef, local_unread: int) -> int:
+    """A console's unread bytes: the broker's count, or an open hidden tab's if larger.
+
+    A paused tab is sent nothing, so the broker counts the same bytes the tab
+    counts from the ends it hears of: the larger of the two, never their sum.
+    """
+    return max(ref.unread, local_unread)
+
+
 def console_label(ref: ConsoleRef, local_unread: int = 0) -> Text:
     """``vtty0 ● +1.2K 2c PANIC``: name, state, unread bytes, clients, alert."""
     glyph, colour = BADGES.get(ref.state, ("?", "white"))
     label = Text(printable(ref.console))  # names come from providers: nothing in them may act
     label.append(f" {glyph}", style=colour)
-    unread = ref.unread + local_unread
+    unread = shown_unread(ref, local_unread)
     if unread:
         label.append(f" +{human(unread)}", style="bold")
     if ref.clients:
@@ -213,7 +222,7 @@ class GuestTree(Tree[ConsoleRef | None]):
                     alerts[key] = worst((alerts.get(key), ref.alert)) or ref.alert
             if ref.origin:
                 host_key = rollup_keys(ref)[1]
-                unread[host_key] = unread.get(host_key, 0) + ref.unread + self.local_unread.get(ref.key, 0)
+                unread[host_key] = unread.get(host_key, 0) + shown_unread(ref, self.local_unread.get(ref.key, 0))
         for name, status in self.hosts.items():
             rollup = self._rollups.get(f"vhost {name}")
             if rollup is None:
