@@ -26,6 +26,9 @@ from vconsole.protocol import (
     RestoreRequest,
     Resume,
     SnapshotRequest,
+    TransferOpen,
+    TransferRead,
+    TransferWrite,
 )
 from vconsole.protocol_replies import (
     AttachReply,
@@ -35,6 +38,8 @@ from vconsole.protocol_replies import (
     RestoreReply,
     ResumeReply,
     SnapshotReply,
+    TransferPart,
+    TransferState,
 )
 from vconsole.runtime_paths import (
     SYSTEM_GROUP,
@@ -309,10 +314,31 @@ class Client:
         """Stop a guest; returns once the provider has."""
         await self.request(Op.STOP, **GuestCommand(guest).fields())
 
-    async def snapshot(self, targets: list[Target] | None, path: str | None = None) -> SnapshotReply:
-        """Snapshot ``targets`` (None: every console) into ``path`` (None: inline)."""
-        request = SnapshotRequest(targets, path)
+    async def snapshot(
+        self, targets: list[Target] | None, path: str | None = None, *, parts: bool = False
+    ) -> SnapshotReply:
+        """Snapshot ``targets`` (None: every console) into ``path`` (None: inline, or with ``parts`` a transfer)."""
+        request = SnapshotRequest(targets, path, parts)
         return _parsed(SnapshotReply.from_wire, await self.request(Op.SNAPSHOT, **request.fields()))
+
+    @property
+    def names_files(self) -> bool:
+        """Whether the broker writes and reads files this client names (it runs as our uid)."""
+        uid = self.broker_info.uid if self.broker_info is not None else None
+        return uid is None or uid == os.getuid()
+
+    async def transfer_open(self, size: int) -> TransferState:
+        """An upload buffer of ``size`` bytes on the broker, for a snapshot file ``restore`` then names."""
+        return _parsed(TransferState.from_wire, await self.request(Op.TRANSFER_OPEN, **TransferOpen(size).fields()))
+
+    async def transfer_write(self, transfer: str, offset: int, data: bytes) -> TransferState:
+        """The next part of an upload (``offset``: the bytes written so far)."""
+        reply = await self.request(Op.TRANSFER_WRITE, **TransferWrite(transfer, offset, data).fields())
+        return _parsed(TransferState.from_wire, reply)
+
+    async def transfer_read(self, transfer: str, offset: int) -> TransferPart:
+        """A part of a snapshot kept for us (``snapshot`` with ``parts``); freed once read to its end."""
+        return _parsed(TransferPart.from_wire, await self.request(Op.TRANSFER_READ, **TransferRead(transfer, offset).fields()))
 
     async def restore(self, request: RestoreRequest) -> RestoreReply:
         """Restore a snapshot into live consoles."""

@@ -33,10 +33,12 @@ class HelloReply:
     providers: tuple[str, ...] = ()
     # What this client may do: "full", or "spy" (list, read, attach read-only: broker.spy_groups).
     access: str = "full"
+    # The broker's uid: only a client of that uid may name files for it (snapshot, restore).
+    uid: int | None = None
 
     def fields(self) -> Message:
         return {"version": self.version, "pid": self.pid, "max_frame": self.max_frame,
-                "providers": list(self.providers), "access": self.access}
+                "providers": list(self.providers), "access": self.access, "uid": self.uid}
 
     @property
     def watch_only(self) -> bool:
@@ -48,8 +50,10 @@ class HelloReply:
         providers = reply.get("providers", [])
         if not isinstance(providers, list):
             raise TypeError("providers")
+        uid = reply.get("uid")
         return cls(int(reply["version"]), int(reply["pid"]), int(reply["max_frame"]),
-                   tuple(str(p) for p in providers), str(reply.get("access", "full")))
+                   tuple(str(p) for p in providers), str(reply.get("access", "full")),
+                   None if uid is None else int(uid))
 
 
 @dataclass(slots=True)
@@ -121,14 +125,17 @@ class SnapshotReply:
     path: str | None = None
     data: bytes | None = None
     not_captured: list[NotCaptured] = field(default_factory=list)
+    transfer: str | None = None  # ``parts``: the buffer to ``transfer_read`` the file's ``size`` bytes from
 
     @classmethod
     def from_wire(cls, reply: Message) -> SnapshotReply:
+        transfer = reply.get("transfer")
         return cls(
             int(reply["records"]), int(reply["size"]),
             [SessionKey.parse(s) for s in reply.get("sessions", [])],
             reply.get("path"), reply.get("data"),
             [NotCaptured.from_wire(m) for m in reply.get("not_captured", []) if isinstance(m, dict)],
+            None if transfer is None else str(transfer),
         )
 
     def summary(self) -> Message:
@@ -222,3 +229,38 @@ class EventsReply:
     def from_wire(cls, reply: Message) -> EventsReply:
         return cls([ConsoleEvent.from_wire(e) for e in reply["events"]], int(reply["last"]),
                    bool(reply.get("more", False)), int(reply.get("forgotten", 0)))
+
+
+@dataclass(slots=True)
+class TransferState:
+    """A transfer buffer: its token, its size, and how many bytes were written to it (``transfer_open``, ``_write``)."""
+
+    transfer: str
+    size: int
+    received: int
+
+    def fields(self) -> Message:
+        return {"transfer": self.transfer, "size": self.size, "received": self.received}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> TransferState:
+        return cls(str(reply["transfer"]), int(reply["size"]), int(reply["received"]))
+
+
+@dataclass(slots=True)
+class TransferPart:
+    """Bytes of a download buffer from ``offset``, and its whole ``size`` (``transfer_read``)."""
+
+    offset: int
+    size: int
+    data: bytes
+
+    def fields(self) -> Message:
+        return {"offset": self.offset, "size": self.size, "data": self.data}
+
+    @classmethod
+    def from_wire(cls, reply: Message) -> TransferPart:
+        data = reply["data"]
+        if not isinstance(data, bytes):
+            raise TypeError("data")
+        return cls(int(reply["offset"]), int(reply["size"]), data)

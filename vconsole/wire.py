@@ -46,6 +46,9 @@ class Op(StrEnum):
     EVENTS = "events"
     ACKNOWLEDGE = "acknowledge"
     RELOAD = "reload"
+    TRANSFER_OPEN = "transfer_open"
+    TRANSFER_WRITE = "transfer_write"
+    TRANSFER_READ = "transfer_read"
 
 
 class ProtocolError(Exception):

@@ -8,12 +8,14 @@ dropped (groups, gid, uid): the broker sees the user's credentials on connect.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread  # noqa: F401 - run_in_executor imports it late, when root's Python may be unreadable
 import os
 import pwd
 import sys
 
 import vconsole.cli
 import vconsole.cli.commands
+import vconsole.cli.host_snapshots
 import vconsole.cli.log_command
 import vconsole.cli.snapshot_commands
 import vconsole.cli.wait_command

@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import vconsole_cmd, wait_for
 from vconsole.cli.exit_codes import EXIT_OK, EXIT_REFUSED
 from vconsole.runtime_paths import SYSTEM_ROOT_ENV, SystemLayout
+from vconsole.snapshot.decode import decode
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("useradd") is None,
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.skipif(
 AS_USER = Path(__file__).with_name("as_user.py")
 MEMBER, OUTSIDER, SPY = "vctest-member", "vctest-outsider", "vctest-spy"
 SPY_GROUP = "vctest-spies"
+WEB = '[[container]]\nid = 301\nname = "web"\nvttys = 1\ninit = "echo web is up; exec /bin/sh -i"\n'
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +72,9 @@ class SystemHost:
         self.env.pop("VCONSOLE_PROVIDERS", None)
         self.broker: subprocess.Popen[bytes] | None = None
 
-    def configure(self, broker_table: str = "") -> None:
+    def configure(self, broker_table: str = "", containers: str = WEB) -> None:
         fleet = self.root / "fleet.toml"
-        fleet.write_text('host = "syslab"\n\n[[container]]\nid = 301\nname = "web"\nvttys = 1\n'
-                         'init = "echo web is up; exec /bin/sh -i"\n')
+        fleet.write_text(f'host = "syslab"\n\n{containers}')
         config = self.layout.config_file
         config.parent.mkdir(parents=True)
         config.write_text(f'[lab]\nenabled = true\nfleet = "{fleet}"\n\n[broker]\n{broker_table}\n')
@@ -177,3 +178,48 @@ def test_a_client_finds_the_system_broker_first_and_its_own_otherwise(system_hos
     # And a client never starts the system broker.
     none = system_host.vconsole("--system", "ls")
     assert none.returncode == 3 and "systemctl start vconsole" in none.stderr, none.stderr
+
+
+def test_members_snapshot_and_restore_consoles_larger_than_a_frame_and_spies_restore_nothing(
+    system_host: SystemHost,
+) -> None:
+    """The system broker (root) names no file for a member: the snapshot comes through the connection, in parts."""
+    lines = b"".join(b"line %07d of the system console's megabytes\n" % i for i in range(40000))  # ~1.8 MB
+    shown = lines.replace(b"\n", b"\r\n")
+    (system_host.root / "lines.txt").write_bytes(lines)
+    gate = system_host.root / "gate"
+    prints = f"while [ ! -e {gate} ]; do sleep 0.05; done; cat {system_host.root}/lines.txt; exec sleep 100000"
+    system_host.configure(f'history = "8MiB"\nspy_groups = ["{SPY_GROUP}"]',
+                          f'[[container]]\nid = 301\nname = "web"\nvttys = 1\ninit = ["/bin/sh", "-c", "{prints}"]\n\n'
+                          '[[container]]\nid = 302\nname = "web2"\nvttys = 1\ninit = ["/bin/sleep", "100000"]\n')
+    system_host.serve()
+    gate.touch()
+
+    def history(guest: str) -> int:
+        listing = json.loads(system_host.vconsole("ls", "--json").stdout)
+        return int(next(g for g in listing["guests"] if g["name"] == guest)["consoles"][0]["history"])
+
+    wait_for(lambda: history("web") >= len(shown), timeout=30, what="web's megabytes in the system broker")
+    folder = system_host.root / "member"
+    folder.mkdir()
+    shutil.chown(folder, MEMBER)
+    out = folder / "web.vcsnap"
+    taken = system_host.as_user(MEMBER, "snapshot", "web", "-o", str(out))
+    assert taken.returncode == EXIT_OK, taken.stderr
+    assert out.stat().st_uid == pwd.getpwnam(MEMBER).pw_uid and out.stat().st_size > 1 << 20
+    assert decode(out.read_bytes()).records[0].history.data == shown
+
+    restored = system_host.as_user(MEMBER, "restore", str(out), "--into", "web2")
+    assert restored.returncode == EXIT_OK, restored.stderr
+    assert restored.stdout.startswith(f"restored lab:302:vtty0: history {len(shown)} bytes"), restored.stdout
+    check = system_host.root / "web2.vcsnap"  # root's client names a file, as before
+    assert system_host.vconsole("snapshot", "web2", "-o", str(check)).returncode == EXIT_OK
+    assert decode(check.read_bytes()).records[0].history.data == shown
+
+    readable = system_host.root / "for-spy.vcsnap"
+    shutil.copy(out, readable)
+    readable.chmod(0o644)
+    refused = system_host.as_user(SPY, "restore", str(readable), "--into", "web2")
+    assert refused.returncode != EXIT_OK and refused.stderr.count("\n") == 1, refused.stderr
+    assert "may only watch" in refused.stderr, refused.stderr
+    assert history("web2") == len(shown)

@@ -14,6 +14,7 @@ from vconsole.broker.client_access import SPY_OPS, Access
 from vconsole.broker.operations import OPERATIONS
 from vconsole.broker.registry import TargetError
 from vconsole.broker.session import ConsoleSession
+from vconsole.broker.snapshots.transfers import ConnectionTransfers
 from vconsole.domain import AttachMode, SessionKey
 from vconsole.wire import FrameDecoder, Message, Op, ProtocolError, encode, error_reply
 
@@ -46,6 +47,7 @@ class ClientConnection(asyncio.Protocol):
         self.access = Access.FULL  # a socket without credentials (a socketpair in tests) is the owner's
         self.refused = False
         self._paused = False
+        self.transfers = ConnectionTransfers(broker.transfers)  # snapshots in parts
 
     @property
     def paused(self) -> bool:
@@ -75,6 +77,7 @@ class ClientConnection(asyncio.Protocol):
             self.detach(attachment)
         self.broker.events.unfollow(self)
         self.broker.clients.discard(self)
+        self.transfers.close()
 
     def pause_writing(self) -> None:
         self._paused = True

@@ -28,6 +28,7 @@ from vconsole.broker.snapshots.requests import (
     run_snapshot,
 )
 from vconsole.broker.snapshots.saved_sessions import SaveFailed
+from vconsole.broker.snapshots.transfers import transfer_open, transfer_read, transfer_write
 from vconsole.broker.takeover import TakeoverRefused, demote_writers, take_over
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.consolelog.reader import ConsoleLog, LogUnreadable
@@ -45,6 +46,9 @@ from vconsole.protocol import (
     Pause,
     Resize,
     Resume,
+    TransferOpen,
+    TransferRead,
+    TransferWrite,
 )
 from vconsole.protocol_replies import AttachReply, HelloReply, LogReadReply, ResumeReply
 from vconsole.providers.base import ProviderError
@@ -81,7 +85,7 @@ def hello(conn: ClientConnection, rid: RequestId, req: Hello) -> Reply:
     """The greeting; every other operation waits for it."""
     conn.greeted = True
     providers = tuple(p.name for p in conn.broker.registry.providers)
-    reply = HelloReply(PROTOCOL_VERSION, os.getpid(), providers=providers, access=conn.access.value)
+    reply = HelloReply(PROTOCOL_VERSION, os.getpid(), providers=providers, access=conn.access.value, uid=os.getuid())
     return ok_reply(rid, **reply.fields())
 
 
@@ -307,14 +311,14 @@ async def _once_restored(conn: ClientConnection, reply: Coroutine[Any, Any, Repl
 
 
 def snapshot(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
-    """Capture consoles into a file or inline (answered once written)."""
+    """Capture consoles into a file, inline or in parts (answered once written)."""
     request = parse_snapshot(conn.broker.registry, msg, conn.peer_uid)
-    return _reply_later(conn, rid, _once_restored(conn, run_snapshot(conn.broker.registry, rid, request)))
+    return _reply_later(conn, rid, _once_restored(conn, run_snapshot(conn.broker.registry, rid, request, conn.transfers)))
 
 
 def restore(conn: ClientConnection, rid: RequestId, msg: Message) -> Reply:
     """Restore a snapshot into consoles (answered once applied)."""
-    request = parse_restore(msg, conn.peer_uid)
+    request = parse_restore(msg, conn.peer_uid, conn.transfers)
     return _reply_later(conn, rid, _once_restored(conn, run_restore(conn.broker.registry, rid, request)))
 
 
@@ -392,11 +396,14 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.START: Operation(GuestCommand.parse, start),
     Op.STOP: Operation(GuestCommand.parse, stop),
     Op.SHUTDOWN: Operation(NoFields.parse, shutdown),
-    # Capture and restore themselves live in broker/snapshots/.
+    # Capture, restore and transfers (snapshots in parts) live in broker/snapshots/.
     Op.LOG_READ: Operation(LogRead.parse, log_read),
     Op.EVENTS: Operation(Events.parse, events),
     Op.ACKNOWLEDGE: Operation(Acknowledge.parse, acknowledge),
     Op.RELOAD: Operation(NoFields.parse, reload),
     Op.SNAPSHOT: Operation(_unparsed, snapshot),
     Op.RESTORE: Operation(_unparsed, restore),
+    Op.TRANSFER_OPEN: Operation(TransferOpen.parse, transfer_open),
+    Op.TRANSFER_WRITE: Operation(TransferWrite.parse, transfer_write),
+    Op.TRANSFER_READ: Operation(TransferRead.parse, transfer_read),
 }

@@ -22,6 +22,7 @@ from vconsole.broker.service_notify import ServiceNotifier
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.session_events import SessionEvents, WatchSet
 from vconsole.broker.snapshots.saved_sessions import SavedSessions, SaveFailed, saved_sessions_file
+from vconsole.broker.snapshots.transfers import TransferPool
 from vconsole.config import Config
 from vconsole.detached import DaemonSocket, SharedSocket
 from vconsole.domain import ConsoleState, SessionKey
@@ -81,6 +82,7 @@ class Broker:
             providers, config.history_cap, self.state_changed, self.logs.writer_for, self._session_made
         )
         self.clients: set[ClientConnection] = set()
+        self.transfers = TransferPool()  # every connection's snapshots in parts
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None

@@ -1,11 +1,11 @@
 """``vconsole snapshot`` and ``restore`` through hosts (``--host``, ``[[hosts]]``, ``h2/web`` targets).
 
 Another host's broker never reads or writes a path for us: it sends the
-snapshot inline, and it is checked here and written on this machine with the
-host it came from (``origin_host``, docs/snapshot-format.md); a restore sends
-the file's bytes inline. Either way one message carries it
-(protocol.MAX_INLINE_SNAPSHOT). This machine's broker still writes and reads
-the file itself, as without hosts, and its files name no host.
+snapshot through the connection (inline, or in parts when larger than a
+frame: cli/snapshot_parts.py), and it is checked here and written on this
+machine with the host it came from (``origin_host``, docs/snapshot-format.md);
+a restore sends the file's bytes the same way. This machine's broker still
+writes and reads the file itself, as without hosts, and its files name no host.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from vconsole.cli.commands import connected
 from vconsole.cli.exit_codes import (
-    EXIT_BAD_SNAPSHOT,
     EXIT_OK,
     EXIT_SOME_HOSTS,
     EXIT_UNKNOWN,
@@ -28,17 +27,16 @@ from vconsole.cli.exit_codes import (
     CliError,
 )
 from vconsole.cli.hosts import HostBroker, HostChoice, broker_for, brokers, warn
+from vconsole.cli.snapshot_parts import send_restore, snapshot_here
 from vconsole.client import RequestFailed
 from vconsole.config import LOCAL_HOST
 from vconsole.display_text import printable
 from vconsole.domain import Target
-from vconsole.protocol import MAX_INLINE_SNAPSHOT, RestoreRequest
+from vconsole.protocol import RestoreRequest
 from vconsole.protocol_replies import RestoreReply, SnapshotReply
 from vconsole.runtime_paths import default_snapshot_path
-from vconsole.snapshot.decode import decode
-from vconsole.snapshot.encode import encode, encode_body
-from vconsole.snapshot.model import SnapshotError, SnapshotFile
-from vconsole.snapshot.stream import write_snapshot
+from vconsole.snapshot.encode import encode
+from vconsole.snapshot.model import SnapshotFile
 
 
 def _on_host(host: str, message: str) -> str:
@@ -67,30 +65,11 @@ def _outputs(args: argparse.Namespace, hosts: list[str], label: str) -> dict[str
 
 async def _snapshot_one(args: argparse.Namespace, broker: HostBroker, targets: list[Target] | None,
                         out: Path) -> SnapshotReply:
-    """One host's snapshot into ``out``: by this machine's broker itself, or sent inline and written here."""
-    if broker.settings is None:
-        async with connected(args, host=broker) as client:
-            return await client.snapshot(targets, str(out))
+    """One host's snapshot into ``out``: by this machine's broker itself, or sent here and written here."""
     async with connected(args, host=broker) as client:
-        try:
-            reply = await client.snapshot(targets, None)
-        except RequestFailed as exc:
-            if exc.code != "too_large":
-                raise
-            raise CliError(f"{broker.name}: the snapshot is larger than one message over ssh carries"
-                           f" ({MAX_INLINE_SNAPSHOT} bytes): snapshot fewer consoles") from None
-    if reply.data is None:
-        raise CliError(f"{broker.name}: its broker sent no snapshot data")
-    try:
-        snap = decode(reply.data)  # another host's bytes are checked like a file's
-    except SnapshotError as exc:
-        raise CliError(f"{broker.name}: its snapshot is refused: {exc}", EXIT_BAD_SNAPSHOT) from None
-    snap.origin_host = broker.name
-    try:
-        size = await asyncio.get_running_loop().run_in_executor(None, write_snapshot, str(out), encode_body(snap))
-    except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
-    return dataclasses.replace(reply, path=str(out), size=size, data=None)
+        if broker.settings is None and client.names_files:
+            return await client.snapshot(targets, str(out))
+        return await snapshot_here(client, targets, out, broker.name if broker.settings is not None else None)
 
 
 async def snapshot_hosts(args: argparse.Namespace, choice: HostChoice | None, target: Target | None) -> int:
@@ -155,24 +134,19 @@ async def restore_on_host(args: argparse.Namespace, choice: HostChoice | None, s
                           into: Target | None) -> int:
     """``vconsole restore FILE [--into HOST/TARGET]`` with hosts: the file's host, or ``--into``'s.
 
-    Everything is checked before any broker is asked: the file, the host,
-    its size for one message. The broker then checks the rest (kinds, the
-    console) before it changes anything.
+    Everything is checked before any broker is asked: the file, the host.
+    The broker then checks the rest (kinds, the console) before it changes
+    anything.
     """
     broker = await broker_for(args, choice, into) if into is not None else origin_broker(args, choice, snap, args.file)
-    unqualified = None if into is None else into.on_host(None)
-    if broker.settings is None:
-        request = RestoreRequest(str(Path(args.file).absolute()), into=unqualified, inject_input=args.inject_input)
-    else:
-        # Sent as its broker made it: an older vconsole there knows no origin_host.
-        data = encode(dataclasses.replace(snap, origin_host=None))
-        if len(data) > MAX_INLINE_SNAPSHOT:
-            raise CliError(f"{args.file}: {len(data)} bytes are more than one message to {broker.name} carries"
-                           f" ({MAX_INLINE_SNAPSHOT} bytes)")
-        request = RestoreRequest(data=data, into=unqualified, inject_input=args.inject_input)
+    request = RestoreRequest(into=None if into is None else into.on_host(None), inject_input=args.inject_input)
     async with connected(args, host=broker) as client:
         try:
-            reply = await client.restore(request)
+            if broker.settings is None and client.names_files:
+                reply = await client.restore(dataclasses.replace(request, path=str(Path(args.file).absolute())))
+            else:
+                # Sent as its broker made it: an older vconsole there knows no origin_host.
+                reply = await send_restore(client, encode(dataclasses.replace(snap, origin_host=None)), request)
         except RequestFailed as exc:
             raise RequestFailed(exc.code, _on_host(broker.name, exc.message)) from None
     write_restored(reply, broker.name)

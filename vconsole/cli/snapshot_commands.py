@@ -1,14 +1,17 @@
 """``vconsole snapshot``, ``vconsole restore`` and ``vconsole show``.
 
 Snapshots are written and read by the broker at a path this command names
-(the broker runs as our uid); another host's snapshots travel inline and are
-written here (cli/host_snapshots.py); ``show`` needs no broker at all. Errors
-are one line and a non-zero exit code.
+when the broker runs as our uid; a broker of another uid (the system broker,
+for its members) and another host's (cli/host_snapshots.py) send them through
+the connection instead, and they are written and read here
+(cli/snapshot_parts.py); ``show`` needs no broker at all. Errors are one line
+and a non-zero exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -50,6 +53,7 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
     from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
     from vconsole.cli.hosts import chosen_hosts, this_host_only
+    from vconsole.cli.snapshot_parts import snapshot_here
 
     if bool(args.target) == bool(args.all):
         raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
@@ -66,7 +70,10 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
     if not args.output:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     async with connected(args) as client:
-        reply = await client.snapshot(targets, str(out))
+        if client.names_files:
+            reply = await client.snapshot(targets, str(out))
+        else:
+            reply = await snapshot_here(client, targets, out, None)
     for item in reply.not_captured:  # the reason may quote a provider's tool: no control characters reach the terminal
         sys.stderr.write(printable(item.message, 1024) + "\n")
     if args.json:
@@ -105,16 +112,21 @@ async def cmd_restore(args: argparse.Namespace) -> int:
     from vconsole.cli.exit_codes import EXIT_OK
     from vconsole.cli.host_snapshots import restore_on_host, write_restored
     from vconsole.cli.hosts import chosen_hosts
+    from vconsole.cli.snapshot_parts import send_restore
     from vconsole.protocol import RestoreRequest
+    from vconsole.snapshot.encode import encode
 
     snap = load_file(args.file)  # refuse a bad file before bothering the broker
     into = target_arg(args.into) if args.into else None
     choice = chosen_hosts(args)
     if choice is not None or snap.origin_host is not None or (into is not None and into.host is not None):
         return await restore_on_host(args, choice, snap, into)
-    request = RestoreRequest(os.path.abspath(args.file), into=into, inject_input=args.inject_input)
+    request = RestoreRequest(into=into, inject_input=args.inject_input)
     async with connected(args) as client:
-        reply = await client.restore(request)
+        if client.names_files:
+            reply = await client.restore(dataclasses.replace(request, path=os.path.abspath(args.file)))
+        else:
+            reply = await send_restore(client, encode(snap), request)
     write_restored(reply, None)
     return EXIT_OK
 

@@ -9,7 +9,9 @@ work and returns the reply. Both answer later with the request's id
 Snapshots can be far larger than a frame (MAX_FRAME is 1 MiB), so a client
 that runs as the broker's own uid names a file: the broker writes the snapshot
 there (atomically) or reads it from there. Small snapshots may also travel
-inline as ``data``.
+inline as ``data``, and any other in parts through the connection's transfer
+buffers (broker/snapshots/transfers.py): ``parts`` on a snapshot, an uploaded
+``transfer`` on a restore.
 """
 
 from __future__ import annotations
@@ -34,16 +36,22 @@ from vconsole.broker.snapshots.capture import (
     release_histories,
 )
 from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
+from vconsole.broker.snapshots.transfers import (
+    ConnectionTransfers,
+    Transfer,
+    TransferKind,
+    assemble,
+)
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import Target
-from vconsole.protocol import MAX_INLINE_SNAPSHOT, target_field
+from vconsole.protocol import MAX_INLINE_SNAPSHOT, target_field, transfer_field
 from vconsole.protocol_replies import RestoreReply
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope
 from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotUnreadable
 from vconsole.snapshot.stream import read_snapshot_file
-from vconsole.wire import ProtocolError, error_reply, field_bytes, field_str, ok_reply
+from vconsole.wire import ProtocolError, error_reply, field_bool, field_bytes, field_str, ok_reply
 
 log = logging.getLogger("vconsole.broker")
 MAX_TARGETS = 256
@@ -51,20 +59,22 @@ MAX_TARGETS = 256
 
 @dataclass(frozen=True)
 class SnapshotRequest:
-    """A checked ``snapshot`` request: the sessions, and the file (None: reply inline)."""
+    """A checked ``snapshot`` request: the sessions, and the file (None: reply inline, or in parts)."""
 
     sessions: list[ConsoleSession]
     path: str | None
+    parts: bool = False
 
 
 @dataclass(frozen=True)
 class RestoreRequest:
-    """A checked ``restore`` request: the file or inline data, where to, and whether to re-type input."""
+    """A checked ``restore`` request: the file, inline data or an upload, where to, and whether to re-type input."""
 
     path: str | None
-    data: bytes | None
+    data: bytes | bytearray | None
     into: Target | None
     inject_input: bool
+    upload: Transfer | None = None  # freed once the restore is done
 
 
 def _path(msg: dict[str, Any], peer_uid: int | None) -> str | None:
@@ -96,8 +106,8 @@ def _targets(registry: ConsoleRegistry, msg: dict[str, Any]) -> list[ConsoleSess
 
 
 def parse_snapshot(registry: ConsoleRegistry, msg: dict[str, Any], peer_uid: int | None) -> SnapshotRequest:
-    """Check a ``snapshot`` request: ``all`` or ``targets``, and an optional ``path``."""
-    return SnapshotRequest(_targets(registry, msg), _path(msg, peer_uid))
+    """Check a ``snapshot`` request: ``all`` or ``targets``, an optional ``path`` and ``parts``."""
+    return SnapshotRequest(_targets(registry, msg), _path(msg, peer_uid), field_bool(msg, "parts", default=False))
 
 
 def not_captured(captured: Capture) -> list[dict[str, str]]:
@@ -109,14 +119,16 @@ def not_captured(captured: Capture) -> list[dict[str, str]]:
     ]
 
 
-async def run_snapshot(registry: ConsoleRegistry, rid: Any, request: SnapshotRequest) -> dict[str, Any]:
-    """Capture the sessions into the file or inline bytes; the reply."""
+async def run_snapshot(
+    registry: ConsoleRegistry, rid: Any, request: SnapshotRequest, transfers: ConnectionTransfers
+) -> dict[str, Any]:
+    """Capture the sessions into the file, inline bytes or a download buffer of ``transfers``; the reply."""
     began = time.monotonic()
     sessions, path = request.sessions, request.path
     if path is None:
         captured = await capture(registry, sessions, host_label(registry))
         try:
-            return _inline_reply(rid, captured)
+            return await _data_reply(rid, captured, transfers if request.parts else None)
         finally:
             release_histories(sessions, captured.snapshot)
     try:
@@ -133,26 +145,39 @@ async def run_snapshot(registry: ConsoleRegistry, rid: Any, request: SnapshotReq
                     not_captured=not_captured(captured))
 
 
-def _inline_reply(rid: Any, captured: Capture) -> dict[str, Any]:
-    """A small snapshot in the reply itself."""
+async def _data_reply(rid: Any, captured: Capture, transfers: ConnectionTransfers | None) -> dict[str, Any]:
+    """The snapshot in the reply when it fits a frame; else, given ``transfers`` (``parts``), in a download buffer."""
     snap = captured.snapshot
     try:
         body = encode_body(snap)
     except SnapshotError as exc:
         return error_reply(rid, "too_large", str(exc))
     size = len(envelope(body.size, bytes(32))) + body.size
-    if size > MAX_INLINE_SNAPSHOT:
+    fields = {"records": len(snap.records), "size": size, "sessions": [r.key for r in snap.records],
+              "not_captured": not_captured(captured)}
+    if size <= MAX_INLINE_SNAPSHOT:
+        data = b"".join(body.pieces)
+        return ok_reply(rid, **fields, data=envelope(body.size, hashlib.sha256(data).digest()) + data)
+    if transfers is None:
         return error_reply(rid, "too_large", f"snapshot of {size} bytes does not fit a frame: name a file")
-    data = b"".join(body.pieces)
-    return ok_reply(rid, records=len(snap.records), size=size, sessions=[r.key for r in snap.records],
-                    data=envelope(body.size, hashlib.sha256(data).digest()) + data,
-                    not_captured=not_captured(captured))
+    try:
+        transfer = transfers.open(TransferKind.DOWNLOAD, size)
+    except ProtocolError as exc:
+        return error_reply(rid, exc.code, exc.message)
+    # One copy of the histories, off the loop (they stay shared until then).
+    transfer.fill(await asyncio.get_running_loop().run_in_executor(None, assemble, body))
+    return ok_reply(rid, **fields, transfer=transfer.token)
 
 
-def parse_restore(msg: dict[str, Any], peer_uid: int | None) -> RestoreRequest:
-    """Check a ``restore`` request: ``path`` or ``data``, optional ``into`` and ``inject_input``."""
+def parse_restore(msg: dict[str, Any], peer_uid: int | None, transfers: ConnectionTransfers) -> RestoreRequest:
+    """Check a ``restore`` request: ``path``, ``data`` or ``transfer``, optional ``into`` and ``inject_input``.
+
+    An uploaded ``transfer`` is taken last, once every other field is
+    checked: from then on the restore owns it (and frees it).
+    """
     path = _path(msg, peer_uid)
-    inline = field_bytes(msg, "data") if path is None else None
+    uploaded = path is None and msg.get("transfer") is not None
+    inline = field_bytes(msg, "data") if path is None and not uploaded else None
     into_raw = msg.get("into")
     into: Target | None = None
     if into_raw is not None:
@@ -162,11 +187,22 @@ def parse_restore(msg: dict[str, Any], peer_uid: int | None) -> RestoreRequest:
     inject = msg.get("inject_input", False)
     if not isinstance(inject, bool):
         raise ProtocolError("bad_request", "field 'inject_input' must be a boolean")
+    if uploaded:
+        upload = transfers.take_upload(transfer_field(msg))
+        return RestoreRequest(None, upload.data, into, inject, upload)
     return RestoreRequest(path, inline, into, inject)
 
 
 async def run_restore(registry: ConsoleRegistry, rid: Any, request: RestoreRequest) -> dict[str, Any]:
-    """Validate the snapshot fully, then restore it into live sessions; the reply."""
+    """Validate the snapshot fully, then restore it into live sessions; the reply (an upload is freed)."""
+    try:
+        return await _restore(registry, rid, request)
+    finally:
+        if request.upload is not None:
+            request.upload.free()
+
+
+async def _restore(registry: ConsoleRegistry, rid: Any, request: RestoreRequest) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     began = time.monotonic()
     try:
