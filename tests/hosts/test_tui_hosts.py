@@ -22,6 +22,7 @@ from tests.hosts.conftest import RemoteHost, host_table, other_version_vconsole,
 from tests.ssh_server import SshServer, needs_sshd, running_sshd
 from tests.tmux_pane import TmuxPane, needs_tmux
 from tests.tui.person import active_status, prefix, quit_tui, tab_bar, vconsole_argv
+from vconsole.cli.snapshot_commands import load_file
 
 pytestmark = [*needs_sshd, needs_tmux]
 
@@ -166,6 +167,7 @@ def test_the_tui_shows_three_hosts_opens_consoles_on_two_and_badges_a_hidden_tab
     assert len(files) == 1 and files[0].stat().st_size > 0, (list(runtime.rglob("*.vcsnap")), flat(screen)[-400:])
     assert f"({files[0].stat().st_size} bytes)" in flat(screen), screen
     assert not list((configured["h2"].base / "state").rglob("*.vcsnap")), "h2's broker wrote a file there"
+    assert load_file(str(files[0])).origin_host == "h2"  # the file says where it was taken
     prefix(pane, "r")
     pane.wait_for(files[0].name)
     pane.type("Enter")

@@ -20,6 +20,8 @@ from typing import Any
 
 from vconsole.cli.commands import connected
 from vconsole.cli.exit_codes import (
+    EXIT_BAD_SNAPSHOT,
+    EXIT_ERROR,
     EXIT_OK,
     EXIT_SOME_HOSTS,
     EXIT_UNKNOWN,
@@ -27,8 +29,7 @@ from vconsole.cli.exit_codes import (
     CliError,
 )
 from vconsole.cli.hosts import HostBroker, HostChoice, broker_for, brokers, warn
-from vconsole.cli.snapshot_parts import send_restore, snapshot_here
-from vconsole.client import RequestFailed
+from vconsole.client import Client, RequestFailed
 from vconsole.config import LOCAL_HOST
 from vconsole.display_text import printable
 from vconsole.domain import Target
@@ -37,6 +38,7 @@ from vconsole.protocol_replies import RestoreReply, SnapshotReply
 from vconsole.runtime_paths import default_snapshot_path
 from vconsole.snapshot.encode import encode
 from vconsole.snapshot.model import SnapshotFile
+from vconsole.snapshot_transfer import TransferFailed, send_restore, snapshot_here
 
 
 def _on_host(host: str, message: str) -> str:
@@ -69,7 +71,15 @@ async def _snapshot_one(args: argparse.Namespace, broker: HostBroker, targets: l
     async with connected(args, host=broker) as client:
         if broker.settings is None and client.names_files:
             return await client.snapshot(targets, str(out))
-        return await snapshot_here(client, targets, out, broker.name if broker.settings is not None else None)
+        return await written_here(client, targets, out, broker.name if broker.settings is not None else None)
+
+
+async def written_here(client: Client, targets: list[Target] | None, out: Path, origin_host: str | None) -> SnapshotReply:
+    """snapshot_transfer.snapshot_here, its failure one CliError line (EXIT_BAD_SNAPSHOT for refused bytes)."""
+    try:
+        return await snapshot_here(client, targets, out, origin_host)
+    except TransferFailed as exc:
+        raise CliError(str(exc), EXIT_BAD_SNAPSHOT if exc.bad_snapshot else EXIT_ERROR) from None
 
 
 async def snapshot_hosts(args: argparse.Namespace, choice: HostChoice | None, target: Target | None) -> int:

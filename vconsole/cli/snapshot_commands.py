@@ -4,7 +4,7 @@ Snapshots are written and read by the broker at a path this command names
 when the broker runs as our uid; a broker of another uid (the system broker,
 for its members) and another host's (cli/host_snapshots.py) send them through
 the connection instead, and they are written and read here
-(cli/snapshot_parts.py); ``show`` needs no broker at all. Errors are one line
+(vconsole/snapshot_transfer.py); ``show`` needs no broker at all. Errors are one line
 and a non-zero exit code.
 """
 
@@ -52,8 +52,8 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
 
     from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
+    from vconsole.cli.host_snapshots import written_here
     from vconsole.cli.hosts import chosen_hosts, this_host_only
-    from vconsole.cli.snapshot_parts import snapshot_here
 
     if bool(args.target) == bool(args.all):
         raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
@@ -73,7 +73,7 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
         if client.names_files:
             reply = await client.snapshot(targets, str(out))
         else:
-            reply = await snapshot_here(client, targets, out, None)
+            reply = await written_here(client, targets, out, None)
     for item in reply.not_captured:  # the reason may quote a provider's tool: no control characters reach the terminal
         sys.stderr.write(printable(item.message, 1024) + "\n")
     if args.json:
@@ -112,9 +112,9 @@ async def cmd_restore(args: argparse.Namespace) -> int:
     from vconsole.cli.exit_codes import EXIT_OK
     from vconsole.cli.host_snapshots import restore_on_host, write_restored
     from vconsole.cli.hosts import chosen_hosts
-    from vconsole.cli.snapshot_parts import send_restore
     from vconsole.protocol import RestoreRequest
     from vconsole.snapshot.encode import encode
+    from vconsole.snapshot_transfer import send_restore
 
     snap = load_file(args.file)  # refuse a bad file before bothering the broker
     into = target_arg(args.into) if args.into else None

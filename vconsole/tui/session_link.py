@@ -21,7 +21,7 @@ link re-attaches the console, it resumes from the offset its output reached.
 from __future__ import annotations
 
 import asyncio
-import os
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +34,7 @@ from vconsole.domain import AttachMode, SessionKey, Target
 from vconsole.protocol import RestoreRequest
 from vconsole.protocol_replies import AttachReply
 from vconsole.reconnect import Resumed, ResumeFailed
+from vconsole.snapshot_transfer import TransferFailed, send_restore, snapshot_here
 from vconsole.term.queries import QueryFilter
 from vconsole.tui.messages import (
     ConsoleDemoted,
@@ -338,25 +339,26 @@ class SessionLink:
     async def snapshot(self, path: str) -> int:
         """Snapshot this console into ``path`` on this machine; returns the file's size.
 
-        Another host's broker would write the path there: it sends the file's
-        bytes inline instead, and they are written here.
+        A broker that cannot write our path (another host's, or one of another
+        uid) sends the bytes, in parts when large, and they are written here.
         """
-        if not self.broker.remote:
-            reply = await self.broker.live().snapshot([self.target], path)
-            return reply.size
-        reply = await self.broker.live().snapshot([self.target], None)
-        if reply.data is None:
-            raise RequestFailed("bad_reply", "the broker sent no snapshot data")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(reply.data)
-        return len(reply.data)
+        client = self.broker.live()
+        if not self.broker.remote and client.names_files:
+            return (await client.snapshot([self.target], path)).size
+        origin = self.broker.host if self.broker.remote else None
+        try:
+            reply = await snapshot_here(client, [self.target], Path(path), origin)
+        except TransferFailed as exc:
+            raise RequestFailed("transfer_failed", str(exc)) from None
+        return reply.size
 
     async def restore(self, path: str) -> int:
         """Restore the snapshot file at ``path`` (on this machine) into this console; returns the ring bytes restored."""
-        if self.broker.remote:  # another host's broker cannot read our file: its bytes go inline
-            request = RestoreRequest(data=Path(path).read_bytes(), into=self.target)
-        else:
-            request = RestoreRequest(path=path, into=self.target)
-        reply = await self.broker.live().restore(request)
+        client = self.broker.live()
+        request = RestoreRequest(into=self.target)
+        if not self.broker.remote and client.names_files:
+            reply = await client.restore(dataclasses.replace(request, path=path))
+        else:  # the broker cannot read our file: its bytes go through the connection
+            data = await asyncio.get_running_loop().run_in_executor(None, Path(path).read_bytes)
+            reply = await send_restore(client, data, request)
         return reply.ring_bytes

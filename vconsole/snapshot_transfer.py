@@ -19,7 +19,6 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from vconsole.cli.exit_codes import EXIT_BAD_SNAPSHOT, CliError
 from vconsole.client import Client
 from vconsole.domain import Target
 from vconsole.protocol import MAX_INLINE_SNAPSHOT, MAX_TRANSFER_PART, RestoreRequest
@@ -32,6 +31,14 @@ from vconsole.snapshot.stream import write_snapshot
 # Requests sent before the first is answered: enough to cover a link's round trip.
 PARTS_IN_FLIGHT = 4
 T = TypeVar("T")
+
+
+class TransferFailed(Exception):
+    """A snapshot could not be taken here or written (one line); ``bad_snapshot``: the broker's bytes were refused."""
+
+    def __init__(self, message: str, *, bad_snapshot: bool = False) -> None:
+        super().__init__(message)
+        self.bad_snapshot = bad_snapshot
 
 
 async def _in_order(requests: list[Callable[[], Awaitable[T]]], done: Callable[[T], None]) -> None:
@@ -57,14 +64,14 @@ async def receive_snapshot(client: Client, targets: list[Target] | None) -> tupl
         return reply, bytearray(reply.data)
     token = reply.transfer
     if token is None:
-        raise CliError("the broker sent no snapshot data")
+        raise TransferFailed("the broker sent no snapshot data")
     data = bytearray(reply.size)
     got = 0
 
     def place(part: TransferPart) -> None:
         nonlocal got
         if part.size != reply.size or part.offset + len(part.data) > reply.size:
-            raise CliError(f"the broker sent a part at {part.offset} of a {part.size} bytes snapshot,"
+            raise TransferFailed(f"the broker sent a part at {part.offset} of a {part.size} bytes snapshot,"
                            f" not of {reply.size}")
         data[part.offset : part.offset + len(part.data)] = part.data
         got += len(part.data)
@@ -72,26 +79,26 @@ async def receive_snapshot(client: Client, targets: list[Target] | None) -> tupl
     offsets = range(0, reply.size, MAX_TRANSFER_PART)
     await _in_order([partial(client.transfer_read, token, o) for o in offsets], place)
     if got != reply.size:
-        raise CliError(f"the broker sent {got} of the snapshot's {reply.size} bytes")
+        raise TransferFailed(f"the broker sent {got} of the snapshot's {reply.size} bytes")
     return reply, data
 
 
 async def snapshot_here(client: Client, targets: list[Target] | None, out: Path, origin_host: str | None) -> SnapshotReply:
     """Snapshot ``targets`` through ``client`` into ``out`` on this machine; ``origin_host`` names the broker's host.
 
-    The bytes are checked like a file's before anything is written.
+    The bytes are checked like a file's before anything is written. TransferFailed says what went wrong.
     """
     reply, data = await receive_snapshot(client, targets)
     try:
         snap = decode(data)
     except SnapshotError as exc:
-        raise CliError(f"its snapshot is refused: {exc}", EXIT_BAD_SNAPSHOT) from None
+        raise TransferFailed(f"its snapshot is refused: {exc}", bad_snapshot=True) from None
     del data
     snap.origin_host = origin_host
     try:
         size = await asyncio.get_running_loop().run_in_executor(None, write_snapshot, str(out), encode_body(snap))
     except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise TransferFailed(f"cannot write {out}: {exc.strerror or exc}") from None
     return dataclasses.replace(reply, path=str(out), size=size, data=None, transfer=None)
 
 
