@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick] [NAME ...]``: run the benchmarks, print the table, write RESULTS.md.
 
 Names: relay, echo, engine, tui, tuiterm, scale, snapshot, logrelay, logscale, logread,
-watchrelay, watchscale
+watchrelay, watchscale, sshrelay, sshecho, tuihosts
 (default: all, in that order).
 ``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
 unless ``--write`` is given. A run replaces only the sections of the benchmarks
@@ -32,6 +32,9 @@ MODULES = {
     "logread": "benchmarks.log_read",
     "watchrelay": "benchmarks.watch_relay",
     "watchscale": "benchmarks.watch_scale",
+    "sshrelay": "benchmarks.ssh_relay",
+    "sshecho": "benchmarks.ssh_echo",
+    "tuihosts": "benchmarks.tui_hosts",
 }
 
 

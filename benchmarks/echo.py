@@ -28,6 +28,7 @@ from benchmarks.bare_relay import BareRelay
 from benchmarks.harness import Tmux, cpu_ns, echo_argv, lab, read_until, spawn_on_pty, stop
 from benchmarks.report import Report, Row, Stats
 from tests.lab_host import LabHost
+from vconsole.client import Client
 
 ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78M]|[\r\n\x07\x08]")
 KEYS = b"abcdefghijklmnopqrstuvwxyz"
@@ -88,7 +89,11 @@ async def _keys(clock: _EchoClock, send: Callable[[bytes], None], keys: int) -> 
 
 
 async def _broker_keys(host: LabHost, keys: int) -> list[float]:
-    client = await host.client()
+    return await client_keys(await host.client(), keys)
+
+
+async def client_keys(client: Client, keys: int) -> list[float]:
+    """Key echo times through ``client``, attached to the guest ``echo``; closes the client."""
     clock = _EchoClock()
     ready = asyncio.get_running_loop().create_future()
     banner = bytearray()
