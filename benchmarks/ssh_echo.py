@@ -49,8 +49,8 @@ async def vconsole_keys(settings: HostSettings, keys: int) -> list[float]:
 async def ssh_tt_keys(server: SshServer, keys: int) -> list[float]:
     """One run over a fresh ``ssh -tt HOST echo-program``."""
     ours, theirs = socket.socketpair()
-    proc = subprocess.Popen(ssh_argv(server, shlex.join(echo_argv()), tty=True), stdin=theirs, stdout=theirs,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(ssh_argv(server, shlex.join(echo_argv()), tty=True), stdin=theirs.fileno(),
+                            stdout=theirs.fileno(), stderr=subprocess.DEVNULL, start_new_session=True)
     theirs.close()
     try:
         read_until(ours.fileno(), b"READY", 30)
