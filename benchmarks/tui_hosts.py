@@ -233,6 +233,19 @@ def hosts_tui(env: dict[str, str], hosts: list[BenchHost]) -> Iterator[HostsTui]
         pane.close()
 
 
+@contextlib.contextmanager
+def stray_daemons(workdir: Path) -> Iterator[None]:
+    """On the way out, kill any broker or lab a client started in its own runtime directory.
+
+    With ``local = false`` none should start; a TUI without the many-host mode does start one.
+    """
+    try:
+        yield
+    finally:
+        for base in workdir.glob("client*"):
+            RemoteHost(base.name, base).kill_daemons()
+
+
 def ssh_cpu_ns(pid: int) -> int:
     """CPU of the ssh clients under the TUI's process so far, in ns."""
     total = 0
@@ -251,7 +264,7 @@ def measure(count: int, consoles: int, trials: int, windows: int, seconds: float
         env = client_env(workdir / "client", [h.table(server) for h in hosts])
         one_env = client_env(workdir / "client1", [hosts[0].table(server)])
         ls_json(env, hosts)  # a warm-up: every host's sshd login and bridge once
-        with hosts_tui(env, hosts) as tui, hosts_tui(one_env, hosts[:1]) as one:
+        with stray_daemons(workdir), hosts_tui(env, hosts) as tui, hosts_tui(one_env, hosts[:1]) as one:
             for trial in range(trials):
                 out["ls"].append(ls_json(env, hosts))
                 out["startup"].append(tui.start())
