@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             report.add([Row(name, "(failed)", "", None, note=f"failed: {type(exc).__name__}: {exc}")])
             report.note(name, f"the benchmark failed: {type(exc).__name__}: {exc}")
         report.seconds[name] = time.monotonic() - began
+        if args.quick:
+            report.note(name, "A --quick trial run (smaller sizes, fewer runs) on a machine shared with other "
+                        "work (see the load average): not figures to quote.")
         print(f"   {name}: {report.seconds[name]:.0f} s", flush=True)
     print()
     print(table(report.rows))
