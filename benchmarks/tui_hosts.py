@@ -46,7 +46,7 @@ from typing import Any
 from benchmarks.harness import cpu_ns, lab
 from benchmarks.report import Report, Row, Stats
 from benchmarks.scale import wait_all_connected
-from benchmarks.ssh_hosts import loopback_sshd
+from benchmarks.ssh_hosts import loopback_sshd, ssh_argv
 from benchmarks.tmux_control import Check, Screen, TmuxControl
 from benchmarks.tui_terminal import CpuMeter, tui_pid
 from tests.hosts.conftest import RemoteHost, host_table, write_client_config
@@ -124,6 +124,21 @@ def ls_json(env: dict[str, str], hosts: list[BenchHost]) -> float:
     connected = [h["name"] for h in out.get("hosts", []) if h.get("state") == "connected"]
     if sorted(connected) != sorted(h.name for h in hosts) or len(out["guests"]) != len(hosts) * (len(GUESTS) + 1):
         raise RuntimeError(f"ls --json listed hosts {connected} and {len(out['guests'])} guests")
+    return took
+
+
+def ssh_logins(server: SshServer, count: int) -> float:
+    """Seconds ``count`` concurrent ``ssh HOST true`` take: OpenSSH's own share of a start over ``count`` hosts."""
+    began = time.perf_counter()
+    procs = [subprocess.Popen(ssh_argv(server, "true"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(count)]
+    failed = [p.stderr.read().decode(errors="replace").strip() for p in procs if p.wait(60) != 0 and p.stderr]
+    took = time.perf_counter() - began
+    for proc in procs:
+        if proc.stderr is not None:
+            proc.stderr.close()
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {count} ssh logins failed: {failed[0]}")
     return took
 
 
@@ -259,7 +274,8 @@ def ssh_cpu_ns(pid: int) -> int:
 def measure(count: int, consoles: int, trials: int, windows: int, seconds: float, keys: int,
             workdir: Path) -> dict[str, list[float]]:
     """Every figure's samples."""
-    out: dict[str, list[float]] = {k: [] for k in ("startup", "ls", "idle", "idle_one", "ssh", "brokers", "filter")}
+    out: dict[str, list[float]] = {k: [] for k in ("startup", "ls", "logins", "idle", "idle_one", "ssh", "brokers",
+                                                   "filter")}
     with loopback_sshd(workdir) as server, hosts_running(count, consoles) as hosts:
         env = client_env(workdir / "client", [h.table(server) for h in hosts])
         one_env = client_env(workdir / "client1", [hosts[0].table(server)])
@@ -267,6 +283,7 @@ def measure(count: int, consoles: int, trials: int, windows: int, seconds: float
         with stray_daemons(workdir), hosts_tui(env, hosts) as tui, hosts_tui(one_env, hosts[:1]) as one:
             for trial in range(trials):
                 out["ls"].append(ls_json(env, hosts))
+                out["logins"].append(ssh_logins(server, count))
                 out["startup"].append(tui.start())
                 if trial < trials - 1:
                     tui.quit()
@@ -300,6 +317,8 @@ def run(report: Report, quick: bool = False) -> None:
     report.add([
         Row(BENCH, f"startup to a full tree, {count} hosts x {consoles} consoles", "s", Stats(res["startup"]),
             "vconsole ls --json, same hosts", Stats(res["ls"]), "< 3 s", absolute_max=3.0),
+        Row(BENCH, f"startup to a full tree, {count} hosts x {consoles} consoles", "s", Stats(res["startup"]),
+            f"{count} concurrent `ssh HOST true`", Stats(res["logins"])),
         Row(BENCH, f"TUI idle CPU, {count} hosts ({total} consoles)", "% of a core", Stats(res["idle"]),
             f"same TUI, 1 host ({consoles} consoles)", Stats(res["idle_one"]), "< 2% of a core", absolute_max=2.0),
         Row(BENCH, f"its {count} ssh clients, idle", "% of a core", Stats(res["ssh"])),
@@ -315,7 +334,9 @@ def run(report: Report, quick: bool = False) -> None:
     report.note(BENCH, f"Startup: {trials} runs, each from the Enter that starts `vconsole` to the capture (every "
                 f"{POLL * 1e3:.0f} ms) showing every host's `{LAST}` console connected, the tree filtered to "
                 f"`{LAST}` (prefix l and `{LAST}` typed once the TUI draws); the TUI quit (prefix q) between runs. "
-                "Reference: `vconsole ls --json` over the same hosts just before each run (one warm-up first).")
+                "References, each just before each run: `vconsole ls --json` over the same hosts (one warm-up "
+                f"first), and {count} concurrent `ssh HOST true` through the same sshd (OpenSSH's own share: "
+                "a login each, no vconsole).")
     report.note(BENCH, f"Idle CPU: {windows} windows of {seconds:g} s, the full tree shown, 3 s after the last "
                 "start; the one-host TUI runs at the same time in another tmux server; ssh clients: the "
                 "ssh processes under the TUI over the same span; brokers: sum over the hosts' brokers.")
