@@ -26,6 +26,7 @@ from vconsole.domain import (
     parse_target,
 )
 from vconsole.wire import (
+    MAX_FRAME,
     PROTOCOL_VERSION,
     Message,
     ProtocolError,
@@ -325,6 +326,10 @@ class RestoreRequest:
             out["into"] = target_fields(self.into)
         return out
 
+
+# The most a snapshot sent inline (a snapshot reply's or a restore request's ``data``) may be:
+# one frame (wire.MAX_FRAME), with room for the message's other fields.
+MAX_INLINE_SNAPSHOT = MAX_FRAME - 64 * 1024
 
 # A log_read reply's bytes stay well inside one frame (wire.MAX_FRAME).
 MAX_LOG_READ = 512 * 1024

@@ -9,7 +9,7 @@ that is waiting must not undo a ``vconsole shutdown``; any other vconsole
 command (or the TUI) starts one, and then it resumes.
 
 What happens is told to one callback as LinkEvents: Connected,
-Disconnected(reason), Resumed(session, missed, ...), ResumeFailed(session,
+Disconnected(reason), AttemptFailed(reason), Resumed(session, missed, ...), ResumeFailed(session,
 code) and GaveUp(reason). Keys are never queued while disconnected:
 ``input_nowait`` answers False and the caller tells the user they were not
 sent, so nothing typed blind reaches a guest later.
@@ -26,6 +26,8 @@ from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.domain import AttachMode, SessionKey, Target
 from vconsole.protocol_replies import AttachReply, ResumeReply
 from vconsole.wire import Message
+
+LOST_REASON = "the broker closed the connection"  # when the transport cannot say more
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ class Connected:
 @dataclass(frozen=True)
 class Disconnected:
     """The connection is lost; reconnecting starts (unless told not to)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    """A try to connect again failed (``reason``: the connector's one line); the next follows after a backoff."""
 
     reason: str
 
@@ -103,7 +112,7 @@ class GaveUp:
     reason: str
 
 
-LinkEvent = Connected | Disconnected | Resumed | ResumeFailed | GaveUp
+LinkEvent = Connected | Disconnected | AttemptFailed | Resumed | ResumeFailed | GaveUp
 
 
 @dataclass
@@ -129,7 +138,9 @@ class ReconnectingClient:
     ``on_link`` gets the LinkEvents; ``on_event`` gets the broker's events
     (output, missed, state, error) as a Client would deliver them.
     ``reconnect`` False gives up at the first loss; ``timeout`` bounds each
-    wait for the broker (None: wait until closed).
+    wait for the broker (None: wait until closed). ``why_lost`` says why a
+    connection ended when its transport knows (ssh's last words), else the
+    Disconnected reason is that the broker closed it.
     """
 
     def __init__(
@@ -141,8 +152,10 @@ class ReconnectingClient:
         reconnect: bool = True,
         timeout: float | None = None,
         backoff: Backoff = Backoff(),
+        why_lost: Callable[[Client], Awaitable[str | None]] | None = None,
     ) -> None:
         self._connect = connect
+        self._why_lost = why_lost
         self.on_link = on_link
         self.on_event = on_event
         self.reconnect = reconnect
@@ -309,7 +322,10 @@ class ReconnectingClient:
             self._client = None
             if self._closing:
                 return
-            self.on_link(Disconnected("the broker closed the connection"))
+            reason = await self._why_lost(client) if self._why_lost is not None else None
+            if self._closing:
+                return
+            self.on_link(Disconnected(reason or LOST_REASON))
             if not self.reconnect:
                 self.on_link(GaveUp("the broker went away"))
                 return
@@ -333,7 +349,8 @@ class ReconnectingClient:
             try:
                 left = None if deadline is None else max(0.1, deadline - loop.time())
                 return await asyncio.wait_for(self._connect(), left)
-            except (BrokerUnreachable, OSError, TimeoutError):
+            except (BrokerUnreachable, OSError, TimeoutError) as exc:
+                self.on_link(AttemptFailed(str(exc) or "no answer in time"))
                 continue
         return None  # the delays never end; this is for the type checker
 

@@ -22,6 +22,7 @@ import socket
 import struct
 from collections import deque
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from vconsole import __version__
@@ -39,6 +40,18 @@ MAX_REASON = 300
 SSH_DEFAULTS = ("-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
 EXIT_NOT_FOUND = 127  # a POSIX shell's "command not found"
 TAIL_LINES = 5  # lines of ssh's stderr kept for the reason of a failure
+# How long the reason of a lost connection waits for ssh to exit and say its last words.
+LOST_REASON_WAIT = 2.0
+BROKER_WENT_AWAY = "the broker there went away"
+
+
+class HostState(StrEnum):
+    """How a host's broker answers (``ls --json`` ``hosts[].state``; the TUI's host nodes)."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    UNREACHABLE = "unreachable"
+    VERSION_MISMATCH = "version_mismatch"
 
 
 class HostUnreachable(BrokerUnreachable):
@@ -152,6 +165,8 @@ class SshBroker:
         self.remote_version: str | None = None  # the bridge's release, once one greeted us
         # Each client's ssh, and the task that reaps it once the client is closed.
         self._procs: dict[Client, tuple[asyncio.subprocess.Process, asyncio.Task[None]]] = {}
+        # Why each client's connection ended (ssh's last words), once its ssh was reaped.
+        self._ended: dict[Client, asyncio.Future[str | None]] = {}
 
     async def connect(self, *, start: bool = True) -> Client:
         """A Client on the host's broker; ``start`` False: the bridge starts no broker there."""
@@ -183,7 +198,8 @@ class SshBroker:
             if isinstance(exc, BrokerUnreachable):
                 raise HostUnreachable(self.host.name, str(exc)) from None
             raise
-        self._procs[client] = (proc, asyncio.create_task(self._reap_when_closed(client, proc)))
+        ended = self._ended[client] = asyncio.get_running_loop().create_future()
+        self._procs[client] = (proc, asyncio.create_task(self._reap_when_closed(client, proc, tail, ended)))
         return client
 
     async def _greeting(
@@ -246,19 +262,54 @@ class SshBroker:
         if greeting.error is not None:
             raise HostUnreachable(self.host.name, printable(greeting.error, MAX_REASON))
 
-    async def _reap_when_closed(self, client: Client, proc: asyncio.subprocess.Process) -> None:
-        """ssh exits once the connection is closed (the bridge sees EOF); reap it then."""
+    async def _reap_when_closed(
+        self, client: Client, proc: asyncio.subprocess.Process, tail: _StderrTail,
+        ended: asyncio.Future[str | None],
+    ) -> None:
+        """ssh exits once the connection is closed (the bridge sees EOF); reap it then, and keep why it ended."""
         await client.closed.wait()
+        reason: str | None = None
+        try:
+            # A lost host: ssh says why on standard error, then exits, which closed our socket.
+            await asyncio.wait_for(proc.wait(), LOST_REASON_WAIT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(tail.done), LOST_REASON_WAIT)
+            reason = _end_reason(proc.returncode, tail.last())
+        except TimeoutError:
+            pass  # ssh still runs: the connection ended on our side (closed, or a protocol error)
+        if not ended.done():
+            ended.set_result(reason)
         await _reap(proc)
         self._procs.pop(client, None)
+
+    async def why_lost(self, client: Client) -> str | None:
+        """Why ``client``'s connection ended, in one line: ssh's last words, or that the broker there
+        went away (the bridge ended cleanly); None when not known (ssh outlived the connection)."""
+        ended = self._ended.pop(client, None)
+        if ended is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(ended), LOST_REASON_WAIT * 2)
+        except TimeoutError:
+            return None
 
     async def close(self) -> None:
         """Close every client made here and reap their ssh processes."""
         procs, self._procs = self._procs, {}
+        self._ended.clear()
         for client, (proc, reaper) in procs.items():
             reaper.cancel()
             await client.close()
             await _reap(proc)
+
+
+def _end_reason(code: int | None, said: str | None) -> str:
+    """A lost connection's reason from its ssh's exit status and last line on standard error."""
+    if code == 0 and said is None:
+        return BROKER_WENT_AWAY  # the bridge ended cleanly: its broker closed the connection
+    if said is not None:
+        return said
+    return f"ssh ended (exit {code})"
 
 
 async def _reap(proc: asyncio.subprocess.Process, first: float = 5.0, grace: float = 5.0) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from tests.lab_host import LabHost, _toml_value
 from tests.ssh_server import SshServer, running_sshd
+from vconsole.ssh_transport import BridgeGreeting
 
 FLEETS: dict[str, list[dict[str, Any]]] = {
     "h1": [{"id": 101, "name": "web", "vttys": 2}, {"id": 102, "name": "db", "vttys": 1}],
@@ -62,6 +63,15 @@ class RemoteHost:
         for pidfile in (self.base / "run").rglob("*.pid"):
             with contextlib.suppress(ValueError, OSError):
                 os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+
+
+def other_version_vconsole(runtime: Path) -> Path:
+    """A remote "vconsole" whose bridge greets as release 9.9.9 speaking protocol 99, then waits."""
+    fake = runtime / "old-vconsole"
+    greeting = BridgeGreeting("9.9.9", 99).encode()
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write({greeting!r})\nsys.stdout.flush()\nsys.stdin.read()\n")
+    fake.chmod(0o755)
+    return fake
 
 
 @pytest.fixture

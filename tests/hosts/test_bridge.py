@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.hosts.conftest import RemoteHost, host_table, write_client_config
+from tests.hosts.conftest import RemoteHost, host_table, other_version_vconsole, write_client_config
 from tests.ssh_server import SshServer, needs_sshd
 from vconsole import __version__
 from vconsole.cli.hosts import HOST_TIMEOUT
@@ -109,18 +109,9 @@ def test_unreachable_host_is_sshs_own_line(three_hosts: dict[str, RemoteHost], s
     assert "Connection refused" in err.value.reason and "\n" not in err.value.reason
 
 
-def _other_version(runtime: Path) -> Path:
-    """A remote "vconsole" whose bridge greets as release 9.9.9 speaking protocol 99, then waits."""
-    fake = runtime / "old-vconsole"
-    greeting = BridgeGreeting("9.9.9", 99).encode()
-    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write({greeting!r})\nsys.stdout.flush()\nsys.stdin.read()\n")
-    fake.chmod(0o755)
-    return fake
-
-
 def test_another_protocol_version_names_both(sshd: SshServer, three_hosts: dict[str, RemoteHost], runtime: Path) -> None:
     with pytest.raises(VersionMismatch) as err:
-        asyncio.run(SshBroker(_settings(three_hosts["h1"], sshd, str(_other_version(runtime)))).connect())
+        asyncio.run(SshBroker(_settings(three_hosts["h1"], sshd, str(other_version_vconsole(runtime)))).connect())
     assert err.value.reason == (
         f"version mismatch: vconsole 9.9.9 there speaks protocol 99, vconsole {__version__} here speaks {PROTOCOL_VERSION}"
     )
@@ -129,7 +120,7 @@ def test_another_protocol_version_names_both(sshd: SshServer, three_hosts: dict[
 def test_ls_shows_a_host_of_another_version_and_lists_the_others(
     runtime: Path, sshd: SshServer, three_hosts: dict[str, RemoteHost]
 ) -> None:
-    tables = [host_table("h1", sshd, three_hosts["h1"].command), host_table("old", sshd, str(_other_version(runtime)))]
+    tables = [host_table("h1", sshd, three_hosts["h1"].command), host_table("old", sshd, str(other_version_vconsole(runtime)))]
     write_client_config(runtime, tables)
     result = run_cli("ls", "--json", timeout=120)
     assert result.returncode == 12, result.stderr

@@ -88,16 +88,17 @@ def test_a_bad_host_option_or_table_is_one_line(runtime: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["snapshot", "restore"])
-def test_snapshot_and_restore_refuse_another_hosts_target(runtime: Path, command: str) -> None:
+def test_snapshot_and_restore_name_an_unknown_host(runtime: Path, command: str) -> None:
+    """Another host's target goes to that host (tests/hosts/test_host_snapshots.py): one not given is one line."""
     snapshot = runtime / "s.vcsnap"
     if command == "restore":
         assert run_cli("snapshot", "--all", "-o", str(snapshot), timeout=60).returncode == 0
     argv = ("snapshot", "h1/web") if command == "snapshot" else ("restore", str(snapshot), "--into", "h1/web")
     result = run_cli(*argv, timeout=60)
     assert (result.returncode, result.stderr) == (
-        2, f"vconsole: {command} reaches only this machine's consoles, not those of 'h1':"
-        f" run it there (ssh h1 vconsole {command} ...)\n"
+        4, "vconsole: no host 'h1' (hosts: local; --host or [[hosts]] adds one)\n"
     )
+    assert not (runtime / "state" / "vconsole" / "snapshots").exists()  # no default file written either
 
 
 @pytest.mark.parametrize("command", [("log", "h1/web"), ("wait", "h1/web", "--pattern", "x"), ("events", "h1/web")])
@@ -171,16 +172,18 @@ class TestOverSsh:
 
 
 @needs_tmux
-def test_the_tui_says_it_shows_this_machine_only(lab_host: LabHost) -> None:
+def test_the_tui_shows_this_machine_and_a_host_that_does_not_answer(lab_host: LabHost) -> None:
+    """``local = true`` and a host ssh cannot reach: this machine's guests under ``local``, the other says why."""
     lab_host.start_lab(lab_host.write_fleet([{"id": 101, "name": "web", "vttys": 1}]))
     lab_host.start_broker()
-    write_client_config(lab_host.base, ['[[hosts]]\nname = "h1"\nssh = "admin@h1"\n'], local=True)
+    table = '[[hosts]]\nname = "h1"\nssh = "root@127.0.0.1"\nssh_options = ["-p", "1"]\n'
+    write_client_config(lab_host.base, [table], local=True)
     pane = TmuxPane.shell(cols=120, rows=30)
     try:
         pane.type(tui_command(lab_host), "Enter")
-        pane.wait_for("this window shows this machine only", timeout=30)
-        # The hosts `vconsole ls` lists, and this machine's guests in the tree.
-        pane.wait_until(lambda s: "local, h1" in s and "web" in s, "the notice and the guest", timeout=30)
+        pane.wait_until(lambda s: "local connected" in s and "web 101" in s and "h1 unreachable: " in s,
+                        "this machine's guests and h1 unreachable", timeout=30)
+        assert "1 of 2 hosts connected" in pane.screen()
     finally:
         pane.close()
 

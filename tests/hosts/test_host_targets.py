@@ -100,6 +100,7 @@ def test_attach_through_ssh_resumes_when_the_remote_broker_comes_back(
     pidfile = configured["h2"].base / "run" / "vconsole" / "broker.sock.pid"
     os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
     pane.wait_for("broker lost, reconnecting", timeout=20)
+    pane.wait_for("reconnecting… (the broker there went away;")  # why: the bridge ended cleanly
     # The reconnect starts no broker (a shutdown stays one); any other command does, through the bridge.
     assert run_cli("ls", timeout=120).returncode == 0
     screen = pane.wait_for("reconnected", timeout=30)
@@ -122,6 +123,7 @@ def test_attach_through_ssh_waits_for_the_host_and_resumes(
     pane.wait_for("before-2")
     sshd.stop()
     pane.wait_for("broker lost, reconnecting", timeout=20)
+    pane.wait_for("reconnecting… (Connection to 127.0.0.1 closed by remote host.;")  # ssh's own last line
     time.sleep(1.0)  # a few refused attempts
     sshd.start()
     screen = pane.wait_for("reconnected", timeout=30)

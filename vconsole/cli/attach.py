@@ -43,6 +43,7 @@ from vconsole.client import Client, RequestFailed
 from vconsole.display_text import printable
 from vconsole.domain import AttachMode, ConsoleState, SessionKey, Target
 from vconsole.reconnect import (
+    LOST_REASON,
     Connected,
     Disconnected,
     GaveUp,
@@ -165,7 +166,8 @@ class AttachedTerminal:
             if self.link is None or not self.link.reconnect:
                 return  # GaveUp follows at once
             how = describe_escape(self.filter.escape)
-            _notice(f"broker lost, reconnecting… (keys typed now are not sent; detach with {how} then .)")
+            why = "" if event.reason == LOST_REASON else f"{printable(event.reason, 300)}; "
+            _notice(f"broker lost, reconnecting… ({why}keys typed now are not sent; detach with {how} then .)")
         elif isinstance(event, GaveUp):
             _notice(event.reason)
             self.finish(EXIT_NO_BROKER)
@@ -297,12 +299,14 @@ async def run_attach(
     reconnect: Callable[[], Awaitable[Client]] | None = None,
     reconnect_timeout: float | None = None,
     force: bool = False,
+    why_lost: Callable[[Client], Awaitable[str | None]] | None = None,
 ) -> int:
     """Attach, relay until the escape, a signal, the guest stops or goes; return the exit code.
 
     ``reconnect`` connects again after the broker went away (None: exit then).
     ``force`` takes the console: a busy console's outside holder is ended,
     other read-write clients are made read-only (broker/takeover.py).
+    ``why_lost``: why a lost connection ended (a host's ssh says), for the "broker lost" line.
     """
     size = _terminal_size()
     rows = (size or (80, 24))[1]
@@ -313,6 +317,7 @@ async def run_attach(
         term.on_event,
         reconnect=reconnect is not None,
         timeout=reconnect_timeout,
+        why_lost=why_lost,
     )
     await link.start(client)
     term.link = link
@@ -332,8 +337,9 @@ async def run_attach(
     term.session = reply.session
     term.state = reply.state
     mode = "read-only" if read_only else "read-write"
+    on_host = "" if target.host is None else f" on {printable(target.host)}"  # a host of --host/[[hosts]]
     sys.stderr.write(
-        f"[vconsole: attached to {printable(reply.guest)} {printable(reply.console)} ({mode}); "
+        f"[vconsole: attached to {printable(reply.guest)} {printable(reply.console)}{on_host} ({mode}); "
         f"detach with {describe_escape(escape)} then .]\r\n"
     )
     if reply.missed:

@@ -180,6 +180,8 @@ async def cmd_attach(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from None
     paths = _paths(args)
     host = await hosts.target_host(args, target)  # None: this machine's broker, as ever
+    if host is not None:
+        target = target.on_host(host.name)  # the banner names it (a bare name's too)
 
     async def reconnect() -> Client:
         if host is not None:
@@ -200,6 +202,7 @@ async def cmd_attach(args: argparse.Namespace) -> int:
             reconnect=None if args.no_reconnect or args.no_daemon else reconnect,
             reconnect_timeout=args.reconnect_timeout,
             force=args.force,
+            why_lost=None if host is None else host.why_lost,
         )
 
 
@@ -305,27 +308,26 @@ def run_tui(args: argparse.Namespace) -> int:
     from vconsole.tui.app import VConsoleApp  # Textual loads only when a TUI runs (start-up time)
 
     paths = _paths(args)
-    if not args.no_daemon:
+    choice = chosen_hosts(args)
+    if not args.no_daemon and (choice is None or choice.local):
         try:
             check_runtime_dir(paths)  # one line here, not an error inside the TUI
         except BrokerUnreachable as exc:
             raise CliError(str(exc), EXIT_NO_BROKER) from None
     check_before_starting(paths)  # a mistake is one line on this terminal, not an error in the app
+    key_parser.install()  # Alt+key as typed (Textual drops the Alt of most keys)
+    if choice is not None:
+        return _run_tui_hosts(args, choice)
     local = LocalBroker(paths, in_process=args.no_daemon)
     warned = False
-    others = chosen_hosts(args)  # the TUI shows this machine's broker only, for now: say so once
 
     async def connect() -> Client:
-        nonlocal warned, others
+        nonlocal warned
         client = await local.connect()
         notice = providers_notice(client)
         if notice is not None and not warned:
             warned = True
             app.notify(notice, title="other providers", severity="warning", timeout=30, markup=False)
-        if others is not None:
-            hosts_note = f"this window shows this machine only; `vconsole ls` lists {', '.join(others.names)}"
-            app.notify(hosts_note, title="other hosts", timeout=30, markup=False)
-            others = None
         return client
 
     async def reconnect() -> Client:
@@ -341,6 +343,23 @@ def run_tui(args: argparse.Namespace) -> int:
             # --no-daemon: save the sessions and give the consoles back, as a daemon does.
             await local.close()
 
-    key_parser.install()  # Alt+key as typed (Textual drops the Alt of most keys)
     asyncio.run(run())
+    return EXIT_OK
+
+
+def _run_tui_hosts(args: argparse.Namespace, choice: hosts.HostChoice) -> int:
+    """The TUI over many hosts: one endpoint each (ssh in batch mode: no password can be asked)."""
+    from vconsole.tui.app import VConsoleApp
+    from vconsole.tui.host_links import HostEndpoint
+
+    endpoints = [
+        HostEndpoint(b.name, b.connect, b.reconnect, b.close, b.why_lost, remote=b.settings is not None)
+        for b in hosts.brokers(args, choice)
+    ]
+
+    async def no_connect() -> Client:
+        raise BrokerUnreachable("every host connects on its own")
+
+    app = VConsoleApp(no_connect, theme=getattr(args, "theme", None), hosts=endpoints)
+    asyncio.run(app.run_async())  # quitting closes every host's link and ssh (VConsoleApp.action_quit)
     return EXIT_OK

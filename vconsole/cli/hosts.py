@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from vconsole import __version__
@@ -40,6 +39,7 @@ from vconsole.local_broker import LocalBroker
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
 from vconsole.ssh_transport import (
     EXIT_NOT_FOUND,
+    HostState,
     HostUnreachable,
     SshBroker,
     VersionMismatch,
@@ -49,14 +49,6 @@ from vconsole.ssh_transport import (
 EXIT_SSH_FAILED = 255  # ssh's own exit status when it could not connect or run the command
 # How long `ls` and a target's lookup wait for one host before calling it unreachable.
 HOST_TIMEOUT = 20.0
-
-
-class HostState(StrEnum):
-    """How a host's broker answered (``ls --json`` ``hosts[].state``)."""
-
-    CONNECTED = "connected"
-    UNREACHABLE = "unreachable"
-    VERSION_MISMATCH = "version_mismatch"
 
 
 @dataclass(frozen=True)
@@ -135,6 +127,10 @@ class HostBroker:
         if self._ssh is not None:
             return await self._ssh.connect(start=False)
         return await Client.connect(self._paths, autostart=False)
+
+    async def why_lost(self, client: Client) -> str | None:
+        """Why ``client``'s connection ended, when ssh can say (None for this machine's broker)."""
+        return None if self._ssh is None else await self._ssh.why_lost(client)
 
     async def close(self) -> None:
         """Close its clients (and their ssh)."""

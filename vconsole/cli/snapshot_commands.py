@@ -1,8 +1,9 @@
 """``vconsole snapshot``, ``vconsole restore`` and ``vconsole show``.
 
 Snapshots are written and read by the broker at a path this command names
-(the broker runs as our uid); ``show`` needs no broker at all. Errors are one
-line and a non-zero exit code.
+(the broker runs as our uid); another host's snapshots travel inline and are
+written here (cli/host_snapshots.py); ``show`` needs no broker at all. Errors
+are one line and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from vconsole.config import LOCAL_HOST
 from vconsole.display_text import printable
+from vconsole.domain import TARGET_FORMS
 from vconsole.runtime_paths import default_snapshot_path
+
+if TYPE_CHECKING:
+    from vconsole.snapshot.model import SnapshotFile
 
 COMMANDS = ("snapshot", "restore", "show")
 
@@ -22,33 +28,38 @@ COMMANDS = ("snapshot", "restore", "show")
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the three subcommands to the ``vconsole`` parser."""
     snap = sub.add_parser("snapshot", parents=[common], help="save consoles' buffered data to a .vcsnap file")
-    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help="NAME, NAME:N, provider:id or provider:id:N")
-    snap.add_argument("--all", action="store_true", help="every console of every guest")
-    snap.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the state directory)")
+    snap.add_argument("target", metavar="TARGET[:N]", nargs="?", help=TARGET_FORMS)
+    snap.add_argument("--all", action="store_true", help="every console of every guest (of every chosen host)")
+    snap.add_argument("-o", "--output", metavar="FILE",
+                      help="where to write (default: the state directory; with several hosts, a directory)")
     snap.add_argument("--json", action="store_true", help="machine-readable result, with what was not captured")
     restore = sub.add_parser("restore", parents=[common], help="restore a .vcsnap file into live consoles")
     restore.add_argument("file", metavar="FILE")
-    restore.add_argument("--into", metavar="TARGET[:N]", help="restore into another guest of the same kind")
+    restore.add_argument("--into", metavar="TARGET[:N]",
+                         help="restore into another guest of the same kind (HOST/ names another host's)")
     restore.add_argument("--inject-input", action="store_true", help="re-type the input the guest had not read")
     show = sub.add_parser("show", help="view a .vcsnap file in the TUI (read-only, no broker needed)")
     show.add_argument("file", metavar="FILE")
     show.add_argument("--theme", default=argparse.SUPPRESS, help="TUI theme")
 
 
-
-
-
 async def cmd_snapshot(args: argparse.Namespace) -> int:
-    """``vconsole snapshot TARGET[:N] | --all [-o FILE]``."""
+    """``vconsole snapshot TARGET[:N] | --all [-o FILE]``; with hosts, cli/host_snapshots.py."""
     import sys
 
     from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
-    from vconsole.cli.hosts import this_host_only
+    from vconsole.cli.hosts import chosen_hosts, this_host_only
 
     if bool(args.target) == bool(args.all):
         raise CliError("give a TARGET[:N] or --all (not both)", EXIT_USAGE)
-    targets = None if args.all else [this_host_only(target_arg(args.target), "snapshot")]
+    target = None if args.all else target_arg(args.target)
+    choice = chosen_hosts(args)
+    if choice is not None or (target is not None and target.host not in (None, LOCAL_HOST)):
+        from vconsole.cli.host_snapshots import snapshot_hosts
+
+        return await snapshot_hosts(args, choice, target)
+    targets = None if target is None else [this_host_only(target, "snapshot")]
     label = "all" if args.all else args.target
     out = Path(args.output) if args.output else default_snapshot_path(label)
     out = out.absolute()
@@ -65,7 +76,7 @@ async def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def load_file(path: str) -> Any:
+def load_file(path: str) -> SnapshotFile:
     """Read and validate a snapshot file locally; CliError with the reason if refused.
 
     A file that cannot be read is a bad argument (EXIT_USAGE); one that is
@@ -89,23 +100,22 @@ def load_file(path: str) -> Any:
 
 
 async def cmd_restore(args: argparse.Namespace) -> int:
-    """``vconsole restore FILE [--into TARGET[:N]] [--inject-input]``."""
-    import sys
-
+    """``vconsole restore FILE [--into TARGET[:N]] [--inject-input]``; with hosts, cli/host_snapshots.py."""
     from vconsole.cli.commands import connected, target_arg
     from vconsole.cli.exit_codes import EXIT_OK
-    from vconsole.cli.hosts import this_host_only
+    from vconsole.cli.host_snapshots import restore_on_host, write_restored
+    from vconsole.cli.hosts import chosen_hosts
     from vconsole.protocol import RestoreRequest
 
-    load_file(args.file)  # refuse a bad file before bothering the broker
-    into = this_host_only(target_arg(args.into), "restore") if args.into else None
+    snap = load_file(args.file)  # refuse a bad file before bothering the broker
+    into = target_arg(args.into) if args.into else None
+    choice = chosen_hosts(args)
+    if choice is not None or snap.origin_host is not None or (into is not None and into.host is not None):
+        return await restore_on_host(args, choice, snap, into)
     request = RestoreRequest(os.path.abspath(args.file), into=into, inject_input=args.inject_input)
     async with connected(args) as client:
         reply = await client.restore(request)
-    restored = printable(", ".join(map(str, reply.restored)), 2048)  # session keys hold provider ids
-    held = f" ({reply.held_bytes} already there)" if reply.held_bytes else ""
-    sys.stdout.write(f"restored {restored}: history {reply.history_bytes} bytes{held}, "
-                     f"ring {reply.ring_bytes} bytes, input {reply.input_bytes} bytes\n")
+    write_restored(reply, None)
     return EXIT_OK
 
 
@@ -115,5 +125,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
     from vconsole.tui.snapshot_view import SnapshotViewerApp
 
     snap = load_file(args.file)
-    await SnapshotViewerApp(snap, title=os.path.basename(args.file), theme=getattr(args, "theme", None)).run_async()
+    host = "" if snap.origin_host is None else f" (from host {printable(snap.origin_host)})"
+    title = os.path.basename(args.file) + host
+    await SnapshotViewerApp(snap, title=title, theme=getattr(args, "theme", None)).run_async()
     return EXIT_OK

@@ -127,9 +127,11 @@ _BODY_LIMITS = {"max_bin": MAX_HISTORY, "max_str": 1 << 16, "max_array": 1 << 20
 
 
 def _snapshot(value: object) -> SnapshotFile:
-    m = check_map(value, "", {"created", "host", "records"})
+    # "origin_host" came with many hosts: files without it were taken by this machine's broker.
+    m = check_map(value, "", {"created", "host", "records"}, {"origin_host"})
     created = get_time(m, "created", "")
     host = get_str(m, "host", "")
+    origin_host = get_str(m, "origin_host", "", empty=False) if "origin_host" in m else None
     raw_records = get_list(m, "records", "", MAX_RECORDS)
     records = [_parse_record(r, f"records[{i}]") for i, r in enumerate(raw_records)]
     seen: set[SessionKey] = set()
@@ -137,7 +139,7 @@ def _snapshot(value: object) -> SnapshotFile:
         if rec.key in seen:
             raise SnapshotError(f"records[{i}]: a second record for {rec.key}")
         seen.add(rec.key)
-    return SnapshotFile(created=created, host=host, records=records)
+    return SnapshotFile(created=created, host=host, records=records, origin_host=origin_host)
 
 
 _RECORD_KEYS = {"provider", "guest_id", "guest_name", "guest_kind", "console_type", "console_index",

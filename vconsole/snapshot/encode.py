@@ -1,7 +1,7 @@
 """Encoding a snapshot as ``.vcsnap`` bytes, as a list of pieces that reference the histories.
 
 The file is one msgpack map ``{"magic", "version", "sha256", "body"}`` whose
-``body`` is the msgpack encoding of ``{"created", "host", "records"}``
+``body`` is the msgpack encoding of ``{"created", "host", ["origin_host",] "records"}``
 (docs/snapshot-format.md). A thousand 1 MiB histories make a body of a
 gigabyte, so the body is not built in memory: :func:`encode_body` returns its
 pieces in order — small ``bytes`` packed here and, for each history, the
@@ -107,11 +107,16 @@ def record_pieces(packer: msgpack.Packer, r: ConsoleRecord, pieces: list[Chunk])
     pieces.append(bytes(tail))
 
 
-def body_head(packer: msgpack.Packer, created: float, host: str, count: int) -> bytes:
-    """The body's first piece: the map up to the header of its ``count`` records."""
-    head: bytes = (packer.pack_map_header(3) + packer.pack("created") + packer.pack(created)
-                   + packer.pack("host") + packer.pack(host) + packer.pack("records")
-                   + packer.pack_array_header(count))
+def body_head(packer: msgpack.Packer, created: float, host: str, count: int, origin_host: str | None = None) -> bytes:
+    """The body's first piece: the map up to the header of its ``count`` records.
+
+    ``origin_host`` is written only when there is one, so a snapshot of this
+    machine's broker is the same file it always was.
+    """
+    origin = b"" if origin_host is None else packer.pack("origin_host") + packer.pack(origin_host)
+    head: bytes = (packer.pack_map_header(3 if origin_host is None else 4) + packer.pack("created")
+                   + packer.pack(created) + packer.pack("host") + packer.pack(host) + origin
+                   + packer.pack("records") + packer.pack_array_header(count))
     return head
 
 
@@ -126,7 +131,8 @@ def check_size(body_size: int) -> int:
 def encode_body(snapshot: SnapshotFile) -> EncodedBody:
     """The body's pieces; the histories are referenced, not copied."""
     packer = msgpack.Packer(use_bin_type=True)
-    pieces: list[Chunk] = [body_head(packer, snapshot.created, snapshot.host, len(snapshot.records))]
+    pieces: list[Chunk] = [body_head(packer, snapshot.created, snapshot.host, len(snapshot.records),
+                                     snapshot.origin_host)]
     for r in snapshot.records:
         record_pieces(packer, r, pieces)
     size = sum(len(p) for p in pieces)

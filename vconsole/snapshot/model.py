@@ -239,8 +239,14 @@ class NotCaptured:
 
 @dataclass
 class SnapshotFile:
-    """A snapshot: when and where it was taken, and one record per console."""
+    """A snapshot: when and where it was taken, and one record per console.
+
+    ``host`` names the providers' own hosts; ``origin_host`` is the vconsole
+    host (``[[hosts]]`` name or ``--host`` destination) whose broker took it,
+    as the client that wrote the file names that host; None: this machine's.
+    """
 
     created: float
     host: str
     records: list[ConsoleRecord] = field(default_factory=list)
+    origin_host: str | None = None

@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 
 from vconsole.client import BrokerUnreachable
 from vconsole.tui.broker_link import BrokerLink, Connector
+from vconsole.tui.host_links import HostEndpoint, HostLinks
 from vconsole.tui.main_screen import MainScreen
 from vconsole.tui.palette import TerminalPalette
 from vconsole.tui.prefix_keys import DEFAULT_PREFIX
@@ -48,10 +49,14 @@ class VConsoleApp(App[None]):
         reconnect: Connector | None = None,
         theme: str | None = None,
         prefix: str = DEFAULT_PREFIX,
+        hosts: list[HostEndpoint] | None = None,
     ) -> None:
         """``connect`` makes the first connection (it may start a broker); ``reconnect`` the later
-        ones after a loss, never starting one (None: a lost broker is not waited for)."""
+        ones after a loss, never starting one (None: a lost broker is not waited for).
+        ``hosts``: many vconsole hosts, each reached on its own (``connect`` is then unused)."""
         super().__init__()
+        self.endpoints = hosts
+        self.hosts: HostLinks | None = None
         self.connect = connect
         self.reconnect = reconnect
         self.prefix = prefix
@@ -86,7 +91,19 @@ class VConsoleApp(App[None]):
             self.notify(f"no theme named {name!r}; using {DEFAULT_THEME}", severity="warning")
             if DEFAULT_THEME in self.themes:
                 self.theme = DEFAULT_THEME
-        self.start_link()
+        if self.endpoints:
+            # Many hosts: each connects in a task of its own (host_links.py), none blocking the UI
+            # or the others; the main screen hears of each one's state as messages.
+            self.hosts = HostLinks(self.endpoints, self.main_screen)
+            self.hosts.start()
+        else:
+            self.start_link()
+
+    def link_of(self, host: str) -> BrokerLink | None:
+        """The link of a vconsole host (``""``: the one broker of a single-host TUI)."""
+        if not host:
+            return self.link
+        return self.hosts.link(host) if self.hosts is not None else None
 
     @work(exclusive=True, group="link")
     async def start_link(self) -> None:
@@ -127,6 +144,8 @@ class VConsoleApp(App[None]):
         """Detach everything and leave; the broker keeps the consoles."""
         if self.link is not None:
             await self.link.close()
+        if self.hosts is not None:
+            await self.hosts.close()
         self.exit()
 
     def switch_theme(self, name: str) -> None:

@@ -28,6 +28,7 @@ from vconsole.client import BrokerUnreachable, Client, RequestFailed
 from vconsole.console_events import ConsoleEvent
 from vconsole.domain import Target
 from vconsole.reconnect import (
+    AttemptFailed,
     Connected,
     Disconnected,
     GaveUp,
@@ -36,6 +37,7 @@ from vconsole.reconnect import (
     Resumed,
     ResumeFailed,
 )
+from vconsole.ssh_transport import HostState
 from vconsole.tui.event_feed import EventFeed
 from vconsole.tui.messages import BrokerBack, BrokerLost, EventArrived, FleetListed
 from vconsole.tui.session_link import SessionLink
@@ -57,12 +59,29 @@ class BrokerLink:
     needed: events arrive as callbacks and become messages.
     """
 
-    def __init__(self, reconnect: Connector | None, screen: MessagePump) -> None:
-        """``reconnect`` connects again after a loss without starting a broker (None: never reconnect)."""
+    def __init__(
+        self,
+        reconnect: Connector | None,
+        screen: MessagePump,
+        *,
+        host: str = "",
+        why_lost: Callable[[Client], Awaitable[str | None]] | None = None,
+        on_state: Callable[[HostState, str], None] | None = None,
+        remote: bool = False,
+    ) -> None:
+        """``reconnect`` connects again after a loss without starting a broker (None: never reconnect).
+
+        With many hosts: ``host`` names this one in its messages, ``why_lost``
+        says why its connection ended, ``on_state`` hears its state change
+        (tui/host_links.py); ``remote``: its broker's files are another machine's.
+        """
         self.screen = screen
+        self.host = host
+        self.remote = remote
+        self.on_state = on_state
         self.reconnects = reconnect is not None
         self.client = ReconnectingClient(reconnect or _no_reconnect, self._on_link, self._on_event,
-                                         reconnect=self.reconnects)
+                                         reconnect=self.reconnects, why_lost=why_lost)
         self.listing: dict[str, Any] = {"guests": []}
         self.events = EventFeed(self._event_new)
         self._consoles: dict[str, tuple[list[dict[str, Any]], int]] = {}  # session: (its guest's consoles, index)
@@ -106,23 +125,32 @@ class BrokerLink:
     def _on_link(self, event: LinkEvent) -> None:
         """The connection's fate, told to the screen and to the tabs it concerns."""
         if isinstance(event, Disconnected):
+            self._state(HostState.UNREACHABLE, event.reason)
             if self.reconnects:
-                self.screen.post_message(BrokerLost(event.reason, reconnecting=True))
+                self.screen.post_message(BrokerLost(event.reason, reconnecting=True, host=self.host))
+                lost = f"{self.host} lost: {event.reason}; reconnecting…" if self.host else LOST
                 for link in self._sessions.values():
-                    link.link_lost(LOST)
+                    link.link_lost(lost)
+        elif isinstance(event, AttemptFailed):
+            self._state(HostState.UNREACHABLE, event.reason)
         elif isinstance(event, GaveUp):
             reason = event.reason if self.reconnects else (
                 "the broker was shut down; a --no-daemon TUI neither waits for it nor restarts it")
-            self.screen.post_message(BrokerLost(reason, reconnecting=False))
+            self.screen.post_message(BrokerLost(reason, reconnecting=False, host=self.host))
             for link in self._sessions.values():
                 link.link_lost("broker gone: " + reason)
         elif isinstance(event, Connected) and event.reconnected:
-            self.screen.post_message(BrokerBack())
+            self._state(HostState.CONNECTED, "")
+            self.screen.post_message(BrokerBack(self.host))
             self._spawn(self._watch_and_list())  # the guests may have changed meanwhile
         elif isinstance(event, Resumed | ResumeFailed):
             resumed = self._sessions.get(event.session.text)
             if resumed is not None:
                 resumed.resumed(event)
+
+    def _state(self, state: HostState, reason: str) -> None:
+        if self.on_state is not None:
+            self.on_state(state, reason)
 
     async def refresh(self) -> None:
         """Post a fresh listing."""
@@ -136,7 +164,7 @@ class BrokerLink:
             for guest in listing.get("guests", [])
             for index, con in enumerate(guest.get("consoles", []))
         }
-        self.screen.post_message(FleetListed(listing))
+        self.screen.post_message(FleetListed(listing, self.host))
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -159,7 +187,7 @@ class BrokerLink:
             link.demoted(str(event.get("by", "another client")))
 
     def _event_new(self, event: ConsoleEvent) -> None:
-        self.screen.post_message(EventArrived(event))
+        self.screen.post_message(EventArrived(event, self.host))
 
     def _console_changed(self, console: Any) -> None:
         """A watched console changed: patch the listing, or list again if the guests may have changed."""
@@ -190,7 +218,7 @@ class BrokerLink:
 
     def _post_listing(self) -> None:
         self._publish = None
-        self.screen.post_message(FleetListed(self.listing))
+        self.screen.post_message(FleetListed(self.listing, self.host))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

@@ -31,9 +31,11 @@ class VConsoleCommands(Provider):
         app = cast("VConsoleApp", self.app)
         main = cast("MainScreen", self.screen)
         out: list[tuple[str, Callable[[], Any], str]] = []
-        for ref in console_refs(main.listing):
-            name = escape(printable(f"{ref.guest}:{ref.console}"))  # the palette reads titles as markup
-            open_tab = main.pane(ref.session)
+        # With many hosts, each one's listing and consoles are named ``host/guest``.
+        listings = app.hosts.listings() if app.hosts is not None else {"": main.listing}
+        for ref in (r for origin, listing in listings.items() for r in console_refs(listing, origin)):
+            name = escape(printable(ref.title))  # the palette reads titles as markup
+            open_tab = main.pane(ref.key)
             out.append((f"Open {name}", partial(main.open_console, ref), f"attach to {name} ({ref.state})"))
             spy_help = "watch without typing"
             if open_tab is not None and not open_tab.read_only:
@@ -43,13 +45,15 @@ class VConsoleCommands(Provider):
                 count = f"{ref.alert.count} event{'' if ref.alert.count == 1 else 's'}"
                 out.append((f"Acknowledge {name}", partial(main.alerts.acknowledge_console, ref),
                             escape(printable(f"{ref.alert.name}: {count}; clears its badge"))))
-        for guest in main.listing.get("guests", []):
-            op = Op.STOP if guest["state"] == GuestState.RUNNING else Op.START
-            target = Target(str(guest["id"]), str(guest["provider"]))
-            out.append(
-                (f"{op.title()} guest {escape(printable(guest['name']))}", partial(self._guest_op, op, target),
-                 escape(printable(f"{guest['kind']} {guest['id']}")))
-            )
+        for origin, listing in listings.items():
+            for guest in listing.get("guests", []):
+                op = Op.STOP if guest["state"] == GuestState.RUNNING else Op.START
+                target = Target(str(guest["id"]), str(guest["provider"]))
+                name = f"{origin}/" * bool(origin) + str(guest["name"])
+                out.append(
+                    (f"{op.title()} guest {escape(printable(name))}", partial(self._guest_op, op, target, origin),
+                     escape(printable(f"{guest['kind']} {guest['id']}")))
+                )
         for theme in sorted(app.themes):
             out.append((f"Theme: {theme}", partial(app.switch_theme, theme), "switch colours"))
         active = main.active_pane()
@@ -59,19 +63,20 @@ class VConsoleCommands(Provider):
         out.append(("Quit", app.action_quit, "leave; the broker keeps the consoles"))
         return out
 
-    async def _guest_op(self, op: Op, guest: Target) -> None:
+    async def _guest_op(self, op: Op, guest: Target, origin: str) -> None:
         app = cast("VConsoleApp", self.app)
-        if app.link is None:
+        link = app.link_of(origin)
+        if link is None:
             return
         try:
-            await app.link.guest_op(op, guest)
+            await link.guest_op(op, guest)
         except RequestFailed as exc:
             app.notify(printable(exc.message, 1024), title=f"{op} failed", severity="error", markup=False)
         except ConnectionError as exc:
             app.notify(str(exc), title=f"{op} failed", severity="error", markup=False)
         else:
             app.notify(f"{op} {printable(str(guest))}: done", markup=False)
-            await app.link.refresh()
+            await link.refresh()
 
     async def discover(self) -> Hits:
         """Everything, before the user types."""

@@ -59,10 +59,12 @@ class ConsolePane(TabPane):
 
     def __init__(self, ref: ConsoleRef, read_only: bool, palette: TerminalPalette, broker: BrokerLink) -> None:
         # Names come from providers: shown through printable, and never read as Textual markup.
-        title = printable(f"{ref.guest}:{ref.console}")
-        super().__init__(Content(title), id=pane_id(ref.session))
+        title = printable(ref.title)
+        super().__init__(Content(title), id=pane_id(ref.key))
         self.title = title
         self.session = ref.session
+        self.key = ref.key  # the session qualified by its vconsole host (sessions repeat across hosts)
+        self.origin = ref.origin  # that host ("" with one)
         self.read_only = read_only
         self.state: str = ConsoleState.CONNECTED
         self.view = TerminalView(palette)
@@ -212,4 +214,4 @@ class ConsolePane(TabPane):
         # A relabel is a new layout; the label ("+7.1M") changes far less often than the count.
         if tab.label_text != label:
             tab.label = Content(label)
-            self.post_message(TabUnread(self.session, self.unread))
+            self.post_message(TabUnread(self.key, self.unread))

@@ -19,7 +19,7 @@ from textual.css.query import NoMatches
 from vconsole.console_events import ConsoleEvent
 from vconsole.domain import Severity
 from vconsole.tui.event_notices import NOTICE_SECONDS, EventNotices, acknowledge
-from vconsole.tui.events_screen import EventsScreen
+from vconsole.tui.events_screen import EventsScreen, HostEvent
 from vconsole.tui.guest_tree import GuestTree
 from vconsole.tui.log_screen import LogScreen
 
@@ -48,14 +48,15 @@ class EventActions:
             active = main.active_pane()
         except NoMatches:
             return None  # the visible tab is being closed
-        return active.session if active is not None else None
+        return active.key if active is not None else None
 
-    def arrived(self, event: ConsoleEvent) -> None:
-        """A new event: a notification if it matters and is not on screen; a row if the panel is open."""
+    def arrived(self, event: ConsoleEvent, host: str = "") -> None:
+        """A new event (of vconsole host ``host``): a notification if it matters and is not on screen;
+        a row if the panel is open."""
         panel = self.main.app.screen
         if isinstance(panel, EventsScreen):
-            panel.add(event)
-        notice = self.notices.notice(event, self.on_screen, time.monotonic())
+            panel.add(HostEvent(host, event))
+        notice = self.notices.notice(event, self.on_screen, time.monotonic(), host)
         if notice is not None:
             self.main.notify(notice.text, title=notice.title, severity=notice.severity, timeout=NOTICE_SECONDS,
                              markup=False)
@@ -66,15 +67,22 @@ class EventActions:
         if isinstance(panel, EventsScreen):
             panel.refresh_marks()
 
-    def unacknowledged(self, event: ConsoleEvent) -> bool:
-        """Whether ``event`` still counts in its console's alert, as the last listing says."""
-        ref = self.main.query_one(GuestTree).ref(event.session.text)
+    def unacknowledged(self, row: HostEvent) -> bool:
+        """Whether an event still counts in its console's alert, as the last listing says."""
+        ref = self.main.query_one(GuestTree).ref(row.session)
         alert = ref.alert if ref is not None else None
-        return alert is not None and event.severity >= Severity.WARNING and event.seq >= alert.seq
+        return alert is not None and row.event.severity >= Severity.WARNING and row.event.seq >= alert.seq
+
+    async def acknowledge(self, row: HostEvent) -> str:
+        """Acknowledge an event's console up to it (the panel's ``a``), on its host's broker."""
+        link = self.main.vconsole.link_of(row.host)
+        if link is None:
+            return f"{row.host}: not connected"
+        return await acknowledge(link.live, row.event)
 
     async def acknowledge_console(self, ref: ConsoleRef) -> None:
         """Acknowledge every event of a console (the palette's "Acknowledge NAME")."""
-        link = self.main.vconsole.link
+        link = self.main.vconsole.link_of(ref.origin)
         if link is None or ref.alert is None:
             return
         # Up to the newest event the TUI has seen of it: one that comes meanwhile raises the badge again.
@@ -88,36 +96,39 @@ class EventActions:
         """Open (or show) the next console with an unacknowledged alert after the visible one."""
         main = self.main
         active = main.active_pane()
-        ref = main.query_one(GuestTree).next_alert(active.session if active is not None else None)
+        ref = main.query_one(GuestTree).next_alert(active.key if active is not None else None)
         if ref is None:
             main.notify("no console has an unacknowledged alert")
             return
         await main.open_console(ref)
 
     def open_panel(self) -> None:
-        """The events panel (prefix e)."""
+        """The events panel (prefix e): every host's events."""
         main = self.main
-        link = main.vconsole.link
-        if link is None:
+        hosts = main.vconsole.hosts
+        links = hosts.links() if hosts is not None else [("", main.vconsole.link)] if main.vconsole.link else []
+        if not links:
             main.notify("not connected to the broker", severity="warning")
             return
-        if not link.events.following:
-            main.notify("this broker keeps no events (an older vconsole?)", severity="warning")
-        panel = EventsScreen(link.events, self.unacknowledged, lambda event: acknowledge(link.live, event))
+        silent = [name or "this broker" for name, link in links if not link.events.following]
+        if silent:
+            main.notify(f"{', '.join(silent)} keeps no events (an older vconsole?)", severity="warning", markup=False)
+        panel = EventsScreen({name: link.events for name, link in links}, self.unacknowledged, self.acknowledge)
         main.app.push_screen(panel, self.open_event)
 
-    async def open_event(self, event: ConsoleEvent | None) -> None:
-        """Open ``event``'s console at its line, and acknowledge it (the panel's Enter)."""
+    async def open_event(self, row: HostEvent | None) -> None:
+        """Open an event's console at its line, and acknowledge it (the panel's Enter)."""
         main = self.main
-        link = main.vconsole.link
-        if event is None or link is None:
+        link = main.vconsole.link_of(row.host) if row is not None else None
+        if row is None or link is None:
             return
-        ref = main.query_one(GuestTree).ref(event.session.text)
+        event = row.event
+        ref = main.query_one(GuestTree).ref(row.session)
         if ref is None:
             main.notify(f"{event.session.text} is not in the guest list any more", severity="warning", markup=False)
             return
         await main.open_console(ref)
-        pane = main.pane(ref.session)
+        pane = main.pane(ref.key)
         if event.severity >= Severity.WARNING:
             main.notify(await acknowledge(link.live, event), markup=False)
         if pane is not None and event.offset is not None:

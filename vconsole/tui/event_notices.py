@@ -38,9 +38,12 @@ class Notice:
     severity: SeverityLevel
 
 
-def notice_text(event: ConsoleEvent) -> Notice:
-    """``web:vtty0: Kernel panic - not syncing: …`` titled ``panic (critical)``; guest text made printable."""
-    where = printable(f"{event.guest}:{event.console}", 60)
+def notice_text(event: ConsoleEvent, host: str = "") -> Notice:
+    """``web:vtty0: Kernel panic - not syncing: …`` titled ``panic (critical)``; guest text made printable.
+
+    With many vconsole hosts the console is ``host/web:vtty0``.
+    """
+    where = printable(f"{host}/" * bool(host) + f"{event.guest}:{event.console}", 80)
     line = printable(event.text.strip(), MAX_NOTICE_LINE) if event.text.strip() else printable(event.name, 60)
     title = printable(f"{event.name} ({event.severity.value})", 60)
     return Notice(title, f"{where}: {line}", TOAST[event.severity])
@@ -53,17 +56,20 @@ class EventNotices:
     every: float = NOTICE_EVERY
     _told: dict[str, float] = field(default_factory=dict)  # session: when it was last told
 
-    def notice(self, event: ConsoleEvent, on_screen: Callable[[], str | None], now: float) -> Notice | None:
-        """The notice for ``event`` (``on_screen``: the session the person sees, if any), or None."""
+    def notice(
+        self, event: ConsoleEvent, on_screen: Callable[[], str | None], now: float, host: str = ""
+    ) -> Notice | None:
+        """The notice for ``event`` of vconsole host ``host`` (``on_screen``: the console the person sees,
+        as a ConsoleRef key, if any), or None."""
         if event.kind != EventKind.WATCH or event.severity < Severity.WARNING:
             return None
-        session = event.session.text
+        session = f"{host}/{event.session.text}" if host else event.session.text
         if session == on_screen():
             return None
         if now - self._told.get(session, float("-inf")) < self.every:
             return None
         self._told[session] = now
-        return notice_text(event)
+        return notice_text(event, host)
 
 
 async def acknowledge(live: Callable[[], Client], event: ConsoleEvent) -> str:

@@ -2,7 +2,8 @@
 
 One row per event: a mark while it is unacknowledged, the time, guest,
 console, severity, name and the line (a guest's text, made printable). New
-events are added while it is open. Keys: Enter opens the event's console and
+events are added while it is open. With many vconsole hosts it lists every
+host's events by time, each guest named ``host/guest``. Keys: Enter opens the event's console and
 jumps to the line (and acknowledges it), ``a`` acknowledges the console's
 events up to the chosen one, ``s`` / ``S`` raise / lower the least severity
 shown, Escape closes.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -32,8 +34,28 @@ COLUMNS = ("", "time", "guest", "console", "severity", "name", "line")
 MAX_LINE = 200  # characters of a matched line shown in the table
 DEFAULT_LEAST = Severity.WARNING  # the TUI's own attaches and detaches are info: not shown unless asked
 
-# Acknowledge a console's events up to a seq; returns a line for the status bar.
-Acknowledger = Callable[[ConsoleEvent], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class HostEvent:
+    """An event of the broker of vconsole host ``host`` ("" with one host)."""
+
+    host: str
+    event: ConsoleEvent
+
+    @property
+    def key(self) -> str:
+        """Its table row: the event's seq, which counts per broker, qualified by the host."""
+        return f"{self.host}/{self.event.seq}" if self.host else str(self.event.seq)
+
+    @property
+    def session(self) -> str:
+        """Its console's session, qualified by the host."""
+        return f"{self.host}/{self.event.session.text}" if self.host else self.event.session.text
+
+
+# Acknowledge a console's events up to one; returns a line for the status bar.
+Acknowledger = Callable[[HostEvent], Awaitable[str]]
 
 
 def event_time(when: float) -> str:
@@ -41,7 +63,7 @@ def event_time(when: float) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(when))
 
 
-class EventsScreen(Screen[ConsoleEvent | None]):
+class EventsScreen(Screen[HostEvent | None]):
     """Every event the TUI has seen at or above a severity; dismissed with the event to open, or None."""
 
     DEFAULT_CSS = """
@@ -57,17 +79,18 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         Binding("S,shift+s", "least(-1)", show=False),
     ]
 
-    def __init__(self, feed: EventFeed, unacknowledged: Callable[[ConsoleEvent], bool],
+    def __init__(self, feeds: dict[str, EventFeed], unacknowledged: Callable[[HostEvent], bool],
                  acknowledge: Acknowledger) -> None:
-        """``unacknowledged``: whether an event still counts in its console's alert (from the listing)."""
+        """``feeds``: each vconsole host's events (one, keyed "", with one host);
+        ``unacknowledged``: whether an event still counts in its console's alert (from the listing)."""
         super().__init__()
-        self.feed = feed
+        self.feeds = feeds
         self.unacknowledged = unacknowledged
         self.acknowledge = acknowledge
         self.least = DEFAULT_LEAST
-        self.acked: dict[str, int] = {}  # session: seq acknowledged here, before the broker's push says so
+        self.acked: dict[str, int] = {}  # HostEvent.session: seq acknowledged here, before the broker's push says so
         self.table: DataTable[Text] = DataTable(id="events", cursor_type="row", zebra_stripes=True)
-        self.shown: list[ConsoleEvent] = []  # the table's rows, in order
+        self.shown: list[HostEvent] = []  # the table's rows, in order
 
     def compose(self) -> ComposeResult:
         yield Static(Content(f" events · {HINT}"), id="events-title", classes="bar")
@@ -88,7 +111,10 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         """All the events at or above the least severity, newest last."""
         self.table.clear()
         self.shown = []
-        for event in self.feed.matching(self.least):
+        events = [HostEvent(host, e) for host, feed in self.feeds.items() for e in feed.matching(self.least)]
+        if len(self.feeds) > 1:
+            events.sort(key=lambda h: (h.event.time, h.host, h.event.seq))  # each host's in order already
+        for event in events:
             self._add_row(event)
         if self.shown:
             self.table.move_cursor(row=len(self.shown) - 1)
@@ -99,10 +125,11 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         count = len(self.shown)
         what = "event" if count == 1 else "events"
         line = f"{count} {what} at {self.least.value} or above"
-        event = self.chosen()
-        if event is None:
+        chosen = self.chosen()
+        if chosen is None:
             self.say(line + " (s S change the severity)")
             return
+        event = chosen.event
         line += f" · #{event.seq} {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(event.time))}"
         if event.offset is not None:
             line += f" · at byte {event.offset}"
@@ -112,32 +139,36 @@ class EventsScreen(Screen[ConsoleEvent | None]):
         """The status line follows the cursor."""
         self.show_count()
 
-    def _mark(self, event: ConsoleEvent) -> str:
-        return "●" if self.unacknowledged(event) and event.seq > self.acked.get(event.session.text, 0) else ""
+    def _mark(self, row: HostEvent) -> str:
+        return "●" if self.unacknowledged(row) and row.event.seq > self.acked.get(row.session, 0) else ""
 
-    def _add_row(self, event: ConsoleEvent) -> None:
+    def _add_row(self, row: HostEvent) -> None:
+        event = row.event
+        guest = f"{row.host}/" * bool(row.host) + event.guest
         # Every cell a Text: a str cell is read as markup, and a guest's line may hold "[#1]".
         self.table.add_row(
-            Text(self._mark(event)), Text(event_time(event.time)), Text(printable(event.guest, 40)),
+            Text(self._mark(row)), Text(event_time(event.time)), Text(printable(guest, 40)),
             Text(printable(event.console, 20)), Text(event.severity.value, style=BADGE_STYLES[event.severity]),
-            Text(printable(event.name, 30)), Text(printable(event.text, MAX_LINE)), key=str(event.seq),
+            Text(printable(event.name, 30)), Text(printable(event.text, MAX_LINE)), key=row.key,
         )
-        self.shown.append(event)
+        self.shown.append(row)
 
-    def add(self, event: ConsoleEvent) -> None:
+    def add(self, row: HostEvent) -> None:
         """A new event while open: a row at the end (the cursor follows it if it was on the last row)."""
-        if event.severity < self.least:
+        if row.event.severity < self.least or row.host not in self.feeds:
             return
-        if self.shown and self.shown[-1].seq > event.seq:
+        last = self.shown[-1] if self.shown else None
+        if last is not None and (last.event.seq > row.event.seq if last.host == row.host
+                                 else last.event.time > row.event.time):
             self.fill()  # came out of order (read after a reconnect): the table is rebuilt in order
             return
         at_end = not self.shown or self.table.cursor_row >= len(self.shown) - 1
-        self._add_row(event)
+        self._add_row(row)
         if at_end:
             self.table.move_cursor(row=len(self.shown) - 1)
         self.show_count()
 
-    def chosen(self) -> ConsoleEvent | None:
+    def chosen(self) -> HostEvent | None:
         """The event under the cursor."""
         row = self.table.cursor_row
         return self.shown[row] if 0 <= row < len(self.shown) else None
@@ -157,20 +188,21 @@ class EventsScreen(Screen[ConsoleEvent | None]):
 
     async def action_acknowledge(self) -> None:
         """Acknowledge the chosen event's console up to it: its badge goes."""
-        event = self.chosen()
-        if event is None:
+        row = self.chosen()
+        if row is None:
             self.say("no event to acknowledge")
             return
-        self.say(await self.acknowledge(event))  # the status line says it until the cursor moves
-        session = event.session.text
-        self.acked[session] = max(self.acked.get(session, 0), event.seq)
+        self.say(await self.acknowledge(row))  # the status line says it until the cursor moves
+        self.acked[row.session] = max(self.acked.get(row.session, 0), row.event.seq)
         self.refresh_marks()
 
     def refresh_marks(self) -> None:
         """The unacknowledged marks again (after an acknowledgement, or a new listing)."""
+        if not self.table.ordered_columns:
+            return  # not mounted yet: it fills itself then
         column = self.table.ordered_columns[0].key
-        for event in self.shown:
-            self.table.update_cell(str(event.seq), column, Text(self._mark(event)))
+        for row in self.shown:
+            self.table.update_cell(row.key, column, Text(self._mark(row)))
 
     def action_least(self, step: int) -> None:
         """Show from the next severity up (``step`` 1) or down (-1)."""

@@ -18,12 +18,14 @@ from vconsole.tui.commands import VConsoleCommands
 from vconsole.tui.console_pane import ConsolePane
 from vconsole.tui.event_actions import EventActions
 from vconsole.tui.guest_tree import ConsoleRef, GuestTree
+from vconsole.tui.link_status import LinkStatus
 from vconsole.tui.log_screen import LogScreen
 from vconsole.tui.messages import (
     BrokerBack,
     BrokerLost,
     EventArrived,
     FleetListed,
+    HostChanged,
     OpenConsole,
     TabUnread,
 )
@@ -71,6 +73,7 @@ class MainScreen(Screen[None]):
         self._pane_of: dict[str, ConsolePane] = {}  # session: its tab, a cache for pane()
         self._read_only_told = float("-inf")  # when a spy tab last said keys are not sent
         self.alerts = EventActions(self)  # notices, the next alert, the events panel
+        self.link_status = LinkStatus(self)  # the status line and notices of the broker links
 
     @property
     def vconsole(self) -> VConsoleApp:
@@ -124,32 +127,27 @@ class MainScreen(Screen[None]):
         self.query_one("#statusbar", Static).update(f" vconsole · {text}")
 
     def link_up(self) -> None:
-        """Connected: the idle status line says so, and which providers the broker serves."""
-        label = key_label(self.prefix)
-        serves = f" · {', '.join(self.providers)}" if self.providers else ""
-        self.idle_status = f"connected{serves} · prefix {label} · {label} ? for help"
-        if not self.prefix_pending:
-            self.set_status(self.idle_status)
+        """Connected: the idle status line says so (link_status.py)."""
+        self.link_status.link_up()
 
     def on_broker_lost(self, message: BrokerLost) -> None:
-        """Say so until the broker is back (a prefix key must not bring "connected" back); tabs keep what they showed."""
-        if message.reconnecting:
-            self.idle_status = "broker lost, reconnecting… · keys typed now are not sent"
-            self.notify(f"{message.reason}; reconnecting…", title="broker lost", severity="error", timeout=10,
-                        markup=False)
-        else:
-            self.idle_status = f"disconnected: {message.reason} · {key_label(self.prefix)} q quits"
-            self.notify(message.reason, title="broker lost", severity="error", timeout=30, markup=False)
-        if not self.prefix_pending:
-            self.set_status(self.idle_status)
+        """Say so until the broker is back; tabs keep what they showed."""
+        self.link_status.lost(message.reason, message.reconnecting, message.host)
 
     def on_broker_back(self, message: BrokerBack) -> None:
         """Connected again: the status line says so; each tab says what it missed as it resumes."""
-        self.link_up()
-        self.notify("connected to the broker again", title="reconnected", timeout=5)
+        self.link_status.back(message.host)
+
+    def on_host_changed(self, message: HostChanged) -> None:
+        """A host's state changed: its node and the status line."""
+        self.link_status.host_changed(message.notice)
 
     def on_fleet_listed(self, message: FleetListed) -> None:
         """Sidebar badges from a fresh listing (plus what open tabs received unseen)."""
+        if message.host:
+            self.link_status.show_hosts()
+            self.alerts.listed()
+            return
         self.listing = message.listing
         providers = tuple(str(p.get("name", "?")) for p in message.listing.get("providers", []))
         if providers != self.providers:
@@ -157,13 +155,13 @@ class MainScreen(Screen[None]):
             self.query_one("#welcome", Static).update(welcome_text(self.prefix, providers))
             self.link_up()
         tree = self.query_one(GuestTree)
-        tree.local_unread = {p.session: p.unread for p in self.panes()}
+        tree.local_unread = {p.key: p.unread for p in self.panes()}
         tree.update_listing(message.listing)
         self.alerts.listed()
 
     def on_event_arrived(self, message: EventArrived) -> None:
         """A new event of the broker's stream: maybe a notification, and a row of the open events panel."""
-        self.alerts.arrived(message.event)
+        self.alerts.arrived(message.event, message.host)
 
     def on_tab_unread(self, message: TabUnread) -> None:
         """A hidden tab's unread bytes show on its console in the guest list too."""
@@ -175,16 +173,16 @@ class MainScreen(Screen[None]):
         """Open console tabs, in tab order."""
         return list(self.query(ConsolePane))
 
-    def pane(self, session: str) -> ConsolePane | None:
-        """The tab of a session, if open (remembered: it is asked for often)."""
-        known = self._pane_of.get(session)
+    def pane(self, key: str) -> ConsolePane | None:
+        """The tab of a console (ConsoleRef.key), if open (remembered: it is asked for often)."""
+        known = self._pane_of.get(key)
         if known is not None and known.is_attached:
             return known
         for pane in self.query(ConsolePane):
-            if pane.session == session:
-                self._pane_of[session] = pane
+            if pane.key == key:
+                self._pane_of[key] = pane
                 return pane
-        self._pane_of.pop(session, None)
+        self._pane_of.pop(key, None)
         return None
 
     def active_pane(self) -> ConsolePane | None:
@@ -223,8 +221,9 @@ class MainScreen(Screen[None]):
         keyboard away from that tab); opening read-write a console open as a spy
         turns that tab read-write. Either way a notice says so.
         """
-        read_only = read_only or (self.vconsole.link is not None and self.vconsole.link.watch_only)
-        existing = self.pane(ref.session)
+        link = self.vconsole.link_of(ref.origin)
+        read_only = read_only or (link is not None and link.watch_only)
+        existing = self.pane(ref.key)
         if existing is not None and existing.read_only == read_only:
             self.show_pane(existing)
             existing.view.focus()
@@ -248,9 +247,10 @@ class MainScreen(Screen[None]):
         """A new tab attached to ``ref``; ``answer``: the takeover question's (FORCE ends the console's holder)."""
         if answer in (None, Takeover.CANCEL):
             return
-        link = self.vconsole.link
+        link = self.vconsole.link_of(ref.origin)
         if link is None or not link.connected:
-            self.notify("not connected to the broker", severity="warning")
+            self.notify(f"{ref.origin}: not connected" if ref.origin else "not connected to the broker",
+                        severity="warning", markup=False)
             return
         pane = ConsolePane(ref, read_only, self.vconsole.terminal_palette, link)
         await self.query_one(TabbedContent).add_pane(pane)
@@ -335,7 +335,7 @@ class MainScreen(Screen[None]):
             if pane.unread:
                 self.show_pane(pane)
                 return
-        ref = self.query_one(GuestTree).first_unread({p.session for p in panes})
+        ref = self.query_one(GuestTree).first_unread({p.key for p in panes})
         if ref is None:
             self.notify("no console has unread output")
             return

@@ -4,7 +4,8 @@ Textual's Message initialises itself in ``__post_init__``, which the
 dataclass ``__init__`` calls, so these need nothing more.
 
 Two directions: the broker link posts what the broker says to the screen
-(a listing, a lost connection) or to one console's pane (output waiting,
+(a listing, a lost connection; with many hosts each names its ``host``, ""
+with one) or to one console's pane (output waiting,
 unread output, bytes missed, a state change); a terminal view posts a new size, which
 bubbles up to its pane and from there goes to the broker (its keys go to its
 pane's link by a plain call: a keystroke waits in no queue).
@@ -27,6 +28,7 @@ class FleetListed(Message, bubble=False):
     """A fresh ``list`` from the broker, for the main screen."""
 
     listing: dict[str, Any]
+    host: str = ""
 
 
 @dataclass
@@ -35,11 +37,25 @@ class BrokerLost(Message, bubble=False):
 
     reason: str
     reconnecting: bool
+    host: str = ""
 
 
 @dataclass
 class BrokerBack(Message, bubble=False):
     """The broker answers again after a loss; the tabs are being resumed."""
+
+    host: str = ""
+
+
+@dataclass
+class HostChanged(Message, bubble=False):
+    """A vconsole host's state changed (tui/host_links.py): its node and the status line follow.
+
+    ``notice``: a line to tell the person (a host that did not answer at start; its node is narrow).
+    """
+
+    host: str
+    notice: str = ""
 
 
 @dataclass
@@ -47,6 +63,7 @@ class EventArrived(Message, bubble=False):
     """A new event of the broker's stream (not one read as history), for the main screen."""
 
     event: ConsoleEvent
+    host: str = ""
 
 
 @dataclass
@@ -103,7 +120,7 @@ class ConsoleResumed(Message, bubble=False):
 class TabUnread(Message):
     """A tab's unread count changed (what its guest wrote while it was hidden), for the guest list."""
 
-    session: str
+    session: str  # the tab's ConsoleRef.key
     count: int
 
 

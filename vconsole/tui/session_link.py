@@ -21,8 +21,10 @@ link re-attaches the console, it resumes from the offset its output reached.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.widget import Widget
@@ -334,11 +336,27 @@ class SessionLink:
             self.client.resize_nowait(self.key, cols, rows)
 
     async def snapshot(self, path: str) -> int:
-        """Snapshot this console into ``path``; returns the file's size."""
-        reply = await self.broker.live().snapshot([self.target], path)
-        return reply.size
+        """Snapshot this console into ``path`` on this machine; returns the file's size.
+
+        Another host's broker would write the path there: it sends the file's
+        bytes inline instead, and they are written here.
+        """
+        if not self.broker.remote:
+            reply = await self.broker.live().snapshot([self.target], path)
+            return reply.size
+        reply = await self.broker.live().snapshot([self.target], None)
+        if reply.data is None:
+            raise RequestFailed("bad_reply", "the broker sent no snapshot data")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(reply.data)
+        return len(reply.data)
 
     async def restore(self, path: str) -> int:
-        """Restore the snapshot file at ``path`` into this console; returns the ring bytes restored."""
-        reply = await self.broker.live().restore(RestoreRequest(path=path, into=self.target))
+        """Restore the snapshot file at ``path`` (on this machine) into this console; returns the ring bytes restored."""
+        if self.broker.remote:  # another host's broker cannot read our file: its bytes go inline
+            request = RestoreRequest(data=Path(path).read_bytes(), into=self.target)
+        else:
+            request = RestoreRequest(path=path, into=self.target)
+        reply = await self.broker.live().restore(request)
         return reply.ring_bytes

@@ -87,7 +87,7 @@ class RestoreScreen(ModalScreen[str | None]):
 
 async def snapshot_pane(pane: ConsolePane) -> None:
     """Prefix ``s``: snapshot a tab's console into the snapshots directory."""
-    out = default_snapshot_path(pane.title.replace(":", "-"))
+    out = default_snapshot_path(pane.title.replace(":", "-").replace("/", "-"))
     try:
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         size = await pane.link.snapshot(str(out))
@@ -103,7 +103,7 @@ async def restore_into(pane: ConsolePane, path: str | None) -> None:
         return
     try:
         ring_bytes = await pane.link.restore(path)
-    except (RequestFailed, ConnectionError) as exc:
+    except (RequestFailed, ConnectionError, OSError) as exc:
         pane.notify(f"restore refused: {exc}", severity="error", timeout=10, markup=False)
         return
     pane.notify(f"restored {Path(path).name} into {pane.title} (ring {ring_bytes} bytes)", markup=False)

@@ -36,17 +36,16 @@ from vconsole.broker.snapshots.capture import (
 from vconsole.broker.snapshots.restore import RestoreRefused, apply_restore, plan_restore
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import Target
-from vconsole.protocol import target_field
+from vconsole.protocol import MAX_INLINE_SNAPSHOT, target_field
 from vconsole.protocol_replies import RestoreReply
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope
 from vconsole.snapshot.model import MAX_FILE, SnapshotError, SnapshotUnreadable
 from vconsole.snapshot.stream import read_snapshot_file
-from vconsole.wire import MAX_FRAME, ProtocolError, error_reply, field_bytes, field_str, ok_reply
+from vconsole.wire import ProtocolError, error_reply, field_bytes, field_str, ok_reply
 
 log = logging.getLogger("vconsole.broker")
-INLINE_LIMIT = MAX_FRAME - 64 * 1024  # room for the reply's other fields
 MAX_TARGETS = 256
 
 
@@ -142,7 +141,7 @@ def _inline_reply(rid: Any, captured: Capture) -> dict[str, Any]:
     except SnapshotError as exc:
         return error_reply(rid, "too_large", str(exc))
     size = len(envelope(body.size, bytes(32))) + body.size
-    if size > INLINE_LIMIT:
+    if size > MAX_INLINE_SNAPSHOT:
         return error_reply(rid, "too_large", f"snapshot of {size} bytes does not fit a frame: name a file")
     data = b"".join(body.pieces)
     return ok_reply(rid, records=len(snap.records), size=size, sessions=[r.key for r in snap.records],
