@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick] [NAME ...]``: run the benchmarks, print the table, write RESULTS.md.
 
 Names: relay, echo, engine, tui, tuiterm, scale, snapshot, logrelay, logscale, logread,
-watchrelay, watchscale
+watchrelay, watchscale, sshrelay, sshecho, tuihosts
 (default: all, in that order).
 ``--quick`` makes every benchmark smaller and does not overwrite RESULTS.md
 unless ``--write`` is given. A run replaces only the sections of the benchmarks
@@ -32,6 +32,9 @@ MODULES = {
     "logread": "benchmarks.log_read",
     "watchrelay": "benchmarks.watch_relay",
     "watchscale": "benchmarks.watch_scale",
+    "sshrelay": "benchmarks.ssh_relay",
+    "sshecho": "benchmarks.ssh_echo",
+    "tuihosts": "benchmarks.tui_hosts",
 }
 
 
@@ -64,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             report.add([Row(name, "(failed)", "", None, note=f"failed: {type(exc).__name__}: {exc}")])
             report.note(name, f"the benchmark failed: {type(exc).__name__}: {exc}")
         report.seconds[name] = time.monotonic() - began
+        if args.quick:
+            report.note(name, "A --quick trial run (smaller sizes, fewer runs) on a machine shared with other "
+                        "work (see the load average): not figures to quote.")
         print(f"   {name}: {report.seconds[name]:.0f} s", flush=True)
     print()
     print(table(report.rows))

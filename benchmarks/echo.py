@@ -28,6 +28,7 @@ from benchmarks.bare_relay import BareRelay
 from benchmarks.harness import Tmux, cpu_ns, echo_argv, lab, read_until, spawn_on_pty, stop
 from benchmarks.report import Report, Row, Stats
 from tests.lab_host import LabHost
+from vconsole.client import Client
 
 ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78M]|[\r\n\x07\x08]")
 KEYS = b"abcdefghijklmnopqrstuvwxyz"
@@ -76,9 +77,13 @@ class _EchoClock:
             done.set_result(now - self.began)
 
 
-async def _keys(clock: _EchoClock, send: Callable[[bytes], None], keys: int) -> list[float]:
+async def _keys(clock: _EchoClock, send: Callable[[bytes], None], keys: int, line: int = 0) -> list[float]:
+    """``line``: Ctrl-U after that many keys (a shell's line never wraps), untimed."""
     out = []
     for i in range(keys):
+        if line and i and i % line == 0:
+            send(b"\x15")
+            await asyncio.sleep(0.05)  # its redraw comes while the clock is not armed
         key = KEYS[i % len(KEYS):][:1]
         done = clock.start(key)
         send(key)
@@ -88,8 +93,13 @@ async def _keys(clock: _EchoClock, send: Callable[[bytes], None], keys: int) -> 
 
 
 async def _broker_keys(host: LabHost, keys: int) -> list[float]:
-    client = await host.client()
-    clock = _EchoClock()
+    return await client_keys(await host.client(), keys)
+
+
+async def client_keys(client: Client, keys: int, guest: str = "echo", marker: bytes = b"READY",
+                      line: int = 0, strip: bool = False) -> list[float]:
+    """Key echo times through ``client``, attached to ``guest`` once it showed ``marker``; closes the client."""
+    clock = _EchoClock(strip)
     ready = asyncio.get_running_loop().create_future()
     banner = bytearray()
 
@@ -99,21 +109,22 @@ async def _broker_keys(host: LabHost, keys: int) -> list[float]:
         clock.seen(event["data"])
         if not ready.done():
             banner.extend(event["data"])
-            if b"READY" in banner:
+            if marker in banner:
                 ready.set_result(None)
 
     try:
         client.on_event = on_event
-        reply = await client.request("attach", target="echo", console=0, mode="rw", **{"from": 0})
+        reply = await client.request("attach", target=guest, console=0, mode="rw", **{"from": 0})
         await asyncio.wait_for(ready, 20)
+        await asyncio.sleep(0.2)  # the rest of the replay lands before the clock is armed
         session = reply["session"]
         # send_nowait: `input` with ack false, as `vconsole attach` and the TUI send keys.
-        return await _keys(clock, lambda key: client.send_nowait("input", session=session, data=key), keys)
+        return await _keys(clock, lambda key: client.send_nowait("input", session=session, data=key), keys, line)
     finally:
         await client.close()
 
 
-async def _fd_keys(fd: int, keys: int, strip: bool) -> list[float]:
+async def _fd_keys(fd: int, keys: int, strip: bool, line: int = 0) -> list[float]:
     """Keys written to ``fd`` and read back from it by an event-loop reader."""
     clock = _EchoClock(strip)
     loop = asyncio.get_running_loop()
@@ -129,7 +140,7 @@ async def _fd_keys(fd: int, keys: int, strip: bool) -> list[float]:
     os.set_blocking(fd, False)
     loop.add_reader(fd, readable)
     try:
-        return await _keys(clock, lambda key: _write_all(fd, key), keys)
+        return await _keys(clock, lambda key: _write_all(fd, key), keys, line)
     finally:
         loop.remove_reader(fd)
         os.set_blocking(fd, blocking)

@@ -26,6 +26,7 @@ from benchmarks.harness import Tmux, guest_program_argv, lab, read_until, spawn_
 from benchmarks.report import Report, Row, Stats
 from tests.guest_program import pattern
 from tests.lab_host import LabHost
+from vconsole.client import Client
 
 
 class BrokerRelay:
@@ -54,8 +55,9 @@ class BrokerRelay:
             state["last"] = now
             self.done.set_result(None)
 
-    async def start(self) -> None:
-        self.client = await self.host.client()
+    async def start(self, client: Client | None = None) -> None:
+        """Attach ``client`` (by default a new one on the host's socket) and wait for READY."""
+        self.client = client if client is not None else await self.host.client()
         self.client.on_event = self.on_event
         self.done = asyncio.get_running_loop().create_future()
         await self.client.request("attach", target="talker", console=0, mode="ro", **{"from": 0})

@@ -15,7 +15,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 # RESULTS.md is made from this file, so running one benchmark replaces only its own section.
 RESULTS_DATA = Path(__file__).with_name("results.json")
 ORDER = ["relay", "echo", "engine", "tui", "tuiterm", "scale", "snapshot", "logrelay", "logscale", "logread",
-         "watchrelay", "watchscale"]
+         "watchrelay", "watchscale", "sshrelay", "sshecho", "tuihosts"]
 
 
 @dataclass
