@@ -46,6 +46,7 @@ class Op(StrEnum):
     EVENTS = "events"
     ACKNOWLEDGE = "acknowledge"
     RELOAD = "reload"
+    HANDOFF = "handoff"
 
 
 class ProtocolError(Exception):
