@@ -314,3 +314,69 @@ def test_a_broker_without_handoff_gets_a_relaying_bridge(three_hosts: dict[str, 
             broker.kill()
             broker.wait()
 
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def _console_end(command: str, guest: str, console: str) -> int:
+    """A console's history end, asked through a bridge of its own."""
+    with _bridge(command, "pipes") as (proc, sock):
+        ends = _Ends(proc, sock)
+        ends.next()
+        ends.write(encode({"op": "hello", "id": 1, "version": PROTOCOL_VERSION}))
+        ends.next()
+        ends.write(encode({"op": "list", "id": 2}))
+        guests = ends.next()["guests"]
+        ends.close_input()
+    found = next(g for g in guests if g["name"] == guest)
+    return int(next(c for c in found["consoles"] if c["name"] == console)["end"])
+
+
+def test_a_stalled_reader_of_a_handed_off_connection_holds_the_broker_back_not_its_memory(
+    three_hosts: dict[str, RemoteHost],
+) -> None:
+    """ssh not reading: the broker stops sending (back-pressure) but keeps the guest's output; then all of it comes."""
+    command = three_hosts["h1"].command
+    size = 40_000_000
+    with _bridge(command, "pipes") as (proc, sock):
+        ends = _Ends(proc, sock)
+        ends.next()
+        ends.write(encode({"op": "hello", "id": 1, "version": PROTOCOL_VERSION}))
+        broker_pid = ends.next()["pid"]
+        ends.write(encode({"op": "attach", "id": 2, "target": "web", "console": 1}))
+        attached = ends.next()
+        while attached.get("id") != 2:  # events may come first
+            attached = ends.next()
+        assert attached.get("ok"), attached
+        offset = attached["offset"]
+        wait_for(lambda: _stdio(proc.pid)[1] == "/dev/null", what="the handoff")
+        before = _rss(broker_pid)
+        typed = f"head -c {size} /dev/zero | tr '\\0' '\\121'; echo; echo flood-$((40+2))\n".encode()
+        ends.write(encode({"op": "input", "id": 3, "session": attached["session"], "data": typed}))
+        # Nobody reads the bridge's output now; the guest's 40 MB still reach the broker's history and log.
+        wait_for(lambda: _console_end(command, "web", "vtty1") >= offset + size, timeout=180, what="the flood")
+        grown = _rss(broker_pid) - before
+        assert grown < 20_000_000, f"the broker grew by {grown} bytes for a client that does not read"
+        received, missed, tail, deadline = 0, 0, b"", time.monotonic() + 180
+        while b"flood-42" not in tail:
+            assert time.monotonic() < deadline, "the output did not all come"
+            event = ends.next()
+            if event.get("event") == "missed":  # older than the console's log keeps: said, and counted
+                assert event["offset"] == offset + event["count"]
+                offset, missed = event["offset"], missed + event["count"]
+            if event.get("event") != "output":
+                continue
+            assert event["offset"] == offset, "a gap or an overlap in the output"
+            offset += len(event["data"])
+            received += event["data"].count(b"Q")
+            tail = (tail + event["data"])[-64:]
+        # The rest from the log, where the memory history had moved on: every byte comes or is said missed.
+        assert received > 0 and size <= received + missed <= size + 4096, (received, missed)
+        ends.close_input()
+        assert proc.wait(20) == 0

@@ -129,23 +129,23 @@ class _FdsReceiver:
         self.conn.broker.spawn(self._serve(fds))
 
     async def _serve(self, fds: list[int]) -> None:
-        conn, loop = self.conn, asyncio.get_running_loop()
+        conn = self.conn
         handed = type(conn)(conn.broker, handed_from=conn)
-        try:
+        try:  # the fds are the transport's from here on, closed by it on failure too
             if self.stdio is StdioKind.SOCKET:
-                await loop.connect_accepted_socket(lambda: handed, socket.socket(fileno=fds[0]))
-                transport = handed.transport
+                transport: asyncio.BaseTransport = await _serve_socket(handed, fds[0])
             else:
                 transport = await PipePair.open(handed, fds[0], fds[1])
-        except OSError as exc:
-            _close(fds)
-            conn.send(error_reply(self.rid, "not_supported", f"cannot serve the fds: {exc.strerror or exc}"))
+        except (OSError, ValueError) as exc:  # ValueError: asyncio's word for a socket it cannot serve
+            said = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            conn.send(error_reply(self.rid, "not_supported", f"cannot serve the fds: {said}"))
             self._resume()
             return
         handed.when_lost.append(lambda: conn.send(ok_reply(self.rid)))
-        if transport is not None:
-            conn.when_lost.append(transport.close)  # the bridge is gone: so is its session
-        log.info("client %d (pid %s) handed its %s to client %d", conn.client_id, conn.peer_pid,
+        if conn.transport is None or conn.transport.is_closing():
+            transport.close()  # the bridge went while the fds were being set up
+        conn.when_lost.append(transport.close)  # the bridge is gone: so is its session
+        log.debug("client %d (pid %s) handed its %s to client %d", conn.client_id, conn.peer_pid,
                  self.stdio.value, handed.client_id)
         conn.send({**pending_reply(self.rid), "stage": HandoffStage.SERVING.value})
         self._resume()
@@ -175,6 +175,21 @@ class _FdsReceiver:
         self.sock.close()
         _close(self.fds)
         self.fds = []
+
+
+async def _serve_socket(protocol: asyncio.Protocol, fd: int) -> asyncio.BaseTransport:
+    """Serve ``protocol`` on the socket ``fd`` (closed if that fails)."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        os.close(fd)
+        raise
+    try:
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: protocol, sock)
+    except BaseException:
+        sock.close()
+        raise
+    return transport
 
 
 def _unusable(stdio: StdioKind, fds: list[int]) -> str | None:
