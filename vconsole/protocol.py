@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 from vconsole.domain import (
     MAX_WINDOW,
@@ -505,3 +506,37 @@ class Acknowledge:
             target_field(msg) if msg.get("target") is not None else None,
             field_opt_int(msg, "upto", lo=0, hi=MAX_OFFSET),
         )
+
+
+class StdioKind(StrEnum):
+    """What a bridge's standard input and output are (what sshd gave it)."""
+
+    SOCKET = "socket"  # one socket for both: one fd
+    PIPES = "pipes"  # a read pipe and a write pipe: two fds, in that order
+
+    @property
+    def nfds(self) -> int:
+        """How many fds the bridge hands over."""
+        return 1 if self is StdioKind.SOCKET else 2
+
+
+class HandoffStage(StrEnum):
+    """What a ``pending`` reply to ``handoff`` means (its ``stage``)."""
+
+    SEND_FDS = "send_fds"  # the broker waits for the fds frame
+    SERVING = "serving"  # it took them: the bridge lets go of its own copies
+
+
+@dataclass(slots=True)
+class Handoff:
+    """A bridge hands its standard input and output to the broker (docs/protocol.md, "Bridges")."""
+
+    stdio: StdioKind
+
+    def fields(self) -> Message:
+        return {"stdio": self.stdio.value}
+
+    @classmethod
+    def parse(cls, msg: Message) -> Handoff:
+        choices = tuple(kind.value for kind in StdioKind)
+        return cls(StdioKind(field_choice(msg, "stdio", choices, StdioKind.PIPES.value)))

@@ -49,6 +49,7 @@ class Op(StrEnum):
     TRANSFER_OPEN = "transfer_open"
     TRANSFER_WRITE = "transfer_write"
     TRANSFER_READ = "transfer_read"
+    HANDOFF = "handoff"
 
 
 class ProtocolError(Exception):

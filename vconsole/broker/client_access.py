@@ -25,6 +25,7 @@ log = logging.getLogger("vconsole.broker")
 # What a client that may only watch can ask for.
 SPY_OPS = frozenset({
     Op.HELLO, Op.LIST, Op.WATCH, Op.ATTACH, Op.DETACH, Op.PAUSE, Op.RESUME, Op.LOG_READ, Op.EVENTS,
+    Op.HANDOFF,  # the handed-off connection keeps this client's access
 })
 
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 import socket
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vconsole.broker.attachment import Attachment
@@ -32,8 +33,10 @@ LOW_WATER = 256 * 1024
 class ClientConnection(asyncio.Protocol):
     """Requests in, replies and events out; never blocks on a slow client."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, handed_from: ClientConnection | None = None) -> None:
+        """``handed_from``: the bridge that handed over this connection's fds (it has its credentials)."""
         self.broker = broker
+        self.handed_from = handed_from
         self.client_id = next(_ids)
         self.transport: asyncio.Transport | None = None
         self.decoder = FrameDecoder()
@@ -48,6 +51,11 @@ class ClientConnection(asyncio.Protocol):
         self.refused = False
         self._paused = False
         self.transfers = ConnectionTransfers(broker.transfers)  # snapshots in parts
+        # Called once the connection is gone (a bridge waits on its handed-off connection).
+        self.when_lost: list[Callable[[], None]] = []
+        if handed_from is not None:  # sshd's end is the peer, but the bridge is the client
+            self.peer_uid, self.peer_pid, self.peer_gid = handed_from.peer_uid, handed_from.peer_pid, handed_from.peer_gid
+            self.access = handed_from.access
 
     @property
     def paused(self) -> bool:
@@ -61,7 +69,7 @@ class ClientConnection(asyncio.Protocol):
         self.transport = transport
         transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
         sock = transport.get_extra_info("socket")
-        if sock is not None:
+        if sock is not None and self.handed_from is None:
             creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
             pid, uid, gid = struct.unpack("3i", creds)
             self.peer_uid, self.peer_pid, self.peer_gid = uid, pid, gid
@@ -78,6 +86,9 @@ class ClientConnection(asyncio.Protocol):
         self.broker.events.unfollow(self)
         self.broker.clients.discard(self)
         self.transfers.close()
+        callbacks, self.when_lost = self.when_lost, []
+        for callback in callbacks:
+            callback()
 
     def pause_writing(self) -> None:
         self._paused = True

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from vconsole.broker.client_access import Access
 from vconsole.broker.config_reload import ReloadRefused
 from vconsole.broker.guest_input import InputBacklogFull
+from vconsole.broker.handoff import handoff
 from vconsole.broker.registry import TargetError
 from vconsole.broker.session import ConsoleSession
 from vconsole.broker.snapshots.requests import (
@@ -39,6 +40,7 @@ from vconsole.protocol import (
     Detach,
     Events,
     GuestCommand,
+    Handoff,
     Hello,
     Input,
     LogRead,
@@ -406,4 +408,6 @@ OPERATIONS: dict[str, Operation[Any]] = {
     Op.TRANSFER_OPEN: Operation(TransferOpen.parse, transfer_open),
     Op.TRANSFER_WRITE: Operation(TransferWrite.parse, transfer_write),
     Op.TRANSFER_READ: Operation(TransferRead.parse, transfer_read),
+    # A bridge's stdin/stdout served by the broker itself (broker/handoff.py).
+    Op.HANDOFF: Operation(Handoff.parse, handoff),
 }

@@ -2,18 +2,25 @@
 
 A client elsewhere runs ``ssh HOST vconsole bridge``. The bridge reaches the
 broker as any client does (the system broker if one runs, else the user's,
-started in the background when none answers), writes one greeting frame
-(docs/protocol.md, "Bridges": versions, or why there is no broker) and then
-copies bytes both ways unchanged until either side ends. Its standard output
-carries the protocol and nothing else; a failure is one line on standard
-error and an exit code, never a traceback on the ssh user's terminal.
+started in the background when none answers) and writes one greeting frame
+(docs/protocol.md, "Bridges": versions, or why there is no broker). Then it
+hands its standard input and output to the broker (``handoff``: the broker
+serves ssh's pipes or socket itself, with this process's credentials) and
+only waits, relaying nothing, until the broker says that connection ended.
+A broker that cannot take them (an older one), or ``--relay``
+(``VCONSOLE_BRIDGE_RELAY=1``), has the bridge copy bytes both ways
+unchanged instead until either side ends. Its standard output carries the
+protocol and nothing else; a failure is one line on standard error and an
+exit code, never a traceback on the ssh user's terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import os
+import socket
 import stat
 import sys
 from typing import Any
@@ -24,10 +31,14 @@ from vconsole.client import BrokerUnreachable, check_runtime_dir, start_broker
 from vconsole.config import ConfigError
 from vconsole.detached import socket_answers
 from vconsole.display_text import printable
+from vconsole.protocol import Handoff, HandoffStage, Hello, StdioKind
 from vconsole.runtime_paths import RuntimeDirError, RuntimePaths
 from vconsole.ssh_transport import BridgeGreeting
+from vconsole.wire import HEADER, MAX_FRAME, Message, Op, ProtocolError, decode_body, encode
 
 COMMANDS = ("bridge",)
+# Set to 1: relay bytes rather than hand standard input/output to the broker.
+RELAY_ENV = "VCONSOLE_BRIDGE_RELAY"
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -36,6 +47,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "bridge", parents=[common], help="connect standard input/output to this host's broker (run by ssh)"
     )
     bridge.add_argument("--no-start", action="store_true", help="start no broker when none answers")
+    bridge.add_argument(
+        "--relay", action="store_true",
+        help=f"copy bytes to the broker rather than hand it standard input/output (also {RELAY_ENV}=1)",
+    )
 
 
 class _Side(asyncio.Protocol):
@@ -116,30 +131,114 @@ async def _bridge(args: argparse.Namespace) -> int:
     _check_stdio()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_one_line)
-    done: asyncio.Future[None] = loop.create_future()
-    broker = _Side(done)
     error: str | None = None
     paths = RuntimePaths.resolve(args.socket)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
     try:
         if not args.no_start and not paths.system and not socket_answers(paths.socket):
             check_before_starting(paths)
             await start_broker(paths)
         else:
             check_runtime_dir(paths)
-        await loop.create_unix_connection(lambda: broker, str(paths.socket))
+        await loop.sock_connect(sock, str(paths.socket))
     except (BrokerUnreachable, RuntimeDirError, ConfigError, CliError) as exc:
         error = str(exc)
     except OSError as exc:
         error = f"no broker on {paths.socket}: {exc.strerror or exc}"
-    # Written before the relay takes the fd, so nothing of the broker's can come first.
+    # Written before the broker has the fd, so nothing of the broker's can come first.
     _write_all(sys.stdout.fileno(), BridgeGreeting.ours(error).encode())
     if error is not None:
+        sock.close()
         sys.stderr.write(f"vconsole bridge: {printable(error, 2048)}\n")
         return EXIT_NO_BROKER
-    stdin, stdout = _Side(done), _Side(done)
+    relay = args.relay or os.environ.get(RELAY_ENV, "") not in ("", "0")
+    if not relay:
+        with sock:
+            if await _hand_off(sock):
+                return EXIT_OK
+        # A new connection: what the broker said on this one (a refusal) is the client's to read.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, str(paths.socket))
+    return await _relay(sock)
+
+
+def _stdio_kind() -> StdioKind:
+    """One socket for both directions, or two fds (pipes, as sshd gives a command without a terminal)."""
+    stdin, stdout = os.fstat(sys.stdin.fileno()), os.fstat(sys.stdout.fileno())
+    same = (stdin.st_dev, stdin.st_ino) == (stdout.st_dev, stdout.st_ino)
+    return StdioKind.SOCKET if same and stat.S_ISSOCK(stdin.st_mode) else StdioKind.PIPES
+
+
+async def _hand_off(sock: socket.socket) -> bool:
+    """Give the broker standard input and output and wait until it is done with them.
+
+    False: the broker did not take them (it knows no ``handoff``, refused
+    these fds, or refused this client) and they are still ours to relay;
+    nothing was read from them.
+    """
+    stdio = _stdio_kind()
+    await _send(sock, {"op": Op.HELLO.value, "id": 1, **Hello().fields()})
+    if not (await _read_frame(sock)).get("ok"):
+        return False
+    await _send(sock, {"op": Op.HANDOFF.value, "id": 2, **Handoff(stdio).fields()})
+    if (await _read_frame(sock)).get("stage") != HandoffStage.SEND_FDS:
+        return False  # an older broker: unknown_op
+    fds = [sys.stdin.fileno(), sys.stdout.fileno()][: stdio.nfds]
+    await _send(sock, {"nfds": len(fds)}, fds)
+    if (await _read_frame(sock)).get("stage") != HandoffStage.SERVING:
+        return False
+    # Only the broker holds them now: when it closes them, ssh sees the end.
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, sys.stdin.fileno())
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+    try:
+        await _read_frame(sock)  # ok: the handed-off connection ended
+    except (EOFError, ProtocolError):
+        pass  # the broker is gone, and with it the connection it served
+    return True
+
+
+async def _send(sock: socket.socket, message: Message, fds: list[int] | None = None) -> None:
+    frame = encode(message)
+    if fds:  # a few bytes on an idle socket: sent at once, the fds on the first byte
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        sent = sock.sendmsg([frame], anc)
+        frame = frame[sent:]
+    await asyncio.get_running_loop().sock_sendall(sock, frame)
+
+
+async def _read_frame(sock: socket.socket) -> Message:
+    """The next frame, read exactly (what follows stays in the socket for the relay)."""
+    header = await _read_exactly(sock, HEADER.size)
+    length: int = HEADER.unpack(header)[0]
+    if length > MAX_FRAME:
+        raise ProtocolError("too_large", f"a frame of {length} bytes from the broker")
+    return decode_body(await _read_exactly(sock, length))
+
+
+async def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    data = b""
+    while len(data) < size:
+        chunk = await loop.sock_recv(sock, size - len(data))
+        if not chunk:
+            raise EOFError("the broker closed the connection")
+        data += chunk
+    return data
+
+
+async def _relay(sock: socket.socket) -> int:
+    """Copy standard input to the broker and the broker to standard output until either ends."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    broker, stdin, stdout = _Side(done), _Side(done), _Side(done)
     # Wired before the pipes are: their first reads may come before the awaits below return.
     stdin.sink, broker.source = broker, stdin  # requests and keys to the broker
     broker.sink, stdout.source = stdout, broker  # its frames back out
+    await loop.create_unix_connection(lambda: broker, sock=sock)
     await loop.connect_read_pipe(lambda: stdin, os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False))
     await loop.connect_write_pipe(lambda: stdout, os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
     await done
