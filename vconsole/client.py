@@ -23,12 +23,7 @@ from vconsole.protocol import (
     LogRead,
     Pause,
     Resize,
-    RestoreRequest,
     Resume,
-    SnapshotRequest,
-    TransferOpen,
-    TransferRead,
-    TransferWrite,
 )
 from vconsole.protocol_replies import (
     AttachReply,
@@ -40,6 +35,13 @@ from vconsole.protocol_replies import (
     SnapshotReply,
     TransferPart,
     TransferState,
+)
+from vconsole.protocol_snapshots import (
+    RestoreRequest,
+    SnapshotRequest,
+    TransferOpen,
+    TransferRead,
+    TransferWrite,
 )
 from vconsole.runtime_paths import (
     SYSTEM_GROUP,

@@ -21,8 +21,8 @@ from typing import TypeVar
 
 from vconsole.client import Client
 from vconsole.domain import Target
-from vconsole.protocol import MAX_INLINE_SNAPSHOT, MAX_TRANSFER_PART, RestoreRequest
 from vconsole.protocol_replies import RestoreReply, SnapshotReply, TransferPart, TransferState
+from vconsole.protocol_snapshots import MAX_INLINE_SNAPSHOT, MAX_TRANSFER_PART, RestoreRequest
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body
 from vconsole.snapshot.model import SnapshotError

@@ -24,7 +24,7 @@ from vconsole.broker.snapshots.transfers import (
 )
 from vconsole.client import RequestFailed
 from vconsole.domain import Target, parse_target
-from vconsole.protocol import MAX_INLINE_SNAPSHOT, MAX_TRANSFER_PART, RestoreRequest
+from vconsole.protocol_snapshots import MAX_INLINE_SNAPSHOT, MAX_TRANSFER_PART, RestoreRequest
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.model import MAX_FILE
 from vconsole.wire import ProtocolError

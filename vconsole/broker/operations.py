@@ -48,11 +48,9 @@ from vconsole.protocol import (
     Pause,
     Resize,
     Resume,
-    TransferOpen,
-    TransferRead,
-    TransferWrite,
 )
 from vconsole.protocol_replies import AttachReply, HelloReply, LogReadReply, ResumeReply
+from vconsole.protocol_snapshots import TransferOpen, TransferRead, TransferWrite
 from vconsole.providers.base import ProviderError
 from vconsole.wire import (
     PROTOCOL_VERSION,

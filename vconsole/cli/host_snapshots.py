@@ -33,8 +33,8 @@ from vconsole.client import Client, RequestFailed
 from vconsole.config import LOCAL_HOST
 from vconsole.display_text import printable
 from vconsole.domain import Target
-from vconsole.protocol import RestoreRequest
 from vconsole.protocol_replies import RestoreReply, SnapshotReply
+from vconsole.protocol_snapshots import RestoreRequest
 from vconsole.runtime_paths import default_snapshot_path
 from vconsole.snapshot.encode import encode
 from vconsole.snapshot.model import SnapshotFile

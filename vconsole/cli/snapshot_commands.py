@@ -112,7 +112,7 @@ async def cmd_restore(args: argparse.Namespace) -> int:
     from vconsole.cli.exit_codes import EXIT_OK
     from vconsole.cli.host_snapshots import restore_on_host, write_restored
     from vconsole.cli.hosts import chosen_hosts
-    from vconsole.protocol import RestoreRequest
+    from vconsole.protocol_snapshots import RestoreRequest
     from vconsole.snapshot.encode import encode
     from vconsole.snapshot_transfer import send_restore
 

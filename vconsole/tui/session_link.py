@@ -31,8 +31,8 @@ from textual.widget import Widget
 
 from vconsole.client import RequestFailed
 from vconsole.domain import AttachMode, SessionKey, Target
-from vconsole.protocol import RestoreRequest
 from vconsole.protocol_replies import AttachReply
+from vconsole.protocol_snapshots import RestoreRequest
 from vconsole.reconnect import Resumed, ResumeFailed
 from vconsole.snapshot_transfer import TransferFailed, send_restore, snapshot_here
 from vconsole.term.queries import QueryFilter

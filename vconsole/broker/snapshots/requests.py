@@ -44,8 +44,9 @@ from vconsole.broker.snapshots.transfers import (
 )
 from vconsole.console.endpoint import EndpointClosed
 from vconsole.domain import Target
-from vconsole.protocol import MAX_INLINE_SNAPSHOT, target_field, transfer_field
+from vconsole.protocol import target_field
 from vconsole.protocol_replies import RestoreReply
+from vconsole.protocol_snapshots import MAX_INLINE_SNAPSHOT, transfer_field
 from vconsole.providers.base import ProviderError
 from vconsole.snapshot.decode import decode
 from vconsole.snapshot.encode import encode_body, envelope

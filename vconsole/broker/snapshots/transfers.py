@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from vconsole.protocol import TransferOpen, TransferRead, TransferWrite
 from vconsole.protocol_replies import TransferPart, TransferState
+from vconsole.protocol_snapshots import TransferOpen, TransferRead, TransferWrite
 from vconsole.snapshot.encode import EncodedBody, envelope
 from vconsole.snapshot.model import MAX_FILE
 from vconsole.wire import Message, ProtocolError, ok_reply
