@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import lab
-from benchmarks.relay import BrokerRelay
+from benchmarks.harness import lab, stop
+from benchmarks.relay import BrokerRelay, RawPty
 from benchmarks.report import Report, Row, Stats
 from benchmarks.ssh_hosts import host_settings, loopback_sshd, ssh_argv
 from tests.guest_program import pattern
@@ -69,11 +69,12 @@ async def measure(size: int, repeat: int, workdir: Path) -> dict[str, list[float
     """Interleaved runs (vconsole over ssh, ssh cat) so a busy machine hurts both alike."""
     data = workdir / "data.bin"
     data.write_bytes(pattern(1, size))
-    out: dict[str, list[float]] = {"vconsole": [], "missed": [], "cat": [], "cat_wall": [], "connect": []}
+    out: dict[str, list[float]] = {"vconsole": [], "missed": [], "cat": [], "cat_wall": [], "connect": [], "raw": []}
     with lab(build=lambda h: [{"id": 401, "name": "talker", "vttys": 1, "init": h.scripted("talker")}],
              config='[broker]\nhistory = "4MiB"\n') as host, loopback_sshd(workdir) as server:
         ssh = SshBroker(host_settings("bench", server, host.base))
         relay = BrokerRelay(host, size)
+        raw = RawPty(size, workdir)  # the guest's own ceiling: its pty read directly, no vconsole, no ssh
         try:
             began = time.perf_counter()
             client = await ssh.connect(start=False)
@@ -87,7 +88,9 @@ async def measure(size: int, repeat: int, workdir: Path) -> dict[str, list[float
                 rate, wall = ssh_cat(server, data, size)
                 out["cat"].append(rate)
                 out["cat_wall"].append(wall)
+                out["raw"].append(raw.once())
         finally:
+            stop(raw.proc, raw.master)
             await ssh.close()
     return out
 
@@ -101,6 +104,8 @@ def run(report: Report, quick: bool = False) -> None:
     report.add([
         Row(BENCH, "guest->broker->bridge->ssh->client", "MB/s", Stats(res["vconsole"]),
             "ssh HOST cat FILE (same bytes, same sshd)", Stats(res["cat"]), "≥ 0.5x ssh cat", ratio_min=0.5),
+        Row(BENCH, "guest->broker->bridge->ssh->client", "MB/s", Stats(res["vconsole"]),
+            "raw PTY read directly (the same guest program, no vconsole, no ssh)", Stats(res["raw"])),
     ])
     report.note(BENCH, f"{size >> 20} MiB of 64-byte lines per run, {repeat} runs each, interleaved, after one "
                 "ssh cat to warm up; a private sshd on 127.0.0.1 (tests/ssh_server.py), the same ssh client, "
