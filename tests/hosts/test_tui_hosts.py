@@ -268,6 +268,7 @@ def test_hosts_without_vconsole_or_of_another_version_say_why_and_the_others_wor
     screen = pane.wait_until(
         lambda s: "none unreachable: no vconso" in s and "old version mismatch: " in s and "cache 202" in s
         and "none: unreachable: no vconsole there: '/nonexistent/vconsole' was not found" in flat(s)
+        and "/nonexistent/vconsole: No such file or directory)" in flat(s)  # the shell's words, past the node's 80
         and "old: version mismatch: vconsole 9.9.9 there speaks protocol 99" in flat(s)
         and "locked unreachable: root@" in s
         and "Permission denied (publickey). (the TUI runs ssh in batch mode: the key must be in ssh-agent or"

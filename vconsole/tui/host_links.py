@@ -23,7 +23,7 @@ from textual.message_pump import MessagePump
 from vconsole.client import BrokerUnreachable, Client
 from vconsole.display_text import printable
 from vconsole.reconnect import Backoff
-from vconsole.ssh_transport import HostState, VersionMismatch
+from vconsole.ssh_transport import MAX_REASON, HostState, VersionMismatch
 from vconsole.tui.broker_link import BrokerLink
 from vconsole.tui.messages import HostChanged
 
@@ -84,9 +84,9 @@ class HostStatus:
 BATCH_HINT = "(the TUI runs ssh in batch mode: the key must be in ssh-agent or unencrypted)"
 
 
-def host_reason(host: str, text: str) -> str:
+def host_reason(host: str, text: str, limit: int = MAX_HOST_REASON) -> str:
     """A connector's one line without the ``HOST:`` it starts with (the node names the host), printable."""
-    reason = printable(text.removeprefix(f"{host}: ") or "no answer", MAX_HOST_REASON)
+    reason = printable(text.removeprefix(f"{host}: ") or "no answer", limit)
     return f"{reason} {BATCH_HINT}" if "Permission denied" in reason else reason
 
 
@@ -112,7 +112,8 @@ class HostLink:
             # Not answering at start is told once (a lost host's notice says it already, by BrokerLost).
             failed = self.status.state is HostState.CONNECTING and state is not HostState.CONNECTED
             self.status = status
-            self.screen.post_message(HostChanged(self.name, f"{self.name}: {status.describe()}" if failed else ""))
+            whole = HostStatus(state, host_reason(self.name, reason, MAX_REASON))
+            self.screen.post_message(HostChanged(self.name, f"{self.name}: {whole.describe()}" if failed else ""))
 
     async def run(self) -> None:
         """Connect (retrying with backoff until it answers), then follow it through its BrokerLink."""
