@@ -189,7 +189,7 @@ def test_the_tui_shows_this_machine_and_a_host_that_does_not_answer(lab_host: La
 
 
 def test_hosts_before_and_after_the_subcommand_all_count() -> None:
-    from vconsole.cli import parse_args
+    from vconsole.cli.command_line import parse_args
 
     assert parse_args(["--host", "h1", "ls", "--host", "h2", "--host=h3"]).host == ["h1", "h2", "h3"]
     assert parse_args(["ls", "--host", "h2"]).host == ["h2"]

@@ -14,6 +14,7 @@ import pwd
 import sys
 
 import vconsole.cli
+import vconsole.cli.command_line  # the whole command line (vconsole.cli alone loads nothing)
 import vconsole.cli.commands
 import vconsole.cli.host_snapshots
 import vconsole.cli.log_command

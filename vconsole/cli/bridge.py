@@ -25,8 +25,14 @@ import stat
 import sys
 from typing import Any
 
-from vconsole.cli.config_check import check_before_starting
-from vconsole.cli.exit_codes import EXIT_ERROR, EXIT_NO_BROKER, EXIT_OK, EXIT_USAGE, CliError
+from vconsole.cli.exit_codes import (
+    EXIT_ERROR,
+    EXIT_NO_BROKER,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    reporting_errors,
+)
 from vconsole.client import BrokerUnreachable, check_runtime_dir, start_broker
 from vconsole.config import ConfigError
 from vconsole.detached import socket_answers
@@ -42,15 +48,32 @@ RELAY_ENV = "VCONSOLE_BRIDGE_RELAY"
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``vconsole bridge [--no-start]``."""
+    """``vconsole bridge [--no-start] [--relay]``."""
     bridge = sub.add_parser(
         "bridge", parents=[common], help="connect standard input/output to this host's broker (run by ssh)"
     )
-    bridge.add_argument("--no-start", action="store_true", help="start no broker when none answers")
-    bridge.add_argument(
+    _bridge_options(bridge)
+
+
+def _bridge_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-start", action="store_true", help="start no broker when none answers")
+    parser.add_argument(
         "--relay", action="store_true",
         help=f"copy bytes to the broker rather than hand it standard input/output (also {RELAY_ENV}=1)",
     )
+
+
+def run_as_ssh_runs_it(words: list[str]) -> int | None:
+    """``vconsole bridge`` with only its own options, as a client's ssh runs it, without the parser of
+    every other command (each host a client reaches pays this start-up); None for anything else (a
+    common option, --help, a mistake): the whole command line then parses it."""
+    if not set(words) <= {"--no-start", "--relay"}:
+        return None
+    parser = argparse.ArgumentParser(prog="vconsole bridge", add_help=False)
+    _bridge_options(parser)
+    args = parser.parse_args(words)
+    args.socket = None  # as the whole parser leaves it without --socket: $VCONSOLE_SOCKET or the runtime dir
+    return reporting_errors(lambda: asyncio.run(cmd_bridge(args)))
 
 
 class _Side(asyncio.Protocol):
@@ -137,6 +160,10 @@ async def _bridge(args: argparse.Namespace) -> int:
     sock.setblocking(False)
     try:
         if not args.no_start and not paths.system and not socket_answers(paths.socket):
+            from vconsole.cli.config_check import (
+                check_before_starting,  # its providers load only here
+            )
+
             check_before_starting(paths)
             await start_broker(paths)
         else:

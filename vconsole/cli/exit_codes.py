@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
+from vconsole.config import ConfigError
+from vconsole.display_text import printable
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -37,3 +43,21 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
         super().__init__(message)
         self.code = code
+
+
+# An error quotes names and a provider tool's words: shown through printable, up to this long.
+MAX_ERROR = 2048
+
+
+def reporting_errors(run: Callable[[], int]) -> int:
+    """``run()``'s exit code; a CliError or ConfigError is one line on stderr and its code, ^C is 130."""
+    try:
+        return run()
+    except CliError as err:
+        sys.stderr.write(f"vconsole: {printable(str(err), MAX_ERROR)}\n")
+        return err.code
+    except ConfigError as err:
+        sys.stderr.write(f"vconsole: {printable(str(err), MAX_ERROR)}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

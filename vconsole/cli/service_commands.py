@@ -42,7 +42,7 @@ async def cmd_install_service(args: argparse.Namespace) -> int:
 
 async def cmd_completion(args: argparse.Namespace) -> int:
     """``vconsole completion bash|zsh``."""
-    from vconsole.cli import build_parser  # the whole command line, this command included
+    from vconsole.cli.command_line import build_parser  # the whole command line
 
     sys.stdout.write(completion_script(build_parser(), args.shell))
     return EXIT_OK

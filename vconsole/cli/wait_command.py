@@ -36,7 +36,7 @@ class WaitFrom(StrEnum):
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``wait`` to the ``vconsole`` parser."""
-    from vconsole.cli import seconds_arg  # the package is loaded by the time parsers are built
+    from vconsole.cli.command_line import seconds_arg  # loaded by the time parsers are built
 
     wait = sub.add_parser(
         "wait", parents=[common], help="wait until a console prints a line matching a pattern",

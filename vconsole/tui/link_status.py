@@ -23,6 +23,7 @@ class LinkStatus:
 
     def __init__(self, main: MainScreen) -> None:
         self.main = main
+        self._tree_due = False  # a redraw of the hosts' tree is queued
 
     def _show(self, text: str) -> None:
         main = self.main
@@ -49,7 +50,18 @@ class LinkStatus:
         self.link_up()
 
     def show_hosts(self) -> None:
-        """The tree of many hosts, from each one's listing and state (plus what open tabs received unseen)."""
+        """The tree of many hosts, from each one's listing and state (plus what open tabs received unseen).
+
+        Queued behind the messages already waiting: hosts answering together
+        (a start) rebuild the tree once, not once each, which reads every
+        host's listing when it runs.
+        """
+        if not self._tree_due:
+            self._tree_due = True
+            self.main.call_later(self._show_hosts_now)
+
+    def _show_hosts_now(self) -> None:
+        self._tree_due = False
         main = self.main
         hosts = main.vconsole.hosts
         if hosts is not None:
