@@ -21,7 +21,7 @@ from tests.conftest import vconsole_cmd, wait_for
 from tests.hosts.conftest import RemoteHost, host_table, other_version_vconsole, write_client_config
 from tests.ssh_server import SshServer, needs_sshd, running_sshd
 from tests.tmux_pane import TmuxPane, needs_tmux
-from tests.tui.person import active_status, prefix, quit_tui, tab_bar, vconsole_argv
+from tests.tui.person import active_status, open_console, prefix, quit_tui, tab_bar, vconsole_argv
 from vconsole.cli.snapshot_commands import load_file
 
 pytestmark = [*needs_sshd, needs_tmux]
@@ -85,17 +85,7 @@ def wait_hosts(pane: TmuxPane, *hosts: str) -> str:
 
 def open_on(pane: TmuxPane, title: str, filter_text: str) -> None:
     """Filter the tree to one console and press Enter on it, until its tab ``title`` is the visible one."""
-    prefix(pane, "l")
-    pane.type("Escape", filter_text)
-    for _ in range(3):
-        time.sleep(0.5)
-        pane.type("Enter")
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            if f"{title} · read-write" in active_status(pane.screen()):
-                return
-            time.sleep(0.1)
-    pane.wait_until(lambda s: f"{title} · read-write" in active_status(s), f"tab {title} active", 5)
+    open_console(pane, filter_text, title, tries_for=8)
 
 
 def test_the_tui_shows_three_hosts_opens_consoles_on_two_and_badges_a_hidden_tab(

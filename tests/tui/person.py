@@ -82,8 +82,10 @@ def prefix(pane: TmuxPane, key: str) -> None:
     pane.type(key)
 
 
-def open_console(pane: TmuxPane, guest: str) -> None:
-    """Focus the guest list, filter it to ``guest``, press Enter on its console."""
+def open_console(pane: TmuxPane, guest: str, title: str | None = None, tries_for: float = 5) -> None:
+    """Focus the guest list, filter it to ``guest``, press Enter on its console, until its tab
+    (``title``, default ``GUEST:vtty0``) is the visible one."""
+    title = title or f"{guest}:vtty0"
     prefix(pane, "l")
     # Esc clears an earlier filter. Typed at once, as a fast typist does, Esc and the first
     # letter reach Textual within ESCDELAY and read as Alt+letter, which the list takes the same way.
@@ -91,11 +93,10 @@ def open_console(pane: TmuxPane, guest: str) -> None:
     # The filtered tree puts its cursor on the first console after the next refresh;
     # on a busy machine that can take longer than the pause, so Enter is pressed again
     # (a spare Enter in a shell only prints another prompt).
-    title = f"{guest}:vtty0"
     for _ in range(3):
         time.sleep(0.5)
         pane.type("Enter")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + tries_for
         while time.monotonic() < deadline:
             if f"{title} · read-write" in active_status(pane.screen()):
                 return
