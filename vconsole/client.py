@@ -133,6 +133,9 @@ class Client:
         self.closed = asyncio.Event()
         self._failure: Exception | None = None  # why the connection ended, once it has
         self.broker_info: HelloReply | None = None  # the broker's hello: pid, providers
+        # Reached through a socket handed to us (ssh's end of a socketpair): the broker may be
+        # another machine's, whose files are not ours whatever its uid.
+        self.through_socket = False
         link.client = self
         for data in link.early:
             link.data_received(data)
@@ -168,7 +171,9 @@ class Client:
     async def connect_socket(cls, sock: socket.socket, timeout: float = 15.0) -> Client:
         """Say hello over a connected stream socket (``ssh_transport``: ssh's end of a socketpair)."""
         transport, link = await asyncio.get_running_loop().create_unix_connection(_Link, sock=sock)
-        return await cls._greet(transport, link, timeout)
+        client = await cls._greet(transport, link, timeout)
+        client.through_socket = True
+        return client
 
     @classmethod
     async def _greet(cls, transport: asyncio.Transport, link: _Link, timeout: float) -> Client:
@@ -325,9 +330,10 @@ class Client:
 
     @property
     def names_files(self) -> bool:
-        """Whether the broker writes and reads files this client names (it runs as our uid)."""
+        """Whether the broker writes and reads files this client names: it is this machine's (not reached
+        through a handed socket, as over ssh) and runs as our uid."""
         uid = self.broker_info.uid if self.broker_info is not None else None
-        return uid is None or uid == os.getuid()
+        return not self.through_socket and (uid is None or uid == os.getuid())
 
     async def transfer_open(self, size: int) -> TransferState:
         """An upload buffer of ``size`` bytes on the broker, for a snapshot file ``restore`` then names."""

@@ -84,6 +84,9 @@ def test_client_over_ssh_lists_the_remote_fleet(sshd: SshServer, three_hosts: di
             client = await broker.connect()
             listing = await client.list_guests()
             assert broker.remote_version is not None
+            # Its broker runs as our uid here, but its files are another machine's: no path is named to it.
+            assert client.broker_info is not None and client.broker_info.uid == os.getuid()
+            assert not client.names_files
             return sorted(g["name"] for g in listing["guests"])
         finally:
             await broker.close()
