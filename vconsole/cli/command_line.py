@@ -180,19 +180,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "default"
     if command in SERVICE_COMMANDS:
         return await service_handler(command)(args)
-    module = snapshot_commands if command in snapshot_commands.COMMANDS else commands
-    if command in log_command.COMMANDS:
-        module = log_command
-    if command in bridge.COMMANDS:
-        module = bridge
-    if command in wait_command.COMMANDS:
-        module = wait_command
-    if command in broker_commands.COMMANDS:
-        module = broker_commands
-    if command in config_command.COMMANDS:
-        module = config_command
-    if command in events_command.COMMANDS:
-        module = events_command
+    # Each module names the subcommands it runs; the rest are commands.py's.
+    owners = (snapshot_commands, log_command, bridge, wait_command, broker_commands, config_command, events_command)
+    module = next((m for m in owners if command in m.COMMANDS), commands)
     handler = getattr(module, f"cmd_{command}")
     result: int = await handler(args)
     return result
